@@ -1,0 +1,160 @@
+"""The store: the only code that opens the DuckDB file.
+
+Invariants:
+- the schema is brought to the program's version by numbered migrations at open, each in its
+  own transaction; a file from a newer program is refused with a clear message;
+- every write goes through :meth:`Store.transaction`, which commits all or nothing;
+- each thread reads and writes through its own cursor of one shared connection, so the
+  Streamlit server (one thread per session) and the CLI share one code path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from control_tower.errors import SchemaVersionError, StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_PACKAGE = "control_tower.store.migrations"
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every migration file shipped with the package, in order."""
+    found = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:3].isdigit():
+            found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise StoreError(f"migrations are not numbered 1..n: {versions}")
+    return found
+
+
+SCHEMA_VERSION = len(_migrations())
+
+
+class Store:
+    """One DuckDB database (a file, or ``:memory:``) at the current schema version."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        if self.path != ":memory:" and not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self.version = 0
+        self._migrate()
+
+    # -- connection ------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (DuckDB connections are not shared between threads)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads -----------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run a parameterised read and return a polars frame."""
+        relation = self.cursor().sql(sql, params=params or None)
+        if relation is None:  # a statement that returns no relation
+            return pl.DataFrame()
+        return relation.pl()
+
+    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:
+        return self.cursor().execute(sql, params or []).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        rows = self.cursor().execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
+
+    # -- writes ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing write. Writers in this process are serialised; DuckDB's own
+        optimistic concurrency control still catches a conflicting writer."""
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only")
+        with self._write_lock:
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+                self.version += 1
+
+    # -- schema ----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        )
+        if not exists:
+            return 0
+        return int(self.scalar("SELECT coalesce(max(version), 0) FROM schema_version") or 0)
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} is at schema version {current}, but this program knows only up to "
+                f"version {SCHEMA_VERSION}. Upgrade Control Tower (pip install -U control-tower) "
+                "or open a copy made by this version."
+            )
+        pending = [m for m in _migrations() if m[0] > current]
+        if pending and self.read_only:
+            raise StoreError(f"{self.path} needs migrations {[m[1] for m in pending]} but is read-only")
+        for version, name, sql in pending:
+            log.info("applying migration %s to %s", name, self.path)
+            with self.transaction() as cur:
+                if version == 1:
+                    cur.execute(
+                        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
+                        "applied_at TIMESTAMP DEFAULT current_timestamp)"
+                    )
+                cur.execute(sql)
+                cur.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name])
+
+    # -- business time ---------------------------------------------------------------------
+    def as_of(self) -> date | None:
+        """The data's 'today': the latest day that has a ledger movement or demand record.
+        Positions and KPIs default to it, so a demo made two years ago still reads as now."""
+        return self.scalar(
+            "SELECT max(d) FROM (SELECT max(CAST(ts AS DATE)) AS d FROM ledger "
+            "UNION ALL SELECT max(date) FROM demand_history)"
+        )
+
+
+def open_store(path: str | Path, *, read_only: bool = False) -> Store:
+    return Store(path, read_only=read_only)
