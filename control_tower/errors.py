@@ -48,6 +48,7 @@ class NegativeStockError(LedgerError):
 
 class DuplicateEventError(LedgerError):
     title = "Event id already used"
+    event_ids: list[str] = []
 
 
 @dataclass(frozen=True)

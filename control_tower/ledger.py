@@ -1,0 +1,430 @@
+"""The stock ledger: append-only movements, the only source of on-hand.
+
+Invariants kept by every function here:
+- on hand at (sku, location, owner) is ``SUM(quantity)`` of the ledger; nothing else stores it;
+- an event id is written at most once: replaying an identical event is a no-op, reusing an id
+  for a different movement is refused;
+- a posting is one transaction: all of its movements are written, or none;
+- after a posting, the running on-hand of every (sku, location, owner) it touched never drops
+  below zero at a location that does not allow negative stock (movements of one instant are
+  ordered inbound first);
+- a transfer is two legs with the same reference (its transfer id): ``transfer_out`` at the
+  source and ``transfer_in`` at the destination; what is dispatched and not yet received is in
+  transit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+import duckdb
+import polars as pl
+
+from control_tower.errors import (
+    DuplicateEventError,
+    LedgerError,
+    NegativeStockError,
+    NotFoundError,
+)
+from control_tower.store import Store
+
+log = logging.getLogger(__name__)
+
+COMPANY = "company"
+
+
+class MovementType(StrEnum):
+    RECEIPT = "receipt"
+    SALE = "sale"
+    ISSUE = "issue"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    ADJUSTMENT = "adjustment"
+    CONSIGNMENT_CONSUME = "consignment_consume"
+
+
+INBOUND_TYPES = frozenset({MovementType.RECEIPT, MovementType.TRANSFER_IN})
+OUTBOUND_TYPES = frozenset(
+    {MovementType.SALE, MovementType.ISSUE, MovementType.TRANSFER_OUT, MovementType.CONSIGNMENT_CONSUME}
+)
+
+
+def signed_quantity(movement_type: MovementType | str, magnitude: int) -> int:
+    """The change of on-hand for a movement given as a magnitude (the file convention)."""
+    kind = MovementType(movement_type)
+    if kind in OUTBOUND_TYPES:
+        return -magnitude
+    return magnitude
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One ledger posting. ``quantity`` is the signed change of on-hand."""
+
+    event_id: str
+    ts: datetime
+    sku: str
+    location: str
+    movement_type: MovementType
+    quantity: int
+    owner: str = COMPANY
+    reference: str | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.event_id:
+            raise LedgerError("a movement needs an event id")
+        if not isinstance(self.quantity, int) or isinstance(self.quantity, bool):
+            raise LedgerError(f"{self.event_id}: quantity must be a whole number, got {self.quantity!r}")
+        kind = MovementType(self.movement_type)
+        if self.quantity == 0:
+            raise LedgerError(f"{self.event_id}: quantity must not be zero")
+        if kind in INBOUND_TYPES and self.quantity < 0:
+            raise LedgerError(f"{self.event_id}: a {kind} must add stock (positive quantity)")
+        if kind in OUTBOUND_TYPES and self.quantity > 0:
+            raise LedgerError(f"{self.event_id}: a {kind} must remove stock (negative quantity)")
+
+
+@dataclass(frozen=True)
+class PostResult:
+    written: int
+    skipped: int
+
+
+LEDGER_COLUMNS: dict[str, pl.DataType] = {
+    "event_id": pl.String(),
+    "ts": pl.Datetime("us"),
+    "sku": pl.String(),
+    "location": pl.String(),
+    "movement_type": pl.String(),
+    "quantity": pl.Int64(),
+    "owner": pl.String(),
+    "reference": pl.String(),
+    "note": pl.String(),
+}
+
+_CONFLICTS_SQL = """
+SELECT n.event_id
+FROM new_movements n JOIN ledger l USING (event_id)
+WHERE l.ts <> n.ts OR l.sku <> n.sku OR l.location <> n.location
+   OR l.movement_type <> n.movement_type OR l.quantity <> n.quantity OR l.owner <> n.owner
+   OR coalesce(l.reference, '') <> coalesce(n.reference, '')
+ORDER BY n.event_id
+LIMIT ?
+"""
+
+_INSERT_SQL = """
+INSERT INTO ledger (event_id, ts, sku, location, movement_type, quantity, owner, reference, note)
+SELECT n.event_id, n.ts, n.sku, n.location, n.movement_type, n.quantity, n.owner, n.reference, n.note
+FROM new_movements n
+WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.event_id = n.event_id)
+"""
+
+# Running balance of every touched (sku, location, owner), inbound first within one instant.
+_NEGATIVE_SQL = """
+WITH touched AS (SELECT DISTINCT sku, location, owner FROM touched_keys),
+running AS (
+    SELECT l.event_id, l.sku, l.location, l.owner, l.ts,
+           sum(l.quantity) OVER (
+               PARTITION BY l.sku, l.location, l.owner
+               ORDER BY l.ts, l.quantity DESC, l.event_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS balance
+    FROM ledger l JOIN touched t USING (sku, location, owner)
+)
+SELECT r.event_id, r.sku, r.location, r.owner, r.ts, r.balance
+FROM running r JOIN locations loc ON loc.code = r.location
+WHERE NOT loc.allow_negative AND r.balance < 0
+QUALIFY row_number() OVER (PARTITION BY r.sku, r.location, r.owner ORDER BY r.ts, r.event_id) = 1
+ORDER BY r.ts, r.sku, r.location
+LIMIT ?
+"""
+
+
+@dataclass(frozen=True)
+class NegativeBalance:
+    event_id: str
+    sku: str
+    location: str
+    owner: str
+    ts: datetime
+    balance: int
+
+    def describe(self) -> str:
+        whose = "" if self.owner == COMPANY else f" (stock owned by {self.owner})"
+        return (
+            f"on hand of {self.sku} at {self.location}{whose} would fall to {self.balance} on "
+            f"{self.ts:%Y-%m-%d %H:%M}, and {self.location} does not allow negative stock"
+        )
+
+
+def find_negative_balances(
+    cur: duckdb.DuckDBPyConnection, touched: pl.DataFrame, *, limit: int = 50
+) -> list[NegativeBalance]:
+    """The first instant each touched (sku, location, owner) goes below zero where its
+    location does not allow it."""
+    if touched.height == 0:
+        return []
+    cur.register("touched_keys", touched.select("sku", "location", "owner").unique().to_arrow())
+    try:
+        return [NegativeBalance(*row) for row in cur.execute(_NEGATIVE_SQL, [limit]).fetchall()]
+    finally:
+        cur.unregister("touched_keys")
+
+
+def append_movements(
+    cur: duckdb.DuckDBPyConnection,
+    movements: pl.DataFrame,
+    *,
+    problem_limit: int = 50,
+    check_negative: bool = True,
+) -> tuple[int, int, list[NegativeBalance]]:
+    """Append movements inside the caller's transaction.
+
+    ``movements`` has the :data:`LEDGER_COLUMNS` with signed quantities. Returns (written,
+    skipped as exact replays, negative balances found; empty when ``check_negative`` is off,
+    for a caller that checks once after several appends). Raises :class:`DuplicateEventError`
+    when an event id is already used by a different movement. The caller rolls back on any
+    error or on a non-empty negative list."""
+    frame = movements.select(
+        [pl.col(name).cast(dtype) for name, dtype in LEDGER_COLUMNS.items()]
+    ).with_columns(pl.col("owner").fill_null(COMPANY))
+    if frame.height == 0:
+        return 0, 0, []
+    dupes = frame.filter(pl.col("event_id").is_duplicated())
+    if dupes.height:
+        raise DuplicateEventError(
+            f"event id {dupes['event_id'][0]!r} appears more than once in one posting"
+        )
+    cur.register("new_movements", frame.to_arrow())
+    try:
+        conflicts = [r[0] for r in cur.execute(_CONFLICTS_SQL, [problem_limit]).fetchall()]
+        if conflicts:
+            error = DuplicateEventError(
+                "event id(s) already posted with different content: "
+                + ", ".join(repr(c) for c in conflicts)
+            )
+            error.event_ids = conflicts
+            raise error
+        before = cur.execute("SELECT count(*) FROM ledger").fetchall()[0][0]
+        cur.execute(_INSERT_SQL).fetchall()
+        written = cur.execute("SELECT count(*) FROM ledger").fetchall()[0][0] - before
+    finally:
+        cur.unregister("new_movements")
+    negatives = (
+        find_negative_balances(cur, frame, limit=problem_limit) if written and check_negative else []
+    )
+    return written, frame.height - written, negatives
+
+
+def _movements_frame(movements: Sequence[Movement]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "event_id": [m.event_id for m in movements],
+            "ts": [m.ts for m in movements],
+            "sku": [m.sku for m in movements],
+            "location": [m.location for m in movements],
+            "movement_type": [str(MovementType(m.movement_type)) for m in movements],
+            "quantity": [m.quantity for m in movements],
+            "owner": [m.owner for m in movements],
+            "reference": [m.reference for m in movements],
+            "note": [m.note for m in movements],
+        },
+        schema=LEDGER_COLUMNS,
+    )
+
+
+def _check_references(cur: duckdb.DuckDBPyConnection, skus: set[str], locations: set[str]) -> None:
+    for table, key, wanted, label in (
+        ("products", "sku", skus, "SKU"),
+        ("locations", "code", locations, "location"),
+    ):
+        # table and key come from the literal tuple above, never from input.
+        known = {
+            r[0]
+            for r in cur.execute(
+                f"SELECT {key} FROM {table} WHERE {key} IN (SELECT unnest(?))",  # noqa: S608
+                [sorted(wanted)],
+            ).fetchall()
+        }
+        missing = sorted(wanted - known)
+        if missing:
+            raise NotFoundError(f"unknown {label}(s): {', '.join(map(repr, missing))}")
+
+
+def _post_in(cur: duckdb.DuckDBPyConnection, movements: Sequence[Movement]) -> PostResult:
+    _check_references(cur, {m.sku for m in movements}, {m.location for m in movements})
+    written, skipped, negatives = append_movements(cur, _movements_frame(movements))
+    if negatives:
+        raise NegativeStockError("; ".join(n.describe() for n in negatives))
+    return PostResult(written, skipped)
+
+
+def post(store: Store, movements: Sequence[Movement]) -> PostResult:
+    """Post movements in one transaction (all or none); identical replays are skipped."""
+    if not movements:
+        return PostResult(0, 0)
+    with store.transaction() as cur:
+        result = _post_in(cur, movements)
+    log.info("posted %d movement(s), %d replay(s) skipped", result.written, result.skipped)
+    return result
+
+
+def on_hand(store: Store, sku: str, location: str, *, owner: str | None = None) -> int:
+    """The ledger sum at (sku, location), for one owner or all owners."""
+    if owner is None:
+        sql = "SELECT coalesce(sum(quantity), 0) FROM ledger WHERE sku = ? AND location = ?"
+        params: list = [sku, location]
+    else:
+        sql = (
+            "SELECT coalesce(sum(quantity), 0) FROM ledger "
+            "WHERE sku = ? AND location = ? AND owner = ?"
+        )
+        params = [sku, location, owner]
+    return int(store.scalar(sql, params))
+
+
+# -- transfers ------------------------------------------------------------------------------
+
+def _as_datetime(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day)
+
+
+def _transfer_header(cur: duckdb.DuckDBPyConnection, transfer_id: str) -> tuple | None:
+    rows = cur.execute(
+        "SELECT sku, from_location, to_location, quantity, status FROM transfers "
+        "WHERE transfer_id = ?",
+        [transfer_id],
+    ).fetchall()
+    return rows[0] if rows else None
+
+
+def dispatch_transfer(
+    store: Store,
+    transfer_id: str,
+    sku: str,
+    from_location: str,
+    to_location: str,
+    quantity: int,
+    *,
+    ship_date: date | datetime,
+    expected_date: date,
+    owner: str = COMPANY,
+) -> PostResult:
+    """Create a transfer and post its outbound leg in one transaction; the stock is then in
+    transit until :func:`receive_transfer`."""
+    if quantity <= 0:
+        raise LedgerError(f"transfer {transfer_id}: quantity must be positive, got {quantity}")
+    if from_location == to_location:
+        raise LedgerError(f"transfer {transfer_id}: source and destination are both {from_location}")
+    shipped = _as_datetime(ship_date)
+    with store.transaction() as cur:
+        if _transfer_header(cur, transfer_id) is not None:
+            raise DuplicateEventError(f"transfer {transfer_id} already exists")
+        _check_references(cur, {sku}, {from_location, to_location})
+        cur.execute(
+            "INSERT INTO transfers (transfer_id, sku, from_location, to_location, quantity, "
+            "ship_date, expected_date, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'in_transit')",
+            [transfer_id, sku, from_location, to_location, quantity, shipped.date(), expected_date],
+        ).fetchall()
+        return _post_in(
+            cur,
+            [
+                Movement(
+                    f"TR:{transfer_id}:out", shipped, sku, from_location,
+                    MovementType.TRANSFER_OUT, -quantity, owner, transfer_id,
+                )
+            ],
+        )
+
+
+def receive_transfer(
+    store: Store,
+    transfer_id: str,
+    *,
+    received: date | datetime,
+    quantity: int | None = None,
+    owner: str = COMPANY,
+) -> PostResult:
+    """Post the inbound leg of a dispatched transfer (by default all that is in transit) and
+    mark it received when nothing remains in transit."""
+    when = _as_datetime(received)
+    with store.transaction() as cur:
+        header = _transfer_header(cur, transfer_id)
+        if header is None:
+            raise NotFoundError(f"transfer {transfer_id} does not exist")
+        sku, _source, destination, _qty, status = header
+        if status not in ("in_transit",):
+            raise LedgerError(f"transfer {transfer_id} is {status}, not in transit")
+        shipped, received_so_far, legs = cur.execute(
+            "SELECT coalesce(-sum(quantity) FILTER (movement_type = 'transfer_out'), 0), "
+            "coalesce(sum(quantity) FILTER (movement_type = 'transfer_in'), 0), "
+            "count(*) FILTER (movement_type = 'transfer_in') "
+            "FROM ledger WHERE reference = ? AND sku = ?",
+            [transfer_id, sku],
+        ).fetchall()[0]
+        remaining = int(shipped) - int(received_so_far)
+        take = remaining if quantity is None else quantity
+        if take <= 0 or take > remaining:
+            raise LedgerError(
+                f"transfer {transfer_id}: cannot receive {take}; {remaining} unit(s) in transit"
+            )
+        suffix = "in" if legs == 0 else f"in{legs + 1}"
+        result = _post_in(
+            cur,
+            [
+                Movement(
+                    f"TR:{transfer_id}:{suffix}", when, sku, destination,
+                    MovementType.TRANSFER_IN, take, owner, transfer_id,
+                )
+            ],
+        )
+        if take == remaining:
+            cur.execute(
+                "UPDATE transfers SET status = 'received', received_date = ? WHERE transfer_id = ?",
+                [when.date(), transfer_id],
+            ).fetchall()
+        return result
+
+
+def move_stock(
+    store: Store,
+    transfer_id: str,
+    sku: str,
+    from_location: str,
+    to_location: str,
+    quantity: int,
+    *,
+    when: date | datetime,
+    owner: str = COMPANY,
+) -> PostResult:
+    """An immediate transfer: both legs and the header in one transaction."""
+    if quantity <= 0:
+        raise LedgerError(f"transfer {transfer_id}: quantity must be positive, got {quantity}")
+    if from_location == to_location:
+        raise LedgerError(f"transfer {transfer_id}: source and destination are both {from_location}")
+    at = _as_datetime(when)
+    with store.transaction() as cur:
+        if _transfer_header(cur, transfer_id) is not None:
+            raise DuplicateEventError(f"transfer {transfer_id} already exists")
+        _check_references(cur, {sku}, {from_location, to_location})
+        cur.execute(
+            "INSERT INTO transfers (transfer_id, sku, from_location, to_location, quantity, "
+            "ship_date, expected_date, received_date, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received')",
+            [transfer_id, sku, from_location, to_location, quantity, at.date(), at.date(), at.date()],
+        ).fetchall()
+        return _post_in(
+            cur,
+            [
+                Movement(f"TR:{transfer_id}:out", at, sku, from_location,
+                         MovementType.TRANSFER_OUT, -quantity, owner, transfer_id),
+                Movement(f"TR:{transfer_id}:in", at, sku, to_location,
+                         MovementType.TRANSFER_IN, quantity, owner, transfer_id),
+            ],
+        )
