@@ -1,0 +1,89 @@
+"""Shared fixtures: real DuckDB files in temporary folders."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from control_tower.ingest import ingest_frames
+from control_tower.store import Store
+
+DEMO_SIZE = {"skus": 30, "locations": 4, "days": 180, "seed": 3}
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store(tmp_path / "test.duckdb")
+    yield s
+    s.close()
+
+
+def tiny_network_frames() -> dict[str, pl.DataFrame]:
+    """Three locations (a central DC and two neighbouring regional DCs), two SKUs, one supplier,
+    lanes between them. No stock yet."""
+    return {
+        "locations": pl.DataFrame(
+            {
+                "code": ["SH-CDC", "CD-RDC", "CQ-RDC"],
+                "name": ["上海中心仓", "成都区域仓", "重庆区域仓"],
+                "kind": ["central_dc", "regional_dc", "regional_dc"],
+                "region": ["East", "Southwest", "Southwest"],
+                "country": ["CN", "CN", "CN"],
+                "lat": [31.23, 30.57, 29.56],
+                "lon": [121.47, 104.07, 106.55],
+            }
+        ),
+        "products": pl.DataFrame(
+            {
+                "sku": ["A-100", "B-200"],
+                "name": ["绿茶 500ml", "Rice cracker 米饼"],
+                "category": ["beverages", "snacks"],
+                "unit_cost": [2.5, 4.0],
+                "price": [4.0, 6.5],
+            }
+        ),
+        "suppliers": pl.DataFrame({"code": ["SUP1"], "name": ["Hangzhou Drinks 杭州饮料"]}),
+        "supplier_products": pl.DataFrame(
+            {
+                "supplier": ["SUP1", "SUP1"],
+                "sku": ["A-100", "B-200"],
+                "lead_time_mean_days": [7.0, 10.0],
+                "lead_time_std_days": [1.5, 2.0],
+                "moq": [100, 50],
+                "pack_size": [12, 10],
+            }
+        ),
+        "lanes": pl.DataFrame(
+            {
+                "from_location": ["SH-CDC", "SH-CDC", "CD-RDC", "CQ-RDC"],
+                "to_location": ["CD-RDC", "CQ-RDC", "CQ-RDC", "CD-RDC"],
+                "transit_days": [4, 4, 1, 1],
+                "cost_per_unit": [0.8, 0.8, 0.2, 0.2],
+                "fixed_cost": [300.0, 300.0, 80.0, 80.0],
+            }
+        ),
+    }
+
+
+@pytest.fixture
+def network(store: Store) -> Store:
+    """A store holding the tiny network's master data."""
+    ingest_frames(store, tiny_network_frames(), source="fixture")
+    return store
+
+
+@pytest.fixture(scope="session")
+def demo_db_path(tmp_path_factory) -> Path:
+    """A small demo database built once per test session through the real demo path."""
+    from control_tower.ingest.demo import build_demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    with Store(path) as s:
+        build_demo(s, **DEMO_SIZE)
+    return path
+
+
+TODAY = date(2024, 3, 1)

@@ -1,0 +1,176 @@
+"""The command line on real DuckDB files in temporary folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from control_tower.cli import build_parser, main
+from control_tower.store import Store
+from tests.conftest import tiny_network_frames
+
+SUBCOMMANDS = ["import", "demo", "position", "kpis", "freshness", "schemas", "dashboard"]
+
+
+def write_network_files(folder: Path) -> dict[str, Path]:
+    paths = {}
+    for entity, frame in tiny_network_frames().items():
+        paths[entity] = folder / f"{entity}.csv"
+        frame.write_csv(paths[entity])
+    return paths
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert "usage: control-tower " + command in capsys.readouterr().out
+
+
+def test_the_console_script_runs_as_a_real_process():
+    out = subprocess.run(
+        [sys.executable, "-m", "control_tower.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for command in SUBCOMMANDS:
+        assert command in out.stdout
+
+
+def test_import_then_position_round_trip(tmp_path, capsys):
+    db = tmp_path / "cli.duckdb"
+    files = write_network_files(tmp_path)
+    for entity in ("locations", "products", "suppliers", "supplier_products", "lanes"):
+        assert main(["import", "--db", str(db), entity, str(files[entity])]) == 0
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(
+        "event_id,ts,sku,location,movement_type,quantity\n"
+        "r1,2024-03-01,A-100,CD-RDC,receipt,120\n"
+        "s1,2024-03-02,A-100,CD-RDC,sale,20\n",
+        encoding="utf-8",
+    )
+    demand = tmp_path / "demand.csv"
+    demand.write_text(
+        "sku,location,date,quantity\n"
+        + "".join(f"A-100,CD-RDC,2024-02-{d:02d},5\n" for d in range(4, 30))
+        + "A-100,CD-RDC,2024-03-01,5\n"
+        "A-100,CD-RDC,2024-03-02,20\n",
+        encoding="utf-8",
+    )
+    assert main(["import", "--db", str(db), "ledger", str(ledger)]) == 0
+    assert main(["import", "--db", str(db), "demand", str(demand)]) == 0
+    capsys.readouterr()
+    assert main(["import", "--db", str(db), "ledger", str(ledger)]) == 0
+    assert "0 written, 2 already present" in capsys.readouterr().out
+
+    assert main(["position", "--db", str(db), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    row = next(r for r in rows if r["sku"] == "A-100" and r["location"] == "CD-RDC")
+    for column in (
+        "sku",
+        "location",
+        "on_hand",
+        "in_transit",
+        "on_order",
+        "days_of_cover",
+        "stock_value",
+    ):
+        assert column in row, column
+    assert row["on_hand"] == 100
+    assert row["stock_value"] == pytest.approx(250.0)
+
+    assert main(["position", "--db", str(db), "--format", "csv", "--sku", "A-100"]) == 0
+    frame = pl.read_csv(capsys.readouterr().out.encode())
+    assert set(frame["sku"]) == {"A-100"}
+    with Store(db) as s:
+        assert frame.filter(pl.col("location") == "CD-RDC")["on_hand"][0] == s.scalar(
+            "SELECT sum(quantity) FROM ledger WHERE sku = 'A-100' AND location = 'CD-RDC'"
+        )
+
+
+def test_a_bad_file_exits_2_with_the_problems_and_writes_nothing(tmp_path, capsys):
+    db = tmp_path / "cli.duckdb"
+    files = write_network_files(tmp_path)
+    main(["import", "--db", str(db), "locations", str(files["locations"])])
+    main(["import", "--db", str(db), "products", str(files["products"])])
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "sku,location,date,quantity\nA-100,CD-RDC,2024-01-01,-1\nQ,CD-RDC,x,1\n", encoding="utf-8"
+    )
+    capsys.readouterr()
+    assert main(["import", "--db", str(db), "demand", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "Import refused" in err
+    assert "bad.csv, row 2, column 'quantity', value '-1': negative quantity" in err
+    assert "row 3, column 'sku', value 'Q': unknown SKU" in err
+    assert "row 3, column 'date', value 'x': not a date" in err
+    with Store(db) as s:
+        assert s.scalar("SELECT count(*) FROM demand_history") == 0
+
+
+def test_missing_file_and_missing_database_are_clear(tmp_path, capsys):
+    assert (
+        main(["import", "--db", str(tmp_path / "x.duckdb"), "demand", str(tmp_path / "nope.csv")])
+        == 2
+    )
+    assert "no such file" in capsys.readouterr().err
+    assert main(["position", "--db", str(tmp_path / "absent.duckdb")]) == 2
+    assert "control-tower demo" in capsys.readouterr().err
+
+
+def test_bad_arguments_are_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["demo", "--skus", "-3"])
+    assert done.value.code == 2
+    assert "must be greater than zero" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["position", "--as-of", "yesterday"])
+
+
+def test_db_path_comes_from_the_environment(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "env.duckdb"
+    monkeypatch.setenv("CONTROL_TOWER_DB", str(db))
+    files = write_network_files(tmp_path)
+    assert main(["import", "locations", str(files["locations"])]) == 0
+    assert db.is_file()
+    assert build_parser().parse_args(["freshness"]).db is None
+
+
+def test_schemas_written_match_the_checked_in_ones(tmp_path):
+    assert main(["schemas", "--write", str(tmp_path)]) == 0
+    checked_in = Path(__file__).resolve().parent.parent / "data" / "schemas"
+    for path in tmp_path.glob("*.json"):
+        assert (checked_in / path.name).read_text(encoding="utf-8") == path.read_text(
+            encoding="utf-8"
+        ), f"data/schemas/{path.name} is stale: run control-tower schemas --write data/schemas"
+
+
+def test_readme_documents_every_import_schema():
+    from control_tower.cli import schemas_markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert schemas_markdown() in readme, (
+        "README's import schemas are stale: paste `control-tower schemas`"
+    )
+
+
+def test_ci_runs_the_readme_test_command():
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8").splitlines()
+    marker = readme.index("# 2. install and run the tests")
+    command = readme[marker + 1]
+    assert command.endswith(".venv/bin/pytest") and "pip install" in command
+    out = subprocess.run(
+        ["bash", "-c", "grep -A1 -m1 '^# 2\\. install and run the tests' README.md | tail -n 1"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.strip() == command
