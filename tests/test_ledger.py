@@ -124,6 +124,7 @@ def test_on_hand_is_the_sum_of_accepted_movements(ops):
             assert ledger.post(s, [m]) == ledger.PostResult(1, 0)
             expected[(sku, loc)] = new
             posted.append(m)
+    assert s.scalar("SELECT count(*) - count(DISTINCT event_id) FROM ledger") == 0
     for sku in SKUS:
         for loc in LOCATIONS:
             assert ledger.on_hand(s, sku, loc) == expected.get((sku, loc), 0)

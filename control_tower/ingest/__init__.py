@@ -137,14 +137,23 @@ def _upsert(cur: duckdb.DuckDBPyConnection, spec: EntitySpec, typed: pl.DataFram
     cur.register("incoming", typed.select(columns).to_arrow())
     try:
         collist = ", ".join(columns)
-        if update:
+        if not spec.indexed:
+            # No key index (a large fact table): replace the rows with the same key.
+            if set(columns) - present:
+                raise AssertionError(f"{table}: an unindexed table is replaced whole-row")
+            match = " AND ".join(f"{table}.{k} = incoming.{k}" for k in spec.key)
+            cur.execute(f"DELETE FROM {table} USING incoming WHERE {match}").fetchall()  # noqa: S608
+            cur.execute(f"INSERT INTO {table} ({collist}) SELECT {collist} FROM incoming").fetchall()  # noqa: S608
+        elif update:
             sets = ", ".join(f"{c} = excluded.{c}" for c in update)
             conflict = f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
+            cur.execute(
+                f"INSERT INTO {table} ({collist}) SELECT {collist} FROM incoming {conflict}"  # noqa: S608
+            ).fetchall()
         else:
-            conflict = "ON CONFLICT DO NOTHING"
-        cur.execute(
-            f"INSERT INTO {table} ({collist}) SELECT {collist} FROM incoming {conflict}"  # noqa: S608
-        ).fetchall()
+            cur.execute(
+                f"INSERT INTO {table} ({collist}) SELECT {collist} FROM incoming "  # noqa: S608
+                "ON CONFLICT DO NOTHING").fetchall()
     finally:
         cur.unregister("incoming")
     return typed.height

@@ -33,6 +33,7 @@ class EntitySpec:
     columns: tuple[ColumnSpec, ...]
     key: tuple[str, ...]
     date_column: str | None = None  # for the freshness range
+    indexed: bool = True  # False: the table has no key index; the writer keeps the key unique
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def column(self, name: str) -> ColumnSpec:
@@ -187,6 +188,7 @@ SPECS: dict[str, EntitySpec] = {
         ),
         key=("event_id",),
         date_column="ts",
+        indexed=False,
     ),
     "demand": EntitySpec(
         "demand", "demand_history",
@@ -200,6 +202,7 @@ SPECS: dict[str, EntitySpec] = {
         ),
         key=("sku", "location", "date"),
         date_column="date",
+        indexed=False,
     ),
 }
 

@@ -42,14 +42,44 @@ class Validated:
         return self.problems.height == 0
 
 
-def _problems(frame: pl.DataFrame, mask: pl.Expr, column: str, value: pl.Expr, reason: pl.Expr | str) -> pl.DataFrame:
-    reason_expr = pl.lit(reason) if isinstance(reason, str) else reason
-    return frame.filter(mask).select(
-        pl.col(ROW).cast(pl.Int64),
-        pl.lit(column).cast(pl.String).alias("column"),
-        value.cast(pl.String).alias("value"),
-        reason_expr.cast(pl.String).alias("reason"),
-    )
+@dataclass(frozen=True)
+class _Check:
+    """A rule not yet run: the rows of ``frame`` where ``mask`` holds are problems."""
+
+    frame: pl.DataFrame
+    mask: pl.Expr
+    column: str
+    value: pl.Expr
+    reason: pl.Expr | str
+
+    def rows(self) -> pl.DataFrame:
+        reason = pl.lit(self.reason) if isinstance(self.reason, str) else self.reason
+        return self.frame.filter(self.mask).select(
+            pl.col(ROW).cast(pl.Int64),
+            pl.lit(self.column).cast(pl.String).alias("column"),
+            self.value.cast(pl.String).alias("value"),
+            reason.cast(pl.String).alias("reason"),
+        )
+
+
+def _problems(frame: pl.DataFrame, mask: pl.Expr, column: str, value: pl.Expr,
+              reason: pl.Expr | str) -> _Check:
+    return _Check(frame, mask, column, value, reason)
+
+
+def _run_checks(found: list) -> list[pl.DataFrame]:
+    """Evaluate every rule's mask in one pass per frame (polars runs them in parallel) and
+    build problem rows only for the rules that fired."""
+    out = [f for f in found if isinstance(f, pl.DataFrame)]
+    checks = [f for f in found if isinstance(f, _Check)]
+    by_frame: dict[int, list[_Check]] = {}
+    for check in checks:
+        by_frame.setdefault(id(check.frame), []).append(check)
+    for group in by_frame.values():
+        fired = group[0].frame.select(
+            [c.mask.fill_null(False).any().alias(f"m{i}") for i, c in enumerate(group)]).row(0)
+        out.extend(c.rows() for c, hit in zip(group, fired, strict=True) if hit)
+    return out
 
 
 def _raw_text(name: str) -> pl.Expr:
@@ -169,11 +199,9 @@ def validate(
     # Required values present (a value given but unreadable was reported above).
     for col in spec.columns:
         if col.required:
-            absent = typed.filter(~_given(raw, col.name) & pl.col(col.name).is_null())
-            if absent.height:
-                found.append(absent.select(
-                    pl.col(ROW), pl.lit(col.name).alias("column"),
-                    pl.lit(None, pl.String).alias("value"), pl.lit("missing value").alias("reason")))
+            given = _given(raw, col.name)
+            found.append(_problems(typed, pl.col(col.name).is_null() & ~pl.lit(given), col.name,
+                                   pl.lit(None, pl.String), "missing value"))
         if col.default is not None:
             typed = typed.with_columns(
                 pl.col(col.name).fill_null(pl.lit(col.default).cast(_polars_type(col))))
@@ -195,9 +223,14 @@ def validate(
 
     # Duplicate keys inside the file: every repeat after the first is reported.
     key_cols = list(spec.key)
-    keyed = typed.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key_cols]))
-    firsts = keyed.group_by(key_cols).agg(pl.col(ROW).min().alias("_first"))
-    repeats = keyed.join(firsts, on=key_cols).filter(pl.col(ROW) != pl.col("_first"))
+    any_repeat = typed.select(
+        (pl.struct(key_cols).is_duplicated() & pl.all_horizontal(
+            [pl.col(k).is_not_null() for k in key_cols])).any()).item()
+    repeats = pl.DataFrame()
+    if any_repeat:
+        keyed = typed.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key_cols]))
+        firsts = keyed.group_by(key_cols).agg(pl.col(ROW).min().alias("_first"))
+        repeats = keyed.join(firsts, on=key_cols).filter(pl.col(ROW) != pl.col("_first"))
     if repeats.height:
         key_text = pl.concat_str([pl.col(k).cast(pl.String) for k in key_cols], separator=", ")
         found.append(repeats.select(
@@ -218,6 +251,7 @@ def validate(
 
     found.extend(_entity_rules(spec.name, typed, known))
 
+    found = _run_checks(found)
     problems = (pl.concat([p.cast(PROBLEM_SCHEMA) for p in found]) if found
                 else pl.DataFrame(schema=PROBLEM_SCHEMA)).unique().sort([ROW, "column"], nulls_last=False)
     return Validated(typed if problems.height == 0 else None, problems, rows)
@@ -240,8 +274,8 @@ def _polars_type(col: ColumnSpec) -> pl.DataType:
             "date": pl.Date(), "datetime": pl.Datetime("us"), "bool": pl.Boolean()}[col.dtype]
 
 
-def _entity_rules(entity: str, t: pl.DataFrame, known: KnownKeys) -> list[pl.DataFrame]:
-    found: list[pl.DataFrame] = []
+def _entity_rules(entity: str, t: pl.DataFrame, known: KnownKeys) -> list[_Check]:
+    found: list[_Check] = []
     if entity == "ledger":
         q, kind = pl.col("quantity"), pl.col("movement_type")
         found.append(_problems(t, q.is_not_null() & (q < 0) & (kind != "adjustment"), "quantity",
