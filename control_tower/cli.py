@@ -24,9 +24,10 @@ log = logging.getLogger("control_tower.cli")
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="PATH",
+        "--db",
+        metavar="PATH",
         help="DuckDB file (default: $CONTROL_TOWER_DB, else db_path from the config file, "
-             "else .demo/control_tower.duckdb)",
+        "else .demo/control_tower.duckdb)",
     )
 
 
@@ -41,11 +42,14 @@ def _open(args: argparse.Namespace, *, must_exist: bool = True):
     if must_exist and path != ":memory:" and not Path(path).is_file():
         raise ControlTowerError(
             f"{path} does not exist; create it with `control-tower demo --db {path}` or import "
-            "your data with `control-tower import`", title="No database")
+            "your data with `control-tower import`",
+            title="No database",
+        )
     return Store(path)
 
 
 # -- commands ---------------------------------------------------------------------------------
+
 
 def cmd_import(args: argparse.Namespace) -> int:
     from control_tower.ingest import ingest_file
@@ -54,7 +58,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = ingest_file(store, args.entity, args.file, limit=args.max_errors)
     sys.stdout.write(
         f"{result.entity}: {result.rows_read} row(s) read, {result.rows_written} written, "
-        f"{result.rows_skipped} already present (skipped)\n")
+        f"{result.rows_skipped} already present (skipped)\n"
+    )
     return 0
 
 
@@ -66,14 +71,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if Path(path).exists():
         if not args.force:
             raise ControlTowerError(
-                f"{path} already exists; pass --force to replace it", title="Database exists")
+                f"{path} already exists; pass --force to replace it", title="Database exists"
+            )
         Path(path).unlink()
         Path(path + ".wal").unlink(missing_ok=True)
     started = time.perf_counter()
     try:
         with Store(path) as store:
-            results = build_demo(store, skus=args.skus, locations=args.locations,
-                                 days=args.days, seed=args.seed, progress=not args.quiet)
+            results = build_demo(
+                store,
+                skus=args.skus,
+                locations=args.locations,
+                days=args.days,
+                seed=args.seed,
+                progress=not args.quiet,
+            )
     except BaseException:
         # a half-built demo is worse than none
         Path(path).unlink(missing_ok=True)
@@ -99,8 +111,10 @@ def cmd_position(args: argparse.Namespace) -> int:
             category=args.category,
         )
     frame = frame.with_columns(
-        pl.col(c).round(2) for c in ("avg_daily_demand", "days_of_cover", "stock_value")
-        if c in frame.columns)
+        pl.col(c).round(2)
+        for c in ("avg_daily_demand", "days_of_cover", "stock_value")
+        if c in frame.columns
+    )
     if args.format == "csv":
         sys.stdout.write(frame.write_csv())
     elif args.format == "json":
@@ -116,8 +130,10 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
     with _open(args) as store:
         kpis = network_kpis(store, as_of=args.as_of, period_days=args.period_days)
-    payload = {k: {"label": v.label, "value": v.value, "previous": v.previous, "unit": v.unit}
-               for k, v in kpis.items()}
+    payload = {
+        k: {"label": v.label, "value": v.value, "previous": v.previous, "unit": v.unit}
+        for k, v in kpis.items()
+    }
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     return 0
 
@@ -143,7 +159,8 @@ def cmd_schemas(args: argparse.Namespace) -> int:
         for entity in ENTITIES:
             (out / f"{entity}.json").write_text(
                 json.dumps(as_json_schema(entity), indent=2, ensure_ascii=False) + "\n",
-                encoding="utf-8")
+                encoding="utf-8",
+            )
         sys.stdout.write(f"wrote {len(ENTITIES)} schema files to {out}\n")
     else:
         sys.stdout.write(schemas_markdown())
@@ -156,9 +173,11 @@ def schemas_markdown() -> str:
 
     parts = []
     for spec in SPECS.values():
-        parts.append(f"#### `{spec.name}`\n\n{spec.description} Key: "
-                     f"{', '.join(spec.key)}.\n\n| column | type | required | meaning |\n"
-                     "|---|---|---|---|\n")
+        parts.append(
+            f"#### `{spec.name}`\n\n{spec.description} Key: "
+            f"{', '.join(spec.key)}.\n\n| column | type | required | meaning |\n"
+            "|---|---|---|---|\n"
+        )
         for c in spec.columns:
             meaning = c.description
             if c.choices:
@@ -177,17 +196,36 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not Path(path).exists():
         log.info("no database at %s: building the demo network", path)
         sys.stdout.write(f"No database at {path}: building the demo network (once)...\n")
-        demo_args = argparse.Namespace(db=path, force=False, skus=args.skus, locations=args.locations,
-                                       days=args.days, seed=args.seed, quiet=False)
+        demo_args = argparse.Namespace(
+            db=path,
+            force=False,
+            skus=args.skus,
+            locations=args.locations,
+            days=args.days,
+            seed=args.seed,
+            quiet=False,
+        )
         cmd_demo(demo_args)
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.is_file():
-        raise ControlTowerError(f"app.py not found next to the package ({app})",
-                                title="Dashboard not installed")
+        raise ControlTowerError(
+            f"app.py not found next to the package ({app})", title="Dashboard not installed"
+        )
     env = dict(os.environ, CONTROL_TOWER_DB=str(Path(path).resolve()))
-    command = [sys.executable, "-m", "streamlit", "run", str(app),
-               "--server.port", str(args.port), "--server.headless", "true"]
-    sys.stdout.write(f"Dashboard on http://localhost:{args.port} (database {path}); Ctrl+C stops it\n")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+    ]
+    sys.stdout.write(
+        f"Dashboard on http://localhost:{args.port} (database {path}); Ctrl+C stops it\n"
+    )
     sys.stdout.flush()
     try:
         return subprocess.call(command, env=env, cwd=str(app.parent))
@@ -196,6 +234,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
+
 
 def _date(text: str) -> date:
     try:
@@ -221,38 +260,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="control-tower",
         description="Control Tower: stock visibility, forecasts and planning for a "
-                    "supply-chain network.")
+        "supply-chain network.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("import", help="import a CSV, Parquet or Excel file",
-                       description="Import one entity's file. A file with any bad row writes "
-                                   "nothing and lists the problems. Entities: "
-                                   + ", ".join(ENTITIES) + ". Columns: `control-tower schemas`.")
+    p = sub.add_parser(
+        "import",
+        help="import a CSV, Parquet or Excel file",
+        description="Import one entity's file. A file with any bad row writes "
+        "nothing and lists the problems. Entities: "
+        + ", ".join(ENTITIES)
+        + ". Columns: `control-tower schemas`.",
+    )
     _db_arg(p)
     p.add_argument("entity", choices=ENTITIES, help="what the file holds")
     p.add_argument("file", help="path to a .csv, .parquet or .xlsx file")
-    p.add_argument("--max-errors", type=_positive, default=settings.import_error_limit,
-                   help="problems to list before counting the rest (default %(default)s)")
+    p.add_argument(
+        "--max-errors",
+        type=_positive,
+        default=settings.import_error_limit,
+        help="problems to list before counting the rest (default %(default)s)",
+    )
     p.set_defaults(func=cmd_import)
 
     d = settings.demo
-    p = sub.add_parser("demo", help="build the demo network database",
-                       description="Generate a realistic demo network (Chinese cities, "
-                                   "seasonality, festivals, imbalances) and import it.")
+    p = sub.add_parser(
+        "demo",
+        help="build the demo network database",
+        description="Generate a realistic demo network (Chinese cities, "
+        "seasonality, festivals, imbalances) and import it.",
+    )
     _db_arg(p)
     p.add_argument("--skus", type=_positive, default=d.skus, help="number of SKUs (%(default)s)")
-    p.add_argument("--locations", type=_positive, default=d.locations,
-                   help="central + regional DCs (%(default)s)")
+    p.add_argument(
+        "--locations",
+        type=_positive,
+        default=d.locations,
+        help="central + regional DCs (%(default)s)",
+    )
     p.add_argument("--days", type=_positive, default=d.days, help="days of history (%(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (%(default)s)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("position", help="stock position per SKU x location",
-                       description="One row per SKU x location: on hand, in transit, on order, "
-                                   "days of cover, stock value, ...")
+    p = sub.add_parser(
+        "position",
+        help="stock position per SKU x location",
+        description="One row per SKU x location: on hand, in transit, on order, "
+        "days of cover, stock value, ...",
+    )
     _db_arg(p)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--as-of", type=_date, help="position at the end of this day (YYYY-MM-DD)")
@@ -262,27 +320,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=50, help="rows shown as a table")
     p.set_defaults(func=cmd_position)
 
-    p = sub.add_parser("kpis", help="network KPIs as JSON",
-                       description="Inventory value, turnover, fill rate, stock-out days, dead "
-                                   "stock and the health index, with the previous period.")
+    p = sub.add_parser(
+        "kpis",
+        help="network KPIs as JSON",
+        description="Inventory value, turnover, fill rate, stock-out days, dead "
+        "stock and the health index, with the previous period.",
+    )
     _db_arg(p)
     p.add_argument("--as-of", type=_date, help="end of the period (YYYY-MM-DD)")
     p.add_argument("--period-days", type=_positive, default=30)
     p.set_defaults(func=cmd_kpis)
 
-    p = sub.add_parser("freshness", help="when each source was last imported",
-                       description="Last import, rows and data date range of each entity.")
+    p = sub.add_parser(
+        "freshness",
+        help="when each source was last imported",
+        description="Last import, rows and data date range of each entity.",
+    )
     _db_arg(p)
     p.set_defaults(func=cmd_freshness)
 
-    p = sub.add_parser("schemas", help="print or write the import file schemas",
-                       description="Print the import columns as Markdown, or write JSON schemas.")
+    p = sub.add_parser(
+        "schemas",
+        help="print or write the import file schemas",
+        description="Print the import columns as Markdown, or write JSON schemas.",
+    )
     p.add_argument("--write", metavar="DIR", help="write one JSON schema per entity to DIR")
     p.set_defaults(func=cmd_schemas)
 
-    p = sub.add_parser("dashboard", help="start the dashboard (builds the demo when no database)",
-                       description="Start the Streamlit dashboard on the database; when the file "
-                                   "does not exist, build the demo network into it first.")
+    p = sub.add_parser(
+        "dashboard",
+        help="start the dashboard (builds the demo when no database)",
+        description="Start the Streamlit dashboard on the database; when the file "
+        "does not exist, build the demo network into it first.",
+    )
     _db_arg(p)
     p.add_argument("--port", type=_positive, default=8501)
     p.add_argument("--skus", type=_positive, default=d.skus)
@@ -300,8 +370,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{exc.title}\n{exc.detail}\n")
         return 2
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args) or 0)
     except ControlTowerError as exc:

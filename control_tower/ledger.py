@@ -49,7 +49,12 @@ class MovementType(StrEnum):
 
 INBOUND_TYPES = frozenset({MovementType.RECEIPT, MovementType.TRANSFER_IN})
 OUTBOUND_TYPES = frozenset(
-    {MovementType.SALE, MovementType.ISSUE, MovementType.TRANSFER_OUT, MovementType.CONSIGNMENT_CONSUME}
+    {
+        MovementType.SALE,
+        MovementType.ISSUE,
+        MovementType.TRANSFER_OUT,
+        MovementType.CONSIGNMENT_CONSUME,
+    }
 )
 
 
@@ -79,7 +84,9 @@ class Movement:
         if not self.event_id:
             raise LedgerError("a movement needs an event id")
         if not isinstance(self.quantity, int) or isinstance(self.quantity, bool):
-            raise LedgerError(f"{self.event_id}: quantity must be a whole number, got {self.quantity!r}")
+            raise LedgerError(
+                f"{self.event_id}: quantity must be a whole number, got {self.quantity!r}"
+            )
         kind = MovementType(self.movement_type)
         if self.quantity == 0:
             raise LedgerError(f"{self.event_id}: quantity must not be zero")
@@ -215,7 +222,9 @@ def append_movements(
     finally:
         cur.unregister("new_movements")
     negatives = (
-        find_negative_balances(cur, frame, limit=problem_limit) if written and check_negative else []
+        find_negative_balances(cur, frame, limit=problem_limit)
+        if written and check_negative
+        else []
     )
     return written, frame.height - written, negatives
 
@@ -289,6 +298,7 @@ def on_hand(store: Store, sku: str, location: str, *, owner: str | None = None) 
 
 # -- transfers ------------------------------------------------------------------------------
 
+
 def _as_datetime(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -321,7 +331,9 @@ def dispatch_transfer(
     if quantity <= 0:
         raise LedgerError(f"transfer {transfer_id}: quantity must be positive, got {quantity}")
     if from_location == to_location:
-        raise LedgerError(f"transfer {transfer_id}: source and destination are both {from_location}")
+        raise LedgerError(
+            f"transfer {transfer_id}: source and destination are both {from_location}"
+        )
     shipped = _as_datetime(ship_date)
     with store.transaction() as cur:
         if _transfer_header(cur, transfer_id) is not None:
@@ -336,8 +348,14 @@ def dispatch_transfer(
             cur,
             [
                 Movement(
-                    f"TR:{transfer_id}:out", shipped, sku, from_location,
-                    MovementType.TRANSFER_OUT, -quantity, owner, transfer_id,
+                    f"TR:{transfer_id}:out",
+                    shipped,
+                    sku,
+                    from_location,
+                    MovementType.TRANSFER_OUT,
+                    -quantity,
+                    owner,
+                    transfer_id,
                 )
             ],
         )
@@ -379,8 +397,14 @@ def receive_transfer(
             cur,
             [
                 Movement(
-                    f"TR:{transfer_id}:{suffix}", when, sku, destination,
-                    MovementType.TRANSFER_IN, take, owner, transfer_id,
+                    f"TR:{transfer_id}:{suffix}",
+                    when,
+                    sku,
+                    destination,
+                    MovementType.TRANSFER_IN,
+                    take,
+                    owner,
+                    transfer_id,
                 )
             ],
         )
@@ -407,7 +431,9 @@ def move_stock(
     if quantity <= 0:
         raise LedgerError(f"transfer {transfer_id}: quantity must be positive, got {quantity}")
     if from_location == to_location:
-        raise LedgerError(f"transfer {transfer_id}: source and destination are both {from_location}")
+        raise LedgerError(
+            f"transfer {transfer_id}: source and destination are both {from_location}"
+        )
     at = _as_datetime(when)
     with store.transaction() as cur:
         if _transfer_header(cur, transfer_id) is not None:
@@ -417,14 +443,39 @@ def move_stock(
             "INSERT INTO transfers (transfer_id, sku, from_location, to_location, quantity, "
             "ship_date, expected_date, received_date, status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received')",
-            [transfer_id, sku, from_location, to_location, quantity, at.date(), at.date(), at.date()],
+            [
+                transfer_id,
+                sku,
+                from_location,
+                to_location,
+                quantity,
+                at.date(),
+                at.date(),
+                at.date(),
+            ],
         ).fetchall()
         return _post_in(
             cur,
             [
-                Movement(f"TR:{transfer_id}:out", at, sku, from_location,
-                         MovementType.TRANSFER_OUT, -quantity, owner, transfer_id),
-                Movement(f"TR:{transfer_id}:in", at, sku, to_location,
-                         MovementType.TRANSFER_IN, quantity, owner, transfer_id),
+                Movement(
+                    f"TR:{transfer_id}:out",
+                    at,
+                    sku,
+                    from_location,
+                    MovementType.TRANSFER_OUT,
+                    -quantity,
+                    owner,
+                    transfer_id,
+                ),
+                Movement(
+                    f"TR:{transfer_id}:in",
+                    at,
+                    sku,
+                    to_location,
+                    MovementType.TRANSFER_IN,
+                    quantity,
+                    owner,
+                    transfer_id,
+                ),
             ],
         )

@@ -49,9 +49,19 @@ from control_tower.ledger import (
 from control_tower.store import Store
 
 __all__ = [
-    "ENTITIES", "ColumnSpec", "ImportResult", "ValidationReport", "as_json_schema",
-    "entity_columns", "freshness", "ingest_bytes", "ingest_file", "ingest_frame",
-    "ingest_frames", "preview", "read_table",
+    "ENTITIES",
+    "ColumnSpec",
+    "ImportResult",
+    "ValidationReport",
+    "as_json_schema",
+    "entity_columns",
+    "freshness",
+    "ingest_bytes",
+    "ingest_file",
+    "ingest_frame",
+    "ingest_frames",
+    "preview",
+    "read_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,6 +92,7 @@ class ValidationReport:
 
 # -- reference resolution ---------------------------------------------------------------------
 
+
 class _Known:
     """Keys that exist: in the store, plus those arriving in the same import."""
 
@@ -103,8 +114,13 @@ class _Known:
         return self._cache[(entity, key)]
 
 
-def _check(store: Store, entity: str, frame: pl.DataFrame, first_row: int,
-           batch: Mapping[str, pl.DataFrame]) -> Validated:
+def _check(
+    store: Store,
+    entity: str,
+    frame: pl.DataFrame,
+    first_row: int,
+    batch: Mapping[str, pl.DataFrame],
+) -> Validated:
     return validate(frame, spec_for(entity), first_row=first_row, known=_Known(store, batch))
 
 
@@ -121,15 +137,21 @@ def preview(
     Ledger balances are checked only by the import itself, inside its transaction."""
     checked = _check(store, entity, frame, first_row, {})
     return ValidationReport(
-        entity, checked.ok, problem_list(checked.problems, source, limit),
-        checked.problems.height, checked.rows, checked.typed,
+        entity,
+        checked.ok,
+        problem_list(checked.problems, source, limit),
+        checked.problems.height,
+        checked.rows,
+        checked.typed,
     )
 
 
 # -- writers ------------------------------------------------------------------------------------
 
-def _upsert(cur: duckdb.DuckDBPyConnection, spec: EntitySpec, typed: pl.DataFrame,
-            present: set[str]) -> int:
+
+def _upsert(
+    cur: duckdb.DuckDBPyConnection, spec: EntitySpec, typed: pl.DataFrame, present: set[str]
+) -> int:
     columns = [c.name for c in spec.columns]
     table = spec.table
     # Identifiers below come from the entity specs, never from the file.
@@ -143,7 +165,8 @@ def _upsert(cur: duckdb.DuckDBPyConnection, spec: EntitySpec, typed: pl.DataFram
                 raise AssertionError(f"{table}: an unindexed table is replaced whole-row")
             match = " AND ".join(f"{table}.{k} = incoming.{k}" for k in spec.key)
             cur.execute(f"DELETE FROM {table} USING incoming WHERE {match}").fetchall()  # noqa: S608
-            cur.execute(f"INSERT INTO {table} ({collist}) SELECT {collist} FROM incoming").fetchall()  # noqa: S608
+            insert = f"INSERT INTO {table} ({collist}) SELECT {collist} FROM incoming"  # noqa: S608
+            cur.execute(insert).fetchall()
         elif update:
             sets = ", ".join(f"{c} = excluded.{c}" for c in update)
             conflict = f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
@@ -153,7 +176,8 @@ def _upsert(cur: duckdb.DuckDBPyConnection, spec: EntitySpec, typed: pl.DataFram
         else:
             cur.execute(
                 f"INSERT INTO {table} ({collist}) SELECT {collist} FROM incoming "  # noqa: S608
-                "ON CONFLICT DO NOTHING").fetchall()
+                "ON CONFLICT DO NOTHING"
+            ).fetchall()
     finally:
         cur.unregister("incoming")
     return typed.height
@@ -163,9 +187,16 @@ def _ledger_frame(typed: pl.DataFrame) -> pl.DataFrame:
     """File rows (positive magnitudes) as signed ledger movements."""
     outbound = pl.col("movement_type").is_in([str(t) for t in OUTBOUND_TYPES])
     return typed.select(
-        ROW, "event_id", "ts", "sku", "location", "movement_type",
+        ROW,
+        "event_id",
+        "ts",
+        "sku",
+        "location",
+        "movement_type",
         pl.when(outbound).then(-pl.col("quantity")).otherwise(pl.col("quantity")).alias("quantity"),
-        pl.col("owner").fill_null(COMPANY), "reference", "note",
+        pl.col("owner").fill_null(COMPANY),
+        "reference",
+        "note",
     )
 
 
@@ -176,10 +207,12 @@ def _transfer_legs(typed: pl.DataFrame) -> pl.DataFrame:
         pl.col(ROW),
         pl.format("TR:{}:out", pl.col("transfer_id")).alias("event_id"),
         pl.col("ship_date").cast(pl.Datetime("us")).alias("ts"),
-        "sku", pl.col("from_location").alias("location"),
+        "sku",
+        pl.col("from_location").alias("location"),
         pl.lit("transfer_out").alias("movement_type"),
         (-pl.col("quantity")).alias("quantity"),
-        pl.lit(COMPANY).alias("owner"), pl.col("transfer_id").alias("reference"),
+        pl.lit(COMPANY).alias("owner"),
+        pl.col("transfer_id").alias("reference"),
         pl.lit(None, pl.String).alias("note"),
     )
     received = typed.filter(pl.col("status") == "received")
@@ -187,10 +220,12 @@ def _transfer_legs(typed: pl.DataFrame) -> pl.DataFrame:
         pl.col(ROW),
         pl.format("TR:{}:in", pl.col("transfer_id")).alias("event_id"),
         pl.col("received_date").cast(pl.Datetime("us")).alias("ts"),
-        "sku", pl.col("to_location").alias("location"),
+        "sku",
+        pl.col("to_location").alias("location"),
         pl.lit("transfer_in").alias("movement_type"),
         pl.col("quantity"),
-        pl.lit(COMPANY).alias("owner"), pl.col("transfer_id").alias("reference"),
+        pl.lit(COMPANY).alias("owner"),
+        pl.col("transfer_id").alias("reference"),
         pl.lit(None, pl.String).alias("note"),
     )
     return pl.concat([out, inbound])
@@ -237,11 +272,19 @@ def _write_all(store: Store, pending: list[_Pending], limit: int) -> dict[str, I
                         movements.append((item, legs))
             except DuplicateEventError as exc:
                 rows = _rows_for_events(item, exc.event_ids)
-                raise ImportValidationError([
-                    RowProblem(item.source, row, "event_id", event,
-                               "event id already posted with different content")
-                    for event, row in rows[:limit]
-                ], total=len(exc.event_ids)) from None
+                raise ImportValidationError(
+                    [
+                        RowProblem(
+                            item.source,
+                            row,
+                            "event_id",
+                            event,
+                            "event id already posted with different content",
+                        )
+                        for event, row in rows[:limit]
+                    ],
+                    total=len(exc.event_ids),
+                ) from None
             except duckdb.ConstraintException as exc:
                 raise ImportValidationError(
                     [RowProblem(item.source, None, None, None, f"rejected by the database: {exc}")]
@@ -252,14 +295,18 @@ def _write_all(store: Store, pending: list[_Pending], limit: int) -> dict[str, I
                 "data_from, data_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [item.entity, item.source, item.typed.height, written, skipped, lo, hi],
             ).fetchall()
-            results[item.entity] = ImportResult(item.entity, item.source, item.typed.height,
-                                                written, skipped)
+            results[item.entity] = ImportResult(
+                item.entity, item.source, item.typed.height, written, skipped
+            )
         if movements:
-            touched = pl.concat([m.select("sku", "location", "owner") for _, m in movements]).unique()
+            touched = pl.concat(
+                [m.select("sku", "location", "owner") for _, m in movements]
+            ).unique()
             negatives = find_negative_balances(cur, touched, limit=limit)
             if negatives:
                 raise ImportValidationError(
-                    _negative_problems(movements, negatives), total=len(negatives))
+                    _negative_problems(movements, negatives), total=len(negatives)
+                )
     return results
 
 
@@ -286,8 +333,11 @@ def _negative_problems(movements, negatives) -> list[RowProblem]:
                 break
         else:
             for item, frame in movements:
-                same = frame.filter((pl.col("sku") == neg.sku) & (pl.col("location") == neg.location)
-                                    & (pl.col("owner") == neg.owner)).sort(ROW)
+                same = frame.filter(
+                    (pl.col("sku") == neg.sku)
+                    & (pl.col("location") == neg.location)
+                    & (pl.col("owner") == neg.owner)
+                ).sort(ROW)
                 if same.height:
                     source, row = item.source, same[ROW][0]
                     reason += f" (stored event {neg.event_id!r} comes after this one)"
@@ -296,8 +346,9 @@ def _negative_problems(movements, negatives) -> list[RowProblem]:
     return problems
 
 
-def _prepare(store: Store, frames: Mapping[str, tuple[pl.DataFrame, str, int]],
-             limit: int) -> list[_Pending]:
+def _prepare(
+    store: Store, frames: Mapping[str, tuple[pl.DataFrame, str, int]], limit: int
+) -> list[_Pending]:
     unknown = [e for e in frames if e not in SPECS]
     if unknown:
         spec_for(unknown[0])  # raises the clear "unknown entity" error
@@ -323,6 +374,7 @@ def _prepare(store: Store, frames: Mapping[str, tuple[pl.DataFrame, str, int]],
 
 # -- public verbs -------------------------------------------------------------------------------
 
+
 def ingest_frames(
     store: Store,
     frames: Mapping[str, pl.DataFrame],
@@ -333,17 +385,29 @@ def ingest_frames(
 ) -> dict[str, ImportResult]:
     """Import several entities at once, in one transaction; references between them resolve."""
     prepared = _prepare(
-        store, {e: (f, f"{source}:{e}", first_row) for e, f in frames.items()}, limit)
+        store, {e: (f, f"{source}:{e}", first_row) for e, f in frames.items()}, limit
+    )
     results = _write_all(store, prepared, limit)
     for r in results.values():
-        log.info("imported %s from %s: %d read, %d written, %d skipped",
-                 r.entity, r.source, r.rows_read, r.rows_written, r.rows_skipped)
+        log.info(
+            "imported %s from %s: %d read, %d written, %d skipped",
+            r.entity,
+            r.source,
+            r.rows_read,
+            r.rows_written,
+            r.rows_skipped,
+        )
     return results
 
 
 def ingest_frame(
-    store: Store, entity: str, frame: pl.DataFrame, *, source: str = "frame",
-    first_row: int = 1, limit: int = DEFAULT_PROBLEM_LIMIT,
+    store: Store,
+    entity: str,
+    frame: pl.DataFrame,
+    *,
+    source: str = "frame",
+    first_row: int = 1,
+    limit: int = DEFAULT_PROBLEM_LIMIT,
 ) -> ImportResult:
     prepared = _prepare(store, {entity: (frame, source, first_row)}, limit)
     return _write_all(store, prepared, limit)[entity]
@@ -351,19 +415,22 @@ def ingest_frame(
 
 def _ingest_table(store: Store, entity: str, table: Table, limit: int) -> ImportResult:
     spec_for(entity)
-    return ingest_frame(store, entity, table.frame, source=table.name,
-                        first_row=table.first_row, limit=limit)
+    return ingest_frame(
+        store, entity, table.frame, source=table.name, first_row=table.first_row, limit=limit
+    )
 
 
-def ingest_bytes(store: Store, entity: str, data: bytes, filename: str, *,
-                 limit: int = DEFAULT_PROBLEM_LIMIT) -> ImportResult:
+def ingest_bytes(
+    store: Store, entity: str, data: bytes, filename: str, *, limit: int = DEFAULT_PROBLEM_LIMIT
+) -> ImportResult:
     """Import an uploaded file's contents (format from the file name's extension)."""
     spec_for(entity)
     return _ingest_table(store, entity, read_bytes(data, filename), limit)
 
 
-def ingest_file(store: Store, entity: str, path: str | Path, *,
-                limit: int = DEFAULT_PROBLEM_LIMIT) -> ImportResult:
+def ingest_file(
+    store: Store, entity: str, path: str | Path, *, limit: int = DEFAULT_PROBLEM_LIMIT
+) -> ImportResult:
     spec_for(entity)
     return _ingest_table(store, entity, read_path(path), limit)
 
@@ -400,6 +467,7 @@ def freshness(store: Store) -> pl.DataFrame:
         )
     except duckdb.Error as exc:
         raise StoreError(str(exc)) from exc
-    base = pl.DataFrame({"entity": list(ENTITIES),
-                         "rows_in_store": [int(counts[e]) for e in ENTITIES]})
+    base = pl.DataFrame(
+        {"entity": list(ENTITIES), "rows_in_store": [int(counts[e]) for e in ENTITIES]}
+    )
     return base.join(runs, on="entity", how="left").join(ranges, on="entity", how="left")

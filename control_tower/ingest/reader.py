@@ -14,8 +14,16 @@ import polars as pl
 
 from control_tower.errors import ImportValidationError, RowProblem
 
-FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
-           ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel"}
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+}
 MAX_FILE_BYTES = 2 * 1024**3
 
 
@@ -36,7 +44,9 @@ def _fail(name: str, reason: str) -> ImportValidationError:
 def detect_format(filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if suffix not in FORMATS:
-        raise _fail(filename, f"unsupported file type {suffix or '(none)'!r}; use .csv, .parquet or .xlsx")
+        raise _fail(
+            filename, f"unsupported file type {suffix or '(none)'!r}; use .csv, .parquet or .xlsx"
+        )
     return FORMATS[suffix]
 
 
@@ -49,8 +59,10 @@ def _decode(data: bytes, name: str) -> str:
         hint = ""
         try:
             data.decode("gb18030")
-            hint = (" It looks like GBK/GB18030, which Excel uses for Chinese text: save it as "
-                    "'CSV UTF-8' instead.")
+            hint = (
+                " It looks like GBK/GB18030, which Excel uses for Chinese text: save it as "
+                "'CSV UTF-8' instead."
+            )
         except UnicodeDecodeError:
             pass
         raise _fail(
@@ -83,9 +95,7 @@ def _read_csv(data: bytes, name: str) -> pl.DataFrame:
     if not text.strip():
         raise _fail(name, "the file is empty")
     try:
-        frame = pl.read_csv(
-            io.StringIO(text), infer_schema=False, separator=_delimiter(text)
-        )
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False, separator=_delimiter(text))
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _fail(name, f"not a well-formed CSV file: {first}") from None

@@ -49,7 +49,13 @@ class EntitySpec:
 
 LOCATION_KINDS = ("central_dc", "regional_dc", "store", "supplier", "vmi")
 MOVEMENT_TYPES = (
-    "receipt", "sale", "issue", "transfer_out", "transfer_in", "adjustment", "consignment_consume",
+    "receipt",
+    "sale",
+    "issue",
+    "transfer_out",
+    "transfer_in",
+    "adjustment",
+    "consignment_consume",
 )
 TRANSFER_STATUSES = ("planned", "in_transit", "received", "cancelled")
 PO_STATUSES = ("open", "closed", "cancelled")
@@ -60,7 +66,9 @@ _SUP = ("suppliers", "code")
 
 SPECS: dict[str, EntitySpec] = {
     "locations": EntitySpec(
-        "locations", "locations", "Sites of the network: DCs, stores, supplier and VMI sites.",
+        "locations",
+        "locations",
+        "Sites of the network: DCs, stores, supplier and VMI sites.",
         (
             ColumnSpec("code", "str", True, "unique location code, e.g. CD-RDC"),
             ColumnSpec("name", "str", True, "display name (any language)"),
@@ -70,13 +78,19 @@ SPECS: dict[str, EntitySpec] = {
             ColumnSpec("lat", "float", description="latitude, -90..90"),
             ColumnSpec("lon", "float", description="longitude, -180..180"),
             ColumnSpec("capacity", "int", description="storage capacity in units", minimum=0),
-            ColumnSpec("allow_negative", "bool", description="true lets on-hand go below zero",
-                       default=False),
+            ColumnSpec(
+                "allow_negative",
+                "bool",
+                description="true lets on-hand go below zero",
+                default=False,
+            ),
         ),
         key=("code",),
     ),
     "products": EntitySpec(
-        "products", "products", "The SKUs.",
+        "products",
+        "products",
+        "The SKUs.",
         (
             ColumnSpec("sku", "str", True, "unique SKU code"),
             ColumnSpec("name", "str", True, "product name (any language)"),
@@ -89,50 +103,77 @@ SPECS: dict[str, EntitySpec] = {
         key=("sku",),
     ),
     "suppliers": EntitySpec(
-        "suppliers", "suppliers", "Suppliers; a VMI supplier owns the stock at its VMI site.",
+        "suppliers",
+        "suppliers",
+        "Suppliers; a VMI supplier owns the stock at its VMI site.",
         (
             ColumnSpec("code", "str", True, "unique supplier code"),
             ColumnSpec("name", "str", True, "supplier name"),
             ColumnSpec("country", "str", description="ISO country code"),
-            ColumnSpec("location", "str", description="the supplier's site (a location code)",
-                       references=_LOC),
-            ColumnSpec("vmi", "bool", description="true for a vendor-managed (consignment) supplier",
-                       default=False),
-            ColumnSpec("on_time_rate", "float", description="share of deliveries on time, 0..1",
-                       minimum=0),
+            ColumnSpec(
+                "location",
+                "str",
+                description="the supplier's site (a location code)",
+                references=_LOC,
+            ),
+            ColumnSpec(
+                "vmi",
+                "bool",
+                description="true for a vendor-managed (consignment) supplier",
+                default=False,
+            ),
+            ColumnSpec(
+                "on_time_rate", "float", description="share of deliveries on time, 0..1", minimum=0
+            ),
         ),
         key=("code",),
     ),
     "supplier_products": EntitySpec(
-        "supplier_products", "supplier_products", "Which supplier sells which SKU, on what terms.",
+        "supplier_products",
+        "supplier_products",
+        "Which supplier sells which SKU, on what terms.",
         (
             ColumnSpec("supplier", "str", True, "supplier code", references=_SUP),
             ColumnSpec("sku", "str", True, "SKU", references=_SKU),
             ColumnSpec("lead_time_mean_days", "float", True, "mean lead time in days", minimum=0),
-            ColumnSpec("lead_time_std_days", "float", description="spread of the lead time (days)",
-                       minimum=0, default=0.0),
+            ColumnSpec(
+                "lead_time_std_days",
+                "float",
+                description="spread of the lead time (days)",
+                minimum=0,
+                default=0.0,
+            ),
             ColumnSpec("moq", "int", description="minimum order quantity", minimum=0, default=1),
-            ColumnSpec("pack_size", "int", description="orders are multiples of this", positive=True,
-                       default=1),
+            ColumnSpec(
+                "pack_size",
+                "int",
+                description="orders are multiples of this",
+                positive=True,
+                default=1,
+            ),
             ColumnSpec("price", "decimal", description="purchase price per unit", minimum=0),
         ),
         key=("supplier", "sku"),
     ),
     "lanes": EntitySpec(
-        "lanes", "lanes", "Transport lanes between locations.",
+        "lanes",
+        "lanes",
+        "Transport lanes between locations.",
         (
             ColumnSpec("from_location", "str", True, "origin location code", references=_LOC),
             ColumnSpec("to_location", "str", True, "destination location code", references=_LOC),
             ColumnSpec("transit_days", "int", True, "days from dispatch to arrival", minimum=0),
             ColumnSpec("cost_per_unit", "decimal", True, "transport cost per unit", minimum=0),
-            ColumnSpec("fixed_cost", "decimal", description="fixed cost per shipment", minimum=0,
-                       default=0),
+            ColumnSpec(
+                "fixed_cost", "decimal", description="fixed cost per shipment", minimum=0, default=0
+            ),
             ColumnSpec("capacity", "int", description="units per shipment at most", minimum=0),
         ),
         key=("from_location", "to_location"),
     ),
     "transfers": EntitySpec(
-        "transfers", "transfers",
+        "transfers",
+        "transfers",
         "Stock transfers between locations. Importing an in_transit or received transfer posts "
         "its ledger legs (transfer_out at ship_date, transfer_in at received_date).",
         (
@@ -150,7 +191,8 @@ SPECS: dict[str, EntitySpec] = {
         date_column="ship_date",
     ),
     "purchase_orders": EntitySpec(
-        "purchase_orders", "purchase_orders",
+        "purchase_orders",
+        "purchase_orders",
         "Purchase order lines. What has arrived is the ledger's receipts whose reference is the "
         "po_number; the rest of an open line is on order.",
         (
@@ -161,29 +203,40 @@ SPECS: dict[str, EntitySpec] = {
             ColumnSpec("quantity", "int", True, "units ordered", positive=True),
             ColumnSpec("order_date", "date", True, "date ordered"),
             ColumnSpec("expected_date", "date", True, "expected delivery date"),
-            ColumnSpec("status", "str", description="line status", choices=PO_STATUSES,
-                       default="open"),
+            ColumnSpec(
+                "status", "str", description="line status", choices=PO_STATUSES, default="open"
+            ),
         ),
         key=("po_number", "sku"),
         date_column="order_date",
     ),
     "ledger": EntitySpec(
-        "ledger", "ledger",
+        "ledger",
+        "ledger",
         "Stock movements. quantity is a positive number of units; the movement type gives the "
         "direction (receipt, transfer_in add; sale, issue, transfer_out, consignment_consume "
         "remove); only an adjustment may be negative. Re-importing an event id already posted "
         "with the same content is skipped.",
         (
             ColumnSpec("event_id", "str", True, "unique id of the movement (idempotency key)"),
-            ColumnSpec("ts", "datetime", True, "when it happened: YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"),
+            ColumnSpec(
+                "ts", "datetime", True, "when it happened: YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+            ),
             ColumnSpec("sku", "str", True, "SKU", references=_SKU),
             ColumnSpec("location", "str", True, "location code", references=_LOC),
             ColumnSpec("movement_type", "str", True, "kind of movement", choices=MOVEMENT_TYPES),
             ColumnSpec("quantity", "int", True, "units (positive; an adjustment may be negative)"),
-            ColumnSpec("owner", "str", description="'company', or the supplier code owning VMI stock",
-                       default="company"),
-            ColumnSpec("reference", "str",
-                       description="PO number for receipts; transfer_id for transfer legs"),
+            ColumnSpec(
+                "owner",
+                "str",
+                description="'company', or the supplier code owning VMI stock",
+                default="company",
+            ),
+            ColumnSpec(
+                "reference",
+                "str",
+                description="PO number for receipts; transfer_id for transfer legs",
+            ),
             ColumnSpec("note", "str", description="free text"),
         ),
         key=("event_id",),
@@ -191,7 +244,8 @@ SPECS: dict[str, EntitySpec] = {
         indexed=False,
     ),
     "demand": EntitySpec(
-        "demand", "demand_history",
+        "demand",
+        "demand_history",
         "Daily demand: what customers asked for, which may exceed sales when stock ran out. "
         "Re-importing a day replaces its quantity.",
         (
@@ -228,8 +282,15 @@ def spec_for(entity: str) -> EntitySpec:
 def as_json_schema(entity: str) -> dict:
     """A JSON-Schema-like description of one entity's file (for data/schemas/)."""
     spec = spec_for(entity)
-    json_types = {"str": "string", "int": "integer", "decimal": "number", "float": "number",
-                  "date": "string", "datetime": "string", "bool": "boolean"}
+    json_types = {
+        "str": "string",
+        "int": "integer",
+        "decimal": "number",
+        "float": "number",
+        "date": "string",
+        "datetime": "string",
+        "bool": "boolean",
+    }
     props = {}
     for c in spec.columns:
         prop: dict = {"type": json_types[c.dtype], "description": c.description}

@@ -19,16 +19,26 @@ ROW = "_row"
 PROBLEM_SCHEMA = {ROW: pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y")
-DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S",
-                    "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f")
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+)
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "是")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "否")
 MAX_TEXT = 500
 
 KnownKeys = Callable[[str, str], pl.Series]
 
-LABELS = {"products": "SKU", "locations": "location", "suppliers": "supplier",
-          "transfers": "transfer"}
+LABELS = {
+    "products": "SKU",
+    "locations": "location",
+    "suppliers": "supplier",
+    "transfers": "transfer",
+}
 
 
 @dataclass(frozen=True)
@@ -62,8 +72,9 @@ class _Check:
         )
 
 
-def _problems(frame: pl.DataFrame, mask: pl.Expr, column: str, value: pl.Expr,
-              reason: pl.Expr | str) -> _Check:
+def _problems(
+    frame: pl.DataFrame, mask: pl.Expr, column: str, value: pl.Expr, reason: pl.Expr | str
+) -> _Check:
     return _Check(frame, mask, column, value, reason)
 
 
@@ -76,8 +87,13 @@ def _run_checks(found: list) -> list[pl.DataFrame]:
     for check in checks:
         by_frame.setdefault(id(check.frame), []).append(check)
     for group in by_frame.values():
-        fired = group[0].frame.select(
-            [c.mask.fill_null(False).any().alias(f"m{i}") for i, c in enumerate(group)]).row(0)
+        fired = (
+            group[0]
+            .frame.select(
+                [c.mask.fill_null(False).any().alias(f"m{i}") for i, c in enumerate(group)]
+            )
+            .row(0)
+        )
         out.extend(c.rows() for c, hit in zip(group, fired, strict=True) if hit)
     return out
 
@@ -95,8 +111,9 @@ def _parse_date(raw: pl.Expr) -> pl.Expr:
     attempts = [text.str.to_date(fmt, strict=False) for fmt in DATE_FORMATS]
     # "2024-01-05 00:00:00" (Excel dates read as text) is a date too.
     attempts.append(
-        pl.when(text.str.len_chars() > 10)
-        .then(text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
+        pl.when(text.str.len_chars() > 10).then(
+            text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        )
     )
     return pl.coalesce(attempts)
 
@@ -104,7 +121,9 @@ def _parse_date(raw: pl.Expr) -> pl.Expr:
 def _parse_datetime(raw: pl.Expr) -> pl.Expr:
     text = raw.str.strip_chars()
     attempts = [text.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in DATETIME_FORMATS]
-    attempts += [text.str.to_date(fmt, strict=False).cast(pl.Datetime("us")) for fmt in DATE_FORMATS]
+    attempts += [
+        text.str.to_date(fmt, strict=False).cast(pl.Datetime("us")) for fmt in DATE_FORMATS
+    ]
     return pl.coalesce(attempts)
 
 
@@ -120,7 +139,11 @@ def _coerce(frame: pl.DataFrame, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr, str
     if col.dtype == "str":
         value = pl.col(name).cast(pl.String).str.strip_chars()
         value = pl.when(value == "").then(None).otherwise(value)
-        return value, given & (value.str.len_chars() > MAX_TEXT), f"longer than {MAX_TEXT} characters"
+        return (
+            value,
+            given & (value.str.len_chars() > MAX_TEXT),
+            f"longer than {MAX_TEXT} characters",
+        )
     if col.dtype in ("int", "decimal", "float"):
         if dtype.is_numeric():
             number = pl.col(name).cast(pl.Float64)
@@ -134,10 +157,16 @@ def _coerce(frame: pl.DataFrame, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr, str
                 return pl.col(name).cast(pl.Int64), pl.lit(False), ""
             not_whole = given & ~bad & (number != number.round(0))
             out_of_range = given & ~bad & (number.abs() > 9e15)
-            value = pl.when(bad | not_whole | out_of_range).then(None).otherwise(number).cast(pl.Int64)
-            reason = (pl.when(bad).then(pl.lit("not a number"))
-                      .when(not_whole).then(pl.lit("not a whole number"))
-                      .otherwise(pl.lit("number too large")))
+            value = (
+                pl.when(bad | not_whole | out_of_range).then(None).otherwise(number).cast(pl.Int64)
+            )
+            reason = (
+                pl.when(bad)
+                .then(pl.lit("not a number"))
+                .when(not_whole)
+                .then(pl.lit("not a whole number"))
+                .otherwise(pl.lit("number too large"))
+            )
             return value, bad | not_whole | out_of_range, reason  # type: ignore[return-value]
         return pl.when(bad).then(None).otherwise(number), bad, "not a number"
     if col.dtype == "date":
@@ -153,13 +182,22 @@ def _coerce(frame: pl.DataFrame, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr, str
         if dtype == pl.Date:
             return pl.col(name).cast(pl.Datetime("us")), pl.lit(False), ""
         value = _parse_datetime(_raw_text(name)) if is_text else pl.lit(None, pl.Datetime("us"))
-        return value, given & value.is_null(), "not a date/time (expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
+        return (
+            value,
+            given & value.is_null(),
+            "not a date/time (expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)",
+        )
     if col.dtype == "bool":
         if dtype == pl.Boolean:
             return pl.col(name), pl.lit(False), ""
         text = _raw_text(name).str.strip_chars().str.to_lowercase()
-        value = (pl.when(text.is_in(TRUE_WORDS)).then(True)
-                 .when(text.is_in(FALSE_WORDS)).then(False).otherwise(None))
+        value = (
+            pl.when(text.is_in(TRUE_WORDS))
+            .then(True)
+            .when(text.is_in(FALSE_WORDS))
+            .then(False)
+            .otherwise(None)
+        )
         return value, given & value.is_null(), "not true/false"
     raise AssertionError(col.dtype)
 
@@ -176,9 +214,17 @@ def validate(
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         problems = pl.DataFrame(
-            {ROW: [None] * len(missing), "column": missing, "value": [None] * len(missing),
-             "reason": ["missing column (expected columns: "
-                        + ", ".join(c.name for c in spec.columns) + ")"] * len(missing)},
+            {
+                ROW: [None] * len(missing),
+                "column": missing,
+                "value": [None] * len(missing),
+                "reason": [
+                    "missing column (expected columns: "
+                    + ", ".join(c.name for c in spec.columns)
+                    + ")"
+                ]
+                * len(missing),
+            },
             schema=PROBLEM_SCHEMA,
         )
         return Validated(None, problems, rows)
@@ -200,32 +246,69 @@ def validate(
     for col in spec.columns:
         if col.required:
             given = _given(raw, col.name)
-            found.append(_problems(typed, pl.col(col.name).is_null() & ~pl.lit(given), col.name,
-                                   pl.lit(None, pl.String), "missing value"))
+            found.append(
+                _problems(
+                    typed,
+                    pl.col(col.name).is_null() & ~pl.lit(given),
+                    col.name,
+                    pl.lit(None, pl.String),
+                    "missing value",
+                )
+            )
         if col.default is not None:
             typed = typed.with_columns(
-                pl.col(col.name).fill_null(pl.lit(col.default).cast(_polars_type(col))))
+                pl.col(col.name).fill_null(pl.lit(col.default).cast(_polars_type(col)))
+            )
 
     for col in spec.columns:
         c = pl.col(col.name)
         if col.choices:
-            found.append(_problems(typed, c.is_not_null() & ~c.is_in(list(col.choices)), col.name,
-                                   c, "must be one of: " + ", ".join(col.choices)))
+            found.append(
+                _problems(
+                    typed,
+                    c.is_not_null() & ~c.is_in(list(col.choices)),
+                    col.name,
+                    c,
+                    "must be one of: " + ", ".join(col.choices),
+                )
+            )
         if col.positive:
-            found.append(_problems(typed, c.is_not_null() & (c < 0), col.name, c.cast(pl.String),
-                                   f"negative {col.name}"))
-            found.append(_problems(typed, c.is_not_null() & (c == 0), col.name, c.cast(pl.String),
-                                   f"{col.name} must be greater than zero"))
+            found.append(
+                _problems(
+                    typed,
+                    c.is_not_null() & (c < 0),
+                    col.name,
+                    c.cast(pl.String),
+                    f"negative {col.name}",
+                )
+            )
+            found.append(
+                _problems(
+                    typed,
+                    c.is_not_null() & (c == 0),
+                    col.name,
+                    c.cast(pl.String),
+                    f"{col.name} must be greater than zero",
+                )
+            )
         elif col.minimum is not None:
-            reason = f"negative {col.name}" if col.minimum == 0 else f"{col.name} below {col.minimum}"
-            found.append(_problems(typed, c.is_not_null() & (c < col.minimum), col.name,
-                                   c.cast(pl.String), reason))
+            reason = (
+                f"negative {col.name}" if col.minimum == 0 else f"{col.name} below {col.minimum}"
+            )
+            found.append(
+                _problems(
+                    typed, c.is_not_null() & (c < col.minimum), col.name, c.cast(pl.String), reason
+                )
+            )
 
     # Duplicate keys inside the file: every repeat after the first is reported.
     key_cols = list(spec.key)
     any_repeat = typed.select(
-        (pl.struct(key_cols).is_duplicated() & pl.all_horizontal(
-            [pl.col(k).is_not_null() for k in key_cols])).any()).item()
+        (
+            pl.struct(key_cols).is_duplicated()
+            & pl.all_horizontal([pl.col(k).is_not_null() for k in key_cols])
+        ).any()
+    ).item()
     repeats = pl.DataFrame()
     if any_repeat:
         keyed = typed.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key_cols]))
@@ -233,10 +316,18 @@ def validate(
         repeats = keyed.join(firsts, on=key_cols).filter(pl.col(ROW) != pl.col("_first"))
     if repeats.height:
         key_text = pl.concat_str([pl.col(k).cast(pl.String) for k in key_cols], separator=", ")
-        found.append(repeats.select(
-            pl.col(ROW), pl.lit(", ".join(key_cols)).alias("column"), key_text.alias("value"),
-            pl.format("duplicate key: the same {} as row {}", pl.lit(" + ".join(key_cols)),
-                      pl.col("_first")).alias("reason")))
+        found.append(
+            repeats.select(
+                pl.col(ROW),
+                pl.lit(", ".join(key_cols)).alias("column"),
+                key_text.alias("value"),
+                pl.format(
+                    "duplicate key: the same {} as row {}",
+                    pl.lit(" + ".join(key_cols)),
+                    pl.col("_first"),
+                ).alias("reason"),
+            )
+        )
 
     # References to other entities.
     for col in spec.columns:
@@ -245,15 +336,28 @@ def validate(
             known_values = known(entity, key)
             label = LABELS.get(entity, entity)
             c = pl.col(col.name)
-            found.append(_problems(
-                typed, c.is_not_null() & ~c.is_in(known_values.implode()), col.name, c,
-                f"unknown {label} (not in {entity})"))
+            found.append(
+                _problems(
+                    typed,
+                    c.is_not_null() & ~c.is_in(known_values.implode()),
+                    col.name,
+                    c,
+                    f"unknown {label} (not in {entity})",
+                )
+            )
 
     found.extend(_entity_rules(spec.name, typed, known))
 
     found = _run_checks(found)
-    problems = (pl.concat([p.cast(PROBLEM_SCHEMA) for p in found]) if found
-                else pl.DataFrame(schema=PROBLEM_SCHEMA)).unique().sort([ROW, "column"], nulls_last=False)
+    problems = (
+        (
+            pl.concat([p.cast(PROBLEM_SCHEMA) for p in found])
+            if found
+            else pl.DataFrame(schema=PROBLEM_SCHEMA)
+        )
+        .unique()
+        .sort([ROW, "column"], nulls_last=False)
+    )
     return Validated(typed if problems.height == 0 else None, problems, rows)
 
 
@@ -270,57 +374,156 @@ def _given(raw: pl.DataFrame, name: str) -> pl.Series:
 
 
 def _polars_type(col: ColumnSpec) -> pl.DataType:
-    return {"str": pl.String(), "int": pl.Int64(), "decimal": pl.Float64(), "float": pl.Float64(),
-            "date": pl.Date(), "datetime": pl.Datetime("us"), "bool": pl.Boolean()}[col.dtype]
+    return {
+        "str": pl.String(),
+        "int": pl.Int64(),
+        "decimal": pl.Float64(),
+        "float": pl.Float64(),
+        "date": pl.Date(),
+        "datetime": pl.Datetime("us"),
+        "bool": pl.Boolean(),
+    }[col.dtype]
 
 
 def _entity_rules(entity: str, t: pl.DataFrame, known: KnownKeys) -> list[_Check]:
     found: list[_Check] = []
     if entity == "ledger":
         q, kind = pl.col("quantity"), pl.col("movement_type")
-        found.append(_problems(t, q.is_not_null() & (q < 0) & (kind != "adjustment"), "quantity",
-                               q.cast(pl.String),
-                               "negative quantity (the movement type gives the direction; only an "
-                               "adjustment may be negative)"))
-        found.append(_problems(t, q.is_not_null() & (q == 0), "quantity", q.cast(pl.String),
-                               "zero quantity"))
+        found.append(
+            _problems(
+                t,
+                q.is_not_null() & (q < 0) & (kind != "adjustment"),
+                "quantity",
+                q.cast(pl.String),
+                "negative quantity (the movement type gives the direction; only an "
+                "adjustment may be negative)",
+            )
+        )
+        found.append(
+            _problems(t, q.is_not_null() & (q == 0), "quantity", q.cast(pl.String), "zero quantity")
+        )
         legs = kind.is_in(["transfer_out", "transfer_in"])
-        found.append(_problems(t, legs & pl.col("reference").is_null(), "reference", pl.lit(None),
-                               "a transfer leg needs its transfer_id as reference"))
+        found.append(
+            _problems(
+                t,
+                legs & pl.col("reference").is_null(),
+                "reference",
+                pl.lit(None),
+                "a transfer leg needs its transfer_id as reference",
+            )
+        )
         transfers = known("transfers", "transfer_id")
-        found.append(_problems(
-            t, legs & pl.col("reference").is_not_null() & ~pl.col("reference").is_in(transfers.implode()),
-            "reference", pl.col("reference"), "unknown transfer (not in transfers)"))
+        found.append(
+            _problems(
+                t,
+                legs
+                & pl.col("reference").is_not_null()
+                & ~pl.col("reference").is_in(transfers.implode()),
+                "reference",
+                pl.col("reference"),
+                "unknown transfer (not in transfers)",
+            )
+        )
         owners = pl.concat([pl.Series(["company"]), known("suppliers", "code")])
-        found.append(_problems(t, ~pl.col("owner").is_in(owners.implode()), "owner", pl.col("owner"),
-                               "owner must be 'company' or a supplier code"))
+        found.append(
+            _problems(
+                t,
+                ~pl.col("owner").is_in(owners.implode()),
+                "owner",
+                pl.col("owner"),
+                "owner must be 'company' or a supplier code",
+            )
+        )
     elif entity == "transfers":
-        found.append(_problems(t, pl.col("from_location") == pl.col("to_location"), "to_location",
-                               pl.col("to_location"), "source and destination are the same"))
+        found.append(
+            _problems(
+                t,
+                pl.col("from_location") == pl.col("to_location"),
+                "to_location",
+                pl.col("to_location"),
+                "source and destination are the same",
+            )
+        )
         shipped = pl.col("status").is_in(["in_transit", "received"])
-        found.append(_problems(t, shipped & pl.col("ship_date").is_null(), "ship_date", pl.lit(None),
-                               "an in_transit or received transfer needs a ship_date"))
-        found.append(_problems(t, (pl.col("status") == "received") & pl.col("received_date").is_null(),
-                               "received_date", pl.lit(None), "a received transfer needs a received_date"))
-        found.append(_problems(t, pl.col("received_date") < pl.col("ship_date"), "received_date",
-                               pl.col("received_date").cast(pl.String), "received before it was shipped"))
-        found.append(_problems(t, pl.col("expected_date") < pl.col("ship_date"), "expected_date",
-                               pl.col("expected_date").cast(pl.String), "expected before it was shipped"))
+        found.append(
+            _problems(
+                t,
+                shipped & pl.col("ship_date").is_null(),
+                "ship_date",
+                pl.lit(None),
+                "an in_transit or received transfer needs a ship_date",
+            )
+        )
+        found.append(
+            _problems(
+                t,
+                (pl.col("status") == "received") & pl.col("received_date").is_null(),
+                "received_date",
+                pl.lit(None),
+                "a received transfer needs a received_date",
+            )
+        )
+        found.append(
+            _problems(
+                t,
+                pl.col("received_date") < pl.col("ship_date"),
+                "received_date",
+                pl.col("received_date").cast(pl.String),
+                "received before it was shipped",
+            )
+        )
+        found.append(
+            _problems(
+                t,
+                pl.col("expected_date") < pl.col("ship_date"),
+                "expected_date",
+                pl.col("expected_date").cast(pl.String),
+                "expected before it was shipped",
+            )
+        )
     elif entity == "purchase_orders":
-        found.append(_problems(t, pl.col("expected_date") < pl.col("order_date"), "expected_date",
-                               pl.col("expected_date").cast(pl.String), "expected before it was ordered"))
+        found.append(
+            _problems(
+                t,
+                pl.col("expected_date") < pl.col("order_date"),
+                "expected_date",
+                pl.col("expected_date").cast(pl.String),
+                "expected before it was ordered",
+            )
+        )
     elif entity == "lanes":
-        found.append(_problems(t, pl.col("from_location") == pl.col("to_location"), "to_location",
-                               pl.col("to_location"), "a lane must join two different locations"))
+        found.append(
+            _problems(
+                t,
+                pl.col("from_location") == pl.col("to_location"),
+                "to_location",
+                pl.col("to_location"),
+                "a lane must join two different locations",
+            )
+        )
     elif entity == "locations":
         for name, limit in (("lat", 90), ("lon", 180)):
             c = pl.col(name)
-            found.append(_problems(t, c.is_not_null() & (c.abs() > limit), name, c.cast(pl.String),
-                                   f"{name} must be between -{limit} and {limit}"))
+            found.append(
+                _problems(
+                    t,
+                    c.is_not_null() & (c.abs() > limit),
+                    name,
+                    c.cast(pl.String),
+                    f"{name} must be between -{limit} and {limit}",
+                )
+            )
     elif entity == "suppliers":
         c = pl.col("on_time_rate")
-        found.append(_problems(t, c.is_not_null() & (c > 1), "on_time_rate", c.cast(pl.String),
-                               "on_time_rate is a share between 0 and 1"))
+        found.append(
+            _problems(
+                t,
+                c.is_not_null() & (c > 1),
+                "on_time_rate",
+                c.cast(pl.String),
+                "on_time_rate is a share between 0 and 1",
+            )
+        )
     return found
 
 

@@ -134,7 +134,9 @@ class Store:
             )
         pending = [m for m in _migrations() if m[0] > current]
         if pending and self.read_only:
-            raise StoreError(f"{self.path} needs migrations {[m[1] for m in pending]} but is read-only")
+            raise StoreError(
+                f"{self.path} needs migrations {[m[1] for m in pending]} but is read-only"
+            )
         for version, name, sql in pending:
             log.info("applying migration %s to %s", name, self.path)
             with self.transaction() as cur:
@@ -144,7 +146,9 @@ class Store:
                         "applied_at TIMESTAMP DEFAULT current_timestamp)"
                     )
                 cur.execute(sql)
-                cur.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name])
+                cur.execute(
+                    "INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name]
+                )
 
     # -- business time ---------------------------------------------------------------------
     def as_of(self) -> date | None:

@@ -61,11 +61,17 @@ def test_a_good_demand_file_imports(network):
 
 def test_reimporting_a_demand_day_replaces_it_and_keys_stay_unique(network):
     header = b"sku,location,date,quantity\n"
-    ingest_bytes(network, "demand", header + b"A-100,CD-RDC,2024-01-01,5\nA-100,CD-RDC,2024-01-02,1\n",
-                 "d1.csv")
+    ingest_bytes(
+        network,
+        "demand",
+        header + b"A-100,CD-RDC,2024-01-01,5\nA-100,CD-RDC,2024-01-02,1\n",
+        "d1.csv",
+    )
     ingest_bytes(network, "demand", header + b"A-100,CD-RDC,2024-01-01,7\n", "d2.csv")
     assert network.rows("SELECT date, quantity FROM demand_history ORDER BY date") == [
-        (date(2024, 1, 1), 7), (date(2024, 1, 2), 1)]
+        (date(2024, 1, 1), 7),
+        (date(2024, 1, 2), 1),
+    ]
 
 
 def test_unknown_sku_and_location(network):
