@@ -63,10 +63,36 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_folder(args: argparse.Namespace) -> int:
+    from control_tower.ingest import ingest_folder
+
+    with _open(args, must_exist=False) as store:
+        results = ingest_folder(store, args.folder, limit=args.max_errors)
+    for r in results.values():
+        sys.stdout.write(
+            f"{r.entity:<18} {r.rows_read:>12,} read {r.rows_written:>12,} written "
+            f"{r.rows_skipped:>10,} skipped  ({r.source})\n"
+        )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from control_tower.ingest.demo import build_demo
     from control_tower.store import Store
 
+    if getattr(args, "out", None):
+        from control_tower.ingest.demo import generate_demo, write_demo_files
+
+        frames = generate_demo(
+            skus=args.skus,
+            locations=args.locations,
+            days=args.days,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
+        for written in write_demo_files(frames, args.out, fmt=args.out_format):
+            sys.stdout.write(f"wrote {written}\n")
+        return 0
     path = _db_path(args)
     if Path(path).exists():
         if not args.force:
@@ -284,6 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser(
+        "import-folder",
+        help="import every entity file of a folder at once",
+        description="Import {entity}.csv/.parquet/.xlsx files of a folder in one "
+        "transaction, for files that depend on each other.",
+    )
+    _db_arg(p)
+    p.add_argument("folder", help="folder holding e.g. locations.csv, products.csv, ledger.csv")
+    p.add_argument("--max-errors", type=_positive, default=settings.import_error_limit)
+    p.set_defaults(func=cmd_import_folder)
+
     d = settings.demo
     p = sub.add_parser(
         "demo",
@@ -303,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (%(default)s)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the demo as one file per entity to DIR instead of a database",
+    )
+    p.add_argument("--out-format", choices=["csv", "parquet"], default="csv")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

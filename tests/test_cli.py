@@ -14,7 +14,16 @@ from control_tower.cli import build_parser, main
 from control_tower.store import Store
 from tests.conftest import tiny_network_frames
 
-SUBCOMMANDS = ["import", "demo", "position", "kpis", "freshness", "schemas", "dashboard"]
+SUBCOMMANDS = [
+    "import",
+    "import-folder",
+    "demo",
+    "position",
+    "kpis",
+    "freshness",
+    "schemas",
+    "dashboard",
+]
 
 
 def write_network_files(folder: Path) -> dict[str, Path]:
@@ -174,3 +183,36 @@ def test_ci_runs_the_readme_test_command():
         text=True,
     )
     assert out.stdout.strip() == command
+
+
+def test_demo_files_written_then_imported_as_a_folder_match_the_demo_database(tmp_path, capsys):
+    size = ["--skus", "12", "--locations", "3", "--days", "90", "--seed", "5", "--quiet"]
+    assert main(["demo", "--out", str(tmp_path / "files"), *size]) == 0
+    assert (
+        main(
+            ["import-folder", "--db", str(tmp_path / "from_files.duckdb"), str(tmp_path / "files")]
+        )
+        == 0
+    )
+    assert main(["demo", "--db", str(tmp_path / "direct.duckdb"), *size]) == 0
+    query = "SELECT sku, location, owner, sum(quantity) FROM ledger GROUP BY ALL ORDER BY ALL"
+    with Store(tmp_path / "from_files.duckdb") as a, Store(tmp_path / "direct.duckdb") as b:
+        assert a.rows(query) == b.rows(query)
+        assert a.scalar("SELECT count(*) FROM demand_history") == b.scalar(
+            "SELECT count(*) FROM demand_history"
+        )
+    # importing the folder again changes nothing
+    capsys.readouterr()
+    assert (
+        main(
+            ["import-folder", "--db", str(tmp_path / "from_files.duckdb"), str(tmp_path / "files")]
+        )
+        == 0
+    )
+    assert "0 written" in capsys.readouterr().out.split("ledger", 1)[1].splitlines()[0]
+
+
+def test_import_folder_with_no_entity_files_is_clear(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    assert main(["import-folder", "--db", str(tmp_path / "x.duckdb"), str(tmp_path)]) == 2
+    assert "no entity files found" in capsys.readouterr().err

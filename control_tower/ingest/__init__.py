@@ -300,7 +300,7 @@ def _write_all(store: Store, pending: list[_Pending], limit: int) -> dict[str, I
             )
         if movements:
             touched = pl.concat(
-                [m.select("sku", "location", "owner") for _, m in movements]
+                [m.select("sku", "location", "owner").unique() for _, m in movements]
             ).unique()
             negatives = find_negative_balances(cur, touched, limit=limit)
             if negatives:
@@ -384,10 +384,15 @@ def ingest_frames(
     limit: int = DEFAULT_PROBLEM_LIMIT,
 ) -> dict[str, ImportResult]:
     """Import several entities at once, in one transaction; references between them resolve."""
-    prepared = _prepare(
+    return _ingest_prepared(
         store, {e: (f, f"{source}:{e}", first_row) for e, f in frames.items()}, limit
     )
-    results = _write_all(store, prepared, limit)
+
+
+def _ingest_prepared(
+    store: Store, frames: Mapping[str, tuple[pl.DataFrame, str, int]], limit: int
+) -> dict[str, ImportResult]:
+    results = _write_all(store, _prepare(store, frames, limit), limit)
     for r in results.values():
         log.info(
             "imported %s from %s: %d read, %d written, %d skipped",
@@ -433,6 +438,58 @@ def ingest_file(
 ) -> ImportResult:
     spec_for(entity)
     return _ingest_table(store, entity, read_path(path), limit)
+
+
+def folder_files(folder: str | Path) -> dict[str, Path]:
+    """The entity files in a folder: ``{entity}.csv``, ``.parquet`` or ``.xlsx``, one each."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImportValidationError([RowProblem(str(root), None, None, None, "no such folder")])
+    found: dict[str, Path] = {}
+    for entity in ENTITIES:
+        matches = sorted(
+            p
+            for p in root.iterdir()
+            if p.stem.lower() == entity and p.suffix.lower() in (".csv", ".parquet", ".xlsx")
+        )
+        if len(matches) > 1:
+            raise ImportValidationError(
+                [
+                    RowProblem(
+                        str(root),
+                        None,
+                        None,
+                        None,
+                        f"more than one file for {entity}: {', '.join(p.name for p in matches)}",
+                    )
+                ]
+            )
+        if matches:
+            found[entity] = matches[0]
+    if not found:
+        raise ImportValidationError(
+            [
+                RowProblem(
+                    str(root),
+                    None,
+                    None,
+                    None,
+                    "no entity files found; name them after the entity, e.g. locations.csv, ledger.parquet",
+                )
+            ]
+        )
+    return found
+
+
+def ingest_folder(
+    store: Store, folder: str | Path, *, limit: int = DEFAULT_PROBLEM_LIMIT
+) -> dict[str, ImportResult]:
+    """Import every entity file of a folder in one transaction, so files that depend on each
+    other (a ledger whose sales need the stock a transfer brought) load together."""
+    tables = {entity: read_path(path) for entity, path in folder_files(folder).items()}
+    return _ingest_prepared(
+        store, {e: (t.frame, t.name, t.first_row) for e, t in tables.items()}, limit
+    )
 
 
 def read_upload(data: bytes, filename: str) -> Table:

@@ -137,8 +137,13 @@ def _coerce(frame: pl.DataFrame, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr, str
     if is_text:
         given = given & (pl.col(name).str.strip_chars() != "")
     if col.dtype == "str":
-        value = pl.col(name).cast(pl.String).str.strip_chars()
-        value = pl.when(value == "").then(None).otherwise(value)
+        value = pl.col(name).cast(pl.String)
+        # Rebuild the column only when some cell needs trimming or is blank, so a clean column
+        # (the common case, and every generated one) shares the input's memory.
+        untidy = frame.select(value.str.contains(r"^\s|\s$|^$").any()).item()
+        if untidy:
+            value = value.str.strip_chars()
+            value = pl.when(value == "").then(None).otherwise(value)
         return (
             value,
             given & (value.str.len_chars() > MAX_TEXT),

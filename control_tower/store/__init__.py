@@ -11,6 +11,7 @@ Invariants:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,16 +47,34 @@ def _migrations() -> list[tuple[int, str, str]]:
 SCHEMA_VERSION = len(_migrations())
 
 
-class Store:
-    """One DuckDB database (a file, or ``:memory:``) at the current schema version."""
+DEFAULT_MEMORY_LIMIT = "4GB"
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+
+class Store:
+    """One DuckDB database (a file, or ``:memory:``) at the current schema version.
+
+    ``memory_limit`` caps DuckDB's own memory (it spills large sorts to a temporary folder
+    beyond it); DuckDB's default of 80% of RAM would let a bulk import starve the machine.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+    ) -> None:
         self.path = str(path)
         self.read_only = read_only
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        limit = (
+            memory_limit or os.environ.get("CONTROL_TOWER_DUCKDB_MEMORY") or DEFAULT_MEMORY_LIMIT
+        )
         try:
-            self._conn = duckdb.connect(self.path, read_only=read_only)
+            self._conn = duckdb.connect(
+                self.path, read_only=read_only, config={"memory_limit": limit}
+            )
         except duckdb.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._local = threading.local()

@@ -1,0 +1,39 @@
+"""Control Tower dashboard: `streamlit run app.py`.
+
+Builds the navigation over the pages in ``pages/``; each page is a thin script that reads
+its widgets, calls a ``control_tower`` service and renders the result.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import state
+from ui.errors import reported
+
+st.set_page_config(
+    page_title="Control Tower",
+    page_icon=":material/cell_tower:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+PAGES = {
+    "Stock visibility": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/inventory.py", title="Inventory", icon=":material/inventory_2:"),
+    ],
+    "Data": [
+        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+    ],
+}
+
+page = st.navigation(PAGES)
+
+with st.sidebar, reported():
+    store = state.get_store()
+    as_of = state.data_as_of(store)
+    st.caption(f"Data as of **{as_of}**" if as_of else "No data loaded yet")
+    st.caption(f"Database: `{store.path}`")
+
+page.run()

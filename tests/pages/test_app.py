@@ -1,0 +1,31 @@
+"""The app's navigation: it opens on the Overview and reaches every page."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._support import page, run
+
+PAGES = ["pages/overview.py", "pages/inventory.py", "pages/data.py"]
+
+
+def test_app_opens_on_the_overview(on_demo):
+    at = run(page("app"))
+    assert at.title[0].value == "Overview"
+    assert len(at.metric) >= 4
+    assert any("Data as of" in c.value for c in at.sidebar.caption)
+
+
+@pytest.mark.parametrize("target", PAGES)
+def test_app_reaches_every_page(on_demo, target):
+    at = run(page("app"))
+    at.switch_page(target)
+    run(at)
+    assert at.title[0].value.lower() == target.split("/")[1].removesuffix(".py")
+    assert not at.error
+
+
+def test_app_on_an_empty_database_says_so(on_empty):
+    at = run(page("app"))
+    assert any("No data loaded yet" in c.value for c in at.sidebar.caption)
+    assert at.button(key="build_demo")

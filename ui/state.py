@@ -1,0 +1,40 @@
+"""The one place the dashboard builds long-lived objects.
+
+The store is opened once per database path and shared by every session of this server
+process (DuckDB allows one writing process; the dashboard owns the file). The path comes from
+:func:`control_tower.config.load_settings`, so ``CONTROL_TOWER_DB`` overrides the TOML file.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from control_tower.config import Settings, load_settings
+from control_tower.store import Store
+
+
+def get_settings() -> Settings:
+    """Settings as they are now (TOML + environment); cheap, read on every run."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def _open_store(path: str) -> Store:
+    return Store(path)
+
+
+def get_store() -> Store:
+    """The store for the configured database path, opened once per path."""
+    return _open_store(get_settings().db_path)
+
+
+def data_as_of(store: Store) -> date | None:
+    """The data's 'today' (latest ledger or demand day); None when the store has no data."""
+    return store.as_of()
+
+
+def has_data(store: Store) -> bool:
+    """True once the store holds any stock movement or demand."""
+    return data_as_of(store) is not None
