@@ -216,3 +216,23 @@ def test_import_folder_with_no_entity_files_is_clear(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     assert main(["import-folder", "--db", str(tmp_path / "x.duckdb"), str(tmp_path)]) == 2
     assert "no entity files found" in capsys.readouterr().err
+
+
+def test_readme_publishes_the_health_index_formula():
+    from control_tower.kpis import HEALTH_INDEX_FORMULA
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert HEALTH_INDEX_FORMULA in readme
+
+
+def test_readme_config_example_loads(tmp_path, monkeypatch):
+    from control_tower.config import load_settings
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "control_tower.toml"
+    path.write_text(example, encoding="utf-8")
+    monkeypatch.delenv("CONTROL_TOWER_DB", raising=False)
+    settings = load_settings(path)
+    assert settings.db_path == "data/network.duckdb"
+    assert settings.position.excess_cover_days == 60
