@@ -216,8 +216,6 @@ def schemas_markdown() -> str:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    import subprocess
-
     path = _db_path(args)
     if not Path(path).exists():
         log.info("no database at %s: building the demo network", path)
@@ -238,6 +236,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             f"app.py not found next to the package ({app})", title="Dashboard not installed"
         )
     env = dict(os.environ, CONTROL_TOWER_DB=str(Path(path).resolve()))
+    # The server runs from the repository root: hand it the config file this command read.
+    config = os.environ.get("CONTROL_TOWER_CONFIG") or (
+        "control_tower.toml" if Path("control_tower.toml").is_file() else None
+    )
+    if config:
+        env["CONTROL_TOWER_CONFIG"] = str(Path(config).resolve())
     command = [
         sys.executable,
         "-m",
@@ -253,10 +257,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         f"Dashboard on http://localhost:{args.port} (database {path}); Ctrl+C stops it\n"
     )
     sys.stdout.flush()
-    try:
-        return subprocess.call(command, env=env, cwd=str(app.parent))
-    except KeyboardInterrupt:
-        return 0
+    os.chdir(app.parent)
+    # Become the server (no child to orphan when this process is stopped).
+    os.execve(sys.executable, command, env)
+    return 0  # pragma: no cover - execve does not return
 
 
 # -- parser -----------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ class NegativeStockError(LedgerError):
 
 class DuplicateEventError(LedgerError):
     title = "Event id already used"
-    event_ids: list[str] = []
+    event_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -35,8 +35,10 @@ from control_tower.errors import ControlTowerError
 from control_tower.position import (
     cached,
     full_position,
+    midnight,
     resolve_as_of,
     resolve_settings,
+    settings_key,
 )
 from control_tower.store import Store
 
@@ -152,6 +154,11 @@ VALUE_DIMENSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# imbalances: the kinds of location between which the company can move its own stock (not a
+# supplier's site, nor the VMI site that holds a supplier's consigned stock).
+IMBALANCE_LOCATION_KINDS: tuple[str, ...] = ("central_dc", "regional_dc", "store")
+
+
 class UnknownDimensionError(ControlTowerError, ValueError):
     title = "Unknown dimension"
 
@@ -183,14 +190,6 @@ class OverviewData:
     lanes: pl.DataFrame
     status_counts: pl.DataFrame
     health_formula: str = field(default=HEALTH_INDEX_FORMULA)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time())
-
-
-def _settings_key(settings: PositionSettings) -> str:
-    return settings.model_dump_json()
 
 
 def _number(value: Any) -> float | None:
@@ -268,8 +267,8 @@ def scored_position(
             SERVICE_WINDOW_SQL,
             {
                 "as_of": day,
-                "window_start": _midnight(window_start),
-                "cutoff": _midnight(day + timedelta(days=1)),
+                "window_start": midnight(window_start),
+                "cutoff": midnight(day + timedelta(days=1)),
             },
         )
         served = frame.join(service, on=["sku", "location"], how="left").with_columns(
@@ -283,7 +282,7 @@ def scored_position(
         )
         return health_scores(served, settings)
 
-    return cached(store, ("scored", day, _settings_key(settings)), compute)
+    return cached(store, ("scored", day, settings_key(settings)), compute)
 
 
 def _weighted(column: str) -> pl.Expr:
@@ -400,9 +399,9 @@ def _period_figures(
     params = {
         "as_of": as_of,
         "prev_as_of": p1_start - timedelta(days=1),
-        "p1_start": _midnight(p1_start),
-        "p0_start": _midnight(p0_start),
-        "cutoff": _midnight(as_of + timedelta(days=1)),
+        "p1_start": midnight(p1_start),
+        "p0_start": midnight(p0_start),
+        "cutoff": midnight(as_of + timedelta(days=1)),
     }
     moves = store.query(PERIOD_MOVES_SQL, params)
     service = store.query(
@@ -539,7 +538,7 @@ def network_kpis(
         ]
         return {k.key: k for k in kpis}
 
-    result = cached(store, ("kpis", day, period_days, _settings_key(settings)), compute)
+    result = cached(store, ("kpis", day, period_days, settings_key(settings)), compute)
     return dict(result)
 
 
@@ -683,18 +682,23 @@ def imbalances(
 ) -> pl.DataFrame:
     """The same SKU short at one location while another holds excess, largest value first.
 
-    Short: demand and days of cover below ``short_cover_days``; it needs
-    ceil(target cover x demand) - available - in transit in. Excess: status ``excess`` or
-    ``dead`` (cover above ``excess_cover_days``, or stock without demand); it can spare
-    available - ceil(target cover x demand). Per SKU the pairs are filled greedily, preferring a
-    source with a lane to the short location (a neighbour), then the shortest transit, then the
-    cheapest lane; ``movable_units`` never exceeds what the source can spare or the
-    destination needs. Columns: sku, name, short_location, short_location_name,
-    short_cover_days, excess_location, excess_location_name, excess_cover_days,
-    movable_units, value (x unit cost), has_lane, transit_days, lane_cost
-    (units x cost per unit + fixed cost; null without a lane)."""
+    Only locations of a kind in :data:`IMBALANCE_LOCATION_KINDS` (central DC, regional DC,
+    store) take part, and only company-owned stock counts: *owned* = available - consigned
+    (a supplier's consigned stock is neither moved nor counted), *owned cover* = max(owned, 0)
+    / average daily demand. Short: demand and owned cover below ``short_cover_days``; it needs
+    ceil(target cover x demand) - owned - in transit in. Excess: owned stock that is dead (no
+    outbound for ``dead_stock_days``), has no demand, or covers more than
+    ``excess_cover_days``; it can spare owned - ceil(target cover x demand). Per SKU the pairs
+    are filled greedily, preferring a source with a lane to the short location (a neighbour),
+    then the shortest transit, then the cheapest lane; ``movable_units`` never exceeds what
+    the source can spare or the destination needs. Columns: sku, name, short_location,
+    short_location_name, short_cover_days, excess_location, excess_location_name,
+    excess_cover_days (both owned cover), movable_units, value (x unit cost), has_lane,
+    transit_days, lane_cost (units x cost per unit + fixed cost; null without a lane)."""
     settings = resolve_settings(settings)
-    frame = full_position(store, as_of=as_of, settings=settings)
+    frame = full_position(store, as_of=as_of, settings=settings).filter(
+        pl.col("location_kind").is_in(list(IMBALANCE_LOCATION_KINDS))
+    )
     target = settings.target_cover_days
     schema = {
         "sku": pl.String,
@@ -712,9 +716,15 @@ def imbalances(
         "lane_cost": pl.Float64,
     }
     demand = pl.col("avg_daily_demand").fill_null(0.0)
+    target_units = (demand * target).ceil().cast(pl.Int64)
+    frame = frame.with_columns(
+        (pl.col("available") - pl.col("consigned")).alias("owned"),
+    ).with_columns(
+        pl.when(demand > 0).then(pl.col("owned").clip(lower_bound=0) / demand).alias("owned_cover"),
+    )
     short = (
         frame.filter(
-            (demand > 0) & (pl.col("days_of_cover").fill_null(0.0) < settings.short_cover_days)
+            (demand > 0) & (pl.col("owned_cover").fill_null(0.0) < settings.short_cover_days)
         )
         .select(
             "sku",
@@ -722,23 +732,28 @@ def imbalances(
             "unit_cost",
             pl.col("location").alias("short_location"),
             pl.col("location_name").alias("short_location_name"),
-            pl.col("days_of_cover").fill_null(0.0).alias("short_cover_days"),
-            (
-                (demand * target).ceil().cast(pl.Int64)
-                - pl.col("available").clip(lower_bound=0)
-                - pl.col("in_transit_in")
-            ).alias("need"),
+            pl.col("owned_cover").fill_null(0.0).alias("short_cover_days"),
+            (target_units - pl.col("owned").clip(lower_bound=0) - pl.col("in_transit_in")).alias(
+                "need"
+            ),
         )
         .filter(pl.col("need") > 0)
     )
     excess = (
-        frame.filter(pl.col("status").is_in(["excess", "dead"]) & (pl.col("available") > 0))
+        frame.filter(
+            (pl.col("owned") > 0)
+            & (
+                (pl.col("days_without_outbound").fill_null(0) >= settings.dead_stock_days)
+                | pl.col("owned_cover").is_null()
+                | (pl.col("owned_cover") > settings.excess_cover_days)
+            )
+        )
         .select(
             "sku",
             pl.col("location").alias("excess_location"),
             pl.col("location_name").alias("excess_location_name"),
-            pl.col("days_of_cover").alias("excess_cover_days"),
-            (pl.col("available") - (demand * target).ceil().cast(pl.Int64)).alias("spare"),
+            pl.col("owned_cover").alias("excess_cover_days"),
+            (pl.col("owned") - target_units).alias("spare"),
         )
         .filter(pl.col("spare") > 0)
     )
@@ -838,4 +853,4 @@ def overview_data(
             status_counts=status_counts(store, **kw),
         )
 
-    return cached(store, ("overview", day, period_days, _settings_key(settings)), compute)
+    return cached(store, ("overview", day, period_days, settings_key(settings)), compute)

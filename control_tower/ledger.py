@@ -30,7 +30,7 @@ from control_tower.errors import (
     NegativeStockError,
     NotFoundError,
 )
-from control_tower.store import Store
+from control_tower.store import Store, registered
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class MovementType(StrEnum):
     CONSIGNMENT_CONSUME = "consignment_consume"
 
 
+_LEG_TYPES = frozenset({"transfer_out", "transfer_in"})
 INBOUND_TYPES = frozenset({MovementType.RECEIPT, MovementType.TRANSFER_IN})
 OUTBOUND_TYPES = frozenset(
     {
@@ -56,14 +57,6 @@ OUTBOUND_TYPES = frozenset(
         MovementType.CONSIGNMENT_CONSUME,
     }
 )
-
-
-def signed_quantity(movement_type: MovementType | str, magnitude: int) -> int:
-    """The change of on-hand for a movement given as a magnitude (the file convention)."""
-    kind = MovementType(movement_type)
-    if kind in OUTBOUND_TYPES:
-        return -magnitude
-    return magnitude
 
 
 @dataclass(frozen=True)
@@ -131,20 +124,26 @@ FROM new_movements n
 WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.event_id = n.event_id)
 """
 
-# Running balance of every touched (sku, location, owner), inbound first within one instant.
+# Running balance of every touched (sku, location, owner), inbound first within one instant,
+# with and without the rows this transaction wrote (their recorded_at is the transaction's
+# start, current_timestamp). A point is refused only where the new rows take the balance below
+# zero or deeper below it: an old negative balance, left from a time the location allowed it,
+# does not lock the SKU there for ever.
 _NEGATIVE_SQL = """
 WITH touched AS (SELECT DISTINCT sku, location, owner FROM touched_keys),
 running AS (
     SELECT l.event_id, l.sku, l.location, l.owner, l.ts,
-           sum(l.quantity) OVER (
-               PARTITION BY l.sku, l.location, l.owner
-               ORDER BY l.ts, l.quantity DESC, l.event_id
-               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS balance
+           sum(l.quantity) OVER w AS balance,
+           sum(CASE WHEN l.recorded_at = current_timestamp THEN 0 ELSE l.quantity END) OVER w
+               AS balance_before
     FROM ledger l JOIN touched t USING (sku, location, owner)
+    WINDOW w AS (PARTITION BY l.sku, l.location, l.owner
+                 ORDER BY l.ts, l.quantity DESC, l.event_id
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 SELECT r.event_id, r.sku, r.location, r.owner, r.ts, r.balance
 FROM running r JOIN locations loc ON loc.code = r.location
-WHERE NOT loc.allow_negative AND r.balance < 0
+WHERE NOT loc.allow_negative AND r.balance < 0 AND r.balance < r.balance_before
 QUALIFY row_number() OVER (PARTITION BY r.sku, r.location, r.owner ORDER BY r.ts, r.event_id) = 1
 ORDER BY r.ts, r.sku, r.location
 LIMIT ?
@@ -175,11 +174,67 @@ def find_negative_balances(
     location does not allow it."""
     if touched.height == 0:
         return []
-    cur.register("touched_keys", touched.select("sku", "location", "owner").unique().to_arrow())
-    try:
+    with registered(cur, "touched_keys", touched.select("sku", "location", "owner").unique()):
         return [NegativeBalance(*row) for row in cur.execute(_NEGATIVE_SQL, [limit]).fetchall()]
-    finally:
-        cur.unregister("touched_keys")
+
+
+_TRANSFER_CHECK_SQL = """
+WITH refs AS (SELECT DISTINCT transfer_id FROM checked_transfers),
+legs AS (
+    SELECT l.reference AS transfer_id, l.sku, l.location, l.movement_type, l.quantity
+    FROM ledger l JOIN refs r ON l.reference = r.transfer_id
+    WHERE l.movement_type IN ('transfer_out', 'transfer_in')
+)
+SELECT g.transfer_id, t.transfer_id IS NULL AS unknown, t.status, t.quantity,
+       bool_or(g.sku <> t.sku) AS wrong_sku,
+       bool_or(g.movement_type = 'transfer_out' AND g.location <> t.from_location) AS wrong_source,
+       bool_or(g.movement_type = 'transfer_in' AND g.location <> t.to_location) AS wrong_destination,
+       coalesce(-sum(g.quantity) FILTER (WHERE g.movement_type = 'transfer_out'), 0) AS shipped,
+       coalesce(sum(g.quantity) FILTER (WHERE g.movement_type = 'transfer_in'), 0) AS received
+FROM legs g LEFT JOIN transfers t USING (transfer_id)
+GROUP BY g.transfer_id, t.transfer_id, t.status, t.quantity
+ORDER BY g.transfer_id
+"""
+
+
+def find_transfer_problems(
+    cur: duckdb.DuckDBPyConnection, transfer_ids: pl.Series, *, limit: int = 50
+) -> list[tuple[str, str]]:
+    """(transfer id, reason) for each checked transfer whose ledger legs disagree with its
+    header: a leg of another SKU or at another location, more received than shipped, more
+    shipped than the transfer holds, legs of a transfer that does not exist, or legs posted
+    for a transfer now marked planned or cancelled (which would make stock vanish)."""
+    ids = pl.DataFrame({"transfer_id": transfer_ids.cast(pl.String)}).drop_nulls().unique()
+    if ids.height == 0:
+        return []
+    problems: list[tuple[str, str]] = []
+    with registered(cur, "checked_transfers", ids):
+        rows = cur.execute(_TRANSFER_CHECK_SQL).fetchall()
+    for tid, unknown, status, quantity, sku, source, dest, shipped, received in rows:
+        if unknown:
+            problems.append((tid, "ledger legs reference a transfer that does not exist"))
+            continue
+        if sku:
+            problems.append((tid, "a leg of this transfer is for another SKU"))
+        if source:
+            problems.append((tid, "a transfer_out leg is not at the transfer's from_location"))
+        if dest:
+            problems.append((tid, "a transfer_in leg is not at the transfer's to_location"))
+        if received > shipped:
+            problems.append((tid, f"{received} received but only {shipped} shipped"))
+        if shipped > quantity:
+            problems.append((tid, f"{shipped} shipped but the transfer is for {quantity}"))
+        if status in ("planned", "cancelled") and shipped:
+            problems.append(
+                (
+                    tid,
+                    f"marked {status}, but {shipped} unit(s) were already shipped "
+                    "(receive it, or post the return, instead)",
+                )
+            )
+        if len(problems) >= limit:
+            break
+    return problems[:limit]
 
 
 def append_movements(
@@ -206,21 +261,18 @@ def append_movements(
         raise DuplicateEventError(
             f"event id {dupes['event_id'][0]!r} appears more than once in one posting"
         )
-    cur.register("new_movements", frame.to_arrow())
-    try:
+    with registered(cur, "new_movements", frame):
         conflicts = [r[0] for r in cur.execute(_CONFLICTS_SQL, [problem_limit]).fetchall()]
         if conflicts:
             error = DuplicateEventError(
                 "event id(s) already posted with different content: "
                 + ", ".join(repr(c) for c in conflicts)
             )
-            error.event_ids = conflicts
+            error.event_ids = tuple(conflicts)
             raise error
         before = cur.execute("SELECT count(*) FROM ledger").fetchall()[0][0]
         cur.execute(_INSERT_SQL).fetchall()
         written = cur.execute("SELECT count(*) FROM ledger").fetchall()[0][0] - before
-    finally:
-        cur.unregister("new_movements")
     negatives = (
         find_negative_balances(cur, frame, limit=problem_limit)
         if written and check_negative
@@ -269,6 +321,13 @@ def _post_in(cur: duckdb.DuckDBPyConnection, movements: Sequence[Movement]) -> P
     written, skipped, negatives = append_movements(cur, _movements_frame(movements))
     if negatives:
         raise NegativeStockError("; ".join(n.describe() for n in negatives))
+    legs = [m.reference for m in movements if m.movement_type in _LEG_TYPES]
+    if any(r is None for r in legs):
+        raise LedgerError("a transfer leg needs its transfer id as reference")
+    if legs:
+        problems = find_transfer_problems(cur, pl.Series(legs, dtype=pl.String))
+        if problems:
+            raise LedgerError("; ".join(f"transfer {t}: {why}" for t, why in problems))
     return PostResult(written, skipped)
 
 

@@ -12,8 +12,20 @@ Invariants (every figure derives from the store; nothing here keeps a second cop
   ``cancelled`` ones never are in transit), and one whose ``received_date`` lies before
   ``as_of`` is complete. Legs are looked for from the earliest ship date of those transfers on
   (a leg is posted at or after its ship date), so old ledger row groups are skipped.
-- on order of one purchase order line (status ``open``, ordered on or before ``as_of``) =
-  ``quantity - receipts`` with reference = the PO number for that sku and location, floored at 0.
+- on order of one purchase order line open at the end of ``as_of`` (see below) =
+  ``quantity - receipts`` up to the cut-off with reference = the PO number for that sku and
+  location, floored at 0. The same lines are the purchase orders of :func:`inbound`.
+
+  *Which lines were open on a past day.* The schema keeps only a line's current ``status``
+  (``open`` / ``closed`` / ``cancelled``), no date it was closed or cancelled. A line ordered on
+  or before ``as_of`` counts when it is ``open`` now, or ``closed`` now but has a receipt of its
+  own (same PO number, sku and location) dated after ``as_of``: it was still open on that day
+  (a line is assumed not to be received after it was closed), and it counts with
+  ``quantity - receipts before the cut-off``. A line that was open on ``as_of`` but has since
+  been closed without any later receipt (closed short, or by hand) or cancelled is not counted,
+  as nothing in the data says when that happened: for a past ``as_of``, on order can be
+  understated by such lines (never overstated, under that assumption). For ``as_of`` = the
+  data's today the current statuses are exact.
 - ``avg_daily_demand`` = demand over the ``demand_window_days`` days ending ``as_of`` divided by
   the window, from ``demand_history``. A location that records no customer demand in the window
   (a DC feeding others) uses its outbound movements (sales, issues, transfers out, consumption)
@@ -65,14 +77,38 @@ YEAR_DAYS = 7 * ABC_WEEKS
 STATUSES = ("no_stock", "dead", "short", "excess", "ok")
 
 # -- SQL ------------------------------------------------------------------------------------
+# Purchase order lines open at the end of $as_of (two CTEs, shared by the statements below).
+# The schema keeps a line's current status only, no close date: a line ordered by then counts
+# when it is open now, or closed now but with a receipt of its own (same PO number, sku and
+# location) dated after the day, which shows it was still open on it. See the module docstring.
+PO_LINES_SQL = """
+po_received_later AS (  -- receipts after the day (none when as_of is the data's today)
+    SELECT DISTINCT reference AS po_number, sku, location
+    FROM ledger
+    WHERE movement_type = 'receipt' AND ts >= $cutoff AND reference IS NOT NULL
+),
+po_lines AS (
+    SELECT p.po_number, p.sku, p.supplier, p.location, p.quantity, p.order_date,
+           p.expected_date
+    FROM purchase_orders p
+    WHERE p.order_date <= $as_of
+      AND (p.status = 'open'
+           OR (p.status = 'closed' AND EXISTS (
+               SELECT 1 FROM po_received_later r
+               WHERE r.po_number = p.po_number AND r.sku = p.sku
+                 AND r.location = p.location)))
+)"""
+
 # Parameters: $as_of (DATE), $cutoff (TIMESTAMP, as_of + 1 day), $window_start (TIMESTAMP, first
 # day of the demand window), $window_days, $year_start (DATE, first day of the 52 weeks for ABC),
 # $xyz_start (DATE, first day of the full weeks used for XYZ), $xyz_weeks, $transit_from and
-# $po_from (TIMESTAMP, the earliest ship date of a live transfer / order date of an open PO:
+# $po_from (TIMESTAMP, the earliest ship date of a live transfer / order date of an open PO line:
 # no leg or receipt of theirs can be older, so older row groups are skipped),
 # $outbound_locations (locations without customer demand in the window), thresholds.
-POSITION_SQL = """
-WITH
+POSITION_SQL = (
+    "WITH"  # noqa: S608 (constants only: the shared PO lines CTEs, no input)
+    + PO_LINES_SQL
+    + """,
 led AS (  -- the ledger up to the cut-off, aggregated once: per (sku, location, movement type)
     -- Sales, the bulk of the rows, are grouped apart on (sku, location) alone, which DuckDB
     -- hashes faster; a first movement is never a sale (stock comes first), so it is not kept.
@@ -142,11 +178,9 @@ transit_out AS (
     FROM transit WHERE in_transit > 0 GROUP BY ALL
 ),
 open_po AS (
-    SELECT po_number, sku, location, quantity
-    FROM purchase_orders
-    WHERE status = 'open' AND order_date <= $as_of
+    SELECT po_number, sku, location, quantity FROM po_lines
 ),
-po_received AS (
+po_received AS (  -- receipts up to the cut-off
     SELECT reference AS po_number, sku, location, sum(quantity) AS received
     FROM ledger
     WHERE movement_type = 'receipt' AND ts >= $po_from AND ts < $cutoff
@@ -312,27 +346,33 @@ SELECT sku, name, category, location, location_name, location_kind, region,
 FROM classified
 ORDER BY sku, location
 """
+)
 
 # The data's first day (XYZ counts only weeks after it), and how far back the legs of live
-# transfers and the receipts of open purchase orders can lie.
-BOUNDS_SQL = """
+# transfers and the receipts of open purchase order lines can lie.
+BOUNDS_SQL = (
+    "WITH"  # noqa: S608 (constants only: the shared PO lines CTEs, no input)
+    + PO_LINES_SQL
+    + """
 SELECT
     least((SELECT min(date) FROM demand_history WHERE date <= $as_of),
           (SELECT CAST(min(ts) AS DATE) FROM ledger WHERE ts < $cutoff)) AS history_start,
     (SELECT min(coalesce(ship_date, DATE '1900-01-01')) FROM transfers
      WHERE status IN ('in_transit', 'received')
        AND (received_date IS NULL OR received_date >= $as_of)) AS transit_from,
-    (SELECT min(order_date) FROM purchase_orders
-     WHERE status = 'open' AND order_date <= $as_of) AS po_from,
+    (SELECT min(order_date) FROM po_lines) AS po_from,
     (SELECT coalesce(list(code ORDER BY code), []) FROM locations WHERE code NOT IN (
         SELECT DISTINCT location FROM demand_history
         WHERE date >= $window_first AND date <= $as_of)) AS outbound_locations,
     NOT EXISTS (SELECT 1 FROM demand_history
                 WHERE date >= $year_first AND date <= $as_of) AS outbound_classes
 """
+)
 
-INBOUND_SQL = """
-WITH
+INBOUND_SQL = (
+    "WITH"  # noqa: S608 (constants only: the shared PO lines CTEs, no input)
+    + PO_LINES_SQL
+    + """,
 live_transfers AS (
     SELECT transfer_id, sku, from_location, to_location, ship_date, expected_date
     FROM transfers
@@ -355,9 +395,7 @@ transit AS (
     GROUP BY ALL
 ),
 open_po AS (
-    SELECT po_number, sku, supplier, location, quantity, order_date, expected_date
-    FROM purchase_orders
-    WHERE status = 'open' AND order_date <= $as_of AND ($sku IS NULL OR sku = $sku)
+    SELECT * FROM po_lines WHERE $sku IS NULL OR sku = $sku
 ),
 po_received AS (
     SELECT reference AS po_number, sku, location, sum(quantity) AS received
@@ -394,6 +432,7 @@ WHERE l.remaining > 0
   AND ($location IS NULL OR l.to_location = $location OR l.from_location = $location)
 ORDER BY l.expected_date, l.kind, l.reference, l.sku
 """
+)
 
 # Daily movements of one SKU with the running on hand per location (opening balance included).
 LEDGER_DAILY_SQL = """
@@ -461,8 +500,14 @@ def _query(store: Store, sql: str, params: dict[str, Any]) -> pl.DataFrame:
     return store.query(sql, _bind(sql, params))
 
 
-def _midnight(day: date) -> datetime:
+def midnight(day: date) -> datetime:
+    """The start of ``day`` as a timestamp (``midnight(as_of + 1 day)`` is the cut-off)."""
     return datetime.combine(day, time())
+
+
+def settings_key(settings: PositionSettings) -> str:
+    """The settings as a cache key part (shared with :mod:`control_tower.kpis`)."""
+    return settings.model_dump_json()
 
 
 def resolve_as_of(store: Store, as_of: date | datetime | None) -> date:
@@ -518,7 +563,7 @@ def _bounds(store: Store, as_of: date, window_first: date | None = None) -> dict
     customer demand in the window starting ``window_first``."""
     params = {
         "as_of": as_of,
-        "cutoff": _midnight(as_of + timedelta(days=1)),
+        "cutoff": midnight(as_of + timedelta(days=1)),
         "window_first": window_first or as_of,
         "year_first": as_of - timedelta(days=YEAR_DAYS - 1),
     }
@@ -527,15 +572,15 @@ def _bounds(store: Store, as_of: date, window_first: date | None = None) -> dict
     )[0]
     return {
         "history_start": history_start,
-        "transit_from": _midnight(transit_from or as_of),
-        "po_from": _midnight(po_from or as_of),
+        "transit_from": midnight(transit_from or as_of),
+        "po_from": midnight(po_from or as_of),
         "outbound_locations": list(outbound_locations or []),
         "outbound_classes": bool(outbound_classes),
     }
 
 
 def _position_params(store: Store, as_of: date, settings: PositionSettings) -> dict[str, Any]:
-    cutoff = _midnight(as_of + timedelta(days=1))
+    cutoff = midnight(as_of + timedelta(days=1))
     window_start = as_of - timedelta(days=settings.demand_window_days - 1)
     bounds = _bounds(store, as_of, window_start)
     history_start = bounds.pop("history_start")
@@ -546,7 +591,7 @@ def _position_params(store: Store, as_of: date, settings: PositionSettings) -> d
     return {
         "as_of": as_of,
         "cutoff": cutoff,
-        "window_start": _midnight(window_start),
+        "window_start": midnight(window_start),
         "window_days": float(settings.demand_window_days),
         "year_start": as_of - timedelta(days=YEAR_DAYS - 1),
         "xyz_start": as_of - timedelta(days=7 * xyz_weeks - 1),
@@ -562,10 +607,6 @@ def _position_params(store: Store, as_of: date, settings: PositionSettings) -> d
     }
 
 
-def _settings_key(settings: PositionSettings) -> str:
-    return settings.model_dump_json()
-
-
 def full_position(
     store: Store, *, as_of: date | None = None, settings: PositionSettings | None = None
 ) -> pl.DataFrame:
@@ -579,7 +620,7 @@ def full_position(
         log.debug("stock position as of %s: %d rows", day, frame.height)
         return frame
 
-    return cached(store, ("position", day, _settings_key(settings)), compute)
+    return cached(store, ("position", day, settings_key(settings)), compute)
 
 
 def stock_position(
@@ -602,6 +643,9 @@ def stock_position(
     owned_on_hand, annual_quantity, annual_value, cv, last_inbound_date, first_movement_date,
     days_without_outbound, age_days). Service figures (demand served, stock-out days) live in
     :mod:`control_tower.kpis`.
+    For a past ``as_of``, ``on_order`` uses each PO line's current status (the schema has no
+    close date): a line open then but closed since without a receipt after ``as_of``, or
+    cancelled since, is missed; a closed line received after ``as_of`` does count (it was open).
     Definitions: see the module docstring. Filters never change a row's figures (ABC ranks
     within the whole location)."""
     frame = full_position(store, as_of=as_of, settings=settings)
@@ -670,8 +714,9 @@ def inbound(
     location: str | None = None,
     as_of: date | None = None,
 ) -> pl.DataFrame:
-    """Open inbound as of ``as_of``: purchase order lines (status open) with something left to
-    receive, and transfers with stock in transit.
+    """Open inbound as of ``as_of``: purchase order lines open then (status open, or closed
+    with a receipt after ``as_of``; see the module docstring for what a past ``as_of`` cannot
+    see) with something left to receive, and transfers with stock in transit.
 
     Columns: kind ('purchase_order' | 'transfer'), reference (PO number or transfer id), sku,
     name, from_location (for a PO the supplier's site, else its code), to_location, location
@@ -682,7 +727,7 @@ def inbound(
     day = resolve_as_of(store, as_of)
     params = {
         "as_of": day,
-        "cutoff": _midnight(day + timedelta(days=1)),
+        "cutoff": midnight(day + timedelta(days=1)),
         "sku": sku,
         "location": location,
         **_bounds(store, day),
@@ -714,6 +759,6 @@ def ledger_history(
         "sku": sku,
         "location": location,
         "start": start,
-        "end_cutoff": _midnight(day + timedelta(days=1)),
+        "end_cutoff": midnight(day + timedelta(days=1)),
     }
     return _query(store, LEDGER_RAW_SQL if raw else LEDGER_DAILY_SQL, params)

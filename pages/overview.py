@@ -34,6 +34,15 @@ st.title("Overview")
 with reported():
     store = state.get_store()
     if not state.has_data(store):
+        if not state.is_empty(store):
+            # The user's master data is there; the demo would overwrite it: not offered.
+            st.info(
+                "**No stock movements or demand yet.** The database holds master data "
+                "(locations, products, …) but no ledger or demand rows to compute positions "
+                "and KPIs from. Import your ledger and demand files on the *Data* page, "
+                "together with the transfers they depend on (*Several files at once*)."
+            )
+            st.stop()
         st.info(
             "**No data yet.** Import your files on the *Data* page, or build a small demo "
             "network (a central DC, regional DCs, products with history) to explore."

@@ -3,11 +3,13 @@ scenarios, with the expected figures worked out by hand in each test."""
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
-from control_tower import kpis
+from control_tower import kpis, position
 from control_tower.config import PositionSettings
 from control_tower.errors import ControlTowerError
+from control_tower.ingest import ingest_frame
 from tests.test_position import (
     AS_OF,
     add_demand,
@@ -17,6 +19,7 @@ from tests.test_position import (
     mv,
     post,
     row,
+    ship,
 )
 
 
@@ -80,12 +83,12 @@ def test_dead_stock_is_stock_without_outbound_for_the_dead_stock_days(network):
         network,
         mv("R1", -120, "A-100", "SH-CDC", "receipt", 50),  # never moved out: dead
         mv("R2", -200, "B-200", "SH-CDC", "receipt", 30),
-        mv("O2", -100, "B-200", "SH-CDC", "transfer_out", 5, reference="X2"),  # 100 days: dead
         mv("R3", -200, "A-100", "CD-RDC", "receipt", 30),
         mv("S3", -89, "A-100", "CD-RDC", "sale", 1),  # 89 days: not yet
         mv("R4", -200, "B-200", "CD-RDC", "receipt", 3),
         mv("S4", -150, "B-200", "CD-RDC", "sale", 3),  # nothing left: not dead stock
     )
+    ship(network, "X2", -100, "B-200", "SH-CDC", "CQ-RDC", 5)  # 100 days: dead (at SH-CDC)
     dead = kpis.dead_stock(network, as_of=AS_OF)
     assert dead.select("sku", "location", "on_hand", "stock_value").rows() == [
         ("A-100", "SH-CDC", 50, 125.0),
@@ -175,6 +178,68 @@ def test_imbalances_split_a_need_over_sources_without_moving_more_than_they_spar
     found = kpis.imbalances(network, as_of=AS_OF)
     moves = {r["excess_location"]: r["movable_units"] for r in found.iter_rows(named=True)}
     assert moves == {"CQ-RDC": 79, "SH-CDC": 210 - 79}
+
+
+def add_location(store, code: str, kind: str) -> None:
+    ingest_frame(
+        store,
+        "locations",
+        pl.DataFrame({"code": [code], "name": [f"{kind} {code}"], "kind": [kind]}),
+    )
+
+
+def test_imbalances_leave_out_vmi_and_supplier_sites(network):
+    # The supplier's VMI site runs short of its consigned stock; moving company stock there
+    # would be wrong, so only the regional DC that is short gets a proposal.
+    add_location(network, "VMI-1", "vmi")
+    add_demand(
+        network,
+        daily_demand("A-100", "CD-RDC", 10, 28) + daily_demand("A-100", "CQ-RDC", 1, 28),
+    )
+    post(
+        network,
+        mv("R1", -40, "A-100", "CD-RDC", "receipt", 300),
+        mv("S1", -1, "A-100", "CD-RDC", "sale", 280),  # 20 left, 10 a day: short, needs 190
+        mv("R2", -40, "A-100", "CQ-RDC", "receipt", 1001),
+        mv("S2", -1, "A-100", "CQ-RDC", "sale", 1),  # 1000 left, 1 a day: spares 979
+        # the VMI site: 20 consigned left, 280 consumed in the window (10 a day): 2 days
+        mv("V1", -40, "A-100", "VMI-1", "receipt", 300, owner="SUP1"),
+        mv("C1", -1, "A-100", "VMI-1", "consignment_consume", 280, owner="SUP1"),
+    )
+    vmi = row(position.stock_position(network, as_of=AS_OF), "A-100", "VMI-1")
+    assert vmi["status"] == "short"  # short by the position's measure, yet not a destination
+    found = kpis.imbalances(network, as_of=AS_OF)
+    assert found.select("short_location", "excess_location", "movable_units").rows() == [
+        ("CD-RDC", "CQ-RDC", 190)
+    ]
+
+
+def test_imbalances_move_only_company_owned_stock_between_company_sites(network):
+    # B-200: the supplier's consigned stock idle at the central DC is no source, so only
+    # CQ-RDC's own 100 units go to CD-RDC, though it needs 190. A-100: stock at a supplier's
+    # site is no source either, so CQ-RDC's shortage gets no proposal.
+    add_location(network, "SUP1-SITE", "supplier")
+    add_demand(
+        network,
+        daily_demand("B-200", "CD-RDC", 10, 28) + daily_demand("A-100", "CQ-RDC", 10, 28),
+    )
+    post(
+        network,
+        mv("R1", -40, "B-200", "CD-RDC", "receipt", 300),
+        mv("S1", -1, "B-200", "CD-RDC", "sale", 280),  # 20 left: needs 210 - 20 = 190
+        mv("R2", -40, "B-200", "SH-CDC", "receipt", 1000, owner="SUP1"),  # consigned, idle
+        mv("R3", -40, "B-200", "CQ-RDC", "receipt", 100),  # company stock without demand
+        mv("R4", -40, "A-100", "CQ-RDC", "receipt", 300),
+        mv("S4", -1, "A-100", "CQ-RDC", "sale", 280),  # 20 left: short
+        mv("R5", -40, "A-100", "SUP1-SITE", "receipt", 1000),  # at the supplier's site
+    )
+    found = kpis.imbalances(network, as_of=AS_OF)
+    assert found.select("sku", "short_location", "excess_location", "movable_units").rows() == [
+        ("B-200", "CD-RDC", "CQ-RDC", 100)
+    ]
+    assert found["excess_cover_days"].to_list() == [None]  # no demand at CQ-RDC
+    assert found["value"].to_list() == [pytest.approx(100 * 4.0)]
+    assert kpis.IMBALANCE_LOCATION_KINDS == ("central_dc", "regional_dc", "store")
 
 
 # -- health index ----------------------------------------------------------------------------

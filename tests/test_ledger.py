@@ -252,3 +252,65 @@ def test_receiving_more_than_is_in_transit_is_refused(network):
     assert network.scalar("SELECT status FROM transfers WHERE transfer_id = 'T1'") == "received"
     with pytest.raises(LedgerError, match="received"):
         ledger.receive_transfer(network, "T1", received=date(2024, 1, 8))
+
+
+def test_an_old_negative_balance_does_not_lock_the_sku_but_cannot_deepen():
+    import polars as pl
+
+    s = fresh_network(allow_negative_at="CD-RDC")
+    ledger.post(s, [Movement("S1", T0, "A-100", "CD-RDC", MovementType.SALE, -5)])
+    frames = tiny_network_frames()
+    ingest_frames(s, {"locations": frames["locations"].with_columns(allow_negative=pl.lit(False))})
+    ledger.post(
+        s, [Movement("R1", T0 + timedelta(days=1), "A-100", "CD-RDC", MovementType.RECEIPT, 100)]
+    )
+    assert ledger.on_hand(s, "A-100", "CD-RDC") == 95
+    with pytest.raises(NegativeStockError):  # back-dated before the receipt: deeper below zero
+        ledger.post(
+            s, [Movement("S0", T0 + timedelta(hours=1), "A-100", "CD-RDC", MovementType.SALE, -1)]
+        )
+
+
+def test_a_leg_that_disagrees_with_its_transfer_is_refused(network):
+    ledger.post(network, [Movement("R1", T0, "A-100", "SH-CDC", MovementType.RECEIPT, 10)])
+    ledger.dispatch_transfer(
+        network,
+        "T1",
+        "A-100",
+        "SH-CDC",
+        "CD-RDC",
+        6,
+        ship_date=date(2024, 1, 2),
+        expected_date=date(2024, 1, 6),
+    )
+    with pytest.raises(LedgerError, match="to_location"):
+        ledger.post(
+            network,
+            [
+                Movement(
+                    "X",
+                    T0 + timedelta(days=3),
+                    "A-100",
+                    "CQ-RDC",
+                    MovementType.TRANSFER_IN,
+                    6,
+                    reference="T1",
+                )
+            ],
+        )
+    with pytest.raises(LedgerError, match="does not exist"):
+        ledger.post(
+            network,
+            [
+                Movement(
+                    "Y",
+                    T0 + timedelta(days=3),
+                    "A-100",
+                    "CQ-RDC",
+                    MovementType.TRANSFER_IN,
+                    6,
+                    reference="NOPE",
+                )
+            ],
+        )
+    assert ledger.on_hand(network, "A-100", "CQ-RDC") == 0

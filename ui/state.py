@@ -12,6 +12,8 @@ from datetime import date
 import streamlit as st
 
 from control_tower.config import Settings, load_settings
+from control_tower.ingest import ENTITIES
+from control_tower.ingest.schemas import SPECS
 from control_tower.store import Store
 
 
@@ -38,3 +40,13 @@ def data_as_of(store: Store) -> date | None:
 def has_data(store: Store) -> bool:
     """True once the store holds any stock movement or demand."""
     return data_as_of(store) is not None
+
+
+def is_empty(store: Store) -> bool:
+    """True when the store holds nothing at all: no movements and no master data either
+    (locations, products, suppliers, ...). Only then may the demo be built into it, since the
+    demo upserts its own master data over whatever is there."""
+    return not any(
+        store.scalar(f"SELECT EXISTS (SELECT 1 FROM {SPECS[entity].table})")  # noqa: S608
+        for entity in ENTITIES
+    )

@@ -39,14 +39,15 @@ from control_tower.ingest.schemas import (
     entity_columns,
     spec_for,
 )
-from control_tower.ingest.validate import ROW, Validated, problem_list, validate
+from control_tower.ingest.validate import ROW, Validated, problem_list, readable, validate
 from control_tower.ledger import (
     COMPANY,
     OUTBOUND_TYPES,
     append_movements,
     find_negative_balances,
+    find_transfer_problems,
 )
-from control_tower.store import Store
+from control_tower.store import Store, registered
 
 __all__ = [
     "ENTITIES",
@@ -61,6 +62,7 @@ __all__ = [
     "ingest_frame",
     "ingest_frames",
     "preview",
+    "preview_tables",
     "read_table",
 ]
 
@@ -156,8 +158,7 @@ def _upsert(
     table = spec.table
     # Identifiers below come from the entity specs, never from the file.
     update = [c for c in columns if c in present and c not in spec.key]
-    cur.register("incoming", typed.select(columns).to_arrow())
-    try:
+    with registered(cur, "incoming", typed.select(columns)):
         collist = ", ".join(columns)
         if not spec.indexed:
             # No key index (a large fact table): replace the rows with the same key.
@@ -178,8 +179,6 @@ def _upsert(
                 f"INSERT INTO {table} ({collist}) SELECT {collist} FROM incoming "  # noqa: S608
                 "ON CONFLICT DO NOTHING"
             ).fetchall()
-    finally:
-        cur.unregister("incoming")
     return typed.height
 
 
@@ -271,7 +270,11 @@ def _write_all(store: Store, pending: list[_Pending], limit: int) -> dict[str, I
                         append_movements(cur, legs, check_negative=False)
                         movements.append((item, legs))
             except DuplicateEventError as exc:
-                rows = _rows_for_events(item, exc.event_ids)
+                if not exc.event_ids:
+                    raise ImportValidationError(
+                        [RowProblem(item.source, None, "event_id", None, exc.detail)]
+                    ) from None
+                rows = _rows_for_events(item, list(exc.event_ids))
                 raise ImportValidationError(
                     [
                         RowProblem(
@@ -285,9 +288,10 @@ def _write_all(store: Store, pending: list[_Pending], limit: int) -> dict[str, I
                     ],
                     total=len(exc.event_ids),
                 ) from None
-            except duckdb.ConstraintException as exc:
+            except duckdb.Error as exc:  # anything validation did not foresee
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ImportValidationError(
-                    [RowProblem(item.source, None, None, None, f"rejected by the database: {exc}")]
+                    [RowProblem(item.source, None, None, None, f"the database refused it: {first}")]
                 ) from None
             lo, hi = _date_range(spec, item.typed)
             cur.execute(
@@ -307,6 +311,17 @@ def _write_all(store: Store, pending: list[_Pending], limit: int) -> dict[str, I
                 raise ImportValidationError(
                     _negative_problems(movements, negatives), total=len(negatives)
                 )
+        transfer_ids = [
+            item.typed["transfer_id"] for item in pending if item.entity == "transfers"
+        ] + [
+            m.filter(pl.col("movement_type").is_in(["transfer_out", "transfer_in"]))["reference"]
+            for item, m in movements
+            if item.entity == "ledger"
+        ]
+        if transfer_ids:
+            bad = find_transfer_problems(cur, pl.concat(transfer_ids), limit=limit)
+            if bad:
+                raise ImportValidationError(_transfer_problems(pending, bad), total=len(bad))
     return results
 
 
@@ -317,6 +332,27 @@ def _rows_for_events(item: _Pending, event_ids: list[str]) -> list[tuple[str, in
         ids = _transfer_legs(item.typed).select("event_id", ROW)
     lookup = dict(ids.filter(pl.col("event_id").is_in(event_ids)).iter_rows())
     return [(e, lookup.get(e)) for e in event_ids]
+
+
+def _transfer_problems(pending: list[_Pending], bad: list[tuple[str, str]]) -> list[RowProblem]:
+    """Point each inconsistent transfer at its row in the import: the transfers file's row,
+    else the first ledger leg that references it."""
+    problems = []
+    for tid, reason in bad:
+        where: tuple[str, int | None, str] = ("(database)", None, "transfer_id")
+        for item in pending:
+            if item.entity == "transfers":
+                hit = item.typed.filter(pl.col("transfer_id") == tid)
+            elif item.entity == "ledger":
+                hit = item.typed.filter(pl.col("reference") == tid)
+            else:
+                continue
+            if hit.height:
+                column = "transfer_id" if item.entity == "transfers" else "reference"
+                where = (item.source, hit[ROW].min(), column)
+                break
+        problems.append(RowProblem(where[0], where[1], where[2], tid, reason))
+    return problems
 
 
 def _negative_problems(movements, negatives) -> list[RowProblem]:
@@ -346,30 +382,70 @@ def _negative_problems(movements, negatives) -> list[RowProblem]:
     return problems
 
 
-def _prepare(
-    store: Store, frames: Mapping[str, tuple[pl.DataFrame, str, int]], limit: int
-) -> list[_Pending]:
+def _validate_all(
+    store: Store, frames: Mapping[str, tuple[pl.DataFrame, str, int]]
+) -> list[tuple[str, str, int, pl.DataFrame, Validated]]:
+    """Validate entities in dependency order, each against the store plus the files before it.
+    A file with problems still lends its keys to the files after it, so those report only
+    their own problems."""
     unknown = [e for e in frames if e not in SPECS]
     if unknown:
         spec_for(unknown[0])  # raises the clear "unknown entity" error
     accepted: dict[str, pl.DataFrame] = {}
-    pending: list[_Pending] = []
-    problems: list[RowProblem] = []
-    total = 0
-    for entity in ENTITIES:  # dependency order: references resolve against earlier frames
+    checked_all = []
+    for entity in ENTITIES:
         if entity not in frames:
             continue
         frame, source, first_row = frames[entity]
         checked = _check(store, entity, frame, first_row, accepted)
+        if checked.ok:
+            accepted[entity] = checked.typed
+        else:
+            keys = [
+                k for k in SPECS[entity].key if k in frame.columns and readable(frame.schema[k])
+            ]
+            if len(keys) == len(SPECS[entity].key):
+                accepted[entity] = frame.select(pl.col(k).cast(pl.String) for k in keys)
+        checked_all.append((entity, source, first_row, frame, checked))
+    return checked_all
+
+
+def _prepare(
+    store: Store, frames: Mapping[str, tuple[pl.DataFrame, str, int]], limit: int
+) -> list[_Pending]:
+    pending: list[_Pending] = []
+    problems: list[RowProblem] = []
+    total = 0
+    for entity, source, first_row, frame, checked in _validate_all(store, frames):
         if not checked.ok:
             total += checked.problems.height
             problems.extend(problem_list(checked.problems, source, max(0, limit - len(problems))))
             continue
-        accepted[entity] = checked.typed
         pending.append(_Pending(entity, source, checked.typed, set(frame.columns), first_row))
     if problems or total:
         raise ImportValidationError(problems, total=total)
     return pending
+
+
+def preview_tables(
+    store: Store, tables: Mapping[str, Table], *, limit: int = DEFAULT_PROBLEM_LIMIT
+) -> dict[str, ValidationReport]:
+    """Validate several files as :func:`ingest_tables` would, writing nothing: references
+    between the files resolve. Ledger balances are checked only by the import itself."""
+    checked_all = _validate_all(
+        store, {e: (t.frame, t.name, t.first_row) for e, t in tables.items()}
+    )
+    return {
+        entity: ValidationReport(
+            entity,
+            checked.ok,
+            problem_list(checked.problems, source, limit),
+            checked.problems.height,
+            checked.rows,
+            checked.typed,
+        )
+        for entity, source, _first, _frame, checked in checked_all
+    }
 
 
 # -- public verbs -------------------------------------------------------------------------------
@@ -481,15 +557,24 @@ def folder_files(folder: str | Path) -> dict[str, Path]:
     return found
 
 
-def ingest_folder(
-    store: Store, folder: str | Path, *, limit: int = DEFAULT_PROBLEM_LIMIT
+def ingest_tables(
+    store: Store, tables: Mapping[str, Table], *, limit: int = DEFAULT_PROBLEM_LIMIT
 ) -> dict[str, ImportResult]:
-    """Import every entity file of a folder in one transaction, so files that depend on each
-    other (a ledger whose sales need the stock a transfer brought) load together."""
-    tables = {entity: read_path(path) for entity, path in folder_files(folder).items()}
+    """Import several read files (entity -> table) in one transaction, so files that depend
+    on each other (a ledger whose sales need the stock a transfer brought) load together."""
+    for entity in tables:
+        spec_for(entity)
     return _ingest_prepared(
         store, {e: (t.frame, t.name, t.first_row) for e, t in tables.items()}, limit
     )
+
+
+def ingest_folder(
+    store: Store, folder: str | Path, *, limit: int = DEFAULT_PROBLEM_LIMIT
+) -> dict[str, ImportResult]:
+    """Import every entity file of a folder (``{entity}.csv|parquet|xlsx``) in one transaction."""
+    tables = {entity: read_path(path) for entity, path in folder_files(folder).items()}
+    return ingest_tables(store, tables, limit=limit)
 
 
 def read_upload(data: bytes, filename: str) -> Table:

@@ -25,6 +25,9 @@ FORMATS = {
     ".xls": "excel",
 }
 MAX_FILE_BYTES = 2 * 1024**3
+# The file row number of each data row, added before blank rows are dropped so that problems
+# are reported at the row the user sees.
+ROW_COLUMN = "__file_row__"
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def _read_csv(data: bytes, name: str) -> pl.DataFrame:
 
 def _read_excel(data: bytes, name: str) -> pl.DataFrame:
     try:
-        return pl.read_excel(io.BytesIO(data), infer_schema_length=0)
+        return pl.read_excel(io.BytesIO(data), infer_schema_length=0, drop_empty_rows=False)
     except Exception as exc:  # fastexcel raises its own error types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _fail(name, f"cannot read it as an Excel workbook: {first}") from None
@@ -128,12 +131,21 @@ def read_bytes(data: bytes, filename: str) -> Table:
         raise _fail(name, f"the file is larger than {MAX_FILE_BYTES // 1024**3} GiB")
     reader = {"csv": _read_csv, "excel": _read_excel, "parquet": _read_parquet}[fmt]
     frame = _normalise_headers(reader(data, name), name)
-    # Rows that are entirely empty (trailing blank lines, Excel formatting) are not data.
-    if frame.width:
-        frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
+    first_row = 1 if fmt == "parquet" else 2
+    frame = frame.with_row_index(ROW_COLUMN, offset=first_row)
+    # Rows that are entirely empty (blank lines, Excel formatting) are not data.
+    blank = [
+        (pl.col(c).is_null() | (pl.col(c).cast(pl.String).str.strip_chars() == ""))
+        if frame.schema[c] == pl.String
+        else pl.col(c).is_null()
+        for c in frame.columns
+        if c != ROW_COLUMN
+    ]
+    if blank:
+        frame = frame.filter(~pl.all_horizontal(blank))
     if frame.height == 0:
         raise _fail(name, "the file has a header but no data rows")
-    return Table(frame, name, 1 if fmt == "parquet" else 2)
+    return Table(frame, name, first_row)
 
 
 def read_path(path: str | Path) -> Table:
@@ -148,5 +160,5 @@ def read_table(source: str | Path | bytes, *, filename: str | None = None) -> pl
     if isinstance(source, bytes):
         if filename is None:
             raise ValueError("filename is needed to read bytes")
-        return read_bytes(source, filename).frame
-    return read_path(source).frame
+        return read_bytes(source, filename).frame.drop(ROW_COLUMN)
+    return read_path(source).frame.drop(ROW_COLUMN)

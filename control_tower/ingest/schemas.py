@@ -23,6 +23,8 @@ class ColumnSpec:
     positive: bool = False  # strictly greater than zero
     references: tuple[str, str] | None = None  # (entity, its key column)
     default: object | None = None
+    maximum: float | None = None  # inclusive; None: the type's sane bound (see validate.py)
+    not_future: bool = False  # a date of something that has happened: not after today
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class EntitySpec:
     def required(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
 
+
+QTY_MAX = 1_000_000_000  # units in one row: far above any real movement, far below overflow
+DAYS_MAX = 3_650  # lead and transit times, shelf life: ten years
 
 LOCATION_KINDS = ("central_dc", "regional_dc", "store", "supplier", "vmi")
 MOVEMENT_TYPES = (
@@ -98,7 +103,13 @@ SPECS: dict[str, EntitySpec] = {
             ColumnSpec("unit_cost", "decimal", True, "cost per unit, for stock value", minimum=0),
             ColumnSpec("price", "decimal", description="selling price per unit", minimum=0),
             ColumnSpec("unit_volume", "float", description="volume per unit (m3)", minimum=0),
-            ColumnSpec("shelf_life_days", "int", description="shelf life in days", positive=True),
+            ColumnSpec(
+                "shelf_life_days",
+                "int",
+                description="shelf life in days",
+                positive=True,
+                maximum=DAYS_MAX,
+            ),
         ),
         key=("sku",),
     ),
@@ -135,7 +146,14 @@ SPECS: dict[str, EntitySpec] = {
         (
             ColumnSpec("supplier", "str", True, "supplier code", references=_SUP),
             ColumnSpec("sku", "str", True, "SKU", references=_SKU),
-            ColumnSpec("lead_time_mean_days", "float", True, "mean lead time in days", minimum=0),
+            ColumnSpec(
+                "lead_time_mean_days",
+                "float",
+                True,
+                "mean lead time in days",
+                minimum=0,
+                maximum=DAYS_MAX,
+            ),
             ColumnSpec(
                 "lead_time_std_days",
                 "float",
@@ -162,7 +180,14 @@ SPECS: dict[str, EntitySpec] = {
         (
             ColumnSpec("from_location", "str", True, "origin location code", references=_LOC),
             ColumnSpec("to_location", "str", True, "destination location code", references=_LOC),
-            ColumnSpec("transit_days", "int", True, "days from dispatch to arrival", minimum=0),
+            ColumnSpec(
+                "transit_days",
+                "int",
+                True,
+                "days from dispatch to arrival",
+                minimum=0,
+                maximum=DAYS_MAX,
+            ),
             ColumnSpec("cost_per_unit", "decimal", True, "transport cost per unit", minimum=0),
             ColumnSpec(
                 "fixed_cost", "decimal", description="fixed cost per shipment", minimum=0, default=0
@@ -181,10 +206,15 @@ SPECS: dict[str, EntitySpec] = {
             ColumnSpec("sku", "str", True, "SKU", references=_SKU),
             ColumnSpec("from_location", "str", True, "source location", references=_LOC),
             ColumnSpec("to_location", "str", True, "destination location", references=_LOC),
-            ColumnSpec("quantity", "int", True, "units", positive=True),
+            ColumnSpec("quantity", "int", True, "units", positive=True, maximum=QTY_MAX),
             ColumnSpec("ship_date", "date", description="dispatch date (needed once shipped)"),
             ColumnSpec("expected_date", "date", True, "expected arrival date"),
-            ColumnSpec("received_date", "date", description="arrival date (needed once received)"),
+            ColumnSpec(
+                "received_date",
+                "date",
+                description="arrival date (needed once received)",
+                not_future=True,
+            ),
             ColumnSpec("status", "str", True, "transfer status", choices=TRANSFER_STATUSES),
         ),
         key=("transfer_id",),
@@ -200,7 +230,7 @@ SPECS: dict[str, EntitySpec] = {
             ColumnSpec("sku", "str", True, "SKU", references=_SKU),
             ColumnSpec("supplier", "str", True, "supplier code", references=_SUP),
             ColumnSpec("location", "str", True, "delivery location", references=_LOC),
-            ColumnSpec("quantity", "int", True, "units ordered", positive=True),
+            ColumnSpec("quantity", "int", True, "units ordered", positive=True, maximum=QTY_MAX),
             ColumnSpec("order_date", "date", True, "date ordered"),
             ColumnSpec("expected_date", "date", True, "expected delivery date"),
             ColumnSpec(
@@ -220,12 +250,22 @@ SPECS: dict[str, EntitySpec] = {
         (
             ColumnSpec("event_id", "str", True, "unique id of the movement (idempotency key)"),
             ColumnSpec(
-                "ts", "datetime", True, "when it happened: YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+                "ts",
+                "datetime",
+                True,
+                "when it happened: YYYY-MM-DD or YYYY-MM-DD HH:MM:SS",
+                not_future=True,
             ),
             ColumnSpec("sku", "str", True, "SKU", references=_SKU),
             ColumnSpec("location", "str", True, "location code", references=_LOC),
             ColumnSpec("movement_type", "str", True, "kind of movement", choices=MOVEMENT_TYPES),
-            ColumnSpec("quantity", "int", True, "units (positive; an adjustment may be negative)"),
+            ColumnSpec(
+                "quantity",
+                "int",
+                True,
+                "units (positive; an adjustment may be negative)",
+                maximum=QTY_MAX,
+            ),
             ColumnSpec(
                 "owner",
                 "str",
@@ -251,8 +291,10 @@ SPECS: dict[str, EntitySpec] = {
         (
             ColumnSpec("sku", "str", True, "SKU", references=_SKU),
             ColumnSpec("location", "str", True, "location code", references=_LOC),
-            ColumnSpec("date", "date", True, "day, YYYY-MM-DD"),
-            ColumnSpec("quantity", "int", True, "units asked for", minimum=0),
+            ColumnSpec(
+                "date", "date", True, "day, YYYY-MM-DD (not in the future)", not_future=True
+            ),
+            ColumnSpec("quantity", "int", True, "units asked for", minimum=0, maximum=QTY_MAX),
         ),
         key=("sku", "location", "date"),
         date_column="date",
@@ -304,6 +346,10 @@ def as_json_schema(entity: str) -> dict:
             prop["minimum"] = c.minimum
         if c.positive:
             prop["exclusiveMinimum"] = 0
+        if c.maximum is not None:
+            prop["maximum"] = c.maximum
+        if c.not_future:
+            prop["x-not-after-today"] = True
         if c.references:
             prop["x-references"] = f"{c.references[0]}.{c.references[1]}"
         if c.default is not None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
 from control_tower.errors import RowProblem
+from control_tower.ingest.reader import ROW_COLUMN
 from control_tower.ingest.schemas import ColumnSpec, EntitySpec
 
 ROW = "_row"
@@ -30,6 +32,8 @@ DATETIME_FORMATS = (
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "是")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "否")
 MAX_TEXT = 500
+NUMBER_MAX = 1e12  # any amount, count or measure: DECIMAL(18, 4) holds below 1e14
+DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2100, 12, 31)
 
 KnownKeys = Callable[[str, str], pl.Series]
 
@@ -127,6 +131,16 @@ def _parse_datetime(raw: pl.Expr) -> pl.Expr:
     return pl.coalesce(attempts)
 
 
+def readable(dtype: pl.DataType) -> bool:
+    """Types a cell can be read from; a list, struct or binary column (Parquet) is not."""
+    return (
+        dtype == pl.String
+        or dtype.is_numeric()
+        or dtype in (pl.Boolean, pl.Date)
+        or isinstance(dtype, pl.Datetime)
+    )
+
+
 def _coerce(frame: pl.DataFrame, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr, str]:
     """(typed value, bad-value mask, reason) for one column. The mask is true where a value was
     given but cannot be read as the column's type."""
@@ -134,6 +148,8 @@ def _coerce(frame: pl.DataFrame, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr, str
     name = col.name
     is_text = dtype == pl.String
     given = pl.col(name).is_not_null()
+    if not readable(dtype):  # a list, struct, binary ... column (Parquet): no cell can be read
+        return pl.lit(None), given, f"wrong type of column ({dtype})"
     if is_text:
         given = given & (pl.col(name).str.strip_chars() != "")
     if col.dtype == "str":
@@ -158,8 +174,9 @@ def _coerce(frame: pl.DataFrame, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr, str
             number = pl.lit(None, pl.Float64)
         bad = given & (number.is_null() | number.is_nan() | number.is_infinite())
         if col.dtype == "int":
-            if dtype.is_integer():
-                return pl.col(name).cast(pl.Int64), pl.lit(False), ""
+            if dtype.is_integer():  # a UInt64 beyond Int64 cannot be stored
+                value = pl.col(name).cast(pl.Int64, strict=False)
+                return value, given & value.is_null(), "number too large"
             not_whole = given & ~bad & (number != number.round(0))
             out_of_range = given & ~bad & (number.abs() > 9e15)
             value = (
@@ -213,8 +230,11 @@ def validate(
     *,
     first_row: int,
     known: KnownKeys,
+    today: date | None = None,
 ) -> Validated:
-    """Check ``frame`` against ``spec``; references are resolved with ``known(entity, key)``."""
+    """Check ``frame`` against ``spec``; references are resolved with ``known(entity, key)``.
+    Dates of things that happened may not be after ``today`` (default: the calendar date)."""
+    today = today or date.today()
     rows = frame.height
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
@@ -234,7 +254,10 @@ def validate(
         )
         return Validated(None, problems, rows)
 
-    base = frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
+    if ROW_COLUMN in frame.columns:  # numbered by the reader, before blank rows were dropped
+        base = frame.rename({ROW_COLUMN: ROW}).with_columns(pl.col(ROW).cast(pl.Int64))
+    else:
+        base = frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
     found: list[pl.DataFrame] = []
     typed_exprs: list[pl.Expr] = [pl.col(ROW)]
     for col in spec.columns:
@@ -242,7 +265,8 @@ def validate(
             typed_exprs.append(pl.lit(col.default).cast(_polars_type(col)).alias(col.name))
             continue
         value, bad, reason = _coerce(base, col)
-        found.append(_problems(base, bad, col.name, _raw_text(col.name), reason))
+        shown = _raw_text(col.name) if readable(base.schema[col.name]) else pl.lit(None, pl.String)
+        found.append(_problems(base, bad, col.name, shown, reason))
         typed_exprs.append(value.cast(_polars_type(col)).alias(col.name))
     typed = base.select(typed_exprs)
     raw = base
@@ -306,6 +330,42 @@ def validate(
                 )
             )
 
+    # Sane bounds: one absurd cell must not move the data's "today" or overflow a sum.
+    for col in spec.columns:
+        c = pl.col(col.name)
+        if col.dtype in ("int", "decimal", "float"):
+            limit = col.maximum if col.maximum is not None else NUMBER_MAX
+            found.append(
+                _problems(
+                    typed,
+                    c.is_not_null() & (c.abs() > limit),
+                    col.name,
+                    c.cast(pl.String),
+                    f"too large (at most {limit:,.0f})",
+                )
+            )
+        elif col.dtype in ("date", "datetime"):
+            day = c.cast(pl.Date) if col.dtype == "datetime" else c
+            found.append(
+                _problems(
+                    typed,
+                    c.is_not_null() & ((day < DATE_MIN) | (day > DATE_MAX)),
+                    col.name,
+                    c.cast(pl.String),
+                    f"date out of range ({DATE_MIN} to {DATE_MAX})",
+                )
+            )
+            if col.not_future:
+                found.append(
+                    _problems(
+                        typed,
+                        c.is_not_null() & (day > today) & (day <= DATE_MAX),
+                        col.name,
+                        c.cast(pl.String),
+                        f"in the future (after today, {today})",
+                    )
+                )
+
     # Duplicate keys inside the file: every repeat after the first is reported.
     key_cols = list(spec.key)
     any_repeat = typed.select(
@@ -351,7 +411,7 @@ def validate(
                 )
             )
 
-    found.extend(_entity_rules(spec.name, typed, known))
+    found.extend(_entity_rules(spec.name, typed, known, today))
 
     found = _run_checks(found)
     problems = (
@@ -390,7 +450,7 @@ def _polars_type(col: ColumnSpec) -> pl.DataType:
     }[col.dtype]
 
 
-def _entity_rules(entity: str, t: pl.DataFrame, known: KnownKeys) -> list[_Check]:
+def _entity_rules(entity: str, t: pl.DataFrame, known: KnownKeys, today: date) -> list[_Check]:
     found: list[_Check] = []
     if entity == "ledger":
         q, kind = pl.col("quantity"), pl.col("movement_type")
@@ -450,6 +510,15 @@ def _entity_rules(entity: str, t: pl.DataFrame, known: KnownKeys) -> list[_Check
             )
         )
         shipped = pl.col("status").is_in(["in_transit", "received"])
+        found.append(
+            _problems(
+                t,
+                shipped & (pl.col("ship_date") > today) & (pl.col("ship_date") <= DATE_MAX),
+                "ship_date",
+                pl.col("ship_date").cast(pl.String),
+                f"shipped in the future (after today, {today})",
+            )
+        )
         found.append(
             _problems(
                 t,

@@ -127,6 +127,10 @@ class Store:
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
+            except duckdb.Error as exc:
+                cur.execute("ROLLBACK")
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise StoreError(f"the database refused the write: {first}") from exc
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
@@ -179,5 +183,16 @@ class Store:
         )
 
 
-def open_store(path: str | Path, *, read_only: bool = False) -> Store:
-    return Store(path, read_only=read_only)
+@contextmanager
+def registered(cur: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> Iterator[None]:
+    """Expose a frame to SQL as ``name`` for the duration of the block. When the statement
+    failed, the transaction is aborted and DuckDB refuses even the unregister: the rollback
+    drops the view anyway, and the real error is the one that propagates."""
+    cur.register(name, frame.to_arrow())
+    try:
+        yield
+    finally:
+        try:
+            cur.unregister(name)
+        except duckdb.Error:
+            pass

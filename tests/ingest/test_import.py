@@ -384,3 +384,200 @@ def test_freshness_lists_every_entity_with_its_last_import(network):
     row = fresh.filter(pl.col("entity") == "demand").row(0, named=True)
     assert row["source"] == "d.csv" and row["data_to"] == date(2024, 1, 5)
     assert fresh.filter(pl.col("entity") == "locations")["rows_in_store"][0] == 3
+
+
+# -- found in review: bounds, typed Parquet, transfers, blank rows -------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, column, reason",
+    [
+        ("A-100,CD-RDC,2099-01-01,1\n", "date", "in the future"),
+        ("A-100,CD-RDC,1850-01-01,1\n", "date", "out of range"),
+        ("A-100,CD-RDC,9999-12-31,1\n", "date", "out of range"),
+        ("A-100,CD-RDC,2024-01-01,5000000000\n", "quantity", "too large"),
+    ],
+)
+def test_dates_and_quantities_have_sane_bounds(network, text, column, reason):
+    err = refused(network, "demand", "sku,location,date,quantity\n" + text)
+    only_problem(err, 2, column, reason)
+
+
+def test_a_ledger_movement_in_the_future_is_refused(network):
+    err = refused(network, "ledger", LEDGER_HEADER + "e1,9999-12-31,A-100,SH-CDC,receipt,10,,\n")
+    only_problem(err, 2, "ts", "out of range")
+    err = refused(network, "ledger", LEDGER_HEADER + "e1,2099-01-01,A-100,SH-CDC,receipt,10,,\n")
+    only_problem(err, 2, "ts", "in the future")
+
+
+@pytest.mark.parametrize(
+    "entity, text, column",
+    [
+        ("products", "sku,name,unit_cost\nX-1,x,1e20\n", "unit_cost"),
+        ("products", "sku,name,unit_cost,shelf_life_days\nX-1,x,1,9999999999\n", "shelf_life_days"),
+        (
+            "lanes",
+            "from_location,to_location,transit_days,cost_per_unit\nSH-CDC,CD-RDC,3000000000,1\n",
+            "transit_days",
+        ),
+    ],
+)
+def test_values_beyond_the_columns_range_are_reported_not_raised(network, entity, text, column):
+    err = refused(network, entity, text)
+    only_problem(err, 2, column, "too large")
+
+
+def test_parquet_typed_values_are_checked_too(network, tmp_path):
+    path = tmp_path / "ledger.parquet"
+    pl.DataFrame(
+        {
+            "event_id": ["e1", "e2", "e3"],
+            "ts": [date(2024, 1, 1)] * 3,
+            "sku": ["A-100"] * 3,
+            "location": ["SH-CDC"] * 3,
+            "movement_type": ["receipt"] * 3,
+            "quantity": pl.Series([2**62, 2**63 + 5, 3], dtype=pl.UInt64),
+        }
+    ).write_parquet(path)
+    with pytest.raises(ImportValidationError) as info:
+        ingest_file(network, "ledger", path)
+    only_problem(info.value, 1, "quantity", "too large")  # Parquet has no header row
+    only_problem(info.value, 2, "quantity", "too large")
+    listed = tmp_path / "demand.parquet"
+    pl.DataFrame(
+        {"sku": [["A-100"]], "location": ["CD-RDC"], "date": [date(2024, 1, 1)], "quantity": [1]}
+    ).write_parquet(listed)
+    with pytest.raises(ImportValidationError) as info:
+        ingest_file(network, "demand", listed)
+    only_problem(info.value, 1, "sku", "wrong type of column")
+    assert network.scalar("SELECT count(*) FROM ledger") == 0
+
+
+TRANSFER_HEADER = (
+    "transfer_id,sku,from_location,to_location,quantity,ship_date,expected_date,"
+    "received_date,status\n"
+)
+
+
+@pytest.fixture
+def shipped(network):
+    ingest_bytes(
+        network,
+        "ledger",
+        (LEDGER_HEADER + "r1,2024-01-01,A-100,SH-CDC,receipt,100,,\n").encode(),
+        "r.csv",
+    )
+    ingest_bytes(
+        network,
+        "transfers",
+        (
+            TRANSFER_HEADER + "T2,A-100,SH-CDC,CD-RDC,40,2024-01-02,2024-01-06,,in_transit\n"
+        ).encode(),
+        "t.csv",
+    )
+    return network
+
+
+def network_total(store) -> int:
+    on_hand = store.scalar("SELECT sum(quantity) FROM ledger")
+    in_transit = store.scalar(
+        "SELECT -sum(quantity) FROM ledger WHERE movement_type IN ('transfer_out', 'transfer_in')"
+    )
+    return on_hand + in_transit
+
+
+@pytest.mark.parametrize("status", ["cancelled", "planned"])
+def test_a_shipped_transfer_cannot_be_set_back_to_unshipped(shipped, status):
+    err = refused(
+        shipped,
+        "transfers",
+        TRANSFER_HEADER + f"T2,A-100,SH-CDC,CD-RDC,40,2024-01-02,2024-01-06,,{status}\n",
+    )
+    only_problem(err, 2, "transfer_id", "already shipped", "T2")
+    assert network_total(shipped) == 100
+
+
+def test_a_transfer_leg_at_the_wrong_location_or_too_large_is_refused(shipped):
+    err = refused(
+        shipped, "ledger", LEDGER_HEADER + "x1,2024-01-05,A-100,CQ-RDC,transfer_in,40,,T2\n"
+    )
+    only_problem(err, 2, "reference", "not at the transfer's to_location", "T2")
+    err = refused(
+        shipped, "ledger", LEDGER_HEADER + "x1,2024-01-05,A-100,CD-RDC,transfer_in,70,,T2\n"
+    )
+    only_problem(err, 2, "reference", "70 received but only 40 shipped", "T2")
+    assert (
+        ingest_bytes(
+            shipped,
+            "ledger",
+            (LEDGER_HEADER + "x1,2024-01-05,A-100,CD-RDC,transfer_in,40,,T2\n").encode(),
+            "ok.csv",
+        ).rows_written
+        == 1
+    )
+    assert network_total(shipped) == 100
+
+
+def test_row_numbers_count_blank_rows_in_csv_and_excel(network, tmp_path):
+    err = refused(
+        network,
+        "demand",
+        "sku,location,date,quantity\nA-100,CD-RDC,2024-01-01,1\n"
+        "\n,,,\nA-100,CD-RDC,2024-01-02,bad\n",
+    )
+    only_problem(err, 5, "quantity", "not a number")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["sku", "location", "date", "quantity"])
+    ws.append(["A-100", "CD-RDC", "2024-01-01", 1])
+    ws.append([None, None, None, None])
+    ws.append(["A-100", "CD-RDC", "2024-01-02", "bad"])
+    path = tmp_path / "blank.xlsx"
+    wb.save(path)
+    with pytest.raises(ImportValidationError) as info:
+        ingest_file(network, "demand", path)
+    only_problem(info.value, 4, "quantity", "not a number")
+
+
+def test_dependent_files_import_together(network):
+    from control_tower.ingest import ingest_tables
+    from control_tower.ingest.reader import read_bytes
+
+    tables = {
+        "products": read_bytes(b"sku,name,unit_cost\nC-300,new item,1\n", "products.csv"),
+        "ledger": read_bytes(
+            (LEDGER_HEADER + "c1,2024-01-01,C-300,CD-RDC,receipt,5,,\n").encode(), "ledger.csv"
+        ),
+    }
+    with pytest.raises(ImportValidationError):  # alone, the ledger names an unknown SKU
+        ingest_bytes(
+            network,
+            "ledger",
+            tables["ledger"].frame.drop("__file_row__").write_csv().encode(),
+            "ledger.csv",
+        )
+    results = ingest_tables(network, tables)
+    assert results["ledger"].rows_written == 1
+
+
+def test_preview_tables_resolves_references_between_files_and_writes_nothing(network):
+    from control_tower.ingest import preview_tables
+    from control_tower.ingest.reader import read_bytes
+
+    tables = {
+        "products": read_bytes(
+            b"sku,name,unit_cost\nC-300,new item,1\nC-301,bad,x\n", "products.csv"
+        ),
+        "demand": read_bytes(
+            b"sku,location,date,quantity\nC-300,CD-RDC,2024-01-01,5\n"
+            b"C-301,CD-RDC,2024-01-01,5\nZ-9,CD-RDC,2024-01-01,5\n",
+            "demand.csv",
+        ),
+    }
+    reports = preview_tables(network, tables)
+    assert [(p.row, p.column) for p in reports["products"].problems] == [(3, "unit_cost")]
+    # C-301's row is bad, but its key still resolves; only Z-9 is unknown everywhere
+    assert [(p.file, p.row, p.value) for p in reports["demand"].problems] == [
+        ("demand.csv", 4, "Z-9")
+    ]
+    assert network.scalar("SELECT count(*) FROM products") == 2

@@ -1,9 +1,12 @@
 """Data page: the expected columns of each entity, a preview that validates an upload before
-anything is written, the import itself, and the freshness of each source."""
+anything is written, the import itself (one file, or several that depend on each other at
+once), and the freshness of each source."""
 
 from __future__ import annotations
 
-from control_tower.ingest import ENTITIES, entity_columns
+from control_tower.ingest import ENTITIES, entity_columns, ingest_frames
+from control_tower.store import Store
+from tests.conftest import tiny_network_frames
 
 from ._support import page, run, store_query, table
 
@@ -86,3 +89,95 @@ def test_empty_database_says_so(on_empty):
     at = run(page("data"))
     assert "No data yet" in at.info[0].value
     assert at.file_uploader(key="data_file")
+
+
+# -- several files at once ---------------------------------------------------------------------
+
+NEW_PRODUCTS = "sku,name,category,unit_cost\nN-1,新品 乌龙茶,饮料,3.10\nN-2,Plum candy,snacks,1.5\n"
+DEMAND_OF_NEW = "sku,location,date,quantity\nN-1,CD-RDC,2024-01-05,12\nN-2,CQ-RDC,2024-01-05,7\n"
+BAD_DEMAND = "sku,location,date,quantity\nN-1,CD-RDC,2024-01-05,12\nN-2,CQ-RDC,2024-01-05,lots\n"
+
+
+def _with_locations(path) -> None:
+    """The database at ``path`` holds the tiny network's locations and nothing else."""
+    with Store(path) as store:
+        ingest_frames(store, {"locations": tiny_network_frames()["locations"]}, source="fixture")
+
+
+def _upload_many(at, files: dict[str, str]):
+    at.segmented_control(key="data_mode").set_value("Several files at once")
+    run(at)
+    uploader = at.file_uploader(key="data_files")
+    assert uploader.accept_multiple_files
+    uploader.set_value([(name, text.encode("utf-8"), "text/csv") for name, text in files.items()])
+    return run(at)
+
+
+def _count(path, table_name: str) -> int:
+    return int(store_query(path, f"SELECT count(*) AS n FROM {table_name}")["n"][0])  # noqa: S608
+
+
+def test_files_that_depend_on_each_other_import_together(on_empty):
+    _with_locations(on_empty)
+    at = _upload_many(
+        run(page("data")), {"demand.csv": DEMAND_OF_NEW, "products.csv": NEW_PRODUCTS}
+    )
+    files = table(at, "import_files")
+    assert list(files["entity"]) == ["products", "demand"]  # import order, not upload order
+    assert list(files["rows"]) == [2, 2]
+    # Checked together, as the import will: the demand's SKUs come from products.csv.
+    check = dict(zip(files["entity"], files["check"], strict=True))
+    assert check == {"products": "valid", "demand": "valid"}
+    assert list(table(at, "import_preview_demand")["sku"]) == ["N-1", "N-2"]
+    button = at.button(key="data_import_many")
+    assert not button.disabled
+    assert _count(on_empty, "products") == 0
+
+    button.click()
+    run(at)
+    assert not at.error
+    assert any("Imported 2 file(s)" in s.value for s in at.success)
+    results = table(at, "import_results")
+    assert list(results.columns) == ["entity", "file", "read", "written", "skipped"]
+    assert list(results["entity"]) == ["products", "demand"]
+    assert list(results["file"]) == ["products.csv", "demand.csv"]
+    assert list(results["written"]) == [2, 2]
+    assert _count(on_empty, "products") == 2
+    assert _count(on_empty, "demand_history") == 2
+
+
+def test_one_bad_row_in_a_set_is_shown_with_its_file_and_blocks_the_import(on_empty):
+    _with_locations(on_empty)
+    at = _upload_many(run(page("data")), {"products.csv": NEW_PRODUCTS, "demand.csv": BAD_DEMAND})
+    check = dict(
+        zip(table(at, "import_files")["entity"], table(at, "import_files")["check"], strict=True)
+    )
+    assert check == {"products": "valid", "demand": "1 problem(s)"}
+    problems = table(at, "preview_problems_demand")
+    assert [
+        (f, int(r), c) for f, r, c in problems[["file", "row", "column"]].itertuples(index=False)
+    ] == [("demand.csv", 3, "quantity")]
+    assert at.button(key="data_import_many").disabled
+    assert _count(on_empty, "products") == 0
+    assert _count(on_empty, "demand_history") == 0
+
+
+def test_a_file_not_named_after_an_entity_is_reported(on_empty):
+    at = _upload_many(run(page("data")), {"products.csv": GOOD_PRODUCTS, "stock.csv": "a,b\n1,2\n"})
+    assert any("cannot be imported" in e.value for e in at.error)
+    problems = table(at, "problems")
+    assert list(problems["file"]) == ["stock.csv"]
+    reason = problems["reason"][0]
+    assert "locations.csv" in reason and "ledger.csv" in reason and "transfers.csv" in reason
+    assert at.button(key="data_import_many").disabled
+    assert _count(on_empty, "products") == 0
+
+
+def test_two_files_for_one_entity_are_reported(on_empty):
+    at = _upload_many(
+        run(page("data")), {"products.csv": GOOD_PRODUCTS, "Products.xlsx": GOOD_PRODUCTS}
+    )
+    problems = table(at, "problems")
+    assert list(problems["file"]) == ["Products.xlsx"]
+    assert "second products file" in problems["reason"][0]
+    assert at.button(key="data_import_many").disabled

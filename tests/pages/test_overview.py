@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+from control_tower.ingest import ingest_frames
 from control_tower.kpis import HEALTH_INDEX_FORMULA
+from control_tower.store import Store
+from tests.conftest import tiny_network_frames
 
-from ._support import page, run, table
+from ._support import page, run, store_query, table
 
 
 def _figures(at) -> list[dict]:
@@ -57,6 +60,21 @@ def test_empty_database_offers_to_build_the_demo(on_empty):
     assert "No data yet" in at.info[0].value
     assert at.button(key="build_demo").label.startswith("Build demo data")
     assert not at.metric
+
+
+def test_master_data_without_movements_points_to_the_data_page_not_the_demo(on_empty):
+    """The demo would overwrite the user's own locations and products: it is not offered."""
+    frames = tiny_network_frames()
+    with Store(on_empty) as store:
+        ingest_frames(store, {e: frames[e] for e in ("locations", "products")}, source="mine")
+    at = run(page("overview"))
+    message = at.info[0].value
+    assert "No stock movements" in message and "master data" in message
+    assert "*Data* page" in message
+    assert not [b for b in at.button if b.key == "build_demo"]
+    assert not at.metric
+    names = store_query(on_empty, "SELECT name FROM products ORDER BY sku")["name"].to_list()
+    assert names == list(frames["products"].sort("sku")["name"])
 
 
 def _demo_config(tmp_path, monkeypatch, skus: int, days: int) -> None:
