@@ -1,7 +1,8 @@
 """Service calls the pages share, cached per (database path, store version).
 
-``Store.version`` is bumped by every committed write in this process, so an import or a demo
-build shows at once; the time-to-live catches writes made by another process (the CLI).
+``Store.version`` is bumped by every committed write, and the dashboard process is the only
+writer while it runs (it holds DuckDB's file lock, so the CLI cannot write meanwhile): an
+import or a demo build shows at once. The time-to-live only bounds the memory kept.
 (``control_tower.position`` also memoises per store and version; this cache spares the
 pages' reruns the recomputation of KPIs and the copying of frames.)
 The store itself is passed as ``_store`` and so is not hashed.
