@@ -373,6 +373,61 @@ def _transfer_header(cur: duckdb.DuckDBPyConnection, transfer_id: str) -> tuple 
     return rows[0] if rows else None
 
 
+def _create_transfer(
+    cur: duckdb.DuckDBPyConnection,
+    transfer_id: str,
+    sku: str,
+    from_location: str,
+    to_location: str,
+    quantity: int,
+    *,
+    ship_date: date,
+    expected_date: date,
+    received_date: date | None,
+) -> None:
+    """Check and write a new transfer header (status in_transit, or received when it has a
+    received date), inside the caller's transaction."""
+    if quantity <= 0:
+        raise LedgerError(f"transfer {transfer_id}: quantity must be positive, got {quantity}")
+    if from_location == to_location:
+        raise LedgerError(
+            f"transfer {transfer_id}: source and destination are both {from_location}"
+        )
+    if _transfer_header(cur, transfer_id) is not None:
+        raise DuplicateEventError(f"transfer {transfer_id} already exists")
+    _check_references(cur, {sku}, {from_location, to_location})
+    cur.execute(
+        "INSERT INTO transfers (transfer_id, sku, from_location, to_location, quantity, "
+        "ship_date, expected_date, received_date, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            transfer_id,
+            sku,
+            from_location,
+            to_location,
+            quantity,
+            ship_date,
+            expected_date,
+            received_date,
+            "received" if received_date else "in_transit",
+        ],
+    ).fetchall()
+
+
+def _leg(
+    transfer_id: str,
+    suffix: str,
+    at: datetime,
+    sku: str,
+    location: str,
+    kind: MovementType,
+    quantity: int,
+    owner: str,
+) -> Movement:
+    return Movement(
+        f"TR:{transfer_id}:{suffix}", at, sku, location, kind, quantity, owner, transfer_id
+    )
+
+
 def dispatch_transfer(
     store: Store,
     transfer_id: str,
@@ -387,34 +442,31 @@ def dispatch_transfer(
 ) -> PostResult:
     """Create a transfer and post its outbound leg in one transaction; the stock is then in
     transit until :func:`receive_transfer`."""
-    if quantity <= 0:
-        raise LedgerError(f"transfer {transfer_id}: quantity must be positive, got {quantity}")
-    if from_location == to_location:
-        raise LedgerError(
-            f"transfer {transfer_id}: source and destination are both {from_location}"
-        )
     shipped = _as_datetime(ship_date)
     with store.transaction() as cur:
-        if _transfer_header(cur, transfer_id) is not None:
-            raise DuplicateEventError(f"transfer {transfer_id} already exists")
-        _check_references(cur, {sku}, {from_location, to_location})
-        cur.execute(
-            "INSERT INTO transfers (transfer_id, sku, from_location, to_location, quantity, "
-            "ship_date, expected_date, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'in_transit')",
-            [transfer_id, sku, from_location, to_location, quantity, shipped.date(), expected_date],
-        ).fetchall()
+        _create_transfer(
+            cur,
+            transfer_id,
+            sku,
+            from_location,
+            to_location,
+            quantity,
+            ship_date=shipped.date(),
+            expected_date=expected_date,
+            received_date=None,
+        )
         return _post_in(
             cur,
             [
-                Movement(
-                    f"TR:{transfer_id}:out",
+                _leg(
+                    transfer_id,
+                    "out",
                     shipped,
                     sku,
                     from_location,
                     MovementType.TRANSFER_OUT,
                     -quantity,
                     owner,
-                    transfer_id,
                 )
             ],
         )
@@ -455,15 +507,15 @@ def receive_transfer(
         result = _post_in(
             cur,
             [
-                Movement(
-                    f"TR:{transfer_id}:{suffix}",
+                _leg(
+                    transfer_id,
+                    suffix,
                     when,
                     sku,
                     destination,
                     MovementType.TRANSFER_IN,
                     take,
                     owner,
-                    transfer_id,
                 )
             ],
         )
@@ -487,54 +539,41 @@ def move_stock(
     owner: str = COMPANY,
 ) -> PostResult:
     """An immediate transfer: both legs and the header in one transaction."""
-    if quantity <= 0:
-        raise LedgerError(f"transfer {transfer_id}: quantity must be positive, got {quantity}")
-    if from_location == to_location:
-        raise LedgerError(
-            f"transfer {transfer_id}: source and destination are both {from_location}"
-        )
     at = _as_datetime(when)
     with store.transaction() as cur:
-        if _transfer_header(cur, transfer_id) is not None:
-            raise DuplicateEventError(f"transfer {transfer_id} already exists")
-        _check_references(cur, {sku}, {from_location, to_location})
-        cur.execute(
-            "INSERT INTO transfers (transfer_id, sku, from_location, to_location, quantity, "
-            "ship_date, expected_date, received_date, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received')",
-            [
-                transfer_id,
-                sku,
-                from_location,
-                to_location,
-                quantity,
-                at.date(),
-                at.date(),
-                at.date(),
-            ],
-        ).fetchall()
+        _create_transfer(
+            cur,
+            transfer_id,
+            sku,
+            from_location,
+            to_location,
+            quantity,
+            ship_date=at.date(),
+            expected_date=at.date(),
+            received_date=at.date(),
+        )
         return _post_in(
             cur,
             [
-                Movement(
-                    f"TR:{transfer_id}:out",
+                _leg(
+                    transfer_id,
+                    "out",
                     at,
                     sku,
                     from_location,
                     MovementType.TRANSFER_OUT,
                     -quantity,
                     owner,
-                    transfer_id,
                 ),
-                Movement(
-                    f"TR:{transfer_id}:in",
+                _leg(
+                    transfer_id,
+                    "in",
                     at,
                     sku,
                     to_location,
                     MovementType.TRANSFER_IN,
                     quantity,
                     owner,
-                    transfer_id,
                 ),
             ],
         )

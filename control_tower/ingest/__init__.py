@@ -490,8 +490,7 @@ def ingest_frame(
     first_row: int = 1,
     limit: int = DEFAULT_PROBLEM_LIMIT,
 ) -> ImportResult:
-    prepared = _prepare(store, {entity: (frame, source, first_row)}, limit)
-    return _write_all(store, prepared, limit)[entity]
+    return _ingest_prepared(store, {entity: (frame, source, first_row)}, limit)[entity]
 
 
 def _ingest_table(store: Store, entity: str, table: Table, limit: int) -> ImportResult:
