@@ -99,6 +99,35 @@ po_lines AS (
                  AND r.location = p.location)))
 )"""
 
+# Transfers dispatched and not yet received as of the cut-off, and what each still has in
+# transit: its outbound legs at the source less its inbound legs at the destination (the one
+# definition of in transit, shared by the position and the inbound list). $sku narrows it to
+# one SKU (None: all).
+TRANSIT_SQL = """
+live_transfers AS (
+    SELECT transfer_id, sku, from_location, to_location, ship_date, expected_date
+    FROM transfers
+    WHERE status IN ('in_transit', 'received')
+      AND (received_date IS NULL OR received_date >= $as_of)
+      AND ($sku IS NULL OR sku = $sku)
+),
+transit AS (  -- per transfer: dispatched and not yet received
+    SELECT t.transfer_id, t.sku, t.from_location, t.to_location, t.ship_date, t.expected_date,
+           greatest(
+               -coalesce(sum(l.quantity) FILTER (WHERE l.movement_type = 'transfer_out'
+                                                   AND l.location = t.from_location), 0)
+               - coalesce(sum(l.quantity) FILTER (WHERE l.movement_type = 'transfer_in'
+                                                   AND l.location = t.to_location), 0),
+               0) AS in_transit
+    FROM live_transfers t
+    JOIN ledger l ON l.reference = t.transfer_id AND l.sku = t.sku
+    WHERE l.ts >= $transit_from AND l.ts < $cutoff
+      AND l.movement_type IN ('transfer_out', 'transfer_in')
+    GROUP BY ALL
+),
+"""
+
+
 # Parameters: $as_of (DATE), $cutoff (TIMESTAMP, as_of + 1 day), $window_start (TIMESTAMP, first
 # day of the demand window), $window_days, $year_start (DATE, first day of the 52 weeks for ABC),
 # $xyz_start (DATE, first day of the full weeks used for XYZ), $xyz_weeks, $transit_from and
@@ -149,27 +178,9 @@ outbound_window AS (  -- the demand signal of locations without customer demand
       AND movement_type IN ('sale', 'issue', 'transfer_out', 'consignment_consume')
     GROUP BY ALL
 ),
-live_transfers AS (
-    SELECT transfer_id, sku, from_location, to_location, expected_date
-    FROM transfers
-    WHERE status IN ('in_transit', 'received')
-      AND (received_date IS NULL OR received_date >= $as_of)
-),
-transit AS (  -- per transfer: dispatched and not yet received
-    SELECT t.transfer_id, t.sku, t.from_location, t.to_location,
-           greatest(
-               -coalesce(sum(l.quantity) FILTER (WHERE l.movement_type = 'transfer_out'
-                                                   AND l.location = t.from_location), 0)
-               - coalesce(sum(l.quantity) FILTER (WHERE l.movement_type = 'transfer_in'
-                                                   AND l.location = t.to_location), 0),
-               0) AS in_transit
-    FROM live_transfers t
-    JOIN ledger l ON l.reference = t.transfer_id AND l.sku = t.sku
-    WHERE l.ts >= $transit_from AND l.ts < $cutoff
-      AND l.movement_type IN ('transfer_out', 'transfer_in')
-    GROUP BY ALL
-),
-transit_in AS (
+"""
+    + TRANSIT_SQL
+    + """transit_in AS (
     SELECT sku, to_location AS location, sum(in_transit) AS in_transit_in
     FROM transit WHERE in_transit > 0 GROUP BY ALL
 ),
@@ -373,28 +384,9 @@ INBOUND_SQL = (
     "WITH"  # noqa: S608 (constants only: the shared PO lines CTEs, no input)
     + PO_LINES_SQL
     + """,
-live_transfers AS (
-    SELECT transfer_id, sku, from_location, to_location, ship_date, expected_date
-    FROM transfers
-    WHERE status IN ('in_transit', 'received')
-      AND (received_date IS NULL OR received_date >= $as_of)
-      AND ($sku IS NULL OR sku = $sku)
-),
-transit AS (
-    SELECT t.transfer_id, t.sku, t.from_location, t.to_location, t.ship_date, t.expected_date,
-           greatest(
-               -coalesce(sum(l.quantity) FILTER (WHERE l.movement_type = 'transfer_out'
-                                                   AND l.location = t.from_location), 0)
-               - coalesce(sum(l.quantity) FILTER (WHERE l.movement_type = 'transfer_in'
-                                                   AND l.location = t.to_location), 0),
-               0) AS remaining
-    FROM live_transfers t
-    JOIN ledger l ON l.reference = t.transfer_id AND l.sku = t.sku
-    WHERE l.ts >= $transit_from AND l.ts < $cutoff
-      AND l.movement_type IN ('transfer_out', 'transfer_in')
-    GROUP BY ALL
-),
-open_po AS (
+"""
+    + TRANSIT_SQL
+    + """open_po AS (
     SELECT * FROM po_lines WHERE $sku IS NULL OR sku = $sku
 ),
 po_received AS (
@@ -416,7 +408,7 @@ lines AS (
     LEFT JOIN suppliers sup ON sup.code = p.supplier
     UNION ALL
     SELECT 'transfer', t.transfer_id, t.sku, t.from_location, t.to_location, NULL,
-           CAST(tr.quantity AS BIGINT), CAST(t.remaining AS BIGINT), t.ship_date, t.expected_date
+           CAST(tr.quantity AS BIGINT), CAST(t.in_transit AS BIGINT), t.ship_date, t.expected_date
     FROM transit t JOIN transfers tr USING (transfer_id)
 )
 SELECT l.kind, l.reference, l.sku, p.name, l.from_location, l.to_location,
@@ -591,6 +583,7 @@ def _position_params(store: Store, as_of: date, settings: PositionSettings) -> d
     return {
         "as_of": as_of,
         "cutoff": cutoff,
+        "sku": None,  # TRANSIT_SQL's optional one-SKU filter: the position covers all
         "window_start": midnight(window_start),
         "window_days": float(settings.demand_window_days),
         "year_start": as_of - timedelta(days=YEAR_DAYS - 1),
