@@ -263,6 +263,111 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execve does not return
 
 
+def _skus_arg(values: list[str] | None) -> list[str] | None:
+    """--skus A B C and --skus A,B,C both work."""
+    if not values:
+        return None
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from control_tower.forecast import forecast, leaderboard
+
+    settings = load_settings().forecast
+    started = time.perf_counter()
+    with _open(args) as store:
+        run = forecast(
+            store,
+            settings,
+            as_of=args.as_of,
+            horizon=args.horizon,
+            skus=_skus_arg(args.skus),
+            locations=_skus_arg(args.locations),
+            workers=args.workers,
+            show_bar=sys.stderr.isatty() or args.verbose,
+        )
+        board = leaderboard(store, run.run_id, by="demand_class")
+    sys.stdout.write(
+        f"forecast run {run.run_id}: as of {run.as_of}, {run.horizon} days, "
+        f"{run.series_count} series ({run.reused} reused, {run.failures} failed), "
+        f"{run.executor} x{run.workers}, Prophet settings "
+        f"'{run.settings.get('prophet', {}).get('name')}', "
+        f"{time.perf_counter() - started:.1f} s\n"
+    )
+    for row in board.iter_rows(named=True):
+        rmsse = row["weighted_rmsse"]
+        sys.stdout.write(
+            f"  {row['demand_class']:<13} {row['series']:>6} series, mostly {row['most_chosen']}"
+            + (f", backtest weighted RMSSE {rmsse:.3f}" if rmsse is not None else "")
+            + (f", {row['failures']} failed" if row["failures"] else "")
+            + "\n"
+        )
+    return 0
+
+
+def cmd_forecast_export(args: argparse.Namespace) -> int:
+    from control_tower.forecast import export_forecasts, resolve_run
+
+    with _open(args) as store:
+        run = resolve_run(store, args.run)
+        rows = export_forecasts(store, run.run_id, args.out)
+    sys.stdout.write(f"run {run.run_id}: {rows} rows written to {args.out}\n")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from control_tower.forecast import backtest
+
+    settings = load_settings().forecast
+    with _open(args) as store:
+        report = backtest(
+            store,
+            settings,
+            horizon=args.horizon,
+            origins=args.origins,
+            as_of=args.as_of,
+            skus=_skus_arg(args.skus),
+            locations=_skus_arg(args.locations),
+            workers=args.workers,
+            show_bar=sys.stderr.isatty() or args.verbose,
+        )
+    origins = ", ".join(str(d) for d in report.origins)
+    sys.stdout.write(
+        f"backtest: {report.series} series, {len(report.origins)} origin(s) ({origins}), "
+        f"{report.horizon} days each, Prophet settings '{report.tuned}', "
+        f"{report.seconds:.1f} s\n"
+        "weighted RMSSE as in M5 (SKU x location level, weights = sales value of the 28 days "
+        "before each origin); better_than_naive = 1 - RMSSE / seasonal naive's\n"
+    )
+    columns = [
+        c
+        for c in ("method", "weighted_rmsse", "better_than_naive", "wape", "bias", "series")
+        if c in report.table.columns
+    ]
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=160,
+        float_precision=3,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+    ):
+        sys.stdout.write(str(report.table.select(columns)) + "\n")
+        if not report.by_class.is_empty():
+            sys.stdout.write("pipeline per demand class\n")
+            sys.stdout.write(
+                str(
+                    report.by_class.select(
+                        "demand_class", "weighted_rmsse", "wape", "bias", "series"
+                    )
+                )
+                + "\n"
+            )
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
 
 
@@ -393,6 +498,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--write", metavar="DIR", help="write one JSON schema per entity to DIR")
     p.set_defaults(func=cmd_schemas)
+
+    fs = settings.forecast
+    p = sub.add_parser(
+        "forecast",
+        help="forecast demand per SKU x location and store the run",
+        description="Classify each series, backtest Prophet and the baselines, keep the best "
+        "within the bias limit, and store mean and quantiles for the horizon. Only history up "
+        "to the as-of date is used; unchanged series reuse their last fit.",
+    )
+    _db_arg(p)
+    p.add_argument("--horizon", type=_positive, default=fs.horizon, help="days ahead")
+    p.add_argument("--as-of", type=_date, help="last day of history used (default: the latest)")
+    p.add_argument("--skus", nargs="+", metavar="SKU", help="only these SKUs")
+    p.add_argument("--locations", nargs="+", metavar="LOC", help="only these locations")
+    p.add_argument("--workers", type=_positive, default=fs.workers, help="processes")
+    p.set_defaults(func=cmd_forecast)
+
+    p = sub.add_parser(
+        "forecast-export",
+        help="write a forecast run to CSV",
+        description="Columns: sku, location, date, mean, p50, p90, p95, p99, method.",
+    )
+    _db_arg(p)
+    p.add_argument("--run", default="latest", help="run id, or 'latest'")
+    p.add_argument("--out", required=True, metavar="FILE.csv")
+    p.set_defaults(func=cmd_forecast_export)
+
+    p = sub.add_parser(
+        "backtest",
+        help="held-out accuracy of the pipeline against single methods",
+        description="Forecast the last HORIZON days from the data before them, at several "
+        "origins, and print weighted RMSSE (M5), WAPE and bias per method, with seasonal "
+        "naive as the reference.",
+    )
+    _db_arg(p)
+    p.add_argument("--horizon", type=_positive, default=28)
+    p.add_argument("--origins", type=_positive, default=3)
+    p.add_argument("--as-of", type=_date, help="end of the last backtest window")
+    p.add_argument("--skus", nargs="+", metavar="SKU", help="only these SKUs")
+    p.add_argument("--locations", nargs="+", metavar="LOC", help="only these locations")
+    p.add_argument("--workers", type=_positive, default=fs.workers, help="processes")
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser(
         "dashboard",

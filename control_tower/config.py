@@ -35,11 +35,42 @@ class DemoSettings(BaseModel):
     seed: int = 7
 
 
+class ForecastSettings(BaseModel):
+    horizon: int = Field(56, ge=1, le=730, description="days forecast after the as-of date")
+    workers: int = Field(2, ge=1, le=256, description="processes on this machine")
+    dask_scheduler: str | None = Field(
+        None, description="address of a Dask scheduler (tcp://host:8786); runs the series there"
+    )
+    batch_size: int = Field(16, ge=1, description="series per task sent to a worker")
+    backtest_window: int = Field(28, ge=7, description="days per backtest origin")
+    prophet_origins: int = Field(
+        1, ge=1, le=12, description="backtest origins for series where Prophet is a candidate"
+    )
+    baseline_origins: int = Field(
+        6, ge=1, le=24, description="backtest origins for series that only try baselines"
+    )
+    max_bias: float = Field(0.15, gt=0, description="a method more biased than this is not chosen")
+    min_history_days: int = Field(
+        84, ge=14, description="below this a series is too short to backtest"
+    )
+    new_item_days: int = Field(28, ge=1, description="first demand more recent than this: new")
+    prophet_classes: list[str] = Field(
+        default_factory=lambda: ["smooth", "erratic"],
+        description="demand classes where Prophet is tried",
+    )
+    tuning_sample: int = Field(
+        24, ge=0, description="series per run whose backtest chooses Prophet's settings"
+    )
+    retune_days: int = Field(28, ge=0, description="reuse tuned settings this many days")
+    country: str = Field("CN", description="holidays for locations without a country")
+
+
 class Settings(BaseModel):
     db_path: str = DEFAULT_DB_PATH
     import_error_limit: int = Field(50, ge=1)
     position: PositionSettings = Field(default_factory=PositionSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:
@@ -56,6 +87,8 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
         raise ConfigError(f"config file {candidate} does not exist")
     if db := os.environ.get("CONTROL_TOWER_DB"):
         data["db_path"] = db
+    if scheduler := os.environ.get("CONTROL_TOWER_DASK_SCHEDULER"):
+        data.setdefault("forecast", {})["dask_scheduler"] = scheduler
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

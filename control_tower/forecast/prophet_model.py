@@ -1,0 +1,125 @@
+"""Prophet on one daily series. Prophet is imported here and nowhere else.
+
+The mean forecast only: quantiles come from backtest errors (``quantiles.py``), so the
+model's own uncertainty sampling (most of the cost of ``predict``) is switched off.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from control_tower.forecast.holidays import holiday_indicators
+
+YEARLY_MIN_DAYS = 400  # a yearly cycle is fitted only with more than a year of history
+WEEKLY_MIN_DAYS = 21
+
+
+@dataclass(frozen=True)
+class ProphetConfig:
+    """The settings the tuning backtest chooses among (and Prophet's defaults as a reference)."""
+
+    name: str
+    seasonality_mode: str = "additive"
+    changepoint_prior_scale: float = 0.05
+    seasonality_prior_scale: float = 10.0
+    holidays_prior_scale: float = 10.0
+    holidays: bool = True
+    yearly_fourier_order: int = 10
+    default: bool = False  # True: Prophet exactly as shipped (auto seasonalities, no holidays)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_PROPHET = ProphetConfig(name="prophet_default", holidays=False, default=True)
+PROPHET_GRID: tuple[ProphetConfig, ...] = (
+    ProphetConfig(name="additive"),
+    ProphetConfig(name="multiplicative", seasonality_mode="multiplicative"),
+    ProphetConfig(
+        name="additive_stiff",
+        changepoint_prior_scale=0.01,
+        seasonality_prior_scale=1.0,
+        holidays_prior_scale=1.0,
+        yearly_fourier_order=6,
+    ),
+    ProphetConfig(
+        name="multiplicative_stiff",
+        seasonality_mode="multiplicative",
+        changepoint_prior_scale=0.01,
+        seasonality_prior_scale=1.0,
+        holidays_prior_scale=1.0,
+        yearly_fourier_order=6,
+    ),
+)
+
+
+def quiet() -> None:
+    """Silence Prophet's and cmdstanpy's per-fit chatter (called in every worker).
+    cmdstanpy sets its logger up on first use, so it is set up here first, then quietened."""
+    from cmdstanpy.utils.logging import get_logger
+
+    get_logger()
+    for name in ("cmdstanpy", "prophet", "prophet.plot"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def build_model(config: ProphetConfig, history_days: int):
+    from prophet import Prophet
+
+    quiet()  # after the import: importing prophet resets its logger
+    if config.default:
+        return Prophet()
+    model = Prophet(
+        growth="linear",
+        seasonality_mode=config.seasonality_mode,
+        changepoint_prior_scale=config.changepoint_prior_scale,
+        seasonality_prior_scale=config.seasonality_prior_scale,
+        holidays_prior_scale=config.holidays_prior_scale,
+        yearly_seasonality=(
+            config.yearly_fourier_order if history_days >= YEARLY_MIN_DAYS else False
+        ),
+        weekly_seasonality=history_days >= WEEKLY_MIN_DAYS,
+        daily_seasonality=False,
+        uncertainty_samples=0,
+    )
+    return model
+
+
+def prophet_forecast(
+    start: date,
+    y: np.ndarray,
+    horizon: int,
+    origin: int,
+    config: ProphetConfig,
+    holidays: pd.DataFrame | None,
+) -> np.ndarray:
+    """Fit on ``y[: origin + 1]`` (day 0 is ``start``) and return the mean forecast for the
+    ``horizon`` days after the origin, never below zero. Holidays enter as 0/1 regressors,
+    one per holiday or festival phase, with the holidays prior scale."""
+    train = y[: origin + 1]
+    ds = pd.date_range(pd.Timestamp(start), periods=len(train) + horizon, freq="D")
+    model = build_model(config, len(train))
+    frame = pd.DataFrame({"ds": ds})
+    if config.holidays and holidays is not None and len(holidays):
+        indicators = holiday_indicators(holidays, ds)
+        seen = indicators.iloc[: len(train)].sum() > 0  # only phases the history has seen
+        indicators = indicators.loc[:, seen[seen].index]
+        for column in indicators.columns:
+            model.add_regressor(
+                column,
+                prior_scale=config.holidays_prior_scale,
+                standardize=False,
+                mode=config.seasonality_mode,
+            )
+        frame = pd.concat([frame, indicators], axis=1)
+    history = frame.iloc[: len(train)].assign(y=train.astype(float))
+    model.fit(history)
+    predicted = model.predict(frame.iloc[len(train) :])["yhat"].to_numpy()
+    if not np.all(np.isfinite(predicted)):
+        raise ValueError("Prophet returned a non-finite forecast")
+    return np.clip(predicted, 0.0, None)

@@ -1,0 +1,127 @@
+"""Choose Prophet's settings by backtest, once per run (or reuse the last choice).
+
+Per-series tuning overfits a couple of years of daily data and costs a dozen fits per series,
+so the grid is scored on a sample of the series Prophet is meant for: the highest-value half
+and a seeded random half, two backtest windows each. The setting with the lowest weighted
+RMSSE whose pooled bias is within the limit wins.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import replace
+
+import numpy as np
+
+from control_tower.forecast import metrics
+from control_tower.forecast.classify import classify
+from control_tower.forecast.pipeline import SeriesInput, Spec, _origins, cap_outliers
+from control_tower.forecast.prophet_model import PROPHET_GRID, ProphetConfig
+
+TUNING_ORIGINS = 2
+
+
+def score_configs(
+    series: SeriesInput, spec: Spec, configs: tuple[ProphetConfig, ...]
+) -> list[tuple[str, float, float, float, float]]:
+    """(config name, rmsse, sum forecast, sum actual, weight) per config; a config that fails
+    on this series is left out."""
+    y = np.asarray(series.values, dtype=float)
+    nonzero = np.flatnonzero(y > 0)
+    if len(nonzero):
+        y = y[nonzero[0] :]
+    train = cap_outliers(y)
+    origins = _origins(len(y), TUNING_ORIGINS, spec.window)
+    if not origins:
+        return []
+    scale = metrics.rmsse_scale(train[: origins[-1] + 1])
+    holidays = spec.holidays.get(series.country)
+    start = series.start + np.timedelta64(int(nonzero[0]) if len(nonzero) else 0, "D").item()
+    out = []
+    for config in configs:
+        try:
+            forecasts = [
+                spec.prophet_fn(start, train, spec.window, o, config, holidays) for o in origins
+            ]
+        except Exception:  # noqa: BLE001 - a config that cannot fit this series scores nothing
+            continue
+        actual = np.concatenate([y[o + 1 : o + 1 + spec.window] for o in origins])
+        predicted = np.concatenate(forecasts)
+        out.append(
+            (
+                config.name,
+                metrics.rmsse(actual, predicted, scale),
+                float(predicted.sum()),
+                float(actual.sum()),
+                series.weight,
+            )
+        )
+    return out
+
+
+def sample_for_tuning(series: list[SeriesInput], spec: Spec, size: int) -> list[SeriesInput]:
+    eligible = [
+        s
+        for s in series
+        if str(
+            classify(
+                s.values, min_history_days=spec.min_history_days, new_item_days=spec.new_item_days
+            )[0]
+        )
+        in spec.prophet_classes
+    ]
+    if len(eligible) <= size:
+        return eligible
+    by_value = sorted(eligible, key=lambda s: -s.weight)
+    top = by_value[: size // 2]
+    rest = by_value[size // 2 :]
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(rest), size=size - len(top), replace=False)
+    return top + [rest[i] for i in sorted(picked)]
+
+
+def tune_prophet(
+    executor: Executor,
+    series: list[SeriesInput],
+    spec: Spec,
+    sample_size: int,
+    grid: tuple[ProphetConfig, ...] = PROPHET_GRID,
+) -> tuple[ProphetConfig, list[dict]]:
+    """The grid's best config on a sample, and the table of scores behind the choice."""
+    sample = sample_for_tuning(series, spec, sample_size) if sample_size > 0 else []
+    if not sample:
+        return grid[0], []
+    spec = replace(spec, prophet=None)
+    futures = [executor.submit(score_configs, s, spec, grid) for s in sample]
+    scores: dict[str, list[tuple[float, float, float, float]]] = {c.name: [] for c in grid}
+    for future in futures:
+        try:
+            rows = future.result()
+        except Exception:  # noqa: BLE001 - a sample series that fails is skipped
+            continue
+        for name, rmsse, predicted, actual, weight in rows:
+            scores[name].append((rmsse, predicted, actual, weight))
+    table = []
+    for config in grid:
+        rows = scores[config.name]
+        if not rows:
+            continue
+        arr = np.array(rows)
+        bias = (
+            (arr[:, 1].sum() - arr[:, 2].sum()) / arr[:, 2].sum() if arr[:, 2].sum() > 0 else np.inf
+        )
+        table.append(
+            {
+                "config": config.name,
+                "weighted_rmsse": metrics.weighted_mean(arr[:, 0], arr[:, 3]),
+                "bias": float(bias),
+                "series": len(rows),
+            }
+        )
+    if not table:
+        return grid[0], []
+    ok = [t for t in table if abs(t["bias"]) <= spec.max_bias] or sorted(
+        table, key=lambda t: abs(t["bias"])
+    )[:1]
+    best = min(ok, key=lambda t: t["weighted_rmsse"])
+    return next(c for c in grid if c.name == best["config"]), table
