@@ -23,6 +23,9 @@ PAGES = {
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page("pages/inventory.py", title="Inventory", icon=":material/inventory_2:"),
     ],
+    "Planning": [
+        st.Page("pages/forecasts.py", title="Forecasts", icon=":material/query_stats:"),
+    ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     ],

@@ -43,8 +43,11 @@ class ForecastSettings(BaseModel):
     )
     batch_size: int = Field(16, ge=1, description="series per task sent to a worker")
     backtest_window: int = Field(28, ge=7, description="days per backtest origin")
-    prophet_origins: int = Field(
-        1, ge=1, le=12, description="backtest origins for series where Prophet is a candidate"
+    prophet_refit: bool = Field(
+        False, description="refit Prophet on the full history (twice the cost, under 1% better)"
+    )
+    evidence_z: float = Field(
+        2.0, ge=0, description="how clear a backtest difference must be to leave the default"
     )
     baseline_origins: int = Field(
         6, ge=1, le=24, description="backtest origins for series that only try baselines"

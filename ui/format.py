@@ -1,9 +1,11 @@
 """Number formatting for KPI tiles: the value with its unit, and the change since the last
-period, coloured by whether higher or lower is better."""
+period, coloured by whether higher or lower is better; and :func:`plain`, which makes text from
+the data (names, reasons) safe to show inside Streamlit markdown."""
 
 from __future__ import annotations
 
 import math
+import re
 
 PERCENT_UNITS = {"%", "percent", "pct"}
 
@@ -75,3 +77,25 @@ def kpi_delta_color(better: str | None) -> str:
     if better.startswith("low") or better == "down":
         return "inverse"
     return "off"
+
+
+# Everything CommonMark lets a backslash escape, so data shows as typed: no emphasis, links,
+# headings, tables, HTML, Streamlit colour directives (":red[...]"), icons or math ("$").
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=^\"'])")
+
+
+def plain(text: object) -> str:
+    """``text`` (a product name, a reason, an error message from the data) made safe to put in
+    Streamlit markdown: it is shown literally, on one line, never rendered; '—' for nothing."""
+    if text is None or text == "":
+        return "—"
+    one_line = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line)
+
+
+def formatted(value: float | None, spec: str) -> str:
+    """``format(value, spec)``; '—' for a missing or infinite value (a score that could not be
+    computed, e.g. WAPE over a window without demand)."""
+    if value is None or not math.isfinite(float(value)):
+        return "—"
+    return format(value, spec)

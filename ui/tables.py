@@ -5,6 +5,7 @@ They reshape frames a service returned; they never compute a stock figure themse
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -147,3 +148,176 @@ def preview_rows(frame: pl.DataFrame, first_row: int = 2) -> pl.DataFrame:
         number = pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64)
     name = "file row" if "row" in shown else "row"
     return frame.select(number.alias(name), *shown)
+
+
+# -- forecasts ------------------------------------------------------------------------------
+METHOD_LABELS = {
+    "prophet": "Prophet",
+    "prophet_ma": "Prophet + moving average",
+    "new_item": "new-item average",
+    "seasonal_naive": "seasonal naive",
+    "weekday_average": "weekday average",
+    "moving_average": "moving average",
+    "croston": "Croston",
+    "sba": "SBA (Syntetos-Boylan)",
+    "tsb": "TSB (Teunter-Syntetos-Babai)",
+}
+DEMAND_CLASS_LABELS = {
+    "smooth": "smooth",
+    "erratic": "erratic",
+    "intermittent": "intermittent",
+    "lumpy": "lumpy",
+    "too_short": "too short to backtest",
+    "new": "new item",
+}
+LEAD_TIME_DAYS = (7, 14, 28, 56)
+# Seconds one worker spends per series (backtest + final fit) when no earlier run says better.
+DEFAULT_SECONDS_PER_SERIES = 0.6
+
+
+def method_label(method: str | None) -> str:
+    """'weekday_average' -> 'weekday average'; an unknown method keeps its code."""
+    if not method:
+        return "—"
+    return METHOD_LABELS.get(method, method.replace("_", " "))
+
+
+def demand_class_label(demand_class: str | None) -> str:
+    if not demand_class:
+        return "—"
+    return DEMAND_CLASS_LABELS.get(demand_class, demand_class.replace("_", " "))
+
+
+def scope_text(scope: str | None, limit: int = 3) -> str:
+    """A run's scope (the JSON the service stores, or None) as words: 'all series',
+    'SKUs BEV-0001, BEV-0002', 'SKUs A, B, C +4 more · locations RDC-BJ'."""
+    if not scope:
+        return "all series"
+    try:
+        parsed = json.loads(scope)
+    except (TypeError, ValueError):
+        return str(scope)
+    parts = []
+    for field, word in (("skus", "SKUs"), ("locations", "locations")):
+        values = list(parsed.get(field) or [])
+        if values:
+            shown = ", ".join(values[:limit])
+            more = f" +{len(values) - limit} more" if len(values) > limit else ""
+            parts.append(f"{word} {shown}{more}")
+    return " · ".join(parts) or "all series"
+
+
+def runs_table(runs: pl.DataFrame) -> pl.DataFrame:
+    """The runs list with its scope in words."""
+    return runs.with_columns(
+        pl.col("scope").map_elements(scope_text, return_dtype=pl.String).fill_null("all series")
+    )
+
+
+def run_label(run: dict[str, Any], *, latest: bool = False) -> str:
+    """One line for the run picker: 'Run 8 · as of 2026-10-21 · 3 series · SKUs BBY-0001'."""
+    text = (
+        f"Run {run['run_id']} · as of {run['as_of']} · {run['series_count']:,} series · "
+        f"{scope_text(run.get('scope'))}"
+    )
+    return text + " (latest)" if latest else text
+
+
+def lead_time_table(
+    forecast: pl.DataFrame, windows: Iterable[int] = LEAD_TIME_DAYS
+) -> pl.DataFrame:
+    """Cumulative demand from the day after the as-of date through each lead time (days): the
+    forecast's ``cum_*`` columns read at that day. Windows beyond the horizon are dropped and
+    the horizon itself is added as the last row."""
+    horizon = forecast.height
+    days = sorted({w for w in windows if 0 < w <= horizon} | ({horizon} if horizon else set()))
+    picked = forecast.sort("date").with_row_index("day", offset=1).filter(pl.col("day").is_in(days))
+    return picked.select(
+        pl.col("day").cast(pl.Int64).alias("lead_time_days"),
+        pl.col("date").alias("through"),
+        "cum_mean",
+        "cum_p50",
+        "cum_p90",
+        "cum_p95",
+        "cum_p99",
+    )
+
+
+def series_locations(summary: pl.DataFrame, sku: str) -> list[str]:
+    """The locations a run forecast ``sku`` at, in code order."""
+    return sorted(summary.filter(pl.col("sku") == sku).get_column("location").unique().to_list())
+
+
+def series_groups(summary: pl.DataFrame, positions: pl.DataFrame) -> pl.DataFrame:
+    """A run's series (sku, location) with the region of the location and the category of the
+    SKU, read from the positions frame (which joins the master data)."""
+    regions = positions.select("location", "region").unique(subset="location")
+    categories = positions.select("sku", "category").unique(subset="sku")
+    return (
+        summary.select("sku", "location")
+        .join(regions, on="location", how="left")
+        .join(categories, on="sku", how="left")
+    )
+
+
+def group_series(groups: pl.DataFrame, level: str, key: str | None) -> tuple[tuple[str, str], ...]:
+    """The (sku, location) series of a region or category (every series for the network)."""
+    chosen = groups if level == "network" else groups.filter(pl.col(level) == key)
+    return tuple(sorted(chosen.select("sku", "location").iter_rows()))
+
+
+def estimated_series(positions: pl.DataFrame, skus: Iterable[str] = ()) -> int:
+    """About how many series a run would forecast: the SKU x locations that record demand
+    (of the chosen SKUs, or all)."""
+    skus = list(skus)
+    frame = positions.filter(pl.col("demand_source") == "demand")
+    if skus:
+        frame = frame.filter(pl.col("sku").is_in(skus))
+    return frame.select("sku", "location").unique().height
+
+
+def seconds_per_series(runs: pl.DataFrame) -> float:
+    """Worker-seconds per computed series, the median over earlier runs that computed at least
+    ten series; :data:`DEFAULT_SECONDS_PER_SERIES` without such a run."""
+    computed = runs.filter(
+        (pl.col("series_count") - pl.col("reused") >= 10) & (pl.col("workers") > 0)
+    ).select(
+        (pl.col("duration_s") * pl.col("workers") / (pl.col("series_count") - pl.col("reused")))
+        .median()
+        .alias("rate")
+    )
+    rate = computed.item() if computed.height else None
+    return float(rate) if rate else DEFAULT_SECONDS_PER_SERIES
+
+
+def duration_text(seconds: float) -> str:
+    """'under a minute', 'about 4 min', 'about 1.5 h'."""
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 90 * 60:
+        return f"about {max(round(seconds / 60), 1)} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+PERCENT_COLUMNS = ("wape", "bias", "median_wape", "median_bias")
+
+
+def as_percent(frame: pl.DataFrame, columns: Iterable[str] = PERCENT_COLUMNS) -> pl.DataFrame:
+    """Fractions (0.467) shown as percents (46.7): the listed columns that exist, times 100."""
+    present = [c for c in columns if c in frame.columns]
+    return frame.with_columns(pl.col(c) * 100 for c in present)
+
+
+def with_labels(frame: pl.DataFrame) -> pl.DataFrame:
+    """Method and demand class codes replaced by their labels, wherever the columns exist."""
+    out = frame
+    for column in ("method", "most_chosen"):
+        if column in out.columns:
+            out = out.with_columns(
+                pl.col(column).map_elements(method_label, return_dtype=pl.String)
+            )
+    if "demand_class" in out.columns:
+        out = out.with_columns(
+            pl.col("demand_class").map_elements(demand_class_label, return_dtype=pl.String)
+        )
+    return out

@@ -14,3 +14,11 @@ def keyed_table(frame: Any, *, key: str, **options: Any) -> Any:
     options.setdefault("placeholder", "—")
     with st.container(key=key):
         return st.dataframe(frame, **options)
+
+
+def keep_choice(key: str, options: list) -> None:
+    """Keep the choice held under ``key`` while it is still among ``options``; otherwise choose
+    the first option. Set explicitly (not just dropped) so the browser shows the new choice too:
+    a keyed selectbox whose options changed would otherwise keep showing the old one."""
+    if options and st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]

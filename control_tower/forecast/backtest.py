@@ -25,10 +25,15 @@ from control_tower.config import ForecastSettings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.forecast import baselines, metrics
 from control_tower.forecast.classify import classify
-from control_tower.forecast.pipeline import SeriesInput, Spec, forecast_series
+from control_tower.forecast.pipeline import (
+    SeriesInput,
+    Spec,
+    forecast_series,
+    from_first_demand,
+)
 from control_tower.forecast.prophet_model import DEFAULT_PROPHET
 from control_tower.forecast.runner import Progress, open_executor
-from control_tower.forecast.service import build_spec, load_series, resolve_as_of
+from control_tower.forecast.service import _check_known, build_spec, load_series, resolve_as_of
 from control_tower.forecast.tuning import tune_prophet
 from control_tower.store import Store
 
@@ -87,7 +92,9 @@ def evaluate_series(
         weight = history.weight
         cls = str(
             classify(
-                train, min_history_days=spec.min_history_days, new_item_days=spec.new_item_days
+                from_first_demand(history).values,
+                min_history_days=spec.min_history_days,
+                new_item_days=spec.new_item_days,
             )[0]
         )
         chosen = ""
@@ -175,6 +182,10 @@ def backtest(
     unknown = set(methods) - {PIPELINE, PROPHET_DEFAULT, *baselines.BASELINES}
     if unknown:
         raise ControlTowerError(f"unknown methods {sorted(unknown)}", title="Bad backtest")
+    if skus:
+        _check_known(store, "products", "sku", skus, "SKU")
+    if locations:
+        _check_known(store, "locations", "code", locations, "location")
     as_of = resolve_as_of(store, as_of)
     origin_dates = [as_of - timedelta(days=horizon * k) for k in range(origins, 0, -1)]
     series = load_series(

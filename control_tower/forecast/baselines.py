@@ -115,6 +115,36 @@ def weekday_average(y: np.ndarray, horizon: int, origin: int | None = None) -> n
     return np.resize(weekly, horizon).astype(float)
 
 
+PROFILE_WEEKS = 26
+
+
+def weekday_profile(history: np.ndarray, weeks: int = PROFILE_WEEKS) -> np.ndarray:
+    """Multipliers (mean 1) by position modulo 7 from the last ``weeks`` whole weeks of
+    ``history``: entry ``c`` belongs to the days whose index ``i`` has ``i % 7 == c``.
+    Flat when there are fewer than two weeks or no demand."""
+    k = min(len(history), SEASON * weeks) // SEASON * SEASON
+    if k < 2 * SEASON:
+        return np.ones(SEASON)
+    segment = history[-k:]
+    first = len(history) - k
+    profile = np.empty(SEASON)
+    for c in range(SEASON):
+        profile[(first + c) % SEASON] = segment[c::SEASON].mean()
+    mean = profile.mean()
+    return profile / mean if mean > 0 else np.ones(SEASON)
+
+
+def moving_average_weekday(y: np.ndarray, horizon: int, origin: int | None = None) -> np.ndarray:
+    """The 28-day moving average shaped by the weekday profile of the last 26 weeks: the
+    level of a moving average, the week of a seasonal method, little of either's noise."""
+    origin = len(y) - 1 if origin is None else origin
+    history = y[: origin + 1]
+    level = moving_average_path(history)[-1] if len(history) else 0.0
+    profile = weekday_profile(history)
+    days = np.arange(origin + 1, origin + 1 + horizon)
+    return level * profile[days % SEASON]
+
+
 croston = _flat(croston_path)
 sba = _flat(sba_path)
 tsb = _flat(tsb_path)
@@ -124,6 +154,7 @@ BASELINES: dict[str, Callable[..., np.ndarray]] = {
     "seasonal_naive": seasonal_naive,
     "weekday_average": weekday_average,
     "moving_average": moving_average,
+    "moving_average_weekday": moving_average_weekday,
     "croston": croston,
     "sba": sba,
     "tsb": tsb,

@@ -41,13 +41,16 @@ def error_model(errors: list[np.ndarray], forecasts: list[np.ndarray]) -> ErrorM
     sigma2 = float(np.mean(stacked**2))
     window = np.mean([len(e) for e in errors])
     mean_error_sq = float(np.mean([np.mean(e) ** 2 for e in errors]))
-    level_var = min(max(mean_error_sq - sigma2 / window, 0.0), sigma2)
+    # at least the error of a level estimated from one window of data (sigma2 / window):
+    # a handful of windows cannot show the persistent part reliably, and without it the
+    # cumulative quantiles of a level forecast cover too little
+    level_var = min(max(mean_error_sq - sigma2 / window, sigma2 / window), sigma2)
     return ErrorModel(sigma2, level_var, float(np.mean(np.concatenate(forecasts))))
 
 
 def daily_variance(mean: np.ndarray, model: ErrorModel) -> np.ndarray:
-    if model.reference_mean > 0:
-        scale = np.clip(mean / model.reference_mean, 0.25, 4.0)
+    if model.reference_mean > 0:  # a day forecast at zero (a closed day) adds no variance
+        scale = np.where(mean > 0, np.clip(mean / model.reference_mean, 0.25, 4.0), 0.0)
     else:
         scale = np.ones_like(mean)
     return np.maximum(model.sigma2 * scale, mean)
@@ -95,5 +98,5 @@ def bands(mean: np.ndarray, model: ErrorModel) -> Bands:
         quantiles=count_quantiles(mean, variance),
         cum_mean=cum_mean,
         cum_sd=np.sqrt(cum_var),
-        cum_quantiles=count_quantiles(cum_mean, cum_var),
+        cum_quantiles=np.maximum.accumulate(count_quantiles(cum_mean, cum_var), axis=0),
     )

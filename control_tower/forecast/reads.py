@@ -33,9 +33,10 @@ def load_forecasts(
 def series_summary(store: Store, run_id: int) -> pl.DataFrame:
     """One row per series of a run: class, method and why, backtest scores, failure."""
     return store.query(
-        "SELECT s.sku, p.name, s.location, s.demand_class, s.method, s.reason, s.rmsse, s.wape, "
-        "s.bias, s.adi, s.cv2, s.history_days, s.weight, s.failure, s.reused "
-        "FROM forecast_series s LEFT JOIN products p USING (sku) WHERE s.run_id = $run "
+        "SELECT s.sku, p.name, s.location, l.country, s.demand_class, s.method, s.reason, "
+        "s.rmsse, s.wape, s.bias, s.adi, s.cv2, s.history_days, s.weight, s.failure, s.reused "
+        "FROM forecast_series s LEFT JOIN products p USING (sku) "
+        "LEFT JOIN locations l ON l.code = s.location WHERE s.run_id = $run "
         "ORDER BY s.weight DESC, s.sku, s.location",
         {"run": run_id},
     )
@@ -50,7 +51,8 @@ def leaderboard(store: Store, run_id: int, by: str = "method") -> pl.DataFrame:
     if by == "method":
         return store.query(
             "SELECT c.method, count(*) AS series, count(*) FILTER (WHERE c.chosen) AS chosen, "
-            "sum(c.rmsse * s.weight) / nullif(sum(s.weight), 0) AS weighted_rmsse, "
+            "sum(c.rmsse * s.weight) / nullif(sum(s.weight) FILTER (WHERE c.rmsse IS NOT NULL), 0) "
+            "AS weighted_rmsse, "
             "median(c.rmsse) AS median_rmsse, median(c.wape) AS median_wape, "
             "median(c.bias) AS median_bias "
             "FROM forecast_candidates c JOIN forecast_series s USING (run_id, sku, location) "
@@ -78,6 +80,8 @@ def aggregate_forecast(
     if level not in AGGREGATE_LEVELS:
         raise ControlTowerError(f"aggregate by {level!r}: use one of {sorted(AGGREGATE_LEVELS)}")
     column = AGGREGATE_LEVELS[level]
+    if column is not None and key is None:
+        raise ControlTowerError(f"aggregate by {level}: say which {level}", title="Which one?")
     where = "" if column is None else f" AND {column} = $key"
     frame = store.query(
         "SELECT f.date, sum(f.mean) AS mean, sqrt(sum(f.sd * f.sd)) AS sd, count(*) AS series "  # noqa: S608
@@ -108,6 +112,8 @@ def demand_history_series(
     if level is not None and level not in AGGREGATE_LEVELS:
         raise ControlTowerError(f"aggregate by {level!r}: use one of {sorted(AGGREGATE_LEVELS)}")
     column = AGGREGATE_LEVELS.get(level) if level else None
+    if column is not None and key is None:
+        raise ControlTowerError(f"history by {level}: say which {level}", title="Which one?")
     where = f" AND {column} = $key" if column else ""
     return store.query(
         "WITH days AS (SELECT CAST(unnest(generate_series($start::DATE, $end::DATE, "  # noqa: S608

@@ -122,7 +122,9 @@ def load_series(
 
 def fit_key(series: SeriesInput, spec_hash: str) -> str:
     digest = hashlib.sha1(usedforsecurity=False)
-    digest.update(f"{MODEL_VERSION}|{spec_hash}|{series.start}|{series.country}".encode())
+    digest.update(
+        f"{MODEL_VERSION}|{spec_hash}|{series.start}|{series.country}|{series.price}".encode()
+    )
     digest.update(np.ascontiguousarray(series.values, dtype=np.float64).tobytes())
     return digest.hexdigest()
 
@@ -149,7 +151,8 @@ def build_spec(
     spec = Spec(
         horizon=horizon,
         window=settings.backtest_window,
-        prophet_origins=settings.prophet_origins,
+        prophet_refit=settings.prophet_refit,
+        evidence_z=settings.evidence_z,
         baseline_origins=settings.baseline_origins,
         max_bias=settings.max_bias,
         min_history_days=settings.min_history_days,
@@ -178,12 +181,17 @@ def resolve_as_of(store: Store, as_of: date | None) -> date:
     return as_of
 
 
-def _previous_tuning(store: Store, as_of: date, settings: ForecastSettings) -> ProphetConfig | None:
+def _previous_tuning(
+    store: Store, as_of: date, settings: ForecastSettings, *, scoped: bool
+) -> ProphetConfig | None:
+    """Prophet settings tuned by a recent run; a run over everything reuses only those of
+    another run over everything (a few SKUs are a thin sample)."""
     if settings.retune_days <= 0:
         return None
     rows = store.rows(
-        "SELECT settings FROM forecast_runs WHERE as_of BETWEEN ? AND ? ORDER BY run_id DESC LIMIT 20",
-        [as_of - timedelta(days=settings.retune_days), as_of],
+        "SELECT settings FROM forecast_runs WHERE as_of BETWEEN ? AND ? "
+        "AND (? OR scope IS NULL) ORDER BY run_id DESC LIMIT 20",
+        [as_of - timedelta(days=settings.retune_days), as_of, scoped],
     )
     names = {c.name: c for c in PROPHET_GRID}
     for (text,) in rows:
@@ -209,7 +217,9 @@ def forecast(
     """Forecast every SKU x location with demand up to ``as_of`` (default: the last demand
     date) for ``horizon`` days, and store the run. Returns the stored run."""
     settings = settings or ForecastSettings()
-    horizon = horizon or settings.horizon
+    horizon = settings.horizon if horizon is None else horizon
+    if workers is not None and workers < 1:
+        raise ControlTowerError(f"workers must be at least 1, not {workers}", title="Bad workers")
     if not 1 <= horizon <= MAX_HORIZON:
         raise ControlTowerError(
             f"horizon must be 1..{MAX_HORIZON} days, not {horizon}", title="Bad horizon"
@@ -228,7 +238,7 @@ def forecast(
             f"no demand history up to {as_of} for the SKUs and locations asked for",
             title="Nothing to forecast",
         )
-    workers = workers or settings.workers
+    workers = settings.workers if workers is None else workers
     countries = {s.country for s in series}
     first_year = min(s.start for s in series).year
     last_year = (as_of + timedelta(days=horizon)).year
@@ -240,7 +250,7 @@ def forecast(
                 opened.append(stack.enter_context(open_executor(workers, settings.dask_scheduler)))
             return opened[0][0]
 
-        prophet = _previous_tuning(store, as_of, settings)
+        prophet = _previous_tuning(store, as_of, settings, scoped=bool(skus or locations))
         tuning_table = None
         if prophet is None:
             base = build_spec(settings, horizon, None, countries, first_year, last_year, prophet_fn)
@@ -310,7 +320,8 @@ def _reusable(
     with registered(cur, "wanted_keys", frame):
         rows = cur.execute(
             "SELECT f.sku, f.location, max(f.run_id) FROM forecast_series f "
-            "JOIN wanted_keys w USING (sku, location, fit_key) GROUP BY ALL"
+            "JOIN wanted_keys w USING (sku, location, fit_key) WHERE f.failure IS NULL "
+            "GROUP BY ALL"
         ).fetchall()
     return {(r[0], r[1]): int(r[2]) for r in rows}
 
@@ -576,7 +587,9 @@ def resolve_run(store: Store, run: int | str | None) -> ForecastRun:
 
 def list_runs(store: Store, limit: int = 50) -> pl.DataFrame:
     return store.query(
-        "SELECT run_id, created_at, as_of, horizon, executor, workers, round(duration_s, 1) AS duration_s, "
-        "series_count, failures, reused, scope FROM forecast_runs ORDER BY run_id DESC LIMIT $limit",
+        "SELECT run_id, created_at, as_of, horizon, executor, workers, "
+        "round(duration_s, 1) AS duration_s, series_count, failures, reused, scope, "
+        "json_extract_string(settings, '$.prophet.name') AS prophet_setting "
+        "FROM forecast_runs ORDER BY run_id DESC LIMIT $limit",
         {"limit": limit},
     )

@@ -15,10 +15,17 @@ import numpy as np
 
 from control_tower.forecast import metrics
 from control_tower.forecast.classify import classify
-from control_tower.forecast.pipeline import SeriesInput, Spec, _origins, cap_outliers
+from control_tower.forecast.pipeline import (
+    SeriesInput,
+    Spec,
+    _origins,
+    cap_outliers,
+    from_first_demand,
+)
 from control_tower.forecast.prophet_model import PROPHET_GRID, ProphetConfig
 
 TUNING_ORIGINS = 2
+MIN_SAMPLE = 4
 
 
 def score_configs(
@@ -65,11 +72,14 @@ def sample_for_tuning(series: list[SeriesInput], spec: Spec, size: int) -> list[
         for s in series
         if str(
             classify(
-                s.values, min_history_days=spec.min_history_days, new_item_days=spec.new_item_days
+                from_first_demand(s).values,
+                min_history_days=spec.min_history_days,
+                new_item_days=spec.new_item_days,
             )[0]
         )
         in spec.prophet_classes
     ]
+    size = min(size, max(MIN_SAMPLE, len(eligible) // 4))  # a small run tunes on a few
     if len(eligible) <= size:
         return eligible
     by_value = sorted(eligible, key=lambda s: -s.weight)

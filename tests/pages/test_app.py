@@ -6,7 +6,7 @@ import pytest
 
 from ._support import page, run
 
-PAGES = ["pages/overview.py", "pages/inventory.py", "pages/data.py"]
+PAGES = ["pages/overview.py", "pages/inventory.py", "pages/forecasts.py", "pages/data.py"]
 
 
 def test_app_opens_on_the_overview(on_demo):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+import multiprocessing.spawn
+import re
+import sys
+import types
+from datetime import date, timedelta
 
 import polars as pl
+import pytest
 
 from control_tower.errors import RowProblem
-from ui import charts, tables
+from ui import charts, forecast_charts, state, tables
 from ui.errors import problems_frame
-from ui.format import is_flat, kpi_delta, kpi_delta_color, kpi_value
+from ui.forecast_charts import holiday_label
+from ui.format import formatted, is_flat, kpi_delta, kpi_delta_color, kpi_value, plain
 
 POSITIONS = pl.DataFrame(
     {
@@ -125,3 +131,176 @@ def test_problems_table_has_the_report_columns():
     assert frame.columns == ["file", "row", "column", "value", "reason"]
     assert frame.row(0) == ("a.csv", 2, "qty", "x", "not a number")
     assert problems_frame([]).height == 0
+
+
+# -- forecasts ------------------------------------------------------------------------------
+def test_plain_shows_data_text_literally_in_markdown():
+    hostile = "**bold** <b>x</b> [a](https://e.com) :red[r] $x$ #1\nsecond line"
+    shown = plain(hostile)
+    assert "\n" not in shown
+    for raw in ("**", "<b>", "[a](", ":red[", "$x$"):
+        assert raw not in shown
+    # Removing the escapes gives the text back (newlines as spaces).
+    assert re.sub(r"\\(.)", r"\1", shown) == hostile.replace("\n", " ")
+    assert plain("矿泉水 500ml") == "矿泉水 500ml"
+    assert plain(None) == "—" and plain("") == "—"
+
+
+def test_formatted_numbers_show_a_dash_when_missing():
+    assert formatted(0.4671, ".1%") == "46.7%"
+    assert formatted(None, ".3f") == "—"
+    assert formatted(float("inf"), ".3f") == "—"
+    assert formatted(float("nan"), ".3f") == "—"
+
+
+def test_lead_time_table_reads_the_cumulative_columns_at_each_window():
+    days = 30
+    forecast = pl.DataFrame(
+        {
+            "date": [date(2025, 1, 1) + timedelta(days=i) for i in range(days)],
+            **{
+                column: [float(i + 1) * factor for i in range(days)]
+                for column, factor in (
+                    ("cum_mean", 10),
+                    ("cum_p50", 9),
+                    ("cum_p90", 13),
+                    ("cum_p95", 14),
+                    ("cum_p99", 16),
+                )
+            },
+        }
+    )
+    table = tables.lead_time_table(forecast)
+    assert table["lead_time_days"].to_list() == [7, 14, 28, 30]  # 56 is past the horizon
+    assert table["cum_mean"].to_list() == [70.0, 140.0, 280.0, 300.0]
+    assert table["cum_p95"].to_list() == [98.0, 196.0, 392.0, 420.0]
+    assert table["through"].to_list()[0] == date(2025, 1, 7)
+
+
+def test_run_scope_and_label_in_words():
+    assert tables.scope_text(None) == "all series"
+    assert tables.scope_text('{"skus": ["A", "B"], "locations": []}') == "SKUs A, B"
+    scope = '{"skus": ["A", "B", "C", "D", "E"], "locations": ["RDC-BJ"]}'
+    assert tables.scope_text(scope) == "SKUs A, B, C +2 more · locations RDC-BJ"
+    run = {"run_id": 3, "as_of": date(2025, 6, 30), "series_count": 1200, "scope": None}
+    assert tables.run_label(run, latest=True) == (
+        "Run 3 · as of 2025-06-30 · 1,200 series · all series (latest)"
+    )
+
+
+def test_method_and_class_labels():
+    assert tables.method_label("weekday_average") == "weekday average"
+    assert tables.method_label("prophet") == "Prophet"
+    assert tables.method_label("a_new_method") == "a new method"
+    assert tables.demand_class_label("too_short") == "too short to backtest"
+    frame = tables.with_labels(
+        pl.DataFrame({"method": ["sba", None], "demand_class": ["new", "x"]})
+    )
+    assert frame["method"].to_list() == ["SBA (Syntetos-Boylan)", None]
+    assert frame["demand_class"].to_list() == ["new item", "x"]
+
+
+def test_run_time_estimate_uses_earlier_runs():
+    positions = pl.DataFrame(
+        {
+            "sku": ["A", "A", "B", "B"],
+            "location": ["CDC", "RDC", "CDC", "RDC"],
+            "demand_source": ["outbound", "demand", "outbound", "demand"],
+        }
+    )
+    assert tables.estimated_series(positions) == 2
+    assert tables.estimated_series(positions, ["A"]) == 1
+    runs = pl.DataFrame(
+        {
+            "series_count": [100, 100, 5],
+            "reused": [0, 100, 0],  # the second computed nothing, the third too little
+            "duration_s": [30.0, 0.1, 100.0],
+            "workers": [2, 0, 1],
+        }
+    )
+    assert tables.seconds_per_series(runs) == pytest.approx(0.6)
+    assert tables.seconds_per_series(runs.head(0)) == tables.DEFAULT_SECONDS_PER_SERIES
+    assert tables.duration_text(20) == "under a minute"
+    assert tables.duration_text(600) == "about 10 min"
+    assert tables.duration_text(3 * 3600) == "about 3.0 h"
+
+
+def test_series_groups_pick_the_series_of_a_region_or_category():
+    summary = pl.DataFrame({"sku": ["A", "A", "B"], "location": ["RDC-BJ", "RDC-GZ", "RDC-BJ"]})
+    positions = pl.DataFrame(
+        {
+            "sku": ["A", "A", "B"],
+            "location": ["RDC-BJ", "RDC-GZ", "RDC-BJ"],
+            "region": ["North", "South", "North"],
+            "category": ["drinks", "drinks", "snacks"],
+        }
+    )
+    groups = tables.series_groups(summary, positions)
+    assert tables.group_series(groups, "region", "North") == (("A", "RDC-BJ"), ("B", "RDC-BJ"))
+    assert tables.group_series(groups, "category", "drinks") == (("A", "RDC-BJ"), ("A", "RDC-GZ"))
+    assert len(tables.group_series(groups, "network", None)) == 3
+
+
+def test_holiday_days_merge_into_named_spans():
+    holidays = pl.DataFrame(
+        {
+            "date": [date(2025, 11, 9), date(2025, 11, 10), date(2025, 11, 11), date(2025, 11, 13)],
+            "holiday": ["double_11_run_up", "double_11_run_up", "double_11_day", "new_years_day"],
+        }
+    )
+    assert holiday_label("double_11_run_up") == "Double 11 双十一: run up"
+    assert holiday_label("spring_festival_week") == "Spring Festival 春节: week"
+    assert forecast_charts.holiday_spans(holidays) == [
+        ("Double 11 双十一: run up", date(2025, 11, 9), date(2025, 11, 10)),
+        ("Double 11 双十一: day", date(2025, 11, 11), date(2025, 11, 11)),
+        ("new years day", date(2025, 11, 13), date(2025, 11, 13)),
+    ]
+
+
+def test_forecast_figure_draws_history_bands_as_of_and_holidays():
+    as_of = date(2025, 11, 8)
+    history = pl.DataFrame(
+        {
+            "date": [as_of - timedelta(days=i) for i in range(3, -3, -1)],
+            "quantity": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    forecast = pl.DataFrame(
+        {
+            "date": [as_of + timedelta(days=i) for i in (1, 2)],
+            "mean": [4.0, 4.5],
+            "p50": [4.0, 4.0],
+            "p90": [7.0, 7.5],
+            "p95": [8.0, 8.5],
+        }
+    )
+    holidays = pl.DataFrame({"date": [as_of + timedelta(days=1)], "holiday": ["<b>x</b>"]})
+    fig = forecast_charts.forecast_figure(history, forecast, as_of=as_of, holidays=holidays)
+    names = [t.name for t in fig.data]
+    assert names[:2] == ["demand", "actual after as-of"]
+    assert {"p50–p90", "p90–p95", "p50 (median)", "forecast mean", "holiday / festival"} <= set(
+        names
+    )
+    demand = fig.data[0]
+    assert list(demand.y) == [1.0, 2.0, 3.0, 4.0]  # up to and including the as-of day
+    assert list(fig.data[names.index("holiday / festival")].customdata) == ["&lt;b&gt;x&lt;/b&gt;"]
+    shapes = fig.to_plotly_json()["layout"]["shapes"]
+    assert {s["type"] for s in shapes} == {"line", "rect"}
+    # An aggregate has no p50: its band starts at the mean.
+    aggregate = forecast_charts.forecast_figure(
+        history, forecast.drop("p50"), as_of=as_of, holidays=None
+    )
+    assert "mean–p90" in [t.name for t in aggregate.data]
+
+
+def test_spawned_workers_do_not_rerun_the_page_script(monkeypatch):
+    """Under Streamlit, __main__ is the page script; multiprocessing would re-run its file in
+    every spawned worker. Inside the block the file is hidden; after it, it is back."""
+    script = types.ModuleType("__main__")
+    script.__file__ = "/somewhere/app.py"
+    script.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert "init_main_from_path" in multiprocessing.spawn.get_preparation_data("w")
+    with state.workers_skip_the_script():
+        assert "init_main_from_path" not in multiprocessing.spawn.get_preparation_data("w")
+    assert script.__file__ == "/somewhere/app.py"
