@@ -57,6 +57,12 @@ class ForecastSettings(BaseModel):
         84, ge=14, description="below this a series is too short to backtest"
     )
     new_item_days: int = Field(28, ge=1, description="first demand more recent than this: new")
+    prophet_value_share: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Prophet is tried on the series making up this share of sales value",
+    )
     prophet_classes: list[str] = Field(
         default_factory=lambda: ["smooth", "erratic"],
         description="demand classes where Prophet is tried",

@@ -236,3 +236,4 @@ def test_readme_config_example_loads(tmp_path, monkeypatch):
     settings = load_settings(path)
     assert settings.db_path == "data/network.duckdb"
     assert settings.position.excess_cover_days == 60
+    assert settings.forecast.horizon == 56 and settings.forecast.max_bias == 0.15

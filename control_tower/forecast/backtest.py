@@ -33,7 +33,13 @@ from control_tower.forecast.pipeline import (
 )
 from control_tower.forecast.prophet_model import DEFAULT_PROPHET
 from control_tower.forecast.runner import Progress, open_executor
-from control_tower.forecast.service import _check_known, build_spec, load_series, resolve_as_of
+from control_tower.forecast.service import (
+    _check_known,
+    build_spec,
+    load_series,
+    mark_prophet_series,
+    resolve_as_of,
+)
 from control_tower.forecast.tuning import tune_prophet
 from control_tower.store import Store
 
@@ -77,6 +83,7 @@ def evaluate_series(
     spec: Spec,
     origins: Sequence[int],
     methods: Sequence[str],
+    prophet_flags: Sequence[bool] | None = None,
 ) -> list[SeriesScore]:
     """Score each method on each origin (index of the last training day) of one series."""
     y = np.asarray(series.values, dtype=float)
@@ -85,7 +92,11 @@ def evaluate_series(
     for k, origin in enumerate(origins):
         if origin < 0 or origin + h > len(y) - 1:
             continue
-        history = replace(series, values=y[: origin + 1])
+        history = replace(
+            series,
+            values=y[: origin + 1],
+            try_prophet=bool(prophet_flags[k]) if prophet_flags else True,
+        )
         actual = y[origin + 1 : origin + 1 + h]
         train = history.values
         scale = metrics.rmsse_scale(train)
@@ -129,12 +140,28 @@ def evaluate_series(
     return out
 
 
-def _evaluate_batch(batch, spec, origins_by_series, methods):
+def _evaluate_batch(batch, spec, origins_by_series, methods, flags_by_series):
     return [
         s
-        for series, origins in zip(batch, origins_by_series, strict=True)
-        for s in evaluate_series(series, spec, origins, methods)
+        for series, origins, flags in zip(batch, origins_by_series, flags_by_series, strict=True)
+        for s in evaluate_series(series, spec, origins, methods, flags)
     ]
+
+
+def _prophet_flags(
+    series_plans: list[tuple[SeriesInput, list[int]]], origins: int, value_share: float
+) -> list[list[bool]]:
+    """Per series and origin: is it among the series Prophet is tried on, judged on the
+    history up to that origin (as a run at that date would)."""
+    flags = [[True] * origins for _ in series_plans]
+    for k in range(origins):
+        present = [(i, s, p[k]) for i, (s, p) in enumerate(series_plans) if p[k] >= 0]
+        marked = mark_prophet_series(
+            [replace(s, values=s.values[: idx + 1]) for _, s, idx in present], value_share
+        )
+        for (i, _, _), m in zip(present, marked, strict=True):
+            flags[i][k] = m.try_prophet
+    return flags
 
 
 def summarise(scores: pl.DataFrame, group: str = "method") -> pl.DataFrame:
@@ -216,11 +243,17 @@ def backtest(
             spec = replace(spec, prophet=prophet)
             tuned_name = prophet.name
         size = max(1, settings.batch_size // 2)
-        batches = [series_plans[i : i + size] for i in range(0, len(series_plans), size)]
+        flags = _prophet_flags(series_plans, origins, settings.prophet_value_share)
+        batches = [slice(i, i + size) for i in range(0, len(series_plans), size)]
         futures = {
             executor.submit(
-                _evaluate_batch, [s for s, _ in b], spec, [p for _, p in b], methods
-            ): len(b)
+                _evaluate_batch,
+                [s for s, _ in series_plans[b]],
+                spec,
+                [p for _, p in series_plans[b]],
+                methods,
+                flags[b],
+            ): len(series_plans[b])
             for b in batches
         }
         rows: list[SeriesScore] = []

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays as holiday_lib
+import numpy as np
 import pandas as pd
 
 # (name, first offset, last offset) around an anchor day
@@ -105,13 +106,35 @@ def holidays_between(country: str, start: date, end: date) -> pd.DataFrame:
     return frame.loc[mask, ["ds", "holiday"]].reset_index(drop=True)
 
 
+_TABLES: dict[int, tuple[pd.DataFrame, np.datetime64, np.ndarray, list[str]]] = {}
+
+
+def _table(frame: pd.DataFrame) -> tuple[np.datetime64, np.ndarray, list[str]]:
+    """The frame as a (days x holidays) 0/1 matrix from its first day, built once per frame
+    object (a worker sees the same frame for every series of a batch)."""
+    cached = _TABLES.get(id(frame))
+    if cached is not None and cached[0] is frame:
+        return cached[1], cached[2], cached[3]
+    names = sorted(frame["holiday"].unique())
+    first = frame["ds"].min().to_datetime64().astype("datetime64[D]")
+    days = (frame["ds"].to_numpy().astype("datetime64[D]") - first).astype(np.int64)
+    matrix = np.zeros((int(days.max()) + 1, len(names)))
+    column = {name: j for j, name in enumerate(names)}
+    matrix[days, [column[h] for h in frame["holiday"]]] = 1.0
+    if len(_TABLES) > 16:
+        _TABLES.clear()
+    _TABLES[id(frame)] = (frame, first, matrix, names)
+    return first, matrix, names
+
+
 def holiday_indicators(frame: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
     """One 0/1 column per holiday or festival phase over ``dates`` (Prophet regressors: built
     in one vectorised step rather than Prophet's per-date holiday loop)."""
     if frame is None or frame.empty:
         return pd.DataFrame(index=range(len(dates)))
-    hits = frame[frame["ds"].isin(dates)]
-    table = pd.crosstab(hits["ds"], hits["holiday"]).clip(upper=1)
-    table = table.reindex(dates, fill_value=0)
-    table.columns = [f"holiday_{c}" for c in table.columns]
-    return table.reset_index(drop=True).astype(float)
+    first, matrix, names = _table(frame)
+    offsets = (dates.to_numpy().astype("datetime64[D]") - first).astype(np.int64)
+    inside = (offsets >= 0) & (offsets < len(matrix))
+    values = np.zeros((len(dates), len(names)))
+    values[inside] = matrix[offsets[inside]]
+    return pd.DataFrame(values, columns=[f"holiday_{n}" for n in names])

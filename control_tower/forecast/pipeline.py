@@ -60,6 +60,7 @@ class SeriesInput:
     values: np.ndarray
     country: str = "CN"
     price: float = 1.0  # sales value per unit, for the M5 weights
+    try_prophet: bool = True  # False: a series outside the top of sales value (see service)
 
     @property
     def weight(self) -> float:
@@ -329,6 +330,7 @@ def forecast_series(series: SeriesInput, spec: Spec) -> SeriesResult:
         spec.prophet is not None
         and str(demand_class) in spec.prophet_classes
         and demand_class is not DemandClass.TOO_SHORT
+        and series.try_prophet
     )
     origins: list[int] = []
     if demand_class is not DemandClass.TOO_SHORT:
@@ -353,6 +355,8 @@ def forecast_series(series: SeriesInput, spec: Spec) -> SeriesResult:
     scale = metrics.rmsse_scale(train[: origins[-1] + 1])
     scores = [_score(c, scale, spec) for c in candidates.values()]
     ranked, reason = _rank(scores, candidates, spec, len(origins))
+    if str(demand_class) in spec.prophet_classes and not series.try_prophet:
+        reason = f"low sales value, Prophet not tried; {reason}"
     for chosen in ranked:
         try:
             mean = candidates[chosen.method].final()

@@ -45,7 +45,7 @@ PROPHET_GRID: tuple[ProphetConfig, ...] = (
         changepoint_prior_scale=0.01,
         seasonality_prior_scale=1.0,
         holidays_prior_scale=1.0,
-        yearly_fourier_order=6,
+        yearly_fourier_order=4,
     ),
     ProphetConfig(
         name="multiplicative_stiff",
@@ -53,7 +53,7 @@ PROPHET_GRID: tuple[ProphetConfig, ...] = (
         changepoint_prior_scale=0.01,
         seasonality_prior_scale=1.0,
         holidays_prior_scale=1.0,
-        yearly_fourier_order=6,
+        yearly_fourier_order=4,
     ),
 )
 

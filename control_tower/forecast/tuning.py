@@ -70,7 +70,8 @@ def sample_for_tuning(series: list[SeriesInput], spec: Spec, size: int) -> list[
     eligible = [
         s
         for s in series
-        if str(
+        if s.try_prophet
+        and str(
             classify(
                 from_first_demand(s).values,
                 min_history_days=spec.min_history_days,
