@@ -43,6 +43,9 @@ class ForecastSettings(BaseModel):
     )
     batch_size: int = Field(16, ge=1, description="series per task sent to a worker")
     backtest_window: int = Field(28, ge=7, description="days per backtest origin")
+    level_correction: float = Field(
+        0.0, ge=0, le=1, description="share of the backtest window's level error corrected"
+    )
     prophet_refit: bool = Field(
         False, description="refit Prophet on the full history (twice the cost, under 1% better)"
     )

@@ -28,7 +28,7 @@ from control_tower.store import Store, registered
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "1"  # bump when the pipeline changes what it computes: old fits are not reused
+MODEL_VERSION = "2"  # bump when the pipeline changes what it computes: old fits are not reused
 MAX_HORIZON = 730
 QUANTILE_COLUMNS = tuple(f"p{round(q * 100)}" for q in LEVELS)
 
@@ -169,6 +169,7 @@ def build_spec(
         horizon=horizon,
         window=settings.backtest_window,
         prophet_refit=settings.prophet_refit,
+        level_correction=settings.level_correction,
         evidence_z=settings.evidence_z,
         baseline_origins=settings.baseline_origins,
         max_bias=settings.max_bias,

@@ -86,7 +86,7 @@ def test_the_bias_limit_is_a_setting():
 def test_when_every_method_is_too_biased_the_least_biased_is_used():
     rng = np.random.default_rng(1)
     y = np.concatenate([rng.poisson(10, 300), rng.poisson(40, 28)])  # demand quadruples
-    result = run(y, partial(stubs.oracle_prophet, factor=1.4), baseline_origins=1)
+    result = run(y, partial(stubs.oracle_prophet, factor=2.0), baseline_origins=1)
     assert all(abs(c.bias) > 0.15 for c in result.candidates)
     least = min(result.candidates, key=lambda c: abs(c.bias))
     assert result.method == least.method
