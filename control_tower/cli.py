@@ -263,8 +263,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execve does not return
 
 
-def _skus_arg(values: list[str] | None) -> list[str] | None:
-    """--skus A B C and --skus A,B,C both work."""
+def _list_arg(values: list[str] | None) -> list[str] | None:
+    """--skus A B C and --skus A,B,C both work (also --locations)."""
     if not values:
         return None
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
@@ -281,8 +281,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             settings,
             as_of=args.as_of,
             horizon=args.horizon,
-            skus=_skus_arg(args.skus),
-            locations=_skus_arg(args.locations),
+            skus=_list_arg(args.skus),
+            locations=_list_arg(args.locations),
             workers=args.workers,
             show_bar=sys.stderr.isatty() or args.verbose,
         )
@@ -328,8 +328,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             horizon=args.horizon,
             origins=args.origins,
             as_of=args.as_of,
-            skus=_skus_arg(args.skus),
-            locations=_skus_arg(args.locations),
+            skus=_list_arg(args.skus),
+            locations=_list_arg(args.locations),
             workers=args.workers,
             show_bar=sys.stderr.isatty() or args.verbose,
         )

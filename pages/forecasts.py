@@ -30,9 +30,6 @@ TEXT = st.column_config.TextColumn
 SERIES_VIEW = "SKU x location"
 VIEWS = {SERIES_VIEW: "series", "Region": "region", "Category": "category", "Network": "network"}
 HISTORY_DAYS = [56, 90, 180, 365, 730]
-# A run limited to some SKUs or locations: its aggregate history is summed over exactly its
-# series, one read per series, up to this many; beyond it the group's whole demand is shown.
-MAX_SUMMED_SERIES = 300
 
 RMSSE_HELP = (
     "Root mean squared scaled error (M5): the backtest error scaled by the series' own "
@@ -228,17 +225,16 @@ def start_run(
         )
 
     try:
-        with state.workers_skip_the_script():
-            run = fc.forecast(
-                store,
-                settings,
-                as_of=as_of,
-                horizon=horizon,
-                skus=skus or None,
-                workers=workers,
-                progress=progress,
-                show_bar=False,
-            )
+        run = fc.forecast(
+            store,
+            settings,
+            as_of=as_of,
+            horizon=horizon,
+            skus=skus or None,
+            workers=workers,
+            progress=progress,
+            show_bar=False,
+        )
     except ControlTowerError as exc:
         bar.empty()
         show_error(exc)
@@ -386,17 +382,15 @@ def aggregate_view(
     series = tables.group_series(groups, level, group)
     start, end = history_window(store, run, history_days)
     forecast = cached.aggregate_forecast(store, run.run_id, level, group)
-    note = ""
-    if run.scope is None:
-        history = cached.demand_history(store, start, end, level=level, group=group)
-    elif len(series) <= MAX_SUMMED_SERIES:
-        history = cached.series_history_sum(store, start, end, series)
-    else:
-        history = cached.demand_history(store, start, end, level=level, group=group)
-        note = (
-            " This run covers only part of the network: the history line is the whole "
-            f"{level}'s demand, the forecast only the run's {len(series):,} series."
-        )
+    # a run limited to some SKUs or locations: the history of exactly its series
+    history = cached.demand_history(
+        store,
+        start,
+        end,
+        level=level,
+        group=group,
+        run_id=None if run.scope is None else run.run_id,
+    )
     st.markdown(
         f"**{plain(group) if group else 'The whole network'}**: {len(series):,} series summed"
     )
@@ -407,7 +401,7 @@ def aggregate_view(
     )
     st.caption(
         "Daily means add up; the band (mean to p90, p90 to p95) treats the series as "
-        "independent, a normal approximation." + note
+        "independent, a normal approximation."
     )
 
 

@@ -162,9 +162,17 @@ def _demand_history(
     location: str | None,
     level: str | None,
     group: str | None,
+    run_id: int | None,
 ) -> pl.DataFrame:
     return fc.demand_history_series(
-        _store, start=start, end=end, sku=sku, location=location, level=level, key=group
+        _store,
+        start=start,
+        end=end,
+        sku=sku,
+        location=location,
+        level=level,
+        key=group,
+        run_id=run_id,
     )
 
 
@@ -177,32 +185,11 @@ def demand_history(
     location: str | None = None,
     level: str | None = None,
     group: str | None = None,
+    run_id: int | None = None,
 ) -> pl.DataFrame:
-    """Daily demand (date, quantity) of one SKU x location or summed over a group
-    (:func:`control_tower.forecast.demand_history_series`)."""
-    return _demand_history(store, _key(store), start, end, sku, location, level, group)
-
-
-@st.cache_data(show_spinner=False, ttl=TTL, max_entries=32)
-def _series_history_sum(
-    _store: Store, key: tuple, start: date, end: date, series: tuple[tuple[str, str], ...]
-) -> pl.DataFrame:
-    frames = [
-        fc.demand_history_series(_store, start=start, end=end, sku=sku, location=location)
-        for sku, location in series
-    ]
-    if not frames:
-        days = pl.date_range(start, end, eager=True).alias("date")
-        return pl.DataFrame({"date": days, "quantity": pl.repeat(0.0, len(days), eager=True)})
-    return pl.concat(frames).group_by("date").agg(pl.col("quantity").sum()).sort("date")
-
-
-def series_history_sum(
-    store: Store, start: date, end: date, series: tuple[tuple[str, str], ...]
-) -> pl.DataFrame:
-    """Daily demand summed over exactly these (sku, location) series: the history that matches
-    the aggregate forecast of a run limited to some SKUs or locations."""
-    return _series_history_sum(store, _key(store), start, end, series)
+    """Daily demand (date, quantity) of one SKU x location or summed over a group, only over
+    the series of run ``run_id`` when given (:func:`control_tower.forecast.demand_history_series`)."""
+    return _demand_history(store, _key(store), start, end, sku, location, level, group, run_id)
 
 
 @st.cache_data(show_spinner=False, ttl=TTL, max_entries=32)

@@ -7,9 +7,6 @@ process (DuckDB allows one writing process; the dashboard owns the file). The pa
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 import streamlit as st
@@ -53,25 +50,3 @@ def is_empty(store: Store) -> bool:
         store.scalar(f"SELECT EXISTS (SELECT 1 FROM {SPECS[entity].table})")  # noqa: S608
         for entity in ENTITIES
     )
-
-
-@contextmanager
-def workers_skip_the_script() -> Iterator[None]:
-    """Start worker processes inside this block (the forecast's process pool) without them
-    running the dashboard script.
-
-    Streamlit installs the running script as ``__main__`` (with its ``__file__``), and a
-    process that multiprocessing spawns first re-runs ``__main__`` from that file: every
-    forecast worker would execute app.py and the page, headless, open the database (refused:
-    this process holds the lock) and import the whole UI before doing any work. Without
-    ``__file__`` the workers start clean. Restored on leaving the block."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or path is None or getattr(main, "__spec__", None) is not None:
-        yield
-        return
-    del main.__file__
-    try:
-        yield
-    finally:
-        main.__file__ = path

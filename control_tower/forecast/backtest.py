@@ -34,8 +34,8 @@ from control_tower.forecast.pipeline import (
 from control_tower.forecast.prophet_model import DEFAULT_PROPHET
 from control_tower.forecast.runner import Progress, open_executor
 from control_tower.forecast.service import (
-    _check_known,
     build_spec,
+    check_known,
     load_series,
     mark_prophet_series,
     resolve_as_of,
@@ -210,9 +210,9 @@ def backtest(
     if unknown:
         raise ControlTowerError(f"unknown methods {sorted(unknown)}", title="Bad backtest")
     if skus:
-        _check_known(store, "products", "sku", skus, "SKU")
+        check_known(store, "products", "sku", skus, "SKU")
     if locations:
-        _check_known(store, "locations", "code", locations, "location")
+        check_known(store, "locations", "code", locations, "location")
     as_of = resolve_as_of(store, as_of)
     origin_dates = [as_of - timedelta(days=horizon * k) for k in range(origins, 0, -1)]
     series = load_series(

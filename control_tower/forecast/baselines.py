@@ -150,6 +150,18 @@ sba = _flat(sba_path)
 tsb = _flat(tsb_path)
 moving_average = _flat(moving_average_path)
 
+
+def forecasts_at(method: str, y: np.ndarray, horizon: int, origins: list[int]) -> list[np.ndarray]:
+    """The method's forecast at each origin. A flat method's path is computed once and read
+    at every origin (the path is causal, so this equals a fit on each prefix)."""
+    fn = BASELINES[method]
+    path_fn = getattr(fn, "path", None)
+    if path_fn is None:
+        return [fn(y, horizon, o) for o in origins]
+    path = path_fn(y[: max(origins) + 1]) if origins else np.empty(0)
+    return [np.full(horizon, max(float(path[o]), 0.0)) for o in origins]
+
+
 BASELINES: dict[str, Callable[..., np.ndarray]] = {
     "seasonal_naive": seasonal_naive,
     "weekday_average": weekday_average,

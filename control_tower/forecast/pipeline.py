@@ -164,7 +164,12 @@ def excess_rate(y: np.ndarray, train: np.ndarray, origin: int) -> float:
 
 def _baseline_candidate(method: str, y: np.ndarray, train: np.ndarray, origins, spec) -> _Candidate:
     fn = baselines.BASELINES[method]
-    forecasts = [fn(train, spec.window, o) + excess_rate(y, train, o) for o in origins]
+    forecasts = [
+        f + excess_rate(y, train, o)
+        for f, o in zip(
+            baselines.forecasts_at(method, train, spec.window, origins), origins, strict=True
+        )
+    ]
     errors = [y[o + 1 : o + 1 + spec.window] - f for o, f in zip(origins, forecasts, strict=True)]
     last = len(y) - 1
     return _Candidate(
@@ -220,10 +225,6 @@ def _score(candidate: _Candidate, scale: float, spec: Spec) -> CandidateScore:
     )
 
 
-def demand_class_label(default: str) -> str:
-    return "smooth and erratic demand" if default == PROPHET_MA else "this demand class"
-
-
 def _dm_statistic(incumbent: np.ndarray, challenger: np.ndarray) -> float:
     """Diebold-Mariano statistic on squared errors (Diebold & Mariano 1995): positive when
     the challenger's errors are smaller; above ~2 the difference is unlikely to be noise."""
@@ -268,11 +269,12 @@ def _rank(
                 f"(RMSSE {best.rmsse:.2f} against {incumbent.rmsse:.2f}, Diebold-Mariano {t:.1f})"
             )
     rest = [s for s in eligible if s is not incumbent]
+    scope = "smooth and erratic demand" if default == PROPHET_MA else "this demand class"
     why = "the best" if best is incumbent else f"no method clearly better (best: {best.method})"
     return [
         incumbent,
         *rest,
-    ], f"{default}, the default for {demand_class_label(default)}: {why} over {span}"
+    ], f"{default}, the default for {scope}: {why} over {span}"
 
 
 def from_first_demand(series: SeriesInput) -> SeriesInput:

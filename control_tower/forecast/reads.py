@@ -106,9 +106,12 @@ def demand_history_series(
     location: str | None = None,
     level: str | None = None,
     key: str | None = None,
+    run_id: int | None = None,
 ) -> pl.DataFrame:
     """Daily demand (date, quantity) for one SKU x location, or summed over a region /
-    category / the network, between two dates; days without a record are zero."""
+    category / the network, between two dates; days without a record are zero. With
+    ``run_id``, only the series that run forecast count (the history that matches the
+    aggregate forecast of a run limited to some SKUs or locations)."""
     if level is not None and level not in AGGREGATE_LEVELS:
         raise ControlTowerError(f"aggregate by {level!r}: use one of {sorted(AGGREGATE_LEVELS)}")
     column = AGGREGATE_LEVELS.get(level) if level else None
@@ -121,10 +124,12 @@ def demand_history_series(
         "d AS (SELECT d.date, sum(d.quantity)::DOUBLE AS quantity FROM demand_history d "
         "LEFT JOIN locations l ON l.code = d.location LEFT JOIN products p ON p.sku = d.sku "
         "WHERE d.date BETWEEN $start AND $end AND ($sku IS NULL OR d.sku = $sku) "
-        f"AND ($location IS NULL OR d.location = $location){where} GROUP BY d.date) "
+        f"AND ($location IS NULL OR d.location = $location){where} "
+        "AND ($run IS NULL OR (d.sku, d.location) IN "
+        "(SELECT (sku, location) FROM forecast_series WHERE run_id = $run)) GROUP BY d.date) "
         "SELECT days.date, coalesce(d.quantity, 0) AS quantity FROM days LEFT JOIN d USING (date) "
         "ORDER BY days.date",
-        {"start": start, "end": end, "sku": sku, "location": location}
+        {"start": start, "end": end, "sku": sku, "location": location, "run": run_id}
         | ({"key": key} if column else {}),
     )
 

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-import numpy as np
 from tqdm import tqdm
 
 from control_tower.errors import ControlTowerError
-from control_tower.forecast.pipeline import SeriesInput, SeriesResult, Spec, forecast_batch
+from control_tower.forecast.pipeline import (
+    SeriesInput,
+    SeriesResult,
+    Spec,
+    forecast_batch,
+    forecast_series,
+)
 from control_tower.forecast.prophet_model import quiet
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,28 @@ class InlineExecutor(Executor):
         except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
             future.set_exception(exc)
         return future
+
+
+@contextmanager
+def spawn_without_main_script() -> Iterator[None]:
+    """Start worker processes inside this block without them re-running the host's script.
+
+    A process that multiprocessing spawns first re-runs ``__main__`` from its file. Under
+    Streamlit that file is the dashboard script: every forecast worker would execute the
+    app headless, try to open the database (refused: the host holds the lock) and import the
+    whole UI before doing any work. The workers import what they run by module name, so the
+    file is hidden while the pool lives and restored afterwards. A ``python -m`` host (with
+    ``__spec__``) is left alone: spawn re-imports it by name."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def _worker_init() -> None:
@@ -85,26 +113,25 @@ def open_executor(
         yield InlineExecutor(), ExecutorInfo("inline", 1)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_init
-    ) as executor:
+    with (
+        spawn_without_main_script(),
+        ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_worker_init
+        ) as executor,
+    ):
         yield executor, ExecutorInfo("processes", workers)
 
 
 def _fallback(series: SeriesInput, spec: Spec, error: str) -> SeriesResult:
     """The series alone, in this process, without Prophet; the error is kept."""
     try:
-        result = forecast_series_safe(series, replace(spec, prophet=None))
+        result = forecast_series(series, replace(spec, prophet=None))
     except Exception as exc:  # noqa: BLE001
         raise ControlTowerError(
             f"{series.sku} at {series.location}: even the baselines failed: {exc}",
             title="Forecast failed",
         ) from exc
     return replace(result, failure=error[:500], reason=f"fell back to a baseline: {result.reason}")
-
-
-def forecast_series_safe(series: SeriesInput, spec: Spec) -> SeriesResult:
-    return forecast_batch([series], spec)[0]
 
 
 def run_batches(
@@ -146,11 +173,6 @@ def run_batches(
 
 def _retry(series: SeriesInput, spec: Spec) -> SeriesResult:
     try:
-        return forecast_series_safe(series, spec)
+        return forecast_series(series, spec)
     except Exception:  # noqa: BLE001
         return _fallback(series, spec, traceback.format_exc(limit=1).strip().splitlines()[-1])
-
-
-def values_equal(a: SeriesResult, b: SeriesResult) -> bool:
-    """Same method and forecast (used to compare executors)."""
-    return a.method == b.method and np.allclose(a.mean, b.mean)

@@ -67,7 +67,7 @@ LEFT JOIN products p ON p.sku = s.sku
 """
 
 
-def _check_known(store: Store, table: str, column: str, values: Sequence[str], what: str) -> None:
+def check_known(store: Store, table: str, column: str, values: Sequence[str], what: str) -> None:
     known = {r[0] for r in store.rows(f"SELECT {column} FROM {table}")}  # noqa: S608 - fixed names
     unknown = sorted(set(values) - known)
     if unknown:
@@ -243,9 +243,9 @@ def forecast(
             f"horizon must be 1..{MAX_HORIZON} days, not {horizon}", title="Bad horizon"
         )
     if skus:
-        _check_known(store, "products", "sku", skus, "SKU")
+        check_known(store, "products", "sku", skus, "SKU")
     if locations:
-        _check_known(store, "locations", "code", locations, "location")
+        check_known(store, "locations", "code", locations, "location")
     as_of = resolve_as_of(store, as_of)
     started = time.perf_counter()
     series = load_series(

@@ -63,7 +63,7 @@ def retail_frames(
     spring_closed = np.zeros(days, dtype=bool)
     for d in calendar.loc[calendar["holiday"] == "spring_festival_week", "ds"].dt.date:
         offset = (d - start).days
-        if 0 <= offset < days and d.weekday() < 7:
+        if 0 <= offset < days:
             spring_closed[offset] = True  # some stores close the whole holiday week
 
     locations = pl.DataFrame(

@@ -33,22 +33,20 @@ def score_configs(
 ) -> list[tuple[str, float, float, float, float]]:
     """(config name, rmsse, sum forecast, sum actual, weight) per config; a config that fails
     on this series is left out."""
-    y = np.asarray(series.values, dtype=float)
-    nonzero = np.flatnonzero(y > 0)
-    if len(nonzero):
-        y = y[nonzero[0] :]
+    series = from_first_demand(series)
+    y = series.values
     train = cap_outliers(y)
     origins = _origins(len(y), TUNING_ORIGINS, spec.window)
     if not origins:
         return []
     scale = metrics.rmsse_scale(train[: origins[-1] + 1])
     holidays = spec.holidays.get(series.country)
-    start = series.start + np.timedelta64(int(nonzero[0]) if len(nonzero) else 0, "D").item()
     out = []
     for config in configs:
         try:
             forecasts = [
-                spec.prophet_fn(start, train, spec.window, o, config, holidays) for o in origins
+                spec.prophet_fn(series.start, train, spec.window, o, config, holidays)
+                for o in origins
             ]
         except Exception:  # noqa: BLE001 - a config that cannot fit this series scores nothing
             continue

@@ -3,6 +3,9 @@ and a worker that dies does not fail the run."""
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
+import types
 from concurrent.futures import Future
 from datetime import date, timedelta
 
@@ -12,7 +15,7 @@ import pytest
 
 from control_tower.config import ForecastSettings
 from control_tower.errors import ControlTowerError
-from control_tower.forecast import forecast, load_forecasts
+from control_tower.forecast import forecast, load_forecasts, runner
 from control_tower.forecast.pipeline import SeriesInput, Spec, forecast_series
 from control_tower.forecast.prophet_model import PROPHET_GRID
 from control_tower.forecast.runner import InlineExecutor, open_executor, run_batches
@@ -147,3 +150,16 @@ def test_inline_processes_and_dask_give_the_same_forecasts(small_demo_db, tmp_pa
         )
         for column in ("mean", "sd", "p50", "p90", "cum_p99"):
             np.testing.assert_allclose(other[column], inline[column], rtol=1e-6, atol=1e-9)
+
+
+def test_spawned_workers_do_not_rerun_the_page_script(monkeypatch):
+    """Under Streamlit, __main__ is the page script; multiprocessing would re-run its file in
+    every spawned worker. Inside the block the file is hidden; after it, it is back."""
+    script = types.ModuleType("__main__")
+    script.__file__ = "/somewhere/app.py"
+    script.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert "init_main_from_path" in multiprocessing.spawn.get_preparation_data("w")
+    with runner.spawn_without_main_script():
+        assert "init_main_from_path" not in multiprocessing.spawn.get_preparation_data("w")
+    assert script.__file__ == "/somewhere/app.py"

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import multiprocessing.spawn
 import re
-import sys
-import types
 from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
 from control_tower.errors import RowProblem
-from ui import charts, forecast_charts, state, tables
+from ui import charts, forecast_charts, tables
 from ui.errors import problems_frame
 from ui.forecast_charts import holiday_label
 from ui.format import formatted, is_flat, kpi_delta, kpi_delta_color, kpi_value, plain
@@ -291,16 +288,3 @@ def test_forecast_figure_draws_history_bands_as_of_and_holidays():
         history, forecast.drop("p50"), as_of=as_of, holidays=None
     )
     assert "mean–p90" in [t.name for t in aggregate.data]
-
-
-def test_spawned_workers_do_not_rerun_the_page_script(monkeypatch):
-    """Under Streamlit, __main__ is the page script; multiprocessing would re-run its file in
-    every spawned worker. Inside the block the file is hidden; after it, it is back."""
-    script = types.ModuleType("__main__")
-    script.__file__ = "/somewhere/app.py"
-    script.__spec__ = None
-    monkeypatch.setitem(sys.modules, "__main__", script)
-    assert "init_main_from_path" in multiprocessing.spawn.get_preparation_data("w")
-    with state.workers_skip_the_script():
-        assert "init_main_from_path" not in multiprocessing.spawn.get_preparation_data("w")
-    assert script.__file__ == "/somewhere/app.py"
