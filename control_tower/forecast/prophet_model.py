@@ -68,7 +68,30 @@ def quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def build_model(config: ProphetConfig, history_days: int):
+def _stan_arrays(init: dict, data: dict) -> tuple[dict, dict]:
+    """Prophet's data for Stan, with the arrays left as numpy arrays.
+
+    Prophet's own ``prepare_data`` turns every array into nested Python lists, which the JSON
+    writer (stanio) then walks value by value: about 18 ms per fit for a 700 x 60 regressor
+    matrix. Given arrays, stanio converts each in one ``tolist`` call and writes the same file,
+    so the fit is unchanged (a test compares the two)."""
+    keys = ("T", "S", "K", "tau", "trend_indicator", "sigmas")
+    arrays = ("y", "t", "cap", "t_change", "s_a", "s_m")
+    stan_data = {k: data[k] for k in keys} | {k: np.asarray(data[k]) for k in arrays}
+    stan_data["X"] = np.asarray(data["X"])
+    stan_init = {
+        "k": init["k"],
+        "m": init["m"],
+        "delta": np.asarray(init["delta"]),
+        "beta": np.asarray(init["beta"]),
+        "sigma_obs": init["sigma_obs"],
+    }
+    return stan_init, stan_data
+
+
+def build_model(config: ProphetConfig, history_days: int, *, fast_io: bool = True):
+    """A Prophet model for ``config``; ``fast_io`` hands Stan its data as arrays (see
+    :func:`_stan_arrays`), off only to check that it changes nothing."""
     from prophet import Prophet
 
     quiet()  # after the import: importing prophet resets its logger
@@ -87,6 +110,8 @@ def build_model(config: ProphetConfig, history_days: int):
         daily_seasonality=False,
         uncertainty_samples=0,
     )
+    if fast_io and hasattr(model.stan_backend, "prepare_data"):
+        model.stan_backend.prepare_data = _stan_arrays
     return model
 
 
@@ -97,13 +122,15 @@ def prophet_forecast(
     origin: int,
     config: ProphetConfig,
     holidays: pd.DataFrame | None,
+    *,
+    fast_io: bool = True,
 ) -> np.ndarray:
     """Fit on ``y[: origin + 1]`` (day 0 is ``start``) and return the mean forecast for the
     ``horizon`` days after the origin, never below zero. Holidays enter as 0/1 regressors,
     one per holiday or festival phase, with the holidays prior scale."""
     train = y[: origin + 1]
     ds = pd.date_range(pd.Timestamp(start), periods=len(train) + horizon, freq="D")
-    model = build_model(config, len(train))
+    model = build_model(config, len(train), fast_io=fast_io)
     frame = pd.DataFrame({"ds": ds})
     if config.holidays and holidays is not None and len(holidays):
         indicators = holiday_indicators(holidays, ds)
