@@ -50,7 +50,7 @@ class ForecastSettings(BaseModel):
         False, description="refit Prophet on the full history (twice the cost, under 1% better)"
     )
     evidence_z: float = Field(
-        2.0, ge=0, description="how clear a backtest difference must be to leave the default"
+        3.0, ge=0, description="how clear a backtest difference must be to leave the default"
     )
     baseline_origins: int = Field(
         6, ge=1, le=24, description="backtest origins for series that only try baselines"

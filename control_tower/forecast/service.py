@@ -28,7 +28,7 @@ from control_tower.store import Store, registered
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "2"  # bump when the pipeline changes what it computes: old fits are not reused
+MODEL_VERSION = "3"  # bump when the pipeline changes what it computes: old fits are not reused
 MAX_HORIZON = 730
 QUANTILE_COLUMNS = tuple(f"p{round(q * 100)}" for q in LEVELS)
 

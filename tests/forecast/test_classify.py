@@ -11,11 +11,18 @@ import pytest
 from control_tower.forecast.baselines import BASELINES
 from control_tower.forecast.classify import ADI_CUTOFF, CV2_CUTOFF, DemandClass, adi_cv2, classify
 from control_tower.forecast.holidays import holiday_frame
-from control_tower.forecast.pipeline import SeriesInput, Spec, forecast_series
+from control_tower.forecast.pipeline import (
+    BASELINE_BLEND,
+    BASELINE_METHODS,
+    SeriesInput,
+    Spec,
+    forecast_series,
+)
 from control_tower.forecast.prophet_model import PROPHET_GRID
 from tests.forecast.data import EXPECTED_CLASS, crafted_series, draw
 
 PROPHET_METHODS = {"prophet", "prophet_ma"}  # Prophet alone, or averaged with a baseline
+WITHOUT_PROPHET = set(BASELINE_METHODS)  # the baselines and their blend
 
 
 def with_sizes(sizes: list[float], days: int) -> np.ndarray:
@@ -114,8 +121,8 @@ def test_smooth_and_erratic_series_try_prophet_among_the_baselines(kind, expecte
     result, calls = route(kind, 400)
     assert result.demand_class == expected
     methods = {c.method for c in result.candidates}
-    assert {*BASELINES, "prophet"} <= methods
-    assert all(m.startswith("prophet") for m in methods - set(BASELINES))  # Prophet-based
+    assert {*BASELINES, BASELINE_BLEND, "prophet"} <= methods
+    assert all(m.startswith("prophet") for m in methods - WITHOUT_PROPHET)  # Prophet-based
     assert calls  # Prophet was fitted for the backtest
 
 
@@ -125,8 +132,8 @@ def test_smooth_and_erratic_series_try_prophet_among_the_baselines(kind, expecte
 def test_intermittent_and_lumpy_series_never_get_prophet(kind, expected):
     result, calls = route(kind, 400)
     assert result.demand_class == expected
-    assert {c.method for c in result.candidates} == set(BASELINES)
-    assert result.method in BASELINES
+    assert {c.method for c in result.candidates} == WITHOUT_PROPHET
+    assert result.method in WITHOUT_PROPHET
     assert calls == []  # not even fitted
     # six backtest windows for baseline-only series (one for series where Prophet is tried)
     assert result.failure is None

@@ -15,8 +15,12 @@ import pytest
 
 from control_tower.forecast.baselines import BASELINES
 from control_tower.forecast.pipeline import (
+    BASELINE_BLEND,
+    BASELINE_METHODS,
+    BLENDED,
     SeriesInput,
     Spec,
+    _dm_statistic,
     cap_outliers,
     forecast_series,
 )
@@ -71,8 +75,9 @@ def test_a_method_beyond_the_bias_limit_is_not_chosen_when_another_is_within():
 def test_the_same_method_within_the_limit_is_chosen():
     result = run(steady_but_jumpy(), partial(stubs.oracle_prophet, factor=1.05))
     assert by_method(result)["prophet"].eligible
-    assert result.method == "prophet"
-    assert result.bias == pytest.approx(0.05)
+    assert by_method(result)["prophet"].bias == pytest.approx(0.05)
+    assert result.method in ("prophet", "prophet_ma")  # Prophet alone, or the default blend
+    assert by_method(result)[result.method].eligible
 
 
 def test_the_bias_limit_is_a_setting():
@@ -101,14 +106,48 @@ def test_the_result_reports_the_chosen_methods_backtest():
     assert result.bands.quantiles.shape == (H, 4)
 
 
+def test_series_without_prophet_default_to_the_blend_of_three_baselines():
+    """Intermittent demand (0-3 units on a third of the days): nothing to cap, no evidence
+    against the default, so the forecast is the mean of the three blended baselines."""
+    rng = np.random.default_rng(6)
+    y = (rng.uniform(size=400) < 0.3) * rng.integers(1, 4, size=400).astype(float)
+    result = run(y)
+    assert result.demand_class == "intermittent"
+    assert result.method == BASELINE_BLEND and "default" in result.reason
+    expected = sum(BASELINES[m](y, H) for m in BLENDED) / len(BLENDED)
+    np.testing.assert_allclose(result.mean, expected)
+    blend = by_method(result)[BASELINE_BLEND]
+    assert (result.rmsse, result.bias) == (blend.rmsse, blend.bias)
+
+
+def test_the_evidence_for_leaving_the_default_is_counted_in_windows_not_days():
+    """Within a backtest window the errors share an origin. Six windows where the challenger
+    is better in four and worse in two are weak evidence, though 168 days of them would look
+    overwhelming one by one; six windows all clearly better are strong evidence; one window
+    is none."""
+    challenger = [np.full(28, 3.0)] * 6
+
+    def incumbent(gaps):  # squared-error gap per window, the same every day of the window
+        return [np.full(28, np.sqrt(9.0 + g)) for g in gaps]
+
+    mixed = incumbent([12, -2, 12, -2, 3, 1])
+    d = np.concatenate([a**2 - b**2 for a, b in zip(mixed, challenger, strict=True)])
+    daily_t = d.mean() / (d.std(ddof=1) / np.sqrt(len(d)))
+    assert daily_t > 8  # what a day-by-day test would claim
+    assert 0 < _dm_statistic(mixed, challenger) < 2
+    assert _dm_statistic(incumbent([10, 12, 9, 11, 10, 12]), challenger) > 10
+    assert _dm_statistic(incumbent([-5, -6, -4, -5, -6, -4]), challenger) < -10
+    assert _dm_statistic(incumbent([50]), challenger[:1]) == 0.0
+
+
 # -- Prophet failures ---------------------------------------------------------------------------
 
 
 def test_prophet_failing_in_the_backtest_falls_back_to_a_baseline():
     y = noisy_smooth(4)
     result = run(y, stubs.failing_prophet, start=FAILING_START)
-    assert result.method in BASELINES
-    assert set(by_method(result)) == set(BASELINES)  # nothing Prophet-based stood
+    assert result.method in BASELINE_METHODS
+    assert set(by_method(result)) == set(BASELINE_METHODS)  # nothing Prophet-based stood
     assert stubs.FAILURE_TEXT in result.failure and "prophet" in result.failure.lower()
     healthy = run(y, stubs.failing_prophet, start=date(2024, 1, 1))  # another series: fine
     assert healthy.failure is None and "prophet" in by_method(healthy)

@@ -19,7 +19,7 @@ from control_tower.forecast import (
     load_series,
     resolve_run,
 )
-from control_tower.forecast.baselines import BASELINES
+from control_tower.forecast.pipeline import BASELINE_METHODS
 from control_tower.forecast.prophet_model import PROPHET_GRID
 from control_tower.ingest import ingest_frame
 from control_tower.store import Store
@@ -86,9 +86,9 @@ def test_each_series_is_stored_with_its_class_method_and_backtest(crafted_run):
     assert all(r["failure"] is None and r["fit_key"] for r in got.values())
     assert got[("SEASONAL", "CQ-RDC")]["method"] in PROPHET_METHODS
     assert got[("NEW", "CD-RDC")]["method"] == "new_item"
-    assert got[("SHORT", "CD-RDC")]["method"] in BASELINES
+    assert got[("SHORT", "CD-RDC")]["method"] in BASELINE_METHODS
     for key in [k for k, c in EXPECTED_CLASS.items() if c in ("intermittent", "lumpy")]:
-        assert got[key]["method"] in BASELINES
+        assert got[key]["method"] in BASELINE_METHODS
     for key in [k for k, c in EXPECTED_CLASS.items() if c in ("too_short", "new")]:
         assert got[key]["rmsse"] is None and got[key]["bias"] is None  # not backtested
     assert got[("SMOOTH", "CD-RDC")]["history_days"] == 730
@@ -109,9 +109,9 @@ def test_candidates_hold_every_method_tried_and_the_chosen_ones_scores(crafted_r
             assert rows.is_empty()
             continue
         if key in PROPHET_SERIES:
-            assert {*BASELINES, "prophet"} <= methods
+            assert {*BASELINE_METHODS, "prophet"} <= methods
         else:
-            assert methods == set(BASELINES)  # intermittent and lumpy: never Prophet
+            assert methods == set(BASELINE_METHODS)  # intermittent and lumpy: never Prophet
         chosen = rows.filter(pl.col("chosen"))
         assert chosen.height == 1 and chosen["method"][0] == series[key]["method"]
         for score in ("rmsse", "wape", "bias"):
@@ -283,11 +283,11 @@ def test_a_series_that_makes_prophet_fail_gets_a_baseline_and_the_run_goes_on(cr
         for r in table(crafted_store, "forecast_series", run.run_id).iter_rows(named=True)
     }
     failed = series.pop(("ERRATIC", "CD-RDC"))
-    assert failed["method"] in BASELINES
+    assert failed["method"] in BASELINE_METHODS
     assert stubs.FAILURE_TEXT in failed["failure"] and "prophet" in failed["failure"].lower()
     assert all(r["failure"] is None for r in series.values())
     tried = table(crafted_store, "forecast_candidates", run.run_id)
-    assert set(tried.filter(pl.col("sku") == "ERRATIC")["method"]) == set(BASELINES)
+    assert set(tried.filter(pl.col("sku") == "ERRATIC")["method"]) == set(BASELINE_METHODS)
     assert "prophet" in set(tried.filter(pl.col("sku") == "SMOOTH")["method"])
     erratic = load_forecasts(crafted_store, run.run_id, sku="ERRATIC")
     assert erratic.height == 14 and erratic["mean"].is_finite().all()
