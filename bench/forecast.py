@@ -143,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--series", type=int, default=2000)
     parser.add_argument("--origins", type=int, default=3)
     parser.add_argument("--horizon", type=int, default=28)
+    parser.add_argument(
+        "--skip-origins",
+        type=int,
+        default=0,
+        help="move the origins this many horizons back (a validation period for trying settings "
+        "before the held-out one)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--db", help="DuckDB file to build into or reuse (default: a temp file)")
     parser.add_argument("--refit", action="store_true", help="set forecast.prophet_refit")
@@ -176,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     store = Store(path)
     skus, count = pick_skus(store, args.series)
     last = store.scalar("SELECT max(date) FROM demand_history")
-    origins = [last - timedelta(days=args.horizon * k) for k in range(args.origins, 0, -1)]
+    back = args.skip_origins
+    origins = [
+        last - timedelta(days=args.horizon * k) for k in range(args.origins + back, back, -1)
+    ]
     full = {(s.sku, s.location): s for s in load_series(store, as_of=last, skus=skus)}
     cluster = None
     scheduler = args.dask

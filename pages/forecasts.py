@@ -216,13 +216,15 @@ def start_run(
     workers: int,
 ) -> None:
     """Run, showing progress; on success remember the message and the run, and show it."""
-    bar = st.progress(0.0, text="Loading demand (and tuning Prophet's settings if due)…")
+    bar = st.progress(0.0, text="Loading demand…")
 
-    def progress(done: int, total: int) -> None:
-        bar.progress(
-            min(done / total, 1.0) if total else 1.0,
-            text=f"Forecasting: {done:,} of {total:,} series",
+    def progress(done: int, total: int, stage: str) -> None:
+        text = (
+            f"Choosing Prophet's settings by backtest: {done:,} of {total:,} sample series"
+            if stage == "tuning"
+            else f"Forecasting: {done:,} of {total:,} series"
         )
+        bar.progress(min(done / total, 1.0) if total else 1.0, text=text)
 
     try:
         run = fc.forecast(

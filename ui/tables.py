@@ -158,6 +158,8 @@ METHOD_LABELS = {
     "seasonal_naive": "seasonal naive",
     "weekday_average": "weekday average",
     "moving_average": "moving average",
+    "moving_average_weekday": "weekday-shaped moving average",
+    "baseline_blend": "blend: moving average, TSB, weekday average",
     "croston": "Croston",
     "sba": "SBA (Syntetos-Boylan)",
     "tsb": "TSB (Teunter-Syntetos-Babai)",

@@ -266,7 +266,7 @@ def backtest(
                 done += futures[future]
                 bar.update(futures[future])
                 if progress:
-                    progress(done, len(series_plans))
+                    progress(done, len(series_plans), "backtest")
     scores = pl.DataFrame([r.__dict__ for r in rows])
     table = summarise(scores)
     reference = table.filter(pl.col("method") == REFERENCE)["weighted_rmsse"]

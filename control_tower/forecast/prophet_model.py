@@ -64,8 +64,12 @@ def quiet() -> None:
     from cmdstanpy.utils.logging import get_logger
 
     get_logger()
-    for name in ("cmdstanpy", "prophet", "prophet.plot"):
+    for name in ("prophet", "prophet.plot"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # When L-BFGS stops abnormally cmdstanpy logs "Chain [1] error: code '1' Operation not
+    # permitted" (errno 1's text for exit code 1) and Prophet retries with Newton; a fit that
+    # fails for good raises, and the pipeline records that failure on the series.
+    logging.getLogger("cmdstanpy").setLevel(logging.CRITICAL)
 
 
 def _stan_arrays(init: dict, data: dict) -> tuple[dict, dict]:

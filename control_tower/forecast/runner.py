@@ -32,7 +32,7 @@ from control_tower.forecast.prophet_model import quiet
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int, str], None]  # (done, total, stage): "tuning", "forecast", "backtest"
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def run_batches(
             done += len(batches[i])
             bar.update(len(batches[i]))
             if progress:
-                progress(done, len(series))
+                progress(done, len(series), "forecast")
     return [r for batch in results for r in batch]  # type: ignore[union-attr]
 
 

@@ -273,7 +273,14 @@ def forecast(
         tuning_table = None
         if prophet is None:
             base = build_spec(settings, horizon, None, countries, first_year, last_year, prophet_fn)
-            prophet, tuning_table = tune_prophet(pool(), series, base, settings.tuning_sample)
+            prophet, tuning_table = tune_prophet(
+                pool(),
+                series,
+                base,
+                settings.tuning_sample,
+                progress=progress,
+                show_bar=show_bar,
+            )
         spec = build_spec(settings, horizon, prophet, countries, first_year, last_year, prophet_fn)
         spec_settings = _spec_settings(settings, horizon, prophet)
         spec_hash = hashlib.sha1(
@@ -293,7 +300,7 @@ def forecast(
                 show_bar=show_bar,
             )
         elif progress:
-            progress(len(series), len(series))
+            progress(len(series), len(series), "forecast")
         info = opened[0][1] if opened else ExecutorInfo("none", 0)
         log.info(
             "forecast as of %s: %d series, %d reused, %s x%d",

@@ -8,10 +8,11 @@ RMSSE whose pooled bias is within the limit wins.
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+from concurrent.futures import Executor, as_completed
 from dataclasses import replace
 
 import numpy as np
+from tqdm import tqdm
 
 from control_tower.forecast import metrics
 from control_tower.forecast.classify import classify
@@ -23,6 +24,7 @@ from control_tower.forecast.pipeline import (
     from_first_demand,
 )
 from control_tower.forecast.prophet_model import PROPHET_GRID, ProphetConfig
+from control_tower.forecast.runner import Progress
 
 TUNING_ORIGINS = 2
 MIN_SAMPLE = 4
@@ -95,21 +97,29 @@ def tune_prophet(
     spec: Spec,
     sample_size: int,
     grid: tuple[ProphetConfig, ...] = PROPHET_GRID,
+    *,
+    progress: Progress | None = None,
+    show_bar: bool = False,
 ) -> tuple[ProphetConfig, list[dict]]:
-    """The grid's best config on a sample, and the table of scores behind the choice."""
+    """The grid's best config on a sample, and the table of scores behind the choice.
+    ``progress`` hears (series scored, sample size, "tuning") as each sample series finishes."""
     sample = sample_for_tuning(series, spec, sample_size) if sample_size > 0 else []
     if not sample:
         return grid[0], []
     spec = replace(spec, prophet=None)
     futures = [executor.submit(score_configs, s, spec, grid) for s in sample]
     scores: dict[str, list[tuple[float, float, float, float]]] = {c.name: [] for c in grid}
-    for future in futures:
-        try:
-            rows = future.result()
-        except Exception:  # noqa: BLE001 - a sample series that fails is skipped
-            continue
-        for name, rmsse, predicted, actual, weight in rows:
-            scores[name].append((rmsse, predicted, actual, weight))
+    with tqdm(total=len(sample), desc="tuning", unit="series", disable=not show_bar) as bar:
+        for done, future in enumerate(as_completed(futures), start=1):
+            bar.update(1)
+            if progress:
+                progress(done, len(sample), "tuning")
+            try:
+                rows = future.result()
+            except Exception:  # noqa: BLE001 - a sample series that fails is skipped
+                continue
+            for name, rmsse, predicted, actual, weight in rows:
+                scores[name].append((rmsse, predicted, actual, weight))
     table = []
     for config in grid:
         rows = scores[config.name]

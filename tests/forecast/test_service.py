@@ -164,18 +164,31 @@ def test_load_series_reads_history_to_as_of_with_missing_days_as_zero(crafted_st
 def test_a_second_identical_run_reuses_every_series(crafted_store):
     settings = WITH_PROPHET.model_copy(update={"tuning_sample": 1})
     skus = ["SEASONAL", "INTERMITTENT", "NEW"]
-    first = forecast(crafted_store, settings, horizon=14, skus=skus, show_bar=False)
+    heard: list[tuple[int, int, str]] = []
+    first = forecast(
+        crafted_store,
+        settings,
+        horizon=14,
+        skus=skus,
+        show_bar=False,
+        progress=lambda *report: heard.append(report),
+    )
     assert first.settings["tuning"]  # Prophet's settings were tuned on the sample
-    progress: list[tuple[int, int]] = []
+    stages = [stage for _, _, stage in heard]
+    assert stages[0] == "tuning" and stages[-1] == "forecast"  # tuning is reported, first
+    assert stages == sorted(stages, key=lambda s: s != "tuning")
+    assert heard[stages.index("forecast") - 1] == (1, 1, "tuning")  # the whole sample
+    assert heard[-1] == (3, 3, "forecast")
+    progress: list[tuple[int, int, str]] = []
     second = forecast(
         crafted_store,
         settings,
         horizon=14,
         skus=skus,
         show_bar=False,
-        progress=lambda done, total: progress.append((done, total)),
+        progress=lambda *report: progress.append(report),
     )
-    assert progress[-1] == (3, 3)  # reported even when nothing had to be computed
+    assert progress == [(3, 3, "forecast")]  # reported even when nothing had to be computed
     assert second.run_id == first.run_id + 1
     assert second.reused == second.series_count == first.series_count == 3
     assert second.executor == "none" and second.failures == 0
