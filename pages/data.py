@@ -24,8 +24,11 @@ from control_tower.ingest import (
 from control_tower.ingest.reader import Table
 from control_tower.store import Store
 from ui import cached, state, tables
+from ui.entry import through_app
 from ui.errors import reported, show_error, show_problems
 from ui.widgets import keyed_table
+
+through_app()  # a deep link as a server's first request: run the app around it
 
 st.title("Data")
 

@@ -18,10 +18,13 @@ from control_tower.forecast.service import data_as_of as last_demand_day
 from control_tower.store import Store
 from ui import cached, state, tables
 from ui.charts import PLOT_CONFIG
+from ui.entry import through_app
 from ui.errors import reported, show_error
 from ui.forecast_charts import forecast_figure
 from ui.format import formatted, plain
 from ui.widgets import keep_choice, keyed_table
+
+through_app()  # a deep link as a server's first request: run the app around it
 
 st.title("Forecasts")
 

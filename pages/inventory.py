@@ -7,8 +7,11 @@ import polars as pl
 import streamlit as st
 
 from ui import cached, charts, state, tables
+from ui.entry import through_app
 from ui.errors import reported
 from ui.widgets import keyed_table
+
+through_app()  # a deep link as a server's first request: run the app around it
 
 st.title("Inventory")
 

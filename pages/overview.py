@@ -9,9 +9,12 @@ from control_tower.errors import ControlTowerError
 from control_tower.ingest.demo import build_demo
 from control_tower.kpis import HEALTH_INDEX_FORMULA
 from ui import cached, charts, state, tables
+from ui.entry import through_app
 from ui.errors import reported
 from ui.format import is_flat, kpi_delta, kpi_delta_color, kpi_value
 from ui.widgets import keyed_table
+
+through_app()  # a deep link as a server's first request: run the app around it
 
 NUMBER = st.column_config.NumberColumn
 IMBALANCE_COLUMNS = {
