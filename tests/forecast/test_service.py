@@ -164,30 +164,27 @@ def test_load_series_reads_history_to_as_of_with_missing_days_as_zero(crafted_st
 def test_a_second_identical_run_reuses_every_series(crafted_store):
     settings = WITH_PROPHET.model_copy(update={"tuning_sample": 1})
     skus = ["SEASONAL", "INTERMITTENT", "NEW"]
-    heard: list[tuple[int, int, str]] = []
-    first = forecast(
-        crafted_store,
-        settings,
-        horizon=14,
-        skus=skus,
-        show_bar=False,
-        progress=lambda *report: heard.append(report),
-    )
+
+    def run_hearing_progress():
+        heard: list[tuple[int, int, str]] = []
+        run = forecast(
+            crafted_store,
+            settings,
+            horizon=14,
+            skus=skus,
+            show_bar=False,
+            progress=lambda *report: heard.append(report),
+        )
+        return run, heard
+
+    first, heard = run_hearing_progress()
     assert first.settings["tuning"]  # Prophet's settings were tuned on the sample
     stages = [stage for _, _, stage in heard]
     assert stages[0] == "tuning" and stages[-1] == "forecast"  # tuning is reported, first
     assert stages == sorted(stages, key=lambda s: s != "tuning")
     assert heard[stages.index("forecast") - 1] == (1, 1, "tuning")  # the whole sample
     assert heard[-1] == (3, 3, "forecast")
-    progress: list[tuple[int, int, str]] = []
-    second = forecast(
-        crafted_store,
-        settings,
-        horizon=14,
-        skus=skus,
-        show_bar=False,
-        progress=lambda *report: progress.append(report),
-    )
+    second, progress = run_hearing_progress()
     assert progress == [(3, 3, "forecast")]  # reported even when nothing had to be computed
     assert second.run_id == first.run_id + 1
     assert second.reused == second.series_count == first.series_count == 3
