@@ -16,7 +16,7 @@ All candidates of a series are compared on the same window(s).
 
 Baselines alone. Series where Prophet is not tried default to ``baseline_blend``, the equal
 mean of the weekday-shaped moving average, TSB and the weekday average: measured on store-level
-data (six origins, May to August) and on the demo (three origins), the blend beat the
+data (six origins, April to August) and on the demo (three origins), the blend beat the
 weekday-shaped moving average alone on lumpy and intermittent demand at every origin (1-10%
 weighted RMSSE) and lost nowhere by more than 1%.
 
@@ -25,13 +25,13 @@ Choice rule. Each class has a default: ``prophet_ma`` where Prophet is tried, el
 smaller: the Diebold-Mariano statistic on squared errors, with the backtest window as the unit
 (the days of a window share an origin, so a day-by-day test overstates the evidence several
 times), above ``evidence_z`` (3: measured against 2, 0.7% better weighted RMSSE on the demo
-and 0.5% on store-level data, at the bench origins). Series where Prophet is tried have one window, so they keep
-``prophet_ma`` unless the bias rule excludes it. Measured on store-level data, choosing the
-lowest backtest RMSSE per series chases noise in a 28-day window and loses 2-5% weighted RMSSE
-against keeping the default. A candidate whose
-backtest bias exceeds ``max_bias`` is not chosen when that bias is distinguishable from noise
-(total error beyond ``evidence_z`` standard errors); an erratic series' 28-day bias of 20% often
-is not, and refusing a method for it picked worse ones. When every candidate is excluded, the
+and 0.5% on store-level data, at the bench origins). Series where Prophet is tried have one
+window, so they keep ``prophet_ma`` unless the bias rule excludes it. Measured on store-level
+data, choosing the lowest backtest RMSSE per series chases noise in a 28-day window and loses
+2-5% weighted RMSSE against keeping the default. A candidate whose backtest bias exceeds
+``max_bias`` is not chosen when that bias is distinguishable from noise (total error beyond
+``evidence_z`` standard errors); an erratic series' 28-day bias of 20% often is not, and
+refusing a method for it picked worse ones. When every candidate is excluded, the
 least biased is used and the reason says so. When Prophet raises, the series falls back to the
 baselines and the failure is recorded.
 """

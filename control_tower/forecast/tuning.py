@@ -110,16 +110,17 @@ def tune_prophet(
     futures = [executor.submit(score_configs, s, spec, grid) for s in sample]
     scores: dict[str, list[tuple[float, float, float, float]]] = {c.name: [] for c in grid}
     with tqdm(total=len(sample), desc="tuning", unit="series", disable=not show_bar) as bar:
-        for done, future in enumerate(as_completed(futures), start=1):
+        for done, _ in enumerate(as_completed(futures), start=1):
             bar.update(1)
             if progress:
                 progress(done, len(sample), "tuning")
-            try:
-                rows = future.result()
-            except Exception:  # noqa: BLE001 - a sample series that fails is skipped
-                continue
-            for name, rmsse, predicted, actual, weight in rows:
-                scores[name].append((rmsse, predicted, actual, weight))
+    for future in futures:  # in sample order, so the pooled scores do not depend on timing
+        try:
+            rows = future.result()
+        except Exception:  # noqa: BLE001 - a sample series that fails is skipped
+            continue
+        for name, rmsse, predicted, actual, weight in rows:
+            scores[name].append((rmsse, predicted, actual, weight))
     table = []
     for config in grid:
         rows = scores[config.name]
