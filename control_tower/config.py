@@ -75,6 +75,10 @@ class ForecastSettings(BaseModel):
     )
     retune_days: int = Field(28, ge=0, description="reuse tuned settings this many days")
     country: str = Field("CN", description="holidays for locations without a country")
+    group_lifts: bool = Field(
+        True,
+        description="baselines use festival and holiday lifts estimated per product category",
+    )
 
 
 class Settings(BaseModel):

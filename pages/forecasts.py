@@ -470,6 +470,19 @@ def accuracy(store: Store, run: fc.ForecastRun, summary: pl.DataFrame) -> None:
                 "setting, was used."
             )
 
+    record = run.settings.get("calendar_lifts")
+    if record and record.get("groups"):
+        with st.expander("Festival and holiday lifts by category", icon=":material/celebration:"):
+            st.caption(
+                f"Each category's total demand up to {record['estimated_as_of']} against its "
+                "ordinary level: 2.0 is twice the usual demand on that day, 0.5 half of it. "
+                "The baselines divide these out of a series' history and multiply them into "
+                "its forecast (one shelf sells too little to show Double 11 on its own); "
+                "Prophet fits holidays itself. Lifts are re-estimated every "
+                f"{run.settings.get('retune_days', '—')} days."
+            )
+            keyed_table(tables.lifts_table(record), key="fc_lifts", column_config=COLUMNS)
+
     with st.expander(f"Every series of this run ({summary.height:,})", icon=":material/list:"):
         keyed_table(
             tables.as_percent(tables.with_labels(tables.pick_columns(summary, SERIES_COLUMNS))),

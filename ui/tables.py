@@ -323,3 +323,35 @@ def with_labels(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("demand_class").map_elements(demand_class_label, return_dtype=pl.String)
         )
     return out
+
+
+ALL_PRODUCTS = "All products"
+LIFT_SHOWN = 0.05  # phases whose lift differs from 1 by less than this in every group are left out
+
+
+def lifts_table(record: dict[str, Any] | None) -> pl.DataFrame:
+    """A run's festival and holiday lifts: one row per phase, one column per product category
+    (``"*"``, a country's whole demand, as "All products"; the country is named when a run
+    spans several). Phases with no lift worth showing in any category are left out."""
+    groups = (record or {}).get("groups") or []
+    if not groups:
+        return pl.DataFrame({"phase": []}, schema={"phase": pl.String})
+    countries = {g["country"] for g in groups}
+
+    def column(g: dict[str, Any]) -> str:
+        name = ALL_PRODUCTS if g["category"] == "*" else str(g["category"])
+        return f"{g['country']} · {name}" if len(countries) > 1 else name
+
+    phases = sorted(
+        {
+            p
+            for g in groups
+            for p, lift in g["lifts"].items()
+            if abs(float(lift) - 1.0) >= LIFT_SHOWN
+        }
+    )
+    data: dict[str, list] = {"phase": [p.replace("_", " ") for p in phases]}
+    ordered = sorted(groups, key=lambda g: (g["country"], g["category"] != "*", g["category"]))
+    for g in ordered:
+        data[column(g)] = [g["lifts"].get(p) for p in phases]
+    return pl.DataFrame(data, schema={k: (pl.String if k == "phase" else pl.Float64) for k in data})

@@ -14,6 +14,13 @@ series over three origins, a share of 0 did best (weighted RMSSE 1.036 against 1
 and the moving average in the blend brings the recent level in anyway.
 All candidates of a series are compared on the same window(s).
 
+Festivals and holidays. A series may come with its group's calendar (``SeriesInput.calendar``:
+the festival and holiday lifts of its product category, pooled over every series of that
+category, see ``group_calendar``). Every candidate then works on the demand with the calendar
+divided out and multiplies it back into its forecast; Prophet is then fitted without holiday
+regressors (``prophet_path``). Without a calendar, the baselines see the demand as recorded and
+Prophet fits the country's holidays itself.
+
 Baselines alone. Series where Prophet is not tried default to ``baseline_blend``, the equal
 mean of the weekday-shaped moving average, TSB and the weekday average: measured on store-level
 data (six origins, April to August) and on the demo (three origins), the blend beat the
@@ -74,6 +81,9 @@ class SeriesInput:
     country: str = "CN"
     price: float = 1.0  # sales value per unit, for the M5 weights
     try_prophet: bool = True  # False: a series outside the top of sales value (see service)
+    # festival and holiday multipliers of its group, one per day from ``start`` through the
+    # horizon (see group_calendar); None: no calendar effects for the baselines
+    calendar: np.ndarray | None = None
 
     @property
     def weight(self) -> float:
@@ -175,18 +185,67 @@ def excess_rate(y: np.ndarray, train: np.ndarray, origin: int) -> float:
     return min(excess, EXCESS_SHARE_MAX * level)  # one keying error is not a year of demand
 
 
-def _baseline_candidate(method: str, y: np.ndarray, train: np.ndarray, origins, spec) -> _Candidate:
+@dataclass(frozen=True)
+class _Adjusted:
+    """The series as the baselines see it: calendar effects divided out, outliers capped."""
+
+    actual: np.ndarray  # the demand as recorded
+    y: np.ndarray  # actual / calendar
+    train: np.ndarray  # y with outliers capped
+    calendar: np.ndarray  # multipliers from the first day through the horizon
+
+    def scaled(self, forecast: np.ndarray, first: int) -> np.ndarray:
+        """A forecast in calendar-free units for the days from index ``first``, with the
+        calendar multiplied back in."""
+        return forecast * self.calendar[first : first + len(forecast)]
+
+
+def _adjust(series: SeriesInput, horizon: int) -> _Adjusted:
+    y = series.values
+    n = len(y)
+    calendar = np.ones(n + horizon)
+    if series.calendar is not None:
+        given = np.asarray(series.calendar, dtype=float)[: n + horizon]
+        calendar[: len(given)] = np.where(given > 0, given, 1.0)
+    adjusted = y / calendar[:n]
+    return _Adjusted(y, adjusted, cap_outliers(adjusted), calendar)
+
+
+def prophet_path(
+    series: SeriesInput, a: _Adjusted, spec: Spec, config: ProphetConfig, origin: int, days: int
+) -> np.ndarray:
+    """Prophet's forecast of the ``days`` days after ``origin``. A series with its group's
+    calendar is fitted with the calendar divided out and no holiday regressors, and the
+    calendar multiplied back (one pooled lift per phase instead of a coefficient per phase
+    and series: measured on the 100-120 highest-value smooth and erratic series, 3-6% lower
+    RMSSE than Prophet's own holiday regressors, on store-level data and on the demo);
+    without one, on the series with its country's holidays as regressors."""
+    if series.calendar is not None:
+        plain = replace(config, holidays=False)
+        path = spec.prophet_fn(series.start, a.train, days, origin, plain, None)
+        return a.scaled(path + excess_rate(a.y, a.train, origin), origin + 1)
+    holidays = spec.holidays.get(series.country)
+    path = spec.prophet_fn(series.start, a.train, days, origin, config, holidays)
+    return path + excess_rate(a.y, a.train, origin)
+
+
+def _baseline_candidate(method: str, a: _Adjusted, origins, spec) -> _Candidate:
     fn = baselines.BASELINES[method]
     forecasts = [
-        f + excess_rate(y, train, o)
+        a.scaled(f + excess_rate(a.y, a.train, o), o + 1)
         for f, o in zip(
-            baselines.forecasts_at(method, train, spec.window, origins), origins, strict=True
+            baselines.forecasts_at(method, a.train, spec.window, origins), origins, strict=True
         )
     ]
-    errors = [y[o + 1 : o + 1 + spec.window] - f for o, f in zip(origins, forecasts, strict=True)]
-    last = len(y) - 1
+    errors = [
+        a.actual[o + 1 : o + 1 + spec.window] - f for o, f in zip(origins, forecasts, strict=True)
+    ]
+    last = len(a.y) - 1
     return _Candidate(
-        method, errors, forecasts, lambda: fn(train, spec.horizon) + excess_rate(y, train, last)
+        method,
+        errors,
+        forecasts,
+        lambda: a.scaled(fn(a.train, spec.horizon) + excess_rate(a.y, a.train, last), last + 1),
     )
 
 
@@ -199,25 +258,19 @@ def _blend_candidate(parts: list[_Candidate]) -> _Candidate:
 
 
 def _prophet_candidates(
-    series: SeriesInput, y: np.ndarray, train: np.ndarray, origin: int, spec: Spec, ma: _Candidate
+    series: SeriesInput, a: _Adjusted, origin: int, spec: Spec, ma: _Candidate
 ) -> list[_Candidate]:
     """Prophet and prophet_ma from one fit at ``origin`` (see the module docstring)."""
-    holidays = spec.holidays.get(series.country)
-    path = spec.prophet_fn(
-        series.start, train, spec.window + spec.horizon, origin, spec.prophet, holidays
-    ) + excess_rate(y, train, origin)
+    path = prophet_path(series, a, spec, spec.prophet, origin, spec.window + spec.horizon)
     backtest, ahead = path[: spec.window], path[spec.window :]
-    actual = y[origin + 1 : origin + 1 + spec.window]
+    actual = a.actual[origin + 1 : origin + 1 + spec.window]
     ratio = actual.sum() / backtest.sum() if backtest.sum() > 0 else 1.0
     ratio = float(np.clip(ratio, *CORRECTION_BOUNDS))
     corrected = ahead * (1.0 + spec.level_correction * (ratio - 1.0))
 
     def final_prophet() -> np.ndarray:
         if spec.prophet_refit:
-            last = len(train) - 1
-            return spec.prophet_fn(
-                series.start, train, spec.horizon, last, spec.prophet, holidays
-            ) + excess_rate(y, train, last)
+            return prophet_path(series, a, spec, spec.prophet, len(a.y) - 1, spec.horizon)
         return corrected
 
     prophet = _Candidate(PROPHET, [actual - backtest], [backtest], final_prophet)
@@ -307,7 +360,10 @@ def from_first_demand(series: SeriesInput) -> SeriesInput:
     if not len(first_demand) or first_demand[0] == 0:
         return replace(series, values=y)
     skip = int(first_demand[0])
-    return replace(series, values=y[skip:], start=series.start + timedelta(days=skip))
+    calendar = None if series.calendar is None else series.calendar[skip:]
+    return replace(
+        series, values=y[skip:], start=series.start + timedelta(days=skip), calendar=calendar
+    )
 
 
 def forecast_series(series: SeriesInput, spec: Spec) -> SeriesResult:
@@ -369,12 +425,13 @@ def forecast_series(series: SeriesInput, spec: Spec) -> SeriesResult:
         model = ErrorModel(float(max(y.var(), level)) if n else 0.0, 0.0, level)
         return result(method, f"{n} days of history: too short to backtest", mean, model)
 
-    candidates = {m: _baseline_candidate(m, y, train, origins, spec) for m in baselines.BASELINES}
+    adjusted = _adjust(series, spec.horizon)
+    candidates = {m: _baseline_candidate(m, adjusted, origins, spec) for m in baselines.BASELINES}
     candidates[BASELINE_BLEND] = _blend_candidate([candidates[m] for m in BLENDED])
     if use_prophet:
         try:
             for c in _prophet_candidates(
-                series, y, train, origins[0], spec, candidates["moving_average_weekday"]
+                series, adjusted, origins[0], spec, candidates["moving_average_weekday"]
             ):
                 candidates[c.method] = c
         except Exception as exc:  # noqa: BLE001 - a failing model must not fail the run
@@ -396,6 +453,8 @@ def forecast_series(series: SeriesInput, spec: Spec) -> SeriesResult:
             continue
         if failure:
             reason = f"Prophet failed, fell back to the baselines: {reason}"
+        if np.any(adjusted.calendar != 1.0):
+            reason = f"{reason}; festival and holiday lifts of its category applied"
         c = candidates[chosen.method]
         return result(
             chosen.method, reason, mean, error_model(c.errors, c.forecasts), chosen, scores

@@ -18,6 +18,7 @@ import polars as pl
 
 from control_tower.config import ForecastSettings
 from control_tower.errors import ControlTowerError, NotFoundError
+from control_tower.forecast.group_calendar import calendar_for, estimate_lifts
 from control_tower.forecast.holidays import holiday_frame
 from control_tower.forecast.pipeline import SeriesInput, SeriesResult, Spec
 from control_tower.forecast.prophet_model import PROPHET_GRID, ProphetConfig
@@ -28,7 +29,7 @@ from control_tower.store import Store, registered
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "3"  # bump when the pipeline changes what it computes: old fits are not reused
+MODEL_VERSION = "5"  # bump when the pipeline changes what it computes: old fits are not reused
 MAX_HORIZON = 730
 QUANTILE_COLUMNS = tuple(f"p{round(q * 100)}" for q in LEVELS)
 
@@ -65,6 +66,35 @@ FROM (SELECT DISTINCT sku, location FROM demand_history WHERE date <= $as_of) s
 LEFT JOIN locations l ON l.code = s.location
 LEFT JOIN products p ON p.sku = s.sku
 """
+GROUP_DEMAND_SQL = """
+WITH daily AS (
+    SELECT sku, location, date, sum(quantity)::DOUBLE AS q
+    FROM demand_history
+    WHERE date <= $as_of
+    GROUP BY ALL
+    HAVING sum(quantity) > 0
+), capped AS (
+    SELECT sku, location, date,
+           CASE WHEN count(*) OVER w >= 8 THEN least(q, 3 * quantile_cont(q, 0.95) OVER w)
+                ELSE q END AS q
+    FROM daily
+    WINDOW w AS (PARTITION BY sku, location)
+), tagged AS (
+    SELECT coalesce(l.country, $country) AS country, coalesce(p.category, '') AS category,
+           c.sku, c.location, c.date, c.q
+    FROM capped c
+    LEFT JOIN locations l ON l.code = c.location
+    LEFT JOIN products p ON p.sku = c.sku
+), sizes AS (
+    SELECT country, category, count(DISTINCT (sku, location)) AS series FROM tagged GROUP BY ALL
+)
+SELECT t.country, t.category, t.date, sum(t.q) AS total, any_value(s.series) AS series
+FROM tagged t JOIN sizes s USING (country, category)
+GROUP BY t.country, t.category, t.date
+ORDER BY 1, 2, 3
+"""
+ALL_CATEGORIES = "*"
+MIN_GROUP_SERIES = 20  # a category with fewer series takes the lifts of its whole country
 
 
 def check_known(store: Store, table: str, column: str, values: Sequence[str], what: str) -> None:
@@ -120,6 +150,105 @@ def load_series(
     return out
 
 
+Lifts = dict[tuple[str, str], dict[str, float]]  # (country, category) -> phase -> lift
+
+
+def estimate_group_lifts(store: Store, *, as_of: date, country: str) -> Lifts:
+    """Festival and holiday lifts per (country, category), estimated on the category's total
+    demand over every SKU x location in the store up to ``as_of`` (each series capped at three
+    times its 95th percentile first, so one bulk order does not read as a festival). Every
+    country also gets the lifts of all its demand, under the category ``"*"``: the fallback of
+    a category with fewer than ``MIN_GROUP_SERIES`` series or of a product without one. A
+    country with fewer series than that gets none (its series fit holidays themselves)."""
+    frame = store.query(GROUP_DEMAND_SQL, {"as_of": as_of, "country": country})
+    out: Lifts = {}
+    if frame.is_empty():
+        return out
+    first = frame["date"].min()
+    days = (as_of - first).days + 1
+    origin = np.datetime64(first, "D")
+    for (code,), part in frame.group_by(["country"], maintain_order=True):
+        holidays = holiday_frame(code, first.year, as_of.year)
+        offsets = (part["date"].to_numpy().astype("datetime64[D]") - origin).astype(np.int64)
+        totals = {ALL_CATEGORIES: np.bincount(offsets, part["total"].to_numpy(), minlength=days)}
+        categories = part["category"].to_numpy()
+        sizes = dict(part.group_by("category").agg(pl.col("series").max()).iter_rows())
+        for category, size in sorted(sizes.items()):
+            if category and size >= MIN_GROUP_SERIES:
+                rows = categories == category
+                totals[category] = np.bincount(
+                    offsets[rows], part["total"].to_numpy()[rows], minlength=days
+                )
+        if sum(sizes.values()) < MIN_GROUP_SERIES:
+            continue  # too few series in this country to pool
+        for category, total in totals.items():
+            out[(code, category)] = estimate_lifts(total, first, holidays)
+    return out
+
+
+def _lifts_record(lifts: Lifts, estimated_as_of: date) -> dict:
+    groups = [
+        {"country": c, "category": g, "lifts": dict(sorted(phases.items()))}
+        for (c, g), phases in sorted(lifts.items())
+    ]
+    return {"estimated_as_of": estimated_as_of.isoformat(), "groups": groups}
+
+
+def _previous_lifts(
+    store: Store, as_of: date, settings: ForecastSettings
+) -> tuple[Lifts, date] | None:
+    """Lifts of this model version estimated within ``retune_days`` before ``as_of``, and
+    the date they were estimated as of (lifts move little in a month; estimating them every
+    day would change every series' inputs and defeat the reuse of unchanged series)."""
+    if settings.retune_days <= 0:
+        return None
+    rows = store.rows(
+        "SELECT settings FROM forecast_runs WHERE as_of BETWEEN ? AND ? "
+        "ORDER BY as_of DESC, run_id DESC LIMIT 20",
+        [as_of - timedelta(days=settings.retune_days), as_of],
+    )
+    for (text,) in rows:
+        stored = json.loads(text)
+        record = stored.get("calendar_lifts")
+        if stored.get("model_version") != MODEL_VERSION or not record:
+            continue
+        estimated = date.fromisoformat(record["estimated_as_of"])
+        if not as_of - timedelta(days=settings.retune_days) <= estimated <= as_of:
+            continue
+        lifts = {
+            (r["country"], r["category"]): {k: float(v) for k, v in r["lifts"].items()}
+            for r in record["groups"]
+        }
+        return lifts, estimated
+    return None
+
+
+def attach_calendars(
+    store: Store, series: list[SeriesInput], lifts: Lifts, until: date
+) -> list[SeriesInput]:
+    """Each series with the multipliers of its group's lifts from its first day through
+    ``until`` (the horizon's last day)."""
+    if not lifts or not series:
+        return series
+    category = {sku: c or "" for sku, c in store.rows("SELECT sku, category FROM products")}
+    start = min(s.start for s in series)
+    days = (until - start).days + 1
+    calendars = {
+        key: calendar_for(phases, holiday_frame(key[0], start.year, until.year), start, days)
+        for key, phases in lifts.items()
+    }
+    out = []
+    for s in series:
+        calendar = calendars.get((s.country, category.get(s.sku, ""))) or calendars.get(
+            (s.country, ALL_CATEGORIES)
+        )
+        if calendar is None:
+            out.append(s)
+            continue
+        out.append(replace(s, calendar=calendar.path(s.start, (until - s.start).days + 1)))
+    return out
+
+
 def mark_prophet_series(series: list[SeriesInput], value_share: float) -> list[SeriesInput]:
     """Prophet is tried on the series that make up the top ``value_share`` of sales value over
     the last year (the A and B items of an ABC analysis); the rest, many series with little
@@ -143,6 +272,9 @@ def fit_key(series: SeriesInput, spec_hash: str) -> str:
         f"{series.try_prophet}".encode()
     )
     digest.update(np.ascontiguousarray(series.values, dtype=np.float64).tobytes())
+    if series.calendar is not None:
+        digest.update(b"calendar")
+        digest.update(np.ascontiguousarray(series.calendar, dtype=np.float64).tobytes())
     return digest.hexdigest()
 
 
@@ -202,8 +334,9 @@ def resolve_as_of(store: Store, as_of: date | None) -> date:
 def _previous_tuning(
     store: Store, as_of: date, settings: ForecastSettings, *, scoped: bool
 ) -> ProphetConfig | None:
-    """Prophet settings tuned by a recent run; a run over everything reuses only those of
-    another run over everything (a few SKUs are a thin sample)."""
+    """Prophet settings tuned by a run of this model version within ``retune_days`` (not
+    reused by it from an older one); a run over everything reuses only those of another run over everything (a few SKUs
+    are a thin sample)."""
     if settings.retune_days <= 0:
         return None
     rows = store.rows(
@@ -213,7 +346,10 @@ def _previous_tuning(
     )
     names = {c.name: c for c in PROPHET_GRID}
     for (text,) in rows:
-        chosen = json.loads(text).get("prophet", {})
+        stored = json.loads(text)
+        if "tuning" not in stored or stored.get("model_version") != MODEL_VERSION:
+            continue  # that run reused older settings (no chains), or tuned another model
+        chosen = stored.get("prophet", {})
         if chosen.get("name") in names and names[chosen["name"]].as_dict() == chosen:
             return names[chosen["name"]]
     return None
@@ -261,6 +397,15 @@ def forecast(
     countries = {s.country for s in series}
     first_year = min(s.start for s in series).year
     last_year = (as_of + timedelta(days=horizon)).year
+    lifts: Lifts = {}
+    lifts_as_of = as_of
+    if settings.group_lifts:
+        previous = _previous_lifts(store, as_of, settings)
+        if previous is None:
+            lifts = estimate_group_lifts(store, as_of=as_of, country=settings.country)
+        else:
+            lifts, lifts_as_of = previous
+        series = attach_calendars(store, series, lifts, as_of + timedelta(days=horizon))
     with ExitStack() as stack:
         opened: list[tuple] = []
 
@@ -313,6 +458,8 @@ def forecast(
     duration = time.perf_counter() - started
     if tuning_table is not None:
         spec_settings["tuning"] = tuning_table
+    if settings.group_lifts:
+        spec_settings["calendar_lifts"] = _lifts_record(lifts, lifts_as_of)
     scope = (
         json.dumps({"skus": list(skus or []), "locations": list(locations or [])})
         if (skus or locations)

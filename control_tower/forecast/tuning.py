@@ -19,9 +19,11 @@ from control_tower.forecast.classify import classify
 from control_tower.forecast.pipeline import (
     SeriesInput,
     Spec,
+    _adjust,
     _origins,
     cap_outliers,
     from_first_demand,
+    prophet_path,
 )
 from control_tower.forecast.prophet_model import PROPHET_GRID, ProphetConfig
 from control_tower.forecast.runner import Progress
@@ -37,18 +39,16 @@ def score_configs(
     on this series is left out."""
     series = from_first_demand(series)
     y = series.values
-    train = cap_outliers(y)
+    adjusted = _adjust(series, 0)
     origins = _origins(len(y), TUNING_ORIGINS, spec.window)
     if not origins:
         return []
-    scale = metrics.rmsse_scale(train[: origins[-1] + 1])
-    holidays = spec.holidays.get(series.country)
+    scale = metrics.rmsse_scale(cap_outliers(y)[: origins[-1] + 1])
     out = []
     for config in configs:
         try:
             forecasts = [
-                spec.prophet_fn(series.start, train, spec.window, o, config, holidays)
-                for o in origins
+                prophet_path(series, adjusted, spec, config, o, spec.window) for o in origins
             ]
         except Exception:  # noqa: BLE001 - a config that cannot fit this series scores nothing
             continue

@@ -205,6 +205,27 @@ def test_leaderboards_match_the_services(on_forecast):
     assert len(table(at, "fc_series")) == summary.height
 
 
+def test_the_runs_festival_lifts_are_shown_by_category(on_forecast):
+    """The lifts table shows what the run stored: one column per category plus all products,
+    the phases that move demand (the test demo's 180 days hold 618: its day above 1, the lull
+    after it below)."""
+    settings = _with_store(
+        on_forecast["path"], lambda s: fc.get_run(s, on_forecast["run_id"]).settings
+    )
+    record = settings["calendar_lifts"]
+    expected = tables.lifts_table(record)
+    at = run(page("forecasts"))
+    shown = table(at, "fc_lifts")
+    assert shown.columns.tolist() == expected.columns
+    assert shown["phase"].tolist() == expected["phase"].to_list()
+    all_products = dict(zip(shown["phase"], shown[tables.ALL_PRODUCTS], strict=True))
+    assert all_products["618 day"] > 1.5
+    assert all_products["618 lull"] < 0.95
+    categories = {g["category"] for g in record["groups"]} - {"*"}
+    assert categories and categories <= set(shown.columns)
+    assert any(record["estimated_as_of"] in c.value for c in at.caption)
+
+
 def test_hostile_product_names_are_shown_as_text(on_forecast):
     sku = on_forecast["skus"][0]
     at = run(page("forecasts"))
