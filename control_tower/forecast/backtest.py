@@ -4,7 +4,9 @@ For each origin (the last ``horizon`` days, then the ``horizon`` days before, ..
 series is forecast from its history up to the origin and compared with what happened. The
 pipeline chooses per series exactly as a production run would (its own inner backtests use
 only data before the origin); Prophet's settings are tuned once, on history before the
-earliest origin. Reported per method: weighted RMSSE (M5, bottom level: SKU x location),
+earliest origin, and festival lifts per category as of each origin. Single methods are scored
+as published (no lifts; ``baseline_blend`` the equal mean of its three baselines). Reported per
+method: weighted RMSSE (M5, bottom level: SKU x location),
 WAPE and bias, and RMSSE relative to seasonal naive, the reference.
 """
 
@@ -26,6 +28,8 @@ from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.forecast import baselines, metrics
 from control_tower.forecast.classify import classify
 from control_tower.forecast.pipeline import (
+    BASELINE_BLEND,
+    BLENDED,
     SeriesInput,
     Spec,
     forecast_series,
@@ -34,8 +38,10 @@ from control_tower.forecast.pipeline import (
 from control_tower.forecast.prophet_model import DEFAULT_PROPHET
 from control_tower.forecast.runner import Progress, open_executor
 from control_tower.forecast.service import (
+    attach_calendars,
     build_spec,
     check_known,
+    estimate_group_lifts,
     load_series,
     mark_prophet_series,
     resolve_as_of,
@@ -84,8 +90,10 @@ def evaluate_series(
     origins: Sequence[int],
     methods: Sequence[str],
     prophet_flags: Sequence[bool] | None = None,
+    calendars: Sequence[np.ndarray | None] | None = None,
 ) -> list[SeriesScore]:
-    """Score each method on each origin (index of the last training day) of one series."""
+    """Score each method on each origin (index of the last training day) of one series.
+    ``calendars``: the series' group calendar as of each origin, for the pipeline."""
     y = np.asarray(series.values, dtype=float)
     h = spec.horizon
     out: list[SeriesScore] = []
@@ -96,6 +104,7 @@ def evaluate_series(
             series,
             values=y[: origin + 1],
             try_prophet=bool(prophet_flags[k]) if prophet_flags else True,
+            calendar=calendars[k] if calendars else None,
         )
         actual = y[origin + 1 : origin + 1 + h]
         train = history.values
@@ -119,6 +128,9 @@ def evaluate_series(
                     predicted = spec.prophet_fn(series.start, y, h, origin, DEFAULT_PROPHET, None)
                 except Exception:  # noqa: BLE001 - a default fit that fails scores as zeros
                     predicted = np.zeros(h)
+            elif method == BASELINE_BLEND:
+                parts = [baselines.BASELINES[m](y, h, origin) for m in BLENDED]
+                predicted = sum(parts) / len(parts)
             else:
                 predicted = baselines.BASELINES[method](y, h, origin)
             out.append(
@@ -140,12 +152,36 @@ def evaluate_series(
     return out
 
 
-def _evaluate_batch(batch, spec, origins_by_series, methods, flags_by_series):
+def _evaluate_batch(batch, spec, origins_by_series, methods, flags_by_series, calendars):
     return [
         s
-        for series, origins, flags in zip(batch, origins_by_series, flags_by_series, strict=True)
-        for s in evaluate_series(series, spec, origins, methods, flags)
+        for series, origins, flags, cal in zip(
+            batch, origins_by_series, flags_by_series, calendars, strict=True
+        )
+        for s in evaluate_series(series, spec, origins, methods, flags, cal)
     ]
+
+
+def _calendars(
+    store: Store,
+    series_plans: list[tuple[SeriesInput, list[int]]],
+    origin_dates: list[date],
+    horizon: int,
+    settings: ForecastSettings,
+) -> list[list[np.ndarray | None]]:
+    """Per series and origin: its group calendar with lifts estimated as of that origin (as a
+    run on that date would have them; nothing after it is read)."""
+    out: list[list[np.ndarray | None]] = [[None] * len(origin_dates) for _ in series_plans]
+    if not settings.group_lifts:
+        return out
+    for k, day in enumerate(origin_dates):
+        lifts = estimate_group_lifts(store, as_of=day, country=settings.country)
+        attached = attach_calendars(
+            store, [s for s, _ in series_plans], lifts, day + timedelta(days=horizon)
+        )
+        for i, s in enumerate(attached):
+            out[i][k] = s.calendar
+    return out
 
 
 def _prophet_flags(
@@ -205,8 +241,9 @@ def backtest(
         raise ControlTowerError(f"origins must be 1..24, not {origins}", title="Bad backtest")
     if not 7 <= horizon <= 365:
         raise ControlTowerError(f"horizon must be 7..365 days, not {horizon}", title="Bad backtest")
-    methods = list(methods or [PIPELINE, PROPHET_DEFAULT, *baselines.BASELINES])
-    unknown = set(methods) - {PIPELINE, PROPHET_DEFAULT, *baselines.BASELINES}
+    known = [PIPELINE, PROPHET_DEFAULT, *baselines.BASELINES, BASELINE_BLEND]
+    methods = list(methods or known)
+    unknown = set(methods) - set(known)
     if unknown:
         raise ControlTowerError(f"unknown methods {sorted(unknown)}", title="Bad backtest")
     if skus:
@@ -233,11 +270,18 @@ def backtest(
     first_year = min(s.start for s, _ in series_plans).year
     spec = build_spec(settings, horizon, None, countries, first_year, as_of.year + 1, prophet_fn)
     workers = workers or settings.workers
+    calendars = (
+        _calendars(store, series_plans, origin_dates, horizon, settings)
+        if PIPELINE in methods
+        else [[None] * origins for _ in series_plans]
+    )
     with open_executor(workers, settings.dask_scheduler) as (executor, _info):
         tuned_name = "-"
         if PIPELINE in methods:
             earliest = [
-                replace(s, values=s.values[: p[0] + 1]) for s, p in series_plans if p[0] >= 0
+                replace(s, values=s.values[: p[0] + 1], calendar=c[0])
+                for (s, p), c in zip(series_plans, calendars, strict=True)
+                if p[0] >= 0
             ]
             prophet, _ = tune_prophet(executor, earliest, spec, settings.tuning_sample)
             spec = replace(spec, prophet=prophet)
@@ -253,6 +297,7 @@ def backtest(
                 [p for _, p in series_plans[b]],
                 methods,
                 flags[b],
+                calendars[b],
             ): len(series_plans[b])
             for b in batches
         }

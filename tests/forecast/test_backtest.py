@@ -13,6 +13,7 @@ from control_tower.config import ForecastSettings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.forecast import backtest
 from control_tower.forecast.baselines import BASELINES
+from control_tower.forecast.pipeline import BLENDED
 from control_tower.forecast.prophet_model import PROPHET_GRID
 from control_tower.ingest import ingest_frame
 from control_tower.store import Store
@@ -51,7 +52,7 @@ def report(small_demo_db, tmp_path_factory):
 def test_the_report_compares_the_pipeline_with_prophet_and_the_baselines(report):
     result, _as_of, _ = report
     table = {r["method"]: r for r in result.table.iter_rows(named=True)}
-    assert {"pipeline", "prophet_default", "seasonal_naive"} <= set(table)
+    assert {"pipeline", "prophet_default", "seasonal_naive", "baseline_blend"} <= set(table)
     assert set(BASELINES) <= set(table)
     for row in table.values():
         assert np.isfinite(row["weighted_rmsse"]) and row["weighted_rmsse"] >= 0
@@ -89,6 +90,30 @@ def test_scores_are_measured_against_what_happened(report):
     assert (scores["forecast_sum"] >= 0).all()
     pipeline = scores.filter(pl.col("method") == "pipeline")
     assert (pipeline["chosen"] != "").all()
+
+
+def test_the_baseline_blend_is_the_mean_of_its_three_baselines(report):
+    result, _as_of, _ = report
+    keys = ["sku", "location", "origin"]
+    sums = result.scores.pivot(on="method", index=keys, values="forecast_sum")
+    expected = sum(sums[m] for m in BLENDED) / len(BLENDED)
+    np.testing.assert_allclose(sums["baseline_blend"], expected)
+
+
+def test_the_pipeline_is_backtested_with_the_lifts_as_of_each_origin(demo_store):
+    """The last window holds Double 11: with the category lifts (estimated as of each
+    origin) the pipeline forecasts it higher than without; single methods do not change."""
+    kwargs = {"horizon": H, "origins": 2, "skus": two_skus(demo_store), "show_bar": False}
+    with_lifts = backtest(demo_store, BASELINES_ONLY, **kwargs).scores
+    without = backtest(
+        demo_store, BASELINES_ONLY.model_copy(update={"group_lifts": False}), **kwargs
+    ).scores
+    keys = ["sku", "location", "origin", "method"]
+    a, b = with_lifts.sort(keys), without.sort(keys)
+    single = pl.col("method") != "pipeline"
+    np.testing.assert_allclose(a.filter(single)["forecast_sum"], b.filter(single)["forecast_sum"])
+    last = (pl.col("method") == "pipeline") & (pl.col("origin") == 1)
+    assert a.filter(last)["forecast_sum"].sum() > 1.05 * b.filter(last)["forecast_sum"].sum()
 
 
 def test_a_backtest_never_sees_past_its_origin(demo_store):
