@@ -264,11 +264,18 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 rows[method].append(entry)
                 classes.append({**entry, "method": method, "demand_class": class_of.get(key, "?")})
-    results = {m: score(r) for m, r in rows.items()}
+    shown = ("pipeline", "seasonal_naive") if args.skip_plain else tuple(rows)
+    results = {m: score(rows[m]) for m in shown}
     median_series = statistics.median(n_series)
-    plain_rate = median_series / statistics.median(wall["prophet_default"])
+    plain_rate = (
+        float("nan")
+        if args.skip_plain
+        else median_series / statistics.median(wall["prophet_default"])
+    )
     naive_rmsse = results["seasonal_naive"]["weighted_rmsse"]
-    default_rmsse = results["prophet_default"]["weighted_rmsse"]
+    default_rmsse = (
+        float("nan") if args.skip_plain else results["prophet_default"]["weighted_rmsse"]
+    )
     print(
         f"\nforecast benchmark: {args.dataset}, {count} series x 730 days, {args.origins} origins of "
         f"{args.horizon} days ({', '.join(map(str, origins))}), {args.workers} workers, "
@@ -277,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'method':<16}{'wall s':>9}{'series/s':>10}{'x plain':>9}{'peak MB':>9}{'wRMSSE':>9}{'vs naive':>10}{'vs default':>11}{'WAPE':>8}{'bias':>8}"
     print(header)
     print("-" * len(header))
-    for method in ("pipeline", "prophet_default", "seasonal_naive"):
+    for method in shown:
         w = statistics.median(wall[method])
         rate = median_series / w if w > 0 else float("inf")
         r = results[method]
@@ -289,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("\nby demand class (the pipeline's, at each origin's run): weighted RMSSE and bias")
     frame = pl.DataFrame(classes)
-    names = ("pipeline", "prophet_default", "seasonal_naive")
+    names = shown
     print(f"{'class':<14}{'series':>8}" + "".join(f"{m:>18}{'bias':>8}" for m in names))
     for cls in ("smooth", "erratic", "intermittent", "lumpy", "too_short", "new"):
         part = frame.filter(pl.col("demand_class") == cls)
@@ -301,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             cells += f"{r['weighted_rmsse']:>18.3f}{r['bias']:>+8.1%}"
         count = part.filter(pl.col("method") == "pipeline").height // args.origins
         print(f"{cls:<14}{count:>8}{cells}")
+    if args.skip_plain:
+        print("\n(--skip-plain: default Prophet not run, so no 'x plain' or 'vs default')")
     store.close()
     if cluster is not None:
         cluster.close()
