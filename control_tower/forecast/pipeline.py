@@ -82,7 +82,7 @@ class SeriesInput:
     price: float = 1.0  # sales value per unit, for the M5 weights
     try_prophet: bool = True  # False: a series outside the top of sales value (see service)
     # festival and holiday multipliers of its group, one per day from ``start`` through the
-    # horizon (see group_calendar); None: no calendar effects for the baselines
+    # horizon (see group_calendar); None: Prophet fits holidays itself, the baselines none
     calendar: np.ndarray | None = None
 
     @property
