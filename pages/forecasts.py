@@ -475,13 +475,19 @@ def accuracy(store: Store, run: fc.ForecastRun, summary: pl.DataFrame) -> None:
         with st.expander("Festival and holiday lifts by category", icon=":material/celebration:"):
             st.caption(
                 f"Each category's total demand up to {record['estimated_as_of']} against its "
-                "ordinary level: 2.0 is twice the usual demand on that day, 0.5 half of it. "
-                "The baselines divide these out of a series' history and multiply them into "
-                "its forecast (one shelf sells too little to show Double 11 on its own); "
-                "Prophet fits holidays itself. Lifts are re-estimated every "
-                f"{run.settings.get('retune_days', '—')} days."
+                "ordinary level: 2.00 is twice the usual demand on that day, 0.50 half of it. "
+                "Every method divides these out of a series' history and multiplies them into "
+                "its forecast, Prophet included (one shelf sells too little to show Double 11 "
+                "on its own). A category with few series takes All products. Lifts are "
+                f"re-estimated every {run.settings.get('retune_days', '—')} days."
             )
-            keyed_table(tables.lifts_table(record), key="fc_lifts", column_config=COLUMNS)
+            lifts = tables.lifts_table(record)
+            number = st.column_config.NumberColumn(format="%.2f")
+            keyed_table(
+                lifts,
+                key="fc_lifts",
+                column_config={c: number for c in lifts.columns if c != "phase"},
+            )
 
     with st.expander(f"Every series of this run ({summary.height:,})", icon=":material/list:"):
         keyed_table(
