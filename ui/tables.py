@@ -353,5 +353,9 @@ def lifts_table(record: dict[str, Any] | None) -> pl.DataFrame:
     data: dict[str, list] = {"phase": [p.replace("_", " ") for p in phases]}
     ordered = sorted(groups, key=lambda g: (g["country"], g["category"] != "*", g["category"]))
     for g in ordered:
-        data[column(g)] = [g["lifts"].get(p) for p in phases]
+        name, n = column(g), 1
+        while name in data:  # a category called "phase" or "All products" keeps its own column
+            n += 1
+            name = f"{column(g)} ({n})"
+        data[name] = [g["lifts"].get(p) for p in phases]
     return pl.DataFrame(data, schema={k: (pl.String if k == "phase" else pl.Float64) for k in data})

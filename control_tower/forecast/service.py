@@ -174,7 +174,7 @@ def estimate_group_lifts(store: Store, *, as_of: date, country: str) -> Lifts:
         categories = part["category"].to_numpy()
         sizes = dict(part.group_by("category").agg(pl.col("series").max()).iter_rows())
         for category, size in sorted(sizes.items()):
-            if category and size >= MIN_GROUP_SERIES:
+            if category and category != ALL_CATEGORIES and size >= MIN_GROUP_SERIES:
                 rows = categories == category
                 totals[category] = np.bincount(
                     offsets[rows], part["total"].to_numpy()[rows], minlength=days

@@ -288,3 +288,29 @@ def test_forecast_figure_draws_history_bands_as_of_and_holidays():
         history, forecast.drop("p50"), as_of=as_of, holidays=None
     )
     assert "mean–p90" in [t.name for t in aggregate.data]
+
+
+def test_lifts_table_has_a_column_per_category_even_for_hostile_names():
+    record = {
+        "estimated_as_of": "2026-10-01",
+        "groups": [
+            {"country": "CN", "category": "*", "lifts": {"double_11_day": 2.5, "618_day": 1.02}},
+            {"country": "CN", "category": "All products", "lifts": {"double_11_day": 3.0}},
+            {"country": "CN", "category": "phase", "lifts": {"double_11_day": 1.5}},
+            {"country": "CN", "category": "<b>x</b>/'\"", "lifts": {"spring_festival_week": 0.2}},
+        ],
+    }
+    frame = tables.lifts_table(record)
+    # all products first, then the categories by name, each in a column of its own
+    assert frame.columns == [
+        "phase",
+        "All products",
+        "<b>x</b>/'\"",
+        "All products (2)",
+        "phase (2)",
+    ]
+    # phases within 5% of 1 in every category are left out; a category without the phase: null
+    assert frame["phase"].to_list() == ["double 11 day", "spring festival week"]
+    assert frame["All products"].to_list() == [2.5, None]
+    assert frame["<b>x</b>/'\""].to_list() == [None, 0.2]
+    assert tables.lifts_table(None).is_empty() and tables.lifts_table({"groups": []}).is_empty()
