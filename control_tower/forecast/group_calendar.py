@@ -12,7 +12,8 @@ Estimation, on the group's daily total up to the as-of date:
 
 1. the weekday profile of ordinary days (no holiday or festival phase), divided out;
 2. the ordinary level around each day: the mean of the ordinary days within ``LEVEL_DAYS``
-   on either side (so a trend or a yearly swing is not read as a lift);
+   on either side (so a trend or a yearly swing is not read as a lift), interpolated between
+   the nearest such days inside a long run of phases;
 3. a phase's raw lift: the mean ratio of its days to that level, over every year in the
    history, with the lifts of phases that share some of its days divided out (backfitting);
 4. shrunk toward 1 by how far it stands out from the noise of ordinary days (the daily noise
@@ -25,7 +26,7 @@ A day in several phases gets the product of their lifts. Phases the history has 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ class GroupCalendar:
     def path(self, first: date, days: int) -> np.ndarray:
         """The multipliers of ``days`` days from ``first`` (1 outside the known span)."""
         offset = (first - self.start).days
-        out = np.ones(days)
+        out = np.ones(max(days, 0))
         lo, hi = max(0, -offset), min(days, len(self.multipliers) - offset)
         if hi > lo:
             out[lo:hi] = self.multipliers[offset + lo : offset + hi]
@@ -77,7 +78,15 @@ def _centered_mean(
 def estimate_lifts(
     total: np.ndarray, start: date, holidays: pd.DataFrame | None
 ) -> dict[str, float]:
-    """Lift per holiday phase from a group's daily total demand starting at ``start``."""
+    """Lift per holiday phase from a group's daily total demand starting at ``start``. Days
+    before the group's first demand say nothing (a category launched last spring did not
+    sell nothing at last year's Double 11) and are left out."""
+    total = np.asarray(total, dtype=float)
+    selling = np.flatnonzero(total > 0)
+    if not len(selling):
+        return {}
+    start = start + timedelta(days=int(selling[0]))
+    total = total[selling[0] :]
     if holidays is None or holidays.empty or len(total) < 2 * LEVEL_DAYS:
         return {}
     dates = pd.date_range(pd.Timestamp(start), periods=len(total), freq="D")
@@ -100,7 +109,14 @@ def estimate_lifts(
     profile = profile / profile.mean()
     z = total / profile[weekday]
     level, count = _centered_mean(z, ordinary, LEVEL_DAYS)
-    known = (count >= MIN_LEVEL_DAYS) & (level > 0)
+    trusted = (count >= MIN_LEVEL_DAYS) & (level > 0)
+    if trusted.sum() < 2:
+        return {}
+    # inside a long run of phases (the Spring Festival's 45 days) no day has enough ordinary
+    # neighbours: the level there is interpolated between the nearest trusted days
+    index = np.arange(len(z))
+    level = np.interp(index, index[trusted], level[trusted])
+    known = level > 0
     ratio = np.where(known, z / np.where(known, level, 1.0), np.nan)
     base = ratio[ordinary & known]
     if len(base) < 2 * LEVEL_DAYS:
@@ -141,8 +157,8 @@ def calendar_for(
     lifts: dict[str, float], holidays: pd.DataFrame | None, start: date, days: int
 ) -> GroupCalendar:
     """The multipliers of ``days`` days from ``start`` under ``lifts``."""
-    multipliers = np.ones(days)
-    if lifts and holidays is not None and not holidays.empty:
+    multipliers = np.ones(max(days, 0))
+    if lifts and days > 0 and holidays is not None and not holidays.empty:
         dates = pd.date_range(pd.Timestamp(start), periods=days, freq="D")
         indicators = holiday_indicators(holidays, dates)
         for column in indicators.columns:
@@ -151,4 +167,5 @@ def calendar_for(
                 multipliers = np.where(
                     indicators[column].to_numpy() > 0, multipliers * lift, multipliers
                 )
-    return GroupCalendar(start, multipliers, dict(lifts))
+    # phases that overlap multiply; the product stays within the bounds of one lift
+    return GroupCalendar(start, np.clip(multipliers, *LIFT_BOUNDS), dict(lifts))

@@ -399,13 +399,14 @@ def forecast_series(series: SeriesInput, spec: Spec) -> SeriesResult:
             seconds=time.perf_counter() - started,
         )
 
+    adjusted = _adjust(series, spec.horizon)
     if demand_class is DemandClass.NEW:
-        level = float(y.mean())
+        level = float(adjusted.y.mean())
         model = ErrorModel(float(max(y.var(), level)), 0.0, level)
         return result(
             NEW_ITEM,
             f"first demand {n} days ago: its average since then",
-            np.full(spec.horizon, level),
+            adjusted.scaled(np.full(spec.horizon, level), n),
             model,
         )
 
@@ -420,12 +421,12 @@ def forecast_series(series: SeriesInput, spec: Spec) -> SeriesResult:
         origins = _origins(n, 1 if use_prophet else spec.baseline_origins, spec.window)
     if not origins:
         method = "weekday_average" if n >= 14 else "moving_average"
-        mean = baselines.BASELINES[method](y, spec.horizon)  # too little history to cap
+        # too little history to cap
+        mean = adjusted.scaled(baselines.BASELINES[method](adjusted.y, spec.horizon), n)
         level = float(y.mean()) if n else 0.0
         model = ErrorModel(float(max(y.var(), level)) if n else 0.0, 0.0, level)
         return result(method, f"{n} days of history: too short to backtest", mean, model)
 
-    adjusted = _adjust(series, spec.horizon)
     candidates = {m: _baseline_candidate(m, adjusted, origins, spec) for m in baselines.BASELINES}
     candidates[BASELINE_BLEND] = _blend_candidate([candidates[m] for m in BLENDED])
     if use_prophet:

@@ -29,7 +29,7 @@ from control_tower.store import Store, registered
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "5"  # bump when the pipeline changes what it computes: old fits are not reused
+MODEL_VERSION = "6"  # bump when the pipeline changes what it computes: old fits are not reused
 MAX_HORIZON = 730
 QUANTILE_COLUMNS = tuple(f"p{round(q * 100)}" for q in LEVELS)
 
@@ -210,7 +210,12 @@ def _previous_lifts(
     for (text,) in rows:
         stored = json.loads(text)
         record = stored.get("calendar_lifts")
-        if stored.get("model_version") != MODEL_VERSION or not record:
+        if (
+            stored.get("model_version") != MODEL_VERSION
+            or not record
+            or not record.get("groups")  # none estimated then (too little data): try again
+            or stored.get("country") != settings.country
+        ):
             continue
         estimated = date.fromisoformat(record["estimated_as_of"])
         if not as_of - timedelta(days=settings.retune_days) <= estimated <= as_of:
@@ -233,16 +238,18 @@ def attach_calendars(
     category = {sku: c or "" for sku, c in store.rows("SELECT sku, category FROM products")}
     start = min(s.start for s in series)
     days = (until - start).days + 1
-    calendars = {
-        key: calendar_for(phases, holiday_frame(key[0], start.year, until.year), start, days)
-        for key, phases in lifts.items()
-    }
+    calendars = {}
+    for (country, group), phases in lifts.items():
+        # a category's lifts, and its country's for the phases it has none of
+        merged = {**lifts.get((country, ALL_CATEGORIES), {}), **phases}
+        frame = holiday_frame(country, start.year, until.year)
+        calendars[(country, group)] = calendar_for(merged, frame, start, days)
     out = []
     for s in series:
         calendar = calendars.get((s.country, category.get(s.sku, ""))) or calendars.get(
             (s.country, ALL_CATEGORIES)
         )
-        if calendar is None:
+        if calendar is None or s.start > until:
             out.append(s)
             continue
         out.append(replace(s, calendar=calendar.path(s.start, (until - s.start).days + 1)))

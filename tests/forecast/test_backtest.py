@@ -116,6 +116,28 @@ def test_the_pipeline_is_backtested_with_the_lifts_as_of_each_origin(demo_store)
     assert a.filter(last)["forecast_sum"].sum() > 1.05 * b.filter(last)["forecast_sum"].sum()
 
 
+def test_a_series_that_starts_between_the_origins_is_backtested_where_it_can_be(demo_store):
+    """First demand 20 days before as-of: no history at the earlier origins, the last one
+    scores it (the lifts' calendars must not trip over a series that starts after them)."""
+    as_of = demo_store.scalar("SELECT max(date) FROM demand_history")
+    sku, location = demo_store.rows(
+        "SELECT p.sku, l.code FROM products p, locations l WHERE l.kind <> 'supplier' "
+        "AND (p.sku, l.code) NOT IN (SELECT sku, location FROM demand_history) LIMIT 1"
+    )[0]
+    days = [as_of - timedelta(days=d) for d in range(20)]
+    ingest_frame(
+        demo_store,
+        "demand",
+        pl.DataFrame(
+            {"sku": sku, "location": location, "date": days, "quantity": 5},
+            schema={"sku": pl.String, "location": pl.String, "date": pl.Date, "quantity": pl.Int64},
+        ),
+    )
+    report = backtest(demo_store, BASELINES_ONLY, horizon=H, origins=3, skus=[sku], show_bar=False)
+    late = report.scores.filter(pl.col("location") == location)
+    assert set(late["origin"]) == {2} and (late["actual_sum"] > 0).all()
+
+
 def test_a_backtest_never_sees_past_its_origin(demo_store):
     """Change the demand of the last window: the forecasts at both origins stay the same;
     only what they are compared with (the last window's actuals) changes."""

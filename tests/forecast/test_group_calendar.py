@@ -4,6 +4,7 @@ estimated per category in a run, stored with it and reused."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from control_tower.config import ForecastSettings
 from control_tower.forecast import forecast, load_forecasts
-from control_tower.forecast.group_calendar import calendar_for, estimate_lifts
+from control_tower.forecast.group_calendar import LIFT_BOUNDS, calendar_for, estimate_lifts
 from control_tower.forecast.holidays import holiday_frame
 from control_tower.forecast.pipeline import (
     SeriesInput,
@@ -24,9 +25,14 @@ from control_tower.forecast.pipeline import (
     prophet_path,
 )
 from control_tower.forecast.prophet_model import PROPHET_GRID, prophet_forecast
-from control_tower.forecast.service import ALL_CATEGORIES, estimate_group_lifts
+from control_tower.forecast.service import (
+    ALL_CATEGORIES,
+    attach_calendars,
+    estimate_group_lifts,
+    load_series,
+)
 from control_tower.forecast.synthetic import CATEGORIES, FESTIVAL_LIFT, retail_frames
-from control_tower.ingest import ingest_frames
+from control_tower.ingest import ingest_frame, ingest_frames
 from control_tower.store import Store
 
 END = date(2026, 10, 31)
@@ -35,9 +41,14 @@ START = END - timedelta(days=DAYS - 1)
 TRUE_LIFTS = {  # mid-autumn 2025 falls inside golden week: it must not take golden week's lift
     "double_11_day": 3.0,
     "double_11_run_up": 1.4,
-    "spring_festival_week": 0.3,
     "national_day_golden_week": 1.5,
     "618_day": 2.0,
+    # 45 days of phases in a row: no day in the middle has ordinary days around it
+    "spring_festival_stocking": 1.3,
+    "spring_festival_rush": 1.5,
+    "spring_festival_wind_down": 0.6,
+    "spring_festival_week": 0.3,
+    "spring_festival_return": 0.7,
 }
 
 
@@ -55,12 +66,31 @@ def pooled_total(lifts: dict[str, float], level: float, seed: int = 3) -> np.nda
 def test_lifts_of_a_pooled_total_are_recovered():
     holidays = holiday_frame("CN", START.year, END.year)
     lifts = estimate_lifts(pooled_total(TRUE_LIFTS, level=400), START, holidays)
+    dates = pd.date_range(pd.Timestamp(START), periods=DAYS, freq="D")
+    seen = set(holidays[holidays["ds"].isin(dates)]["holiday"])
+    assert set(lifts) == seen  # every phase the history holds gets a lift
     for phase, truth in TRUE_LIFTS.items():
         assert lifts[phase] == pytest.approx(truth, rel=0.1), phase
     # phases with no effect stay near 1, overlapping ones included (backfitting)
     others = {p: v for p, v in lifts.items() if p not in TRUE_LIFTS}
     assert others["mid_autumn"] == pytest.approx(1.0, abs=0.08)
     assert max(abs(v - 1.0) for v in others.values()) < 0.12
+
+
+def test_days_before_a_group_first_sold_are_not_read_as_festivals():
+    """A category launched after last year's Double 11: its zeros before launch are not a
+    Double 11 that sold nothing; the lifts come from the days since, the same as for a
+    group that sold from the start."""
+    holidays = holiday_frame("CN", START.year, END.year)
+    total = pooled_total(TRUE_LIFTS, level=400)
+    launch = (date(2025, 12, 1) - START).days
+    late = total.copy()
+    late[:launch] = 0.0
+    from_launch = estimate_lifts(late, START, holidays)
+    same = estimate_lifts(total[launch:], START + timedelta(days=launch), holidays)
+    assert from_launch == same
+    assert from_launch["618_day"] == pytest.approx(2.0, rel=0.1)
+    assert "double_11_day" not in from_launch  # not seen since the launch
 
 
 def test_noise_alone_is_shrunk_towards_no_lift():
@@ -86,6 +116,12 @@ def test_a_day_in_two_phases_gets_both_lifts_and_days_outside_the_span_none():
     assert calendar.multipliers[0] == pytest.approx(1.5)
     path = calendar.path(date(2025, 9, 29), 5)
     assert path.tolist() == pytest.approx([1.0, 1.0, 1.5, 1.5, 1.5])
+    assert calendar.path(date(2025, 9, 29), -3).size == 0  # a span that ends before it starts
+    # overlapping phases multiply, but stay within the bounds of one lift
+    low = calendar_for(
+        {"mid_autumn": 0.2, "national_day_golden_week": 0.2}, holidays, date(2025, 10, 6), 1
+    )
+    assert low.multipliers[0] == pytest.approx(LIFT_BOUNDS[0])
 
 
 # -- in the pipeline -------------------------------------------------------------------------
@@ -250,3 +286,52 @@ def test_prophet_with_a_calendar_fits_the_adjusted_series_without_holiday_regres
     # the history's multipliers are all 1, so the fits agree but for the festival day
     assert path[5] == pytest.approx(3.0 * plain[5], rel=0.05)
     assert np.delete(path, 5) == pytest.approx(np.delete(plain, 5), rel=0.05)
+
+
+def test_a_category_takes_its_countrys_lift_for_the_phases_it_has_none_of(retail_store):
+    sku = retail_store.scalar("SELECT sku FROM products WHERE category = 'apparel' LIMIT 1")
+    as_of = date(2026, 10, 25)
+    series = [s for s in load_series(retail_store, as_of=as_of, skus=[sku])][:1]
+    lifts = {
+        ("CN", ALL_CATEGORIES): {"double_11_day": 2.0, "618_day": 1.2},
+        ("CN", "apparel"): {"double_11_run_up": 1.5, "618_day": 1.6},
+    }
+    until = date(2026, 11, 15)
+    (attached,) = attach_calendars(retail_store, series, lifts, until)
+    path = attached.calendar
+    at = lambda d: path[(d - attached.start).days]  # noqa: E731
+    assert len(path) == (until - attached.start).days + 1
+    assert at(date(2026, 11, 11)) == pytest.approx(2.0)  # the country's
+    assert at(date(2026, 11, 5)) == pytest.approx(1.5)  # the category's
+    assert at(date(2026, 6, 18)) == pytest.approx(1.6)  # the category's over the country's
+    assert at(date(2026, 7, 15)) == 1.0
+    # a series that starts after the span gets no calendar rather than an error
+    later = replace(series[0], start=until + timedelta(days=3))
+    (untouched,) = attach_calendars(retail_store, [later], lifts, until)
+    assert untouched.calendar is None
+
+
+def test_the_lifts_never_read_demand_after_as_of(retail_db, tmp_path):
+    """Two stores that agree up to as-of and differ after it, for every series: the same
+    lifts and the same forecasts."""
+    as_of = date(2026, 10, 1)
+    paths = [tmp_path / "a.duckdb", tmp_path / "b.duckdb"]
+    for path in paths:
+        shutil.copy(retail_db, path)
+    with Store(paths[0]) as a, Store(paths[1]) as b:
+        after = b.query(
+            "SELECT sku, location, date, quantity * 5 + 3 AS quantity FROM demand_history "
+            "WHERE date > ?",
+            [as_of],
+        )
+        ingest_frame(b, "demand", after)
+        assert estimate_group_lifts(a, as_of=as_of, country="CN") == estimate_group_lifts(
+            b, as_of=as_of, country="CN"
+        )
+        skus = [r[0] for r in a.rows("SELECT DISTINCT sku FROM products ORDER BY sku LIMIT 5")]
+        runs = [
+            forecast(s, SETTINGS, as_of=as_of, horizon=21, skus=skus, show_bar=False)
+            for s in (a, b)
+        ]
+        assert runs[0].settings["calendar_lifts"] == runs[1].settings["calendar_lifts"]
+        assert load_forecasts(a, runs[0].run_id).equals(load_forecasts(b, runs[1].run_id))
