@@ -75,6 +75,61 @@ def _centered_mean(
     return mean, count
 
 
+def _weekday_profile(total: np.ndarray, ordinary: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """Multipliers by weekday (mean 1) from ordinary days' ratio to their centred week."""
+    week_mean, week_count = _centered_mean(total, np.ones(len(total), dtype=bool), 3)
+    usable = ordinary & (week_count == 7) & (week_mean > 0)
+    profile = np.ones(7)
+    for d in range(7):
+        sel = usable & (weekday == d)
+        if sel.sum() >= 4:
+            profile[d] = float(np.mean(total[sel] / week_mean[sel]))
+    if profile.mean() <= 0 or np.any(profile <= 0):
+        return np.ones(7)
+    return profile / profile.mean()
+
+
+def _ordinary_level(z: np.ndarray, ordinary: np.ndarray) -> np.ndarray | None:
+    """The level of ordinary days around each day (see the module docstring, step 2); None
+    when fewer than two days have enough ordinary neighbours."""
+    level, count = _centered_mean(z, ordinary, LEVEL_DAYS)
+    trusted = (count >= MIN_LEVEL_DAYS) & (level > 0)
+    if trusted.sum() < 2:
+        return None
+    # inside a long run of phases (the Spring Festival's 45 days) no day has enough ordinary
+    # neighbours: the level there is interpolated between the nearest trusted days
+    index = np.arange(len(z))
+    return np.interp(index, index[trusted], level[trusted])
+
+
+def _noise(ratio: np.ndarray, ordinary: np.ndarray) -> tuple[float, float]:
+    """Variance of ordinary days' ratio to their level, and the variance of the level's own
+    error: a yearly swing or a promotion does not average out over a phase's days, and shows
+    as a spread of weekly means beyond what daily noise explains."""
+    day_var = float(np.var(ratio[ordinary]))
+    weeks = len(ratio) // 7
+    blocks = np.where(ordinary, ratio, np.nan)[: weeks * 7].reshape(weeks, 7)
+    full_weeks = ~np.isnan(blocks).any(axis=1)
+    if full_weeks.sum() < 4:
+        return day_var, 0.0
+    return day_var, max(float(np.var(blocks[full_weeks].mean(axis=1))) - day_var / 7, 0.0)
+
+
+def _backfit(ratio: np.ndarray, h: np.ndarray) -> list[float]:
+    """Raw lift of each phase (column of ``h``): the mean ratio of its days with the other
+    phases' lifts on those days divided out, iterated."""
+    raw = [1.0] * h.shape[1]
+    for _ in range(BACKFIT_ROUNDS):
+        for j in range(h.shape[1]):
+            days = h[:, j]
+            others = np.ones(int(days.sum()))
+            for i in range(h.shape[1]):
+                if i != j:
+                    others = np.where(h[days, i], others * raw[i], others)
+            raw[j] = max(float(np.mean(ratio[days] / others)), LIFT_BOUNDS[0])
+    return raw
+
+
 def estimate_lifts(
     total: np.ndarray, start: date, holidays: pd.DataFrame | None
 ) -> dict[str, float]:
@@ -91,65 +146,29 @@ def estimate_lifts(
         return {}
     dates = pd.date_range(pd.Timestamp(start), periods=len(total), freq="D")
     indicators = holiday_indicators(holidays, dates)
-    names = [c.removeprefix("holiday_") for c in indicators.columns]
     h = indicators.to_numpy() > 0
-    active = h.sum(axis=1)
-    ordinary = active == 0
+    ordinary = h.sum(axis=1) == 0
     weekday = dates.day_of_week.to_numpy()
-    # weekday profile of ordinary days, from their ratio to the centred week
-    week_mean, week_count = _centered_mean(total, np.ones(len(total), dtype=bool), 3)
-    usable = ordinary & (week_count == 7) & (week_mean > 0)
-    profile = np.ones(7)
-    for d in range(7):
-        sel = usable & (weekday == d)
-        if sel.sum() >= 4:
-            profile[d] = float(np.mean(total[sel] / week_mean[sel]))
-    if profile.mean() <= 0 or np.any(profile <= 0):
-        profile = np.ones(7)
-    profile = profile / profile.mean()
-    z = total / profile[weekday]
-    level, count = _centered_mean(z, ordinary, LEVEL_DAYS)
-    trusted = (count >= MIN_LEVEL_DAYS) & (level > 0)
-    if trusted.sum() < 2:
+    z = total / _weekday_profile(total, ordinary, weekday)[weekday]
+    level = _ordinary_level(z, ordinary)
+    if level is None:
         return {}
-    # inside a long run of phases (the Spring Festival's 45 days) no day has enough ordinary
-    # neighbours: the level there is interpolated between the nearest trusted days
-    index = np.arange(len(z))
-    level = np.interp(index, index[trusted], level[trusted])
     known = level > 0
     ratio = np.where(known, z / np.where(known, level, 1.0), np.nan)
-    base = ratio[ordinary & known]
-    if len(base) < 2 * LEVEL_DAYS:
+    if (ordinary & known).sum() < 2 * LEVEL_DAYS:
         return {}
-    day_var = float(np.var(base))
-    # errors of the level itself (a yearly swing, a promotion) do not average out over a
-    # phase's days: their share is the spread of weekly means beyond what daily noise explains
-    ordinary_ratio = np.where(ordinary & known, ratio, np.nan)
-    weeks = len(ordinary_ratio) // 7
-    blocks = ordinary_ratio[: weeks * 7].reshape(weeks, 7)
-    full_weeks = ~np.isnan(blocks).any(axis=1)
-    level_var = 0.0
-    if full_weeks.sum() >= 4:
-        level_var = max(float(np.var(blocks[full_weeks].mean(axis=1))) - day_var / 7, 0.0)
-    # backfitting: a phase's lift from its days with the other phases' lifts divided out
-    columns = [j for j in range(len(names)) if (h[:, j] & known).any()]
-    raw = dict.fromkeys(columns, 1.0)
-    for _ in range(BACKFIT_ROUNDS):
-        for j in columns:
-            days = h[:, j] & known
-            others = np.ones(int(days.sum()))
-            for i in columns:
-                if i != j:
-                    others = np.where(h[days, i], others * raw[i], others)
-            raw[j] = max(float(np.mean(ratio[days] / others)), LIFT_BOUNDS[0])
+    day_var, level_var = _noise(ratio, ordinary & known)
+    h = h & known[:, None]
+    seen = [j for j in range(h.shape[1]) if h[:, j].any()]
+    raw = _backfit(ratio, h[:, seen])
     lifts: dict[str, float] = {}
-    for j in columns:
-        count = int((h[:, j] & known).sum())
-        gap2 = (raw[j] - 1.0) ** 2
-        se2 = day_var / count + level_var
+    for j, lift_raw in zip(seen, raw, strict=True):
+        gap2 = (lift_raw - 1.0) ** 2
+        se2 = day_var / int(h[:, j].sum()) + level_var
         shrink = gap2 / (gap2 + se2) if gap2 > 0 else 0.0
-        lift = float(np.clip(1.0 + shrink * (raw[j] - 1.0), *LIFT_BOUNDS))
-        lifts[names[j]] = round(lift, 4)  # as stored with the run, so a reuse is exact
+        lift = float(np.clip(1.0 + shrink * (lift_raw - 1.0), *LIFT_BOUNDS))
+        name = indicators.columns[j].removeprefix("holiday_")
+        lifts[name] = round(lift, 4)  # as stored with the run, so a reuse is exact
     return lifts
 
 
