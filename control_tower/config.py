@@ -10,7 +10,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from control_tower.errors import ConfigError
 
@@ -26,6 +26,50 @@ class PositionSettings(BaseModel):
     excess_cover_days: float = Field(60.0, gt=0)
     abc_thresholds: tuple[float, float] = (0.8, 0.95)
     xyz_thresholds: tuple[float, float] = (0.5, 1.0)
+
+
+SERVICE_LEVELS = {
+    "AX": 0.99,
+    "AY": 0.98,
+    "AZ": 0.97,
+    "BX": 0.98,
+    "BY": 0.97,
+    "BZ": 0.95,
+    "CX": 0.95,
+    "CY": 0.93,
+    "CZ": 0.90,
+}
+
+
+class PolicySettings(BaseModel):
+    service_levels: dict[str, float] = Field(
+        default_factory=lambda: dict(SERVICE_LEVELS),
+        description="target service level (cycle service, 0..1) per ABC-XYZ class",
+    )
+    default_service_level: float = Field(0.95, gt=0, lt=1, description="a class not listed")
+    holding_rate: float = Field(
+        0.25, gt=0, le=5, description="holding cost per year as a share of unit cost"
+    )
+    order_cost: float = Field(
+        200.0,
+        ge=0,
+        description="fixed cost of one supplier order (a lane's own fixed cost "
+        "is used for transfers)",
+    )
+    transfer_line_cost: float = Field(
+        20.0, ge=0, description="handling cost of one SKU line on a transfer (picking, receiving)"
+    )
+    history_days: int = Field(
+        91, ge=7, description="days of demand behind a policy when no forecast run exists"
+    )
+
+    @field_validator("service_levels")
+    @classmethod
+    def _levels_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0 < v < 1}
+        if bad:
+            raise ValueError(f"service levels must be between 0 and 1 (exclusive): {bad}")
+        return value
 
 
 class DemoSettings(BaseModel):
@@ -87,6 +131,7 @@ class Settings(BaseModel):
     position: PositionSettings = Field(default_factory=PositionSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    policies: PolicySettings = Field(default_factory=PolicySettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:

@@ -1,0 +1,294 @@
+"""Inventory policies per SKU x location: ABC-XYZ class, target service level, safety stock,
+reorder point, economic order quantity and max level, each with the inputs behind it.
+
+- **Class**: ABC-XYZ from the stock position (``position.stock_position``: ABC by the share of
+  sales value, XYZ by the coefficient of variation of weekly demand, thresholds in
+  ``[position]``).
+- **Service level** per class from ``[policies] service_levels`` (AX 99% ... CZ 90% by
+  default), ``z`` its standard normal quantile.
+- **Lead time**: a location with a lane from the central DC is replenished over that lane
+  (transit days, no spread); otherwise, and for the central DC itself, by the SKU's primary
+  supplier (lowest price, then shortest lead time) with its mean and spread of lead time.
+- **Demand**: daily mean and daily forecast error (sd) over the lead time from the latest
+  forecast run; without one, the mean and sd of the last ``history_days`` of demand.
+- **Safety stock** ``SS = z * sqrt(LT * sigma_d^2 + d^2 * sigma_LT^2)``; **reorder point**
+  ``ROP = d * LT + SS``; **EOQ** ``sqrt(2 * D * S / H)`` with ``D = 365 d``, ``S`` the cost of
+  one order line (``order_cost`` for a supplier, ``transfer_line_cost`` for a transfer: a
+  lane's fixed cost per shipment is shared by every SKU on the truck, which is the
+  optimizer's business) and ``H = unit_cost * holding_rate``, rounded up to the supplier's
+  pack size and at least its MOQ; **max level** ``ROP + EOQ``.
+- **Echelons**: a location that replenishes others (the central DC) faces their demand too:
+  its ``d`` is the sum, its ``sigma_d`` the root of the summed variances.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from statistics import NormalDist
+
+import polars as pl
+
+from control_tower.config import PolicySettings, PositionSettings
+from control_tower.errors import NotFoundError
+from control_tower.position import stock_position
+from control_tower.store import Store
+
+STOCKING_KINDS = ("central_dc", "regional_dc", "store")
+LANE_FROM = "lane from "
+
+SOURCES_SQL = """
+WITH primary_supplier AS (
+    SELECT sp.sku, sp.supplier, sp.lead_time_mean_days, sp.lead_time_std_days, sp.moq,
+           sp.pack_size
+    FROM supplier_products sp
+    QUALIFY row_number() OVER (
+        PARTITION BY sp.sku
+        ORDER BY sp.price NULLS LAST, sp.lead_time_mean_days, sp.supplier) = 1
+), central AS (
+    SELECT code FROM locations WHERE kind = 'central_dc' ORDER BY code LIMIT 1
+)
+SELECT p.sku, l.code AS location,
+       ln.from_location AS lane_from, ln.transit_days,
+       ps.supplier, ps.lead_time_mean_days, ps.lead_time_std_days, ps.moq, ps.pack_size
+FROM products p
+CROSS JOIN locations l
+LEFT JOIN lanes ln ON ln.to_location = l.code AND ln.from_location = (SELECT code FROM central)
+LEFT JOIN primary_supplier ps ON ps.sku = p.sku
+WHERE l.kind IN ('central_dc', 'regional_dc', 'store')
+"""
+
+FORECAST_SQL = """
+SELECT f.sku, f.location, f.date, f.mean, f.sd
+FROM forecasts f
+WHERE f.run_id = $run_id
+"""
+
+HISTORY_SQL = """
+SELECT sku, location, sum(quantity)::DOUBLE AS total, sum(quantity * quantity)::DOUBLE AS sq
+FROM demand_history
+WHERE date > $first AND date <= $as_of
+GROUP BY ALL
+"""
+
+
+@dataclass(frozen=True)
+class PolicyInputs:
+    """Everything one SKU x location's policy is computed from."""
+
+    sku: str
+    location: str
+    abc: str
+    xyz: str
+    unit_cost: float
+    service_level: float
+    lead_time_days: float
+    lead_time_sd_days: float
+    source: str  # "lane from CDC-KS" or "supplier SUP-YZC"
+    daily_demand: float
+    daily_demand_sd: float
+    demand_source: str  # "forecast run 3" or "history, 91 days"
+    order_cost: float
+    holding_rate: float
+    moq: int
+    pack_size: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    inputs: PolicyInputs
+    z: float
+    safety_stock: float
+    reorder_point: float
+    eoq: float
+    max_level: float
+
+    def formulas(self) -> dict[str, str]:
+        """Each formula with its values filled in ("show your work")."""
+        i = self.inputs
+        annual = 365.0 * i.daily_demand
+        holding = i.unit_cost * i.holding_rate
+        return {
+            "z": f"z = NormalDist().inv_cdf({i.service_level:.4f}) = {self.z:.3f}",
+            "safety_stock": (
+                f"SS = z * sqrt(LT * sigma_d^2 + d^2 * sigma_LT^2) = {self.z:.3f} * sqrt("
+                f"{i.lead_time_days:g} * {i.daily_demand_sd:.3f}^2 + {i.daily_demand:.3f}^2 * "
+                f"{i.lead_time_sd_days:g}^2) = {self.safety_stock:.1f}"
+            ),
+            "reorder_point": (
+                f"ROP = d * LT + SS = {i.daily_demand:.3f} * {i.lead_time_days:g} + "
+                f"{self.safety_stock:.1f} = {self.reorder_point:.1f}"
+            ),
+            "eoq": (
+                f"EOQ = sqrt(2 * D * S / H) = sqrt(2 * {annual:.1f} * {i.order_cost:g} / "
+                f"{holding:.3f}), rounded up to packs of {i.pack_size} and at least MOQ "
+                f"{i.moq} = {self.eoq:.0f}"
+            ),
+            "max_level": (
+                f"max = ROP + EOQ = {self.reorder_point:.1f} + {self.eoq:.0f} = "
+                f"{self.max_level:.1f}"
+            ),
+        }
+
+
+def compute_policy(inputs: PolicyInputs) -> Policy:
+    """The formulas of the module docstring on one SKU x location's inputs."""
+    z = NormalDist().inv_cdf(inputs.service_level)
+    d, lt = inputs.daily_demand, inputs.lead_time_days
+    safety = z * math.sqrt(lt * inputs.daily_demand_sd**2 + d**2 * inputs.lead_time_sd_days**2)
+    safety = max(safety, 0.0)
+    reorder = d * lt + safety
+    holding = inputs.unit_cost * inputs.holding_rate
+    eoq = 0.0
+    if d > 0 and holding > 0:  # no demand, no order: the MOQ applies to an order placed
+        eoq = math.sqrt(2.0 * 365.0 * d * inputs.order_cost / holding)
+        eoq = math.ceil(eoq / inputs.pack_size) * inputs.pack_size
+        eoq = float(max(eoq, inputs.moq))
+    return Policy(inputs, z, safety, reorder, eoq, reorder + eoq)
+
+
+def _demand(
+    store: Store, as_of: date, settings: PolicySettings, run_id: int | None
+) -> tuple[dict[tuple[str, str], tuple[list[float], list[float]]], dict, str]:
+    forecast: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    if run_id is not None:
+        frame = store.query(FORECAST_SQL, {"run_id": run_id}).sort("sku", "location", "date")
+        for (sku, location), g in frame.group_by(["sku", "location"], maintain_order=True):
+            forecast[(sku, location)] = (g["mean"].to_list(), g["sd"].to_list())
+    days = settings.history_days
+    history = store.query(HISTORY_SQL, {"first": as_of - timedelta(days=days), "as_of": as_of})
+    moments = {}
+    for sku, location, total, sq in history.iter_rows():
+        mean = total / days
+        moments[(sku, location)] = (mean, math.sqrt(max(sq / days - mean * mean, 0.0)))
+    return forecast, moments, f"history, {days} days"
+
+
+def policies(
+    store: Store,
+    settings: PolicySettings | None = None,
+    position_settings: PositionSettings | None = None,
+    *,
+    as_of: date | None = None,
+    forecast_run: int | None = None,
+    skus: list[str] | None = None,
+) -> list[Policy]:
+    """The policy of every SKU x stocking location in the stock position as of ``as_of``
+    (optionally of some SKUs). ``forecast_run``: the run the demand comes from (default: the
+    latest run)."""
+    settings = settings or PolicySettings()
+    position = stock_position(store, as_of=as_of, skus=skus, settings=position_settings)
+    position = position.filter(pl.col("location_kind").is_in(STOCKING_KINDS))
+    if position.is_empty():
+        return []
+    as_of = as_of or store.scalar("SELECT max(date) FROM demand_history") or date.today()
+    if forecast_run is None:
+        forecast_run = store.scalar("SELECT max(run_id) FROM forecast_runs")
+    forecast, history, history_label = _demand(store, as_of, settings, forecast_run)
+    sources = {(r[0], r[1]): r[2:] for r in store.rows(SOURCES_SQL)}
+    out = []
+    for row in position.iter_rows(named=True):
+        key = (row["sku"], row["location"])
+        source = sources.get(key)
+        if source is None:
+            continue
+        lane_from, transit, supplier, lt_mean, lt_sd, moq, pack = source
+        if lane_from is not None and lane_from != row["location"]:
+            lt, lt_sd, where, moq, pack = transit, 0.0, f"{LANE_FROM}{lane_from}", 0, 1
+            cost = settings.transfer_line_cost
+        elif supplier is not None:
+            lt, where, cost = lt_mean, f"supplier {supplier}", settings.order_cost
+        else:
+            continue  # no way to replenish it: no policy
+        lt = float(lt)
+        if key in forecast:
+            means, sds = forecast[key]
+            window = max(1, min(len(means), math.ceil(lt) or 1))
+            d = sum(means[:window]) / window
+            sd = sum(sds[:window]) / window
+            demand_source = f"forecast run {forecast_run}"
+        else:
+            d, sd = history.get(key, (0.0, 0.0))
+            demand_source = history_label
+        cls = f"{row['abc']}{row['xyz']}"
+        inputs = PolicyInputs(
+            sku=row["sku"],
+            location=row["location"],
+            abc=row["abc"],
+            xyz=row["xyz"],
+            unit_cost=float(row["unit_cost"] or 0.0),
+            service_level=settings.service_levels.get(cls, settings.default_service_level),
+            lead_time_days=lt,
+            lead_time_sd_days=float(lt_sd or 0.0),
+            source=where,
+            daily_demand=float(d),
+            daily_demand_sd=float(sd),
+            demand_source=demand_source,
+            order_cost=float(cost or 0.0),
+            holding_rate=settings.holding_rate,
+            moq=int(moq or 0),
+            pack_size=int(pack or 1),
+        )
+        out.append(inputs)
+    return [compute_policy(i) for i in _with_downstream_demand(out)]
+
+
+def _with_downstream_demand(items: list[PolicyInputs]) -> list[PolicyInputs]:
+    """A location that replenishes others over lanes (the central DC) also faces their
+    demand: its daily demand is its own plus theirs, its sd the root of the summed variances
+    (independent locations)."""
+    downstream: dict[tuple[str, str], list[PolicyInputs]] = {}
+    for i in items:
+        if i.source.startswith(LANE_FROM):
+            downstream.setdefault((i.sku, i.source.removeprefix(LANE_FROM)), []).append(i)
+    out = []
+    for i in items:
+        served = downstream.get((i.sku, i.location), [])
+        if served:
+            i = replace(
+                i,
+                daily_demand=i.daily_demand + sum(s.daily_demand for s in served),
+                daily_demand_sd=math.sqrt(
+                    i.daily_demand_sd**2 + sum(s.daily_demand_sd**2 for s in served)
+                ),
+                demand_source=(
+                    f"{len(served)} locations it supplies ({served[0].demand_source})"
+                    + (f" and its own ({i.demand_source})" if i.daily_demand > 0 else "")
+                ),
+            )
+        out.append(i)
+    return out
+
+
+def policy_table(items: list[Policy]) -> pl.DataFrame:
+    """One row per policy: class, inputs and results."""
+    rows = [
+        {
+            **p.inputs.__dict__,
+            "z": p.z,
+            "safety_stock": p.safety_stock,
+            "reorder_point": p.reorder_point,
+            "eoq": p.eoq,
+            "max_level": p.max_level,
+        }
+        for p in items
+    ]
+    return pl.DataFrame(rows)
+
+
+def explain_policy(
+    store: Store, sku: str, location: str, settings: PolicySettings | None = None, **kwargs
+) -> Policy:
+    """The policy of one SKU x location with its inputs (``Policy.formulas`` shows the work)."""
+    # every location of the SKU: a central DC's demand is that of the locations it supplies
+    found = [
+        p for p in policies(store, settings, skus=[sku], **kwargs) if p.inputs.location == location
+    ]
+    if not found:
+        raise NotFoundError(
+            f"no policy for {sku!r} at {location!r}: not a stocking location with a "
+            "replenishment source, or no such SKU x location",
+            title="No policy",
+        )
+    return found[0]

@@ -1,0 +1,136 @@
+"""Inventory policies: the formulas on hand-worked inputs, and every stocking SKU x location
+of the test demo (classes, lead-time sources, the central DC facing its regions' demand)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import replace
+
+import pytest
+from pydantic import ValidationError
+
+from control_tower.config import ForecastSettings, PolicySettings
+from control_tower.errors import NotFoundError
+from control_tower.forecast import forecast
+from control_tower.policies import (
+    LANE_FROM,
+    PolicyInputs,
+    compute_policy,
+    explain_policy,
+    policies,
+    policy_table,
+)
+from control_tower.store import Store
+
+INPUTS = PolicyInputs(
+    sku="S",
+    location="L",
+    abc="A",
+    xyz="X",
+    unit_cost=10.0,
+    service_level=0.95,
+    lead_time_days=4.0,
+    lead_time_sd_days=1.0,
+    source="supplier SUP",
+    daily_demand=10.0,
+    daily_demand_sd=3.0,
+    demand_source="test",
+    order_cost=200.0,
+    holding_rate=0.25,
+    moq=100,
+    pack_size=12,
+)
+
+
+def test_the_formulas_on_hand_worked_inputs():
+    p = compute_policy(INPUTS)
+    z = 1.6448536
+    assert p.z == pytest.approx(z)
+    assert p.safety_stock == pytest.approx(z * math.sqrt(4 * 9 + 100 * 1))  # 19.18
+    assert p.reorder_point == pytest.approx(40 + p.safety_stock)
+    # sqrt(2 * 3650 * 200 / 2.5) = 764.2, rounded up to packs of 12
+    assert p.eoq == 768
+    assert p.max_level == pytest.approx(p.reorder_point + 768)
+    shown = p.formulas()
+    assert "1.645 * sqrt(4 * 3.000^2 + 10.000^2 * 1^2) = 19.2" in shown["safety_stock"]
+    assert shown["eoq"].endswith("= 768") and "packs of 12" in shown["eoq"]
+
+
+def test_a_slow_seller_orders_the_moq_and_no_demand_orders_nothing():
+    slow = compute_policy(replace(INPUTS, daily_demand=0.05, daily_demand_sd=0.2))
+    assert slow.eoq == 100  # EOQ 44 rounds to 48, below the MOQ
+    idle = compute_policy(replace(INPUTS, daily_demand=0.0, daily_demand_sd=0.0))
+    assert idle.eoq == 0 and idle.safety_stock == 0 and idle.reorder_point == 0
+
+
+def test_service_levels_outside_zero_to_one_are_refused():
+    with pytest.raises(ValidationError, match="between 0 and 1"):
+        PolicySettings(service_levels={"AX": 1.0})
+
+
+@pytest.fixture(scope="module")
+def demo_with_run(demo_db_path, tmp_path_factory):
+    path = tmp_path_factory.mktemp("policies") / "demo.duckdb"
+    shutil.copy(demo_db_path, path)
+    with Store(path) as store:
+        forecast(
+            store,
+            ForecastSettings(workers=1, tuning_sample=0, prophet_classes=[]),
+            horizon=28,
+            show_bar=False,
+        )
+    return path
+
+
+def test_every_stocking_location_gets_a_policy_from_its_source(demo_with_run):
+    with Store(demo_with_run) as store:
+        items = policies(store)
+        kinds = dict(store.rows("SELECT code, kind FROM locations"))
+        central = store.scalar("SELECT code FROM locations WHERE kind = 'central_dc'")
+        run = store.scalar("SELECT max(run_id) FROM forecast_runs")
+    table = policy_table(items)
+    assert table.height == len(items) > 0
+    assert {kinds[loc] for loc in table["location"]} <= {"central_dc", "regional_dc", "store"}
+    settings = PolicySettings()
+    for p in items:
+        i = p.inputs
+        assert i.service_level == settings.service_levels[f"{i.abc}{i.xyz}"]
+        assert p.safety_stock >= 0 and p.reorder_point >= i.daily_demand * i.lead_time_days
+        if kinds[i.location] == "regional_dc" and i.source.startswith(LANE_FROM):
+            assert i.source == f"{LANE_FROM}{central}" and i.lead_time_sd_days == 0
+            assert i.demand_source == f"forecast run {run}"
+        if i.location == central:
+            assert i.source.startswith("supplier ")
+
+
+def test_the_central_dc_faces_the_demand_of_the_locations_it_supplies(demo_with_run):
+    with Store(demo_with_run) as store:
+        items = policies(store)
+        central = store.scalar("SELECT code FROM locations WHERE kind = 'central_dc'")
+    by_sku: dict[str, list] = {}
+    for p in items:
+        by_sku.setdefault(p.inputs.sku, []).append(p.inputs)
+    checked = 0
+    for rows in by_sku.values():
+        served = [i for i in rows if i.source == f"{LANE_FROM}{central}"]
+        hub = [i for i in rows if i.location == central]
+        if not served or not hub:
+            continue
+        assert hub[0].daily_demand >= sum(i.daily_demand for i in served) - 1e-9
+        assert hub[0].daily_demand_sd >= math.sqrt(sum(i.daily_demand_sd**2 for i in served)) - 1e-9
+        assert f"{len(served)} locations it supplies" in hub[0].demand_source
+        checked += 1
+    assert checked > 0
+
+
+def test_one_policy_explained_is_the_one_in_the_table(demo_with_run):
+    with Store(demo_with_run) as store:
+        items = policies(store)
+        central = store.scalar("SELECT code FROM locations WHERE kind = 'central_dc'")
+        for p in (items[0], next(p for p in items if p.inputs.location == central)):
+            one = explain_policy(store, p.inputs.sku, p.inputs.location)
+            assert one == p
+            assert set(one.formulas()) == {"z", "safety_stock", "reorder_point", "eoq", "max_level"}
+        with pytest.raises(NotFoundError, match="NO-SUCH"):
+            explain_policy(store, "NO-SUCH", central)
