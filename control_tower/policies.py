@@ -81,6 +81,7 @@ class PolicyInputs:
     location: str
     abc: str
     xyz: str
+    annual_value: float  # sales value of the last year (behind the ABC class)
     unit_cost: float
     service_level: float
     lead_time_days: float
@@ -217,6 +218,7 @@ def policies(
             location=row["location"],
             abc=row["abc"],
             xyz=row["xyz"],
+            annual_value=float(row["annual_value"] or 0.0),
             unit_cost=float(row["unit_cost"] or 0.0),
             service_level=settings.service_levels.get(cls, settings.default_service_level),
             lead_time_days=lt,
@@ -292,3 +294,36 @@ def explain_policy(
             title="No policy",
         )
     return found[0]
+
+
+def class_matrix(table: pl.DataFrame) -> pl.DataFrame:
+    """The ABC-XYZ matrix of a :func:`policy_table`: per cell the SKU x locations, their
+    sales value of the last year, its share, and the cell's service level and safety stock
+    value."""
+    if table.is_empty():
+        return pl.DataFrame(
+            schema={
+                "class": pl.String,
+                "series": pl.UInt32,
+                "annual_value": pl.Float64,
+                "value_share": pl.Float64,
+                "service_level": pl.Float64,
+                "safety_stock_value": pl.Float64,
+            }
+        )
+    total = float(table["annual_value"].sum()) or 1.0
+    return (
+        table.with_columns(
+            (pl.col("abc") + pl.col("xyz")).alias("class"),
+            (pl.col("safety_stock") * pl.col("unit_cost")).alias("ss_value"),
+        )
+        .group_by("class")
+        .agg(
+            pl.len().alias("series"),
+            pl.col("annual_value").sum(),
+            (pl.col("annual_value").sum() / total).alias("value_share"),
+            pl.col("service_level").first(),
+            pl.col("ss_value").sum().alias("safety_stock_value"),
+        )
+        .sort("class")
+    )

@@ -16,6 +16,7 @@ from control_tower.forecast import forecast
 from control_tower.policies import (
     LANE_FROM,
     PolicyInputs,
+    class_matrix,
     compute_policy,
     explain_policy,
     policies,
@@ -28,6 +29,7 @@ INPUTS = PolicyInputs(
     location="L",
     abc="A",
     xyz="X",
+    annual_value=36500.0,
     unit_cost=10.0,
     service_level=0.95,
     lead_time_days=4.0,
@@ -134,3 +136,15 @@ def test_one_policy_explained_is_the_one_in_the_table(demo_with_run):
             assert set(one.formulas()) == {"z", "safety_stock", "reorder_point", "eoq", "max_level"}
         with pytest.raises(NotFoundError, match="NO-SUCH"):
             explain_policy(store, "NO-SUCH", central)
+
+
+def test_the_class_matrix_adds_up_to_the_table(demo_with_run):
+    with Store(demo_with_run) as store:
+        table = policy_table(policies(store))
+    matrix = class_matrix(table)
+    assert matrix["series"].sum() == table.height
+    assert matrix["value_share"].sum() == pytest.approx(1.0)
+    settings = PolicySettings()
+    for row in matrix.iter_rows(named=True):
+        assert row["service_level"] == settings.service_levels[row["class"]]
+    assert class_matrix(table.head(0)).is_empty()

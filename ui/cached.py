@@ -16,7 +16,7 @@ import polars as pl
 import streamlit as st
 
 from control_tower import forecast as fc
-from control_tower import kpis, position
+from control_tower import kpis, policies, position
 from control_tower.forecast.holidays import holidays_between
 from control_tower.ingest import freshness as ingest_freshness
 from control_tower.store import Store
@@ -204,3 +204,16 @@ def holidays(country: str, start: date, end: date) -> pl.DataFrame:
         },
         schema={"date": pl.Date, "holiday": pl.String},
     )
+
+
+@st.cache_data(show_spinner=False, ttl=TTL, max_entries=8)
+def _policy_table(_store: Store, key: tuple, settings_json: str) -> pl.DataFrame:
+    from control_tower.config import PolicySettings
+
+    settings = PolicySettings.model_validate_json(settings_json)
+    return policies.policy_table(policies.policies(_store, settings))
+
+
+def policy_table(store: Store, settings) -> pl.DataFrame:
+    """Every policy (:func:`control_tower.policies.policies`) as a table."""
+    return _policy_table(store, _key(store), settings.model_dump_json())

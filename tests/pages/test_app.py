@@ -6,7 +6,13 @@ import pytest
 
 from ._support import page, run
 
-PAGES = ["pages/overview.py", "pages/inventory.py", "pages/forecasts.py", "pages/data.py"]
+PAGES = [
+    "pages/overview.py",
+    "pages/inventory.py",
+    "pages/forecasts.py",
+    "pages/policies.py",
+    "pages/data.py",
+]
 
 
 def test_app_opens_on_the_overview(on_demo):
