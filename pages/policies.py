@@ -83,8 +83,11 @@ with reported():
     )
 
     st.subheader("ABC-XYZ matrix")
+    matrix = policies.class_matrix(table).with_columns(
+        pl.col("annual_value", "safety_stock_value").round(0)  # whole currency units
+    )
     keyed_table(
-        tables.as_percent(policies.class_matrix(table), PERCENT),
+        tables.as_percent(matrix, PERCENT),
         key="pol_matrix",
         column_config=COLUMNS,
     )
