@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from statistics import NormalDist
 
 import polars as pl
 
 from control_tower.config import PolicySettings, PositionSettings
-from control_tower.errors import NotFoundError
+from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.position import stock_position
 from control_tower.store import Store
 
@@ -97,6 +97,15 @@ class PolicyInputs:
 
 
 @dataclass(frozen=True)
+class Override:
+    field: str
+    value: float
+    reason: str
+    changed_by: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
 class Policy:
     inputs: PolicyInputs
     z: float
@@ -104,9 +113,19 @@ class Policy:
     reorder_point: float
     eoq: float
     max_level: float
+    overrides: tuple[Override, ...] = ()
 
     def formulas(self) -> dict[str, str]:
-        """Each formula with its values filled in ("show your work")."""
+        """Each formula with its values filled in ("show your work"), then the overrides and
+        what is in force after them."""
+        replaced = [o for o in self.overrides if o.field != "service_level"]
+        if replaced:
+            base = compute_policy(self.inputs).formulas()
+            in_force = (
+                f"in force: SS = {self.safety_stock:.1f}, ROP = {self.reorder_point:.1f}, "
+                f"max = {self.max_level:.1f}"
+            )
+            return base | self._override_lines() | {"in_force": in_force}
         i = self.inputs
         annual = 365.0 * i.daily_demand
         holding = i.unit_cost * i.holding_rate
@@ -130,11 +149,26 @@ class Policy:
                 f"max = ROP + EOQ = {self.reorder_point:.1f} + {self.eoq:.0f} = "
                 f"{self.max_level:.1f}"
             ),
+        } | self._override_lines()
+
+    def _override_lines(self) -> dict[str, str]:
+        return {
+            f"override {o.field}": (
+                f"override: {o.field} = {o.value:g} (by {o.changed_by} at "
+                f"{o.changed_at:%Y-%m-%d %H:%M}: {o.reason})"
+            )
+            for o in self.overrides
         }
 
 
-def compute_policy(inputs: PolicyInputs) -> Policy:
-    """The formulas of the module docstring on one SKU x location's inputs."""
+def compute_policy(inputs: PolicyInputs, overrides: tuple[Override, ...] = ()) -> Policy:
+    """The formulas of the module docstring on one SKU x location's inputs, then its
+    overrides: a service level enters the formulas; a safety stock, reorder point or max level
+    replaces the computed one (a reorder point or max level below the one before it is
+    raised to it, so the policy stays ordered: safety stock <= reorder point <= max level)."""
+    given = {o.field: o.value for o in overrides}
+    if "service_level" in given:
+        inputs = replace(inputs, service_level=given["service_level"])
     z = NormalDist().inv_cdf(inputs.service_level)
     d, lt = inputs.daily_demand, inputs.lead_time_days
     safety = z * math.sqrt(lt * inputs.daily_demand_sd**2 + d**2 * inputs.lead_time_sd_days**2)
@@ -146,7 +180,12 @@ def compute_policy(inputs: PolicyInputs) -> Policy:
         eoq = math.sqrt(2.0 * 365.0 * d * inputs.order_cost / holding)
         eoq = math.ceil(eoq / inputs.pack_size) * inputs.pack_size
         eoq = float(max(eoq, inputs.moq))
-    return Policy(inputs, z, safety, reorder, eoq, reorder + eoq)
+    if "safety_stock" in given:
+        reorder += given["safety_stock"] - safety
+        safety = given["safety_stock"]
+    reorder = max(given.get("reorder_point", reorder), safety)
+    top = max(given.get("max_level", reorder + eoq), reorder)
+    return Policy(inputs, z, safety, reorder, eoq, top, tuple(overrides))
 
 
 def _demand(
@@ -233,7 +272,11 @@ def policies(
             pack_size=int(pack or 1),
         )
         out.append(inputs)
-    return [compute_policy(i) for i in _with_downstream_demand(out)]
+    in_force = overrides_in_force(store)
+    return [
+        compute_policy(i, in_force.get((i.sku, i.location), ()))
+        for i in _with_downstream_demand(out)
+    ]
 
 
 def _with_downstream_demand(items: list[PolicyInputs]) -> list[PolicyInputs]:
@@ -326,4 +369,96 @@ def class_matrix(table: pl.DataFrame) -> pl.DataFrame:
             pl.col("ss_value").sum().alias("safety_stock_value"),
         )
         .sort("class")
+    )
+
+
+# -- overrides ---------------------------------------------------------------------------------
+OVERRIDE_FIELDS = ("service_level", "safety_stock", "reorder_point", "max_level")
+MAX_REASON = 500
+
+IN_FORCE_SQL = """
+SELECT sku, location, field, value, reason, changed_by, changed_at
+FROM policy_overrides
+QUALIFY row_number() OVER (PARTITION BY sku, location, field ORDER BY id DESC) = 1
+"""
+
+
+def overrides_in_force(store: Store) -> dict[tuple[str, str], tuple[Override, ...]]:
+    """The latest override of each (SKU, location, field), unless it was cleared."""
+    out: dict[tuple[str, str], list[Override]] = {}
+    for sku, location, field, value, reason, by, at in store.rows(IN_FORCE_SQL):
+        if value is not None:
+            out.setdefault((sku, location), []).append(Override(field, value, reason, by, at))
+    return {
+        k: tuple(sorted(v, key=lambda o: OVERRIDE_FIELDS.index(o.field))) for k, v in out.items()
+    }
+
+
+def set_override(
+    store: Store,
+    sku: str,
+    location: str,
+    field: str,
+    value: float | None,
+    *,
+    reason: str,
+    changed_by: str,
+) -> int:
+    """Record an override (``value`` None clears it) with its reason and author; returns its
+    id. Refused with a clear message, and nothing written, for an unknown SKU or location, a
+    location that holds no stock, an unknown field, a value out of range, or no reason."""
+    if field not in OVERRIDE_FIELDS:
+        raise ControlTowerError(
+            f"cannot override {field!r}: one of {', '.join(OVERRIDE_FIELDS)}",
+            title="Bad override",
+        )
+    reason, changed_by = (reason or "").strip(), (changed_by or "").strip()
+    if not reason:
+        raise ControlTowerError("an override needs a reason", title="Bad override")
+    if len(reason) > MAX_REASON:
+        raise ControlTowerError(
+            f"the reason is {len(reason)} characters; at most {MAX_REASON}", title="Bad override"
+        )
+    if not changed_by:
+        raise ControlTowerError("an override needs the name of who made it", title="Bad override")
+    if value is not None:
+        value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise ControlTowerError(
+                f"{field} must be a number of at least 0, not {value}", title="Bad override"
+            )
+        if field == "service_level" and not 0 < value < 1:
+            raise ControlTowerError(
+                f"a service level is between 0 and 1 (0.98 for 98%), not {value}",
+                title="Bad override",
+            )
+    if store.scalar("SELECT count(*) FROM products WHERE sku = ?", [sku]) == 0:
+        raise NotFoundError(f"unknown SKU: {sku!r}", title="Unknown SKU")
+    kind = store.scalar("SELECT kind FROM locations WHERE code = ?", [location])
+    if kind is None:
+        raise NotFoundError(f"unknown location: {location!r}", title="Unknown location")
+    if kind not in STOCKING_KINDS:
+        raise ControlTowerError(
+            f"{location!r} is a {kind} site: policies are for {', '.join(STOCKING_KINDS)}",
+            title="Bad override",
+        )
+    with store.transaction() as cur:
+        cur.execute(
+            "INSERT INTO policy_overrides (sku, location, field, value, reason, changed_by) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            [sku, location, field, value, reason, changed_by],
+        )
+        (override_id,) = cur.fetchone()
+    return int(override_id)
+
+
+def override_history(
+    store: Store, sku: str | None = None, location: str | None = None
+) -> pl.DataFrame:
+    """Every override recorded (the audit trail), newest first."""
+    return store.query(
+        "SELECT id, sku, location, field, value, reason, changed_by, changed_at "
+        "FROM policy_overrides WHERE ($sku IS NULL OR sku = $sku) "
+        "AND ($location IS NULL OR location = $location) ORDER BY id DESC",
+        {"sku": sku, "location": location},
     )

@@ -9,9 +9,10 @@ import polars as pl
 import streamlit as st
 
 from control_tower import policies
+from control_tower.errors import ControlTowerError
 from ui import cached, state, tables
 from ui.entry import through_app
-from ui.errors import reported
+from ui.errors import reported, show_error
 from ui.format import plain
 from ui.widgets import keep_choice, keyed_table
 
@@ -110,7 +111,10 @@ with reported():
     keep_choice("pol_location", locations)
     location = right.selectbox("Location", locations, key="pol_location")
     row = table.filter((pl.col("sku") == sku) & (pl.col("location") == location)).row(0, named=True)
-    policy = policies.compute_policy(policies.PolicyInputs(**{k: row[k] for k in INPUT_FIELDS}))
+    in_force = policies.overrides_in_force(store).get((sku, location), ())
+    policy = policies.compute_policy(
+        policies.PolicyInputs(**{k: row[k] for k in INPUT_FIELDS}), in_force
+    )
     st.markdown(
         f"**{plain(sku)}** at **{plain(location)}**: class {row['class']}, "
         f"replenished by {plain(row['source'])}; demand from {plain(row['demand_source'])}."
@@ -118,3 +122,43 @@ with reported():
     inputs = pl.DataFrame({"input": INPUT_FIELDS, "value": [str(row[k]) for k in INPUT_FIELDS]})
     keyed_table(inputs, key="pol_inputs")
     st.code("\n".join(policy.formulas().values()), language=None, wrap_lines=True)
+
+    st.subheader("Override")
+    done = st.session_state.pop("pol_done", None)
+    if done:
+        st.success(done, icon=":material/check_circle:")
+    with st.form("pol_override", clear_on_submit=True):
+        field_box, value_box = st.columns(2)
+        field = field_box.selectbox(
+            "Field",
+            policies.OVERRIDE_FIELDS,
+            format_func=lambda f: f.replace("_", " "),
+            key="pol_field",
+        )
+        value = value_box.number_input(
+            "New value (empty: clear the override)",
+            min_value=0.0,
+            value=None,
+            help="A service level as a fraction (0.98 for 98%); the others in units",
+            key="pol_value",
+        )
+        reason = st.text_input("Reason (kept in the audit trail)", key="pol_reason")
+        who = st.text_input("Your name", key="pol_who")
+        saved = st.form_submit_button("Save override", icon=":material/save:")
+    if saved:
+        try:
+            policies.set_override(store, sku, location, field, value, reason=reason, changed_by=who)
+        except ControlTowerError as exc:
+            show_error(exc)
+        else:
+            what = "cleared" if value is None else f"set to {value:g}"
+            st.session_state["pol_done"] = (
+                f"{field.replace('_', ' ')} of {sku} at {location} {what}."
+            )
+            st.rerun()
+    history = policies.override_history(store, sku, location)
+    if history.is_empty():
+        st.caption("No override of this SKU at this location yet.")
+    else:
+        st.markdown("**Audit trail** (newest first; an empty value cleared the override)")
+        keyed_table(history.drop("sku", "location"), key="pol_overrides")

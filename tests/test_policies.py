@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from control_tower.config import ForecastSettings, PolicySettings
-from control_tower.errors import NotFoundError
+from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.forecast import forecast
 from control_tower.policies import (
     LANE_FROM,
@@ -19,8 +19,10 @@ from control_tower.policies import (
     class_matrix,
     compute_policy,
     explain_policy,
+    override_history,
     policies,
     policy_table,
+    set_override,
 )
 from control_tower.store import Store
 
@@ -148,3 +150,87 @@ def test_the_class_matrix_adds_up_to_the_table(demo_with_run):
     for row in matrix.iter_rows(named=True):
         assert row["service_level"] == settings.service_levels[row["class"]]
     assert class_matrix(table.head(0)).is_empty()
+
+
+# -- overrides ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_copy(demo_with_run, tmp_path):
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(demo_with_run, path)
+    with Store(path) as store:
+        yield store
+
+
+def _one(store, sku, location):
+    return explain_policy(store, sku, location)
+
+
+def test_an_override_replaces_the_value_and_keeps_the_policy_ordered(demo_copy):
+    p = policies(demo_copy)[1]
+    sku, loc = p.inputs.sku, p.inputs.location
+    set_override(demo_copy, sku, loc, "safety_stock", 500, reason="launch cover", changed_by="li")
+    after = _one(demo_copy, sku, loc)
+    assert after.safety_stock == 500
+    assert after.reorder_point == pytest.approx(p.reorder_point - p.safety_stock + 500)
+    assert after.max_level >= after.reorder_point >= after.safety_stock
+    shown = after.formulas()
+    assert shown["safety_stock"] == p.formulas()["safety_stock"]  # the computed formula stays
+    assert "override: safety_stock = 500 (by li" in shown["override safety_stock"]
+    assert "launch cover" in shown["override safety_stock"] and "SS = 500.0" in shown["in_force"]
+    # a service level enters the formulas
+    set_override(demo_copy, sku, loc, "service_level", 0.5, reason="end of life", changed_by="li")
+    low = _one(demo_copy, sku, loc)
+    assert low.inputs.service_level == 0.5 and low.z == pytest.approx(0.0)
+    # the latest override is in force; a cleared one is gone, and both stay in the audit
+    set_override(demo_copy, sku, loc, "safety_stock", None, reason="launch over", changed_by="wu")
+    set_override(demo_copy, sku, loc, "service_level", None, reason="back", changed_by="wu")
+    assert _one(demo_copy, sku, loc) == p
+    history = override_history(demo_copy, sku, loc)
+    assert history.height == 4 and history["changed_by"].to_list() == ["wu", "wu", "li", "li"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"field": "eoq"}, "cannot override 'eoq'"),
+        ({"value": -1}, "at least 0"),
+        ({"value": float("nan")}, "at least 0"),
+        ({"field": "service_level", "value": 1.2}, "between 0 and 1"),
+        ({"reason": "  "}, "needs a reason"),
+        ({"reason": "x" * 501}, "at most 500"),
+        ({"changed_by": ""}, "who made it"),
+        ({"sku": "NO-SUCH"}, "unknown SKU"),
+        ({"location": "NO-SUCH"}, "unknown location"),
+    ],
+)
+def test_bad_overrides_are_refused_and_nothing_is_written(demo_copy, change, message):
+    p = policies(demo_copy)[0]
+    args = {
+        "sku": p.inputs.sku,
+        "location": p.inputs.location,
+        "field": "safety_stock",
+        "value": 10.0,
+        "reason": "r",
+        "changed_by": "li",
+    } | change
+    with pytest.raises(ControlTowerError, match=message):
+        set_override(
+            demo_copy,
+            args["sku"],
+            args["location"],
+            args["field"],
+            args["value"],
+            reason=args["reason"],
+            changed_by=args["changed_by"],
+        )
+    assert override_history(demo_copy).is_empty()
+
+
+def test_a_supplier_site_takes_no_override(demo_copy):
+    site = demo_copy.scalar("SELECT code FROM locations WHERE kind = 'supplier' LIMIT 1")
+    sku = policies(demo_copy)[0].inputs.sku
+    with pytest.raises(ControlTowerError, match="policies are for"):
+        set_override(demo_copy, sku, site, "safety_stock", 1, reason="r", changed_by="li")
+    assert override_history(demo_copy).is_empty()

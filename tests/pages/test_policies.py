@@ -3,6 +3,8 @@ filter, one policy's inputs and formulas, and the empty states."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from control_tower.config import PolicySettings
@@ -65,3 +67,44 @@ def test_show_your_work_gives_the_inputs_and_the_formulas_with_values(expected):
 def test_an_empty_database_says_so(on_empty):
     at = run(page("policies"))
     assert any("No data yet" in i.value for i in at.info)
+
+
+@pytest.fixture
+def on_demo_copy(demo_db, tmp_path, monkeypatch, fresh_caches):
+    """A private copy of the demo, for tests that write."""
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, path)
+    monkeypatch.setenv("CONTROL_TOWER_DB", str(path))
+    monkeypatch.delenv("CONTROL_TOWER_CONFIG", raising=False)
+    return path
+
+
+def _override(at, field, value, reason, who):
+    at.selectbox(key="pol_field").set_value(field)
+    at.number_input(key="pol_value").set_value(value)
+    at.text_input(key="pol_reason").set_value(reason)
+    at.text_input(key="pol_who").set_value(who)
+    at.button[-1].click()  # the form's submit button
+    return run(at)
+
+
+def test_an_override_from_the_page_is_in_force_and_audited(on_demo_copy):
+    at = run(page("policies"))
+    sku, location = at.selectbox(key="pol_sku").value, at.selectbox(key="pol_location").value
+    at = _override(at, "safety_stock", 123.0, "<b>promo</b> **cover**", "Li Wei")
+    assert any("set to 123" in s.value for s in at.success)
+    with Store(on_demo_copy) as store:
+        policy = explain_policy(store, sku, location)
+    assert policy.safety_stock == 123
+    audit = table(at, "pol_overrides")
+    assert audit["reason"].tolist() == ["<b>promo</b> **cover**"]  # text, as typed
+    assert audit["changed_by"].tolist() == ["Li Wei"]
+    assert "override: safety_stock = 123 (by Li Wei" in at.code[0].value
+
+
+def test_an_override_without_a_reason_is_refused_and_nothing_is_written(on_demo_copy):
+    at = run(page("policies"))
+    at = _override(at, "safety_stock", 5.0, "", "Li Wei")
+    assert any("Bad override" in e.value for e in at.error)
+    with Store(on_demo_copy) as store:
+        assert store.scalar("SELECT count(*) FROM policy_overrides") == 0
