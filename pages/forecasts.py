@@ -499,13 +499,7 @@ def accuracy(store: Store, run: fc.ForecastRun, summary: pl.DataFrame) -> None:
 
 # -- the page -------------------------------------------------------------------------------
 with reported():
-    store = state.get_store()
-    if not state.has_data(store):
-        st.info(
-            "**No data yet.** Import files on the *Data* page, or build the demo from the "
-            "*Overview* page."
-        )
-        st.stop()
+    store = state.store_with_data()
     settings = state.get_settings().forecast
     positions = cached.positions(store)
     runs = cached.forecast_runs(store)

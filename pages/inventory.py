@@ -43,13 +43,7 @@ COLUMN_CONFIG = {
 }
 
 with reported():
-    store = state.get_store()
-    if not state.has_data(store):
-        st.info(
-            "**No data yet.** Import files on the *Data* page, or build the demo from the "
-            "*Overview* page."
-        )
-        st.stop()
+    store = state.store_with_data()
 
     positions = tables.with_class(cached.positions(store))
     labels = tables.location_labels(positions)

@@ -58,13 +58,7 @@ PERCENT = ("value_share", "service_level")
 INPUT_FIELDS = [f.name for f in dataclasses.fields(policies.PolicyInputs)]
 
 with reported():
-    store = state.get_store()
-    if not state.has_data(store):
-        st.info(
-            "**No data yet.** Import files on the *Data* page, or build the demo from the "
-            "*Overview* page."
-        )
-        st.stop()
+    store = state.store_with_data()
     settings = state.get_settings().policies
     table = cached.policy_table(store, settings)
     if table.is_empty():

@@ -42,6 +42,19 @@ def has_data(store: Store) -> bool:
     return data_as_of(store) is not None
 
 
+def store_with_data() -> Store:
+    """The store, or, when it holds no data yet, a note on where to get some and the end of
+    the page's run."""
+    store = get_store()
+    if not has_data(store):
+        st.info(
+            "**No data yet.** Import files on the *Data* page, or build the demo from the "
+            "*Overview* page."
+        )
+        st.stop()
+    return store
+
+
 def is_empty(store: Store) -> bool:
     """True when the store holds nothing at all: no movements and no master data either
     (locations, products, suppliers, ...). Only then may the demo be built into it, since the
