@@ -10,7 +10,8 @@ reorder point, economic order quantity and max level, each with the inputs behin
   (transit days, no spread); otherwise, and for the central DC itself, by the SKU's primary
   supplier (lowest price, then shortest lead time) with its mean and spread of lead time.
 - **Demand**: daily mean and daily forecast error (sd) over the lead time from the latest
-  forecast run; without one, the mean and sd of the last ``history_days`` of demand.
+  forecast run that forecast the SKU x location; without one, the mean and sd of the last
+  ``history_days`` of demand.
 - **Safety stock** ``SS = z * sqrt(LT * sigma_d^2 + d^2 * sigma_LT^2)``; **reorder point**
   ``ROP = d * LT + SS``; **EOQ** ``sqrt(2 * D * S / H)`` with ``D = 365 d``, ``S`` the cost of
   one order line (``order_cost`` for a supplier, ``transfer_line_cost`` for a transfer: a
@@ -60,9 +61,15 @@ WHERE l.kind IN ('central_dc', 'regional_dc', 'store')
 """
 
 FORECAST_SQL = """
-SELECT f.sku, f.location, f.date, f.mean, f.sd
-FROM forecasts f
-WHERE f.run_id = $run_id
+WITH chosen AS (
+    SELECT sku, location, max(run_id) AS run_id
+    FROM forecast_series
+    WHERE $run_id IS NULL OR run_id = $run_id
+    GROUP BY ALL
+)
+SELECT f.run_id, f.sku, f.location, f.date, f.mean, f.sd
+FROM forecasts f JOIN chosen USING (run_id, sku, location)
+ORDER BY f.sku, f.location, f.date
 """
 
 HISTORY_SQL = """
@@ -190,12 +197,13 @@ def compute_policy(inputs: PolicyInputs, overrides: tuple[Override, ...] = ()) -
 
 def _demand(
     store: Store, as_of: date, settings: PolicySettings, run_id: int | None
-) -> tuple[dict[tuple[str, str], tuple[list[float], list[float]]], dict, str]:
-    forecast: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-    if run_id is not None:
-        frame = store.query(FORECAST_SQL, {"run_id": run_id}).sort("sku", "location", "date")
-        for (sku, location), g in frame.group_by(["sku", "location"], maintain_order=True):
-            forecast[(sku, location)] = (g["mean"].to_list(), g["sd"].to_list())
+) -> tuple[dict[tuple[str, str], tuple[int, list[float], list[float]]], dict, str]:
+    """Per SKU x location its forecast (run, daily means, daily sds) from ``run_id``, or from
+    the latest run that forecast it; and the mean and sd of its recent demand."""
+    forecast: dict[tuple[str, str], tuple[int, list[float], list[float]]] = {}
+    frame = store.query(FORECAST_SQL, {"run_id": run_id})
+    for (sku, location), g in frame.group_by(["sku", "location"], maintain_order=True):
+        forecast[(sku, location)] = (g["run_id"][0], g["mean"].to_list(), g["sd"].to_list())
     days = settings.history_days
     history = store.query(HISTORY_SQL, {"first": as_of - timedelta(days=days), "as_of": as_of})
     moments = {}
@@ -215,16 +223,14 @@ def policies(
     skus: list[str] | None = None,
 ) -> list[Policy]:
     """The policy of every SKU x stocking location in the stock position as of ``as_of``
-    (optionally of some SKUs). ``forecast_run``: the run the demand comes from (default: the
-    latest run)."""
+    (optionally of some SKUs). ``forecast_run``: the run the demand comes from (default: for
+    each SKU x location, the latest run that forecast it)."""
     settings = settings or PolicySettings()
     position = stock_position(store, as_of=as_of, skus=skus, settings=position_settings)
     position = position.filter(pl.col("location_kind").is_in(STOCKING_KINDS))
     if position.is_empty():
         return []
     as_of = as_of or store.scalar("SELECT max(date) FROM demand_history") or date.today()
-    if forecast_run is None:
-        forecast_run = store.scalar("SELECT max(run_id) FROM forecast_runs")
     forecast, history, history_label = _demand(store, as_of, settings, forecast_run)
     sources = {(r[0], r[1]): r[2:] for r in store.rows(SOURCES_SQL)}
     out = []
@@ -243,11 +249,11 @@ def policies(
             continue  # no way to replenish it: no policy
         lt = float(lt)
         if key in forecast:
-            means, sds = forecast[key]
+            run, means, sds = forecast[key]
             window = max(1, min(len(means), math.ceil(lt) or 1))
             d = sum(means[:window]) / window
             sd = sum(sds[:window]) / window
-            demand_source = f"forecast run {forecast_run}"
+            demand_source = f"forecast run {run}"
         else:
             d, sd = history.get(key, (0.0, 0.0))
             demand_source = history_label

@@ -234,3 +234,24 @@ def test_a_supplier_site_takes_no_override(demo_copy):
     with pytest.raises(ControlTowerError, match="policies are for"):
         set_override(demo_copy, sku, site, "safety_stock", 1, reason="r", changed_by="li")
     assert override_history(demo_copy).is_empty()
+
+
+def test_each_series_takes_the_latest_run_that_forecast_it(demo_copy):
+    """A later run over one SKU updates that SKU's policies; the others keep the full run."""
+    full = demo_copy.scalar("SELECT max(run_id) FROM forecast_runs")
+    sku = policies(demo_copy)[0].inputs.sku
+    later = forecast(
+        demo_copy,
+        ForecastSettings(workers=1, tuning_sample=0, prophet_classes=[]),
+        horizon=14,
+        skus=[sku],
+        show_bar=False,
+    ).run_id
+    sources = {
+        (p.inputs.sku, p.inputs.location): p.inputs.demand_source for p in policies(demo_copy)
+    }
+    ran = {k for k, v in sources.items() if v == f"forecast run {later}"}
+    assert ran and {k[0] for k in ran} == {sku}
+    assert any(v == f"forecast run {full}" for k, v in sources.items() if k[0] != sku)
+    only_full = policies(demo_copy, forecast_run=full)
+    assert all("run " + str(later) not in p.inputs.demand_source for p in only_full)
