@@ -64,7 +64,8 @@ FORECAST_SQL = """
 WITH chosen AS (
     SELECT sku, location, max(run_id) AS run_id
     FROM forecast_series
-    WHERE $run_id IS NULL OR run_id = $run_id
+    WHERE ($run_id IS NULL OR run_id = $run_id)
+      AND ($all_skus OR sku IN (SELECT unnest($skus)))
     GROUP BY ALL
 )
 SELECT f.run_id, f.sku, f.location, f.date, f.mean, f.sd
@@ -75,7 +76,7 @@ ORDER BY f.sku, f.location, f.date
 HISTORY_SQL = """
 SELECT sku, location, sum(quantity)::DOUBLE AS total, sum(quantity * quantity)::DOUBLE AS sq
 FROM demand_history
-WHERE date > $first AND date <= $as_of
+WHERE date > $first AND date <= $as_of AND ($all_skus OR sku IN (SELECT unnest($skus)))
 GROUP BY ALL
 """
 
@@ -196,16 +197,23 @@ def compute_policy(inputs: PolicyInputs, overrides: tuple[Override, ...] = ()) -
 
 
 def _demand(
-    store: Store, as_of: date, settings: PolicySettings, run_id: int | None
+    store: Store,
+    as_of: date,
+    settings: PolicySettings,
+    run_id: int | None,
+    skus: list[str] | None,
 ) -> tuple[dict[tuple[str, str], tuple[int, list[float], list[float]]], dict, str]:
     """Per SKU x location its forecast (run, daily means, daily sds) from ``run_id``, or from
     the latest run that forecast it; and the mean and sd of its recent demand."""
     forecast: dict[tuple[str, str], tuple[int, list[float], list[float]]] = {}
-    frame = store.query(FORECAST_SQL, {"run_id": run_id})
+    scope = {"all_skus": not skus, "skus": list(skus or [])}
+    frame = store.query(FORECAST_SQL, {"run_id": run_id, **scope})
     for (sku, location), g in frame.group_by(["sku", "location"], maintain_order=True):
         forecast[(sku, location)] = (g["run_id"][0], g["mean"].to_list(), g["sd"].to_list())
     days = settings.history_days
-    history = store.query(HISTORY_SQL, {"first": as_of - timedelta(days=days), "as_of": as_of})
+    history = store.query(
+        HISTORY_SQL, {"first": as_of - timedelta(days=days), "as_of": as_of, **scope}
+    )
     moments = {}
     for sku, location, total, sq in history.iter_rows():
         mean = total / days
@@ -231,7 +239,7 @@ def policies(
     if position.is_empty():
         return []
     as_of = as_of or store.scalar("SELECT max(date) FROM demand_history") or date.today()
-    forecast, history, history_label = _demand(store, as_of, settings, forecast_run)
+    forecast, history, history_label = _demand(store, as_of, settings, forecast_run, skus)
     sources = {(r[0], r[1]): r[2:] for r in store.rows(SOURCES_SQL)}
     out = []
     for row in position.iter_rows(named=True):
