@@ -33,7 +33,7 @@ import polars as pl
 
 from control_tower.config import PolicySettings, PositionSettings
 from control_tower.errors import ControlTowerError, NotFoundError
-from control_tower.position import stock_position
+from control_tower.position import resolve_as_of, stock_position
 from control_tower.store import Store
 
 STOCKING_KINDS = ("central_dc", "regional_dc", "store")
@@ -58,6 +58,7 @@ CROSS JOIN locations l
 LEFT JOIN lanes ln ON ln.to_location = l.code AND ln.from_location = (SELECT code FROM central)
 LEFT JOIN primary_supplier ps ON ps.sku = p.sku
 WHERE l.kind IN ('central_dc', 'regional_dc', 'store')
+  AND ($all_skus OR p.sku IN (SELECT unnest($skus)))
 """
 
 FORECAST_SQL = """
@@ -201,12 +202,11 @@ def _demand(
     as_of: date,
     settings: PolicySettings,
     run_id: int | None,
-    skus: list[str] | None,
-) -> tuple[dict[tuple[str, str], tuple[int, list[float], list[float]]], dict, str]:
+    scope: dict,
+) -> tuple[dict[tuple[str, str], tuple[int, list[float], list[float]]], dict]:
     """Per SKU x location its forecast (run, daily means, daily sds) from ``run_id``, or from
     the latest run that forecast it; and the mean and sd of its recent demand."""
     forecast: dict[tuple[str, str], tuple[int, list[float], list[float]]] = {}
-    scope = {"all_skus": not skus, "skus": list(skus or [])}
     frame = store.query(FORECAST_SQL, {"run_id": run_id, **scope})
     for (sku, location), g in frame.group_by(["sku", "location"], maintain_order=True):
         forecast[(sku, location)] = (g["run_id"][0], g["mean"].to_list(), g["sd"].to_list())
@@ -218,7 +218,7 @@ def _demand(
     for sku, location, total, sq in history.iter_rows():
         mean = total / days
         moments[(sku, location)] = (mean, math.sqrt(max(sq / days - mean * mean, 0.0)))
-    return forecast, moments, f"history, {days} days"
+    return forecast, moments
 
 
 def policies(
@@ -238,9 +238,10 @@ def policies(
     position = position.filter(pl.col("location_kind").is_in(STOCKING_KINDS))
     if position.is_empty():
         return []
-    as_of = as_of or store.scalar("SELECT max(date) FROM demand_history") or date.today()
-    forecast, history, history_label = _demand(store, as_of, settings, forecast_run, skus)
-    sources = {(r[0], r[1]): r[2:] for r in store.rows(SOURCES_SQL)}
+    as_of = resolve_as_of(store, as_of)
+    scope = {"all_skus": not skus, "skus": list(skus or [])}
+    forecast, history = _demand(store, as_of, settings, forecast_run, scope)
+    sources = {(r[0], r[1]): r[2:] for r in store.query(SOURCES_SQL, scope).iter_rows()}
     out = []
     for row in position.iter_rows(named=True):
         key = (row["sku"], row["location"])
@@ -258,13 +259,13 @@ def policies(
         lt = float(lt)
         if key in forecast:
             run, means, sds = forecast[key]
-            window = max(1, min(len(means), math.ceil(lt) or 1))
+            window = max(1, min(len(means), math.ceil(lt)))
             d = sum(means[:window]) / window
             sd = sum(sds[:window]) / window
             demand_source = f"forecast run {run}"
         else:
             d, sd = history.get(key, (0.0, 0.0))
-            demand_source = history_label
+            demand_source = f"history, {settings.history_days} days"
         cls = f"{row['abc']}{row['xyz']}"
         inputs = PolicyInputs(
             sku=row["sku"],

@@ -168,19 +168,18 @@ def estimate_group_lifts(store: Store, *, as_of: date, country: str) -> Lifts:
     days = (as_of - first).days + 1
     origin = np.datetime64(first, "D")
     for (code,), part in frame.group_by(["country"], maintain_order=True):
+        sizes = dict(part.group_by("category").agg(pl.col("series").max()).iter_rows())
+        if sum(sizes.values()) < MIN_GROUP_SERIES:
+            continue  # too few series in this country to pool
         holidays = holiday_frame(code, first.year, as_of.year)
         offsets = (part["date"].to_numpy().astype("datetime64[D]") - origin).astype(np.int64)
-        totals = {ALL_CATEGORIES: np.bincount(offsets, part["total"].to_numpy(), minlength=days)}
+        quantity = part["total"].to_numpy()
         categories = part["category"].to_numpy()
-        sizes = dict(part.group_by("category").agg(pl.col("series").max()).iter_rows())
+        totals = {ALL_CATEGORIES: np.bincount(offsets, quantity, minlength=days)}
         for category, size in sorted(sizes.items()):
             if category and category != ALL_CATEGORIES and size >= MIN_GROUP_SERIES:
                 rows = categories == category
-                totals[category] = np.bincount(
-                    offsets[rows], part["total"].to_numpy()[rows], minlength=days
-                )
-        if sum(sizes.values()) < MIN_GROUP_SERIES:
-            continue  # too few series in this country to pool
+                totals[category] = np.bincount(offsets[rows], quantity[rows], minlength=days)
         for category, total in totals.items():
             out[(code, category)] = estimate_lifts(total, first, holidays)
     return out
@@ -342,8 +341,8 @@ def _previous_tuning(
     store: Store, as_of: date, settings: ForecastSettings, *, scoped: bool
 ) -> ProphetConfig | None:
     """Prophet settings tuned by a run of this model version within ``retune_days`` (not
-    reused by it from an older one); a run over everything reuses only those of another run over everything (a few SKUs
-    are a thin sample)."""
+    reused by it from an older one); a run over everything reuses only those of another run
+    over everything (a few SKUs are a thin sample)."""
     if settings.retune_days <= 0:
         return None
     rows = store.rows(
