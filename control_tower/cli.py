@@ -371,6 +371,89 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 # -- parser -----------------------------------------------------------------------------------
 
 
+def _what_if(args: argparse.Namespace):
+    """--service-level 0.99 --delay SUP=5 --lane-cost A>B=1.5 --close LOC."""
+    from control_tower.optimize import WhatIf
+
+    def pairs(values, cast, what):
+        out = {}
+        for item in values or []:
+            key, sep, value = item.rpartition("=")
+            if not sep or not key:
+                raise ControlTowerError(f"{what} is KEY=VALUE, not {item!r}", title="Bad what-if")
+            try:
+                out[key] = cast(value)
+            except ValueError as exc:
+                raise ControlTowerError(f"{what} {item!r}: {exc}", title="Bad what-if") from exc
+        return out
+
+    return WhatIf(
+        service_level=args.service_level,
+        supplier_delay_days=pairs(args.delay, int, "--delay"),
+        lane_cost_factor=pairs(args.lane_cost, float, "--lane-cost"),
+        closed_locations=tuple(_list_arg(args.close) or ()),
+    )
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from control_tower.optimize import plan, save_plan
+
+    settings = load_settings()
+    updates = {k: v for k, v in (("horizon_days", args.horizon), ("mode", args.mode)) if v}
+    if updates:
+        settings = settings.model_copy(
+            update={"optimizer": settings.optimizer.model_copy(update=updates)}
+        )
+    what_if = _what_if(args)
+    with _open(args) as store:
+        result = plan(
+            store,
+            settings,
+            as_of=args.as_of,
+            forecast_run=args.forecast_run,
+            skus=_list_arg(args.skus),
+            what_if=what_if,
+        )
+        run_id = None if args.dry_run else save_plan(store, result, base_run=args.base_run)
+    k, c = result.kpis, result.costs
+    if args.format == "json":
+        payload = {
+            "run_id": run_id,
+            "as_of": result.as_of.isoformat(),
+            "status": result.status.value,
+            "method": result.solution.method,
+            "message": result.solution.message,
+            "gap": result.solution.gap,
+            "build_s": result.build_s,
+            "solve_s": result.solve_s,
+            "what_if": what_if.as_dict(),
+            "kpis": k,
+            "costs": c,
+            "lines": len(result.lines),
+        }
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return 0
+    sys.stdout.write(
+        (f"plan run {run_id}" if run_id else "plan (not stored)")
+        + f": as of {result.as_of}, {len(result.instance.skus)} SKUs x "
+        f"{len(result.instance.locations)} locations x {result.instance.horizon} days, "
+        f"{what_if.describe()}\n"
+        f"  status {result.status.value}"
+        + (f" (gap {result.solution.gap:.2%})" if result.solution.gap is not None else "")
+        + f", read {result.build_s:.1f} s, solve {result.solve_s:.1f} s\n"
+        f"  {result.solution.method}\n"
+    )
+    if result.solution.message:
+        sys.stdout.write(f"  {result.solution.message}\n")
+    sys.stdout.write(
+        f"  {k['transfers']} transfers ({k['lateral_transfers']} between neighbours), "
+        f"{k['orders']} orders; planned fill rate {k['fill_rate']:.1%}, average inventory "
+        f"value {k['avg_inventory_value']:,.0f}\n"
+        "  cost: " + ", ".join(f"{name} {value:,.0f}" for name, value in c.items()) + "\n"
+    )
+    return 0 if result.status.value in ("optimal", "feasible") else 3
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -540,6 +623,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--locations", nargs="+", metavar="LOC", help="only these locations")
     p.add_argument("--workers", type=_positive, default=fs.workers, help="processes")
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser(
+        "plan",
+        help="plan transfers and supplier orders at least cost and store the run",
+        description="Read stock, inbound, forecasts, policies, lanes and suppliers as of a day, "
+        "solve with OR-Tools and store the plan; each line of a base plan becomes a proposed "
+        "action. What-if options change the inputs; a what-if run proposes nothing. Exit code "
+        "3: no plan (infeasible, time limit).",
+    )
+    _db_arg(p)
+    p.add_argument("--as-of", type=_date, help="plan as of this day (default: the latest)")
+    p.add_argument("--forecast-run", type=int, help="demand from this forecast run")
+    p.add_argument("--skus", nargs="+", metavar="SKU", help="only these SKUs")
+    p.add_argument("--horizon", type=_positive, help="days planned")
+    p.add_argument("--mode", choices=["auto", "decomposed", "coupled"])
+    p.add_argument("--service-level", type=float, help="what-if: every class's target")
+    p.add_argument("--delay", nargs="+", metavar="SUPPLIER=DAYS", help="what-if: later deliveries")
+    p.add_argument("--lane-cost", nargs="+", metavar="FROM>TO=FACTOR", help="what-if: lane cost")
+    p.add_argument(
+        "--close", nargs="+", metavar="LOC", help="what-if: sites that neither ship nor receive"
+    )
+    p.add_argument("--base-run", type=int, help="the plan run a what-if is compared with")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, store nothing")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser(
         "dashboard",

@@ -125,6 +125,62 @@ class ForecastSettings(BaseModel):
     )
 
 
+class OptimizerSettings(BaseModel):
+    horizon_days: int = Field(56, ge=7, le=364, description="days planned after the as-of date")
+    review_days: int = Field(
+        7,
+        ge=1,
+        le=28,
+        description="supplier orders are placed on review days: the first day, then every "
+        "this many days (a plan is re-run at least this often)",
+    )
+    transfer_every_days: int = Field(
+        1, ge=1, le=28, description="lanes between our locations depart every this many days"
+    )
+    shortage_cost_multiplier: float = Field(
+        1.0, gt=0, description="cost of a unit of demand not served, as a share of its price"
+    )
+    safety_stock_penalty: float = Field(
+        0.1,
+        ge=0,
+        description="cost of a unit below safety stock for a week, as a share of the shortage cost",
+    )
+    consigned_holding_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="holding cost of consigned (VMI) stock as a share of owned stock's: the "
+        "supplier owns it, but the space is ours",
+    )
+    shipment_fill: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a lane's fixed cost per shipment is shared over this share of its "
+        "capacity when SKUs are planned apart",
+    )
+    default_shipment_units: int = Field(
+        2000, ge=1, description="load a fixed cost is shared over on a lane without capacity"
+    )
+    mode: str = Field(
+        "auto",
+        pattern="^(auto|decomposed|coupled)$",
+        description="decomposed: a min-cost flow per SKU; coupled: one MIP over all SKUs; "
+        "auto: coupled when small enough",
+    )
+    coupled_max_arcs: int = Field(
+        5_000, ge=0, description="auto solves one coupled MIP up to this many flow variables"
+    )
+    time_limit_s: float = Field(30.0, gt=0, description="time limit of a coupled solve")
+    relative_gap: float = Field(0.01, ge=0, lt=1, description="stop a MIP within this gap")
+    chunk_skus: int = Field(
+        1,
+        ge=1,
+        description="SKUs per min-cost flow solve (one is fastest: solve time grows faster than size)",
+    )
+    budget: float | None = Field(None, ge=0, description="most spent on supplier orders")
+
+
 class Settings(BaseModel):
     db_path: str = DEFAULT_DB_PATH
     import_error_limit: int = Field(50, ge=1)
@@ -132,6 +188,7 @@ class Settings(BaseModel):
     demo: DemoSettings = Field(default_factory=DemoSettings)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     policies: PolicySettings = Field(default_factory=PolicySettings)
+    optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:

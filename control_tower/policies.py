@@ -10,7 +10,8 @@ reorder point, economic order quantity and max level, each with the inputs behin
   (transit days, no spread); otherwise, and for the central DC itself, by the SKU's primary
   supplier (lowest price, then shortest lead time) with its mean and spread of lead time.
 - **Demand**: daily mean and daily forecast error (sd) over the lead time from the latest
-  forecast run that forecast the SKU x location; without one, the mean and sd of the last
+  forecast run made as of the policy's day or before that forecast the SKU x location (a run
+  made later is never read); without one, the mean and sd of the last
   ``history_days`` of demand.
 - **Safety stock** ``SS = z * sqrt(LT * sigma_d^2 + d^2 * sigma_LT^2)``; **reorder point**
   ``ROP = d * LT + SS``; **EOQ** ``sqrt(2 * D * S / H)`` with ``D = 365 d``, ``S`` the cost of
@@ -66,6 +67,7 @@ WITH chosen AS (
     SELECT sku, location, max(run_id) AS run_id
     FROM forecast_series
     WHERE ($run_id IS NULL OR run_id = $run_id)
+      AND run_id IN (SELECT run_id FROM forecast_runs WHERE as_of <= $as_of)
       AND ($all_skus OR sku IN (SELECT unnest($skus)))
     GROUP BY ALL
 )
@@ -207,7 +209,7 @@ def _demand(
     """Per SKU x location its forecast (run, daily means, daily sds) from ``run_id``, or from
     the latest run that forecast it; and the mean and sd of its recent demand."""
     forecast: dict[tuple[str, str], tuple[int, list[float], list[float]]] = {}
-    frame = store.query(FORECAST_SQL, {"run_id": run_id, **scope})
+    frame = store.query(FORECAST_SQL, {"run_id": run_id, "as_of": as_of, **scope})
     for (sku, location), g in frame.group_by(["sku", "location"], maintain_order=True):
         forecast[(sku, location)] = (g["run_id"][0], g["mean"].to_list(), g["sd"].to_list())
     days = settings.history_days

@@ -1,0 +1,1053 @@
+"""Solving a plan instance with OR-Tools, two ways, one network (:mod:`.network`).
+
+- **Decomposed** (the default beyond a few thousand flow variables): SKUs only meet in lane
+  and location capacities, the budget and fixed costs shared by a shipment. Without those,
+  every SKU is its own min-cost flow problem (``SimpleMinCostFlow``: integral and exact, a few
+  milliseconds per SKU), fixed costs shared out per unit. Then each SKU's transfers on a lane
+  are merged into fewer lines, and its orders into fewer, whole lots (MOQ, pack size), where
+  the line or order cost saved exceeds what the earlier arrival costs. If the sum over SKUs
+  breaks a capacity or the budget, the SKUs involved are re-solved: together in the coupled
+  model when they are few, otherwise with a price on each broken capacity (doubled each
+  round) and, failing that, a share of it per SKU. The bound is the flow model without the
+  shared limits; the status is optimal within ``relative_gap`` of it.
+- **Coupled** (small instances, and the repairs above): one MIP over the SKUs (SCIP with a
+  time limit and a relative gap; GLOP when nothing is integer) built from sparse arrays:
+  flows, a binary per lane and departure day for its fixed cost and capacity shared by every
+  SKU, per order line a binary for the order cost and the MOQ and an integer number of packs,
+  per transfer line a binary for its handling cost, location capacity per day, the budget.
+  Its objective is the plan's total cost as :func:`.readout.cost_breakdown` counts it.
+  Location capacity is elastic at a prohibitive price: a solution that still uses the
+  elastic slack proves the instance infeasible and names the location and day.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import scipy.sparse as sp
+from ortools.graph.python import min_cost_flow
+from ortools.linear_solver.python import model_builder_helper as mbh
+
+from control_tower.optimize.instance import PlanInstance
+from control_tower.optimize.network import (
+    CARRY,
+    CARRY_PROTECTED,
+    DEMAND,
+    LANE,
+    ORDER,
+    Arcs,
+    build_arcs,
+    integer_demand,
+    lane_unit_cost,
+    order_unit_cost,
+    premiums,
+)
+
+log = logging.getLogger(__name__)
+
+COST_SCALE = 1000  # min-cost flow costs are integers: thousandths of the currency
+ELASTIC_PENALTY = 1e7  # per unit above a location's capacity: only when nothing else fits
+
+
+class SolveStatus(enum.StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"  # a solution within the time limit, with a gap
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time_limit"  # no solution within the time limit
+    ERROR = "error"
+
+
+@dataclass
+class Solution:
+    """A plan's decisions and their projection. ``served`` and ``inventory`` (end of day) are
+    [S, L, H]; shipments and orders are parallel arrays."""
+
+    status: SolveStatus
+    method: str
+    served: np.ndarray
+    inventory: np.ndarray
+    ship_sku: np.ndarray
+    ship_lane: np.ndarray
+    ship_day: np.ndarray
+    ship_qty: np.ndarray
+    order_sku: np.ndarray
+    order_option: np.ndarray
+    order_day: np.ndarray
+    order_qty: np.ndarray
+    objective: float | None = None
+    bound: float | None = None
+    message: str = ""
+    violations: list[str] = field(default_factory=list)
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    demand: np.ndarray | None = None  # whole units, [S, L, H]
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.bound is None:
+            return None
+        return abs(self.objective - self.bound) / max(abs(self.objective), 1.0)
+
+
+Progress = Callable[[int, int, str], None]
+
+
+def _empty(instance: PlanInstance) -> dict[str, np.ndarray]:
+    shape = (len(instance.skus), len(instance.locations), instance.horizon)
+    return {"served": np.zeros(shape, np.int64), "inventory": np.zeros(shape, np.int64)}
+
+
+def _read_flows(instance: PlanInstance, arcs: Arcs, flows: np.ndarray, out: dict) -> None:
+    """Add a block's flows to the plan arrays in ``out``."""
+    flows = np.rint(flows).astype(np.int64)
+    sku = arcs.skus[np.maximum(arcs.sku, 0)]
+    demand = arcs.kind == DEMAND
+    out["served"][sku[demand], arcs.ref[demand], arcs.day[demand]] = flows[demand]
+    carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
+    np.add.at(out["inventory"], (sku[carry], arcs.ref[carry], arcs.day[carry]), flows[carry])
+    for kind, prefix, ref in ((LANE, "ship", "lane"), (ORDER, "order", "option")):
+        used = (arcs.kind == kind) & (flows > 0)
+        out.setdefault(f"{prefix}_sku", []).append(sku[used])
+        out.setdefault(f"{prefix}_{ref}", []).append(arcs.ref[used])
+        out.setdefault(f"{prefix}_day", []).append(arcs.day[used])
+        out.setdefault(f"{prefix}_qty", []).append(flows[used])
+
+
+def _finish(instance: PlanInstance, out: dict, **kwargs) -> Solution:
+    cols = {}
+    for name in (
+        "ship_sku",
+        "ship_lane",
+        "ship_day",
+        "ship_qty",
+        "order_sku",
+        "order_option",
+        "order_day",
+        "order_qty",
+    ):
+        parts = out.get(name, [])
+        cols[name] = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    return Solution(
+        served=out["served"],
+        inventory=out["inventory"],
+        demand=integer_demand(instance.demand),
+        **cols,
+        **kwargs,
+    )
+
+
+# -- decomposed ----------------------------------------------------------------------------------
+PRICE_ROUNDS = 8
+
+
+@dataclass
+class Pricing:
+    """Prices on shared capacities (added to the arc costs of the SKUs re-solved) and, in the
+    last resort, each SKU's share of them (``-1``: no cap)."""
+
+    lane: np.ndarray  # [lanes, H] per unit leaving on that departure
+    storage: np.ndarray  # [L, H] per unit stored at the end of that day
+    budget: float = 0.0  # per unit of purchase value
+    lane_cap: dict[int, np.ndarray] = field(default_factory=dict)  # sku -> [lanes, H]
+    storage_cap: dict[int, np.ndarray] = field(default_factory=dict)  # sku -> [L, H]
+    order_cap: dict[int, dict[tuple[int, int], int]] = field(default_factory=dict)
+
+    @classmethod
+    def zeros(cls, instance: PlanInstance) -> Pricing:
+        return cls(
+            lane=np.zeros((len(instance.lanes), instance.horizon)),
+            storage=np.zeros((len(instance.locations), instance.horizon)),
+        )
+
+
+def solve_flow_block(
+    instance: PlanInstance, skus: np.ndarray, pricing: Pricing | None = None
+) -> tuple[Arcs, np.ndarray]:
+    """One block of SKUs as one min-cost flow (its SKUs are separate components)."""
+    arcs = build_arcs(instance, skus)
+    if pricing is not None:
+        arcs = _priced(instance, arcs, pricing)
+    solver = min_cost_flow.SimpleMinCostFlow()
+    cost = np.rint(arcs.cost * COST_SCALE).astype(np.int64)
+    index = solver.add_arcs_with_capacity_and_unit_cost(arcs.tail, arcs.head, arcs.capacity, cost)
+    solver.set_nodes_supplies(np.arange(arcs.n_nodes), arcs.supplies)
+    status = solver.solve()
+    if status != solver.OPTIMAL:  # cannot happen: bypass and terminal arcs keep it feasible
+        raise RuntimeError(f"min-cost flow returned {status} on a block of {len(skus)} SKUs")
+    return arcs, np.asarray(solver.flows(index))
+
+
+def _priced(instance: PlanInstance, arcs: Arcs, pricing: Pricing) -> Arcs:
+    """The arcs with capacity prices added and SKU caps applied; capped storage gets an
+    elastic overflow arc at the prohibitive price, so the flow stays feasible and any use of
+    it shows the capacity cannot be met."""
+    cost, capacity = arcs.cost.copy(), arcs.capacity.copy()
+    lane = arcs.kind == LANE
+    cost[lane] += pricing.lane[arcs.ref[lane], arcs.day[lane]]
+    carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
+    cost[carry] += pricing.storage[arcs.ref[carry], arcs.day[carry]]
+    order = arcs.kind == ORDER
+    if pricing.budget and order.any():
+        prices = np.array([o.price for o in instance.supply])
+        cost[order] += pricing.budget * prices[arcs.ref[order]]
+    sku = arcs.skus[np.maximum(arcs.sku, 0)]
+    extra = []
+    for g, caps in pricing.lane_cap.items():
+        idx = np.nonzero(lane & (sku == g))[0]
+        cap = caps[arcs.ref[idx], arcs.day[idx]]
+        limited = cap >= 0
+        capacity[idx[limited]] = np.minimum(capacity[idx[limited]], cap[limited])
+    for g, caps in pricing.storage_cap.items():
+        for kind in (CARRY_PROTECTED, CARRY):
+            idx = np.nonzero((arcs.kind == kind) & (sku == g))[0]
+            cap = caps[arcs.ref[idx], arcs.day[idx]]
+            limited = cap >= 0
+            if kind == CARRY_PROTECTED:
+                protected = np.zeros_like(caps)
+                protected[arcs.ref[idx], arcs.day[idx]] = capacity[idx]
+                capacity[idx[limited]] = np.minimum(capacity[idx[limited]], cap[limited])
+            else:
+                rest = np.maximum(cap - protected[arcs.ref[idx], arcs.day[idx]], 0)
+                capacity[idx[limited]] = np.minimum(capacity[idx[limited]], rest[limited])
+                extra.append(idx[limited])
+    for g, caps in pricing.order_cap.items():
+        idx = np.nonzero(order & (sku == g))[0]
+        for a in idx:
+            capacity[a] = min(capacity[a], caps.get((int(arcs.ref[a]), int(arcs.day[a])), 0))
+    arcs = replace(arcs, cost=cost, capacity=capacity)
+    if extra:
+        over = np.concatenate(extra)
+        big = int(arcs.capacity.max())
+        arcs = replace(
+            arcs,
+            tail=np.concatenate([arcs.tail, arcs.tail[over]]),
+            head=np.concatenate([arcs.head, arcs.head[over]]),
+            capacity=np.concatenate([arcs.capacity, np.full(over.size, big)]),
+            cost=np.concatenate([arcs.cost, np.full(over.size, ELASTIC_PENALTY)]),
+            exact_cost=np.concatenate([arcs.exact_cost, np.full(over.size, ELASTIC_PENALTY)]),
+            kind=np.concatenate([arcs.kind, arcs.kind[over]]),
+            sku=np.concatenate([arcs.sku, arcs.sku[over]]),
+            ref=np.concatenate([arcs.ref, arcs.ref[over]]),
+            day=np.concatenate([arcs.day, arcs.day[over]]),
+        )
+    return arcs
+
+
+def _solve_blocks(
+    instance: PlanInstance,
+    skus: np.ndarray,
+    out: dict,
+    pricing: Pricing | None = None,
+    progress: Progress | None = None,
+) -> None:
+    chunk = instance.settings.chunk_skus
+    n = len(skus)
+    for first in range(0, n, chunk):
+        block = skus[first : first + chunk]
+        arcs, flows = solve_flow_block(instance, block, pricing)
+        _read_flows(instance, arcs, flows, out)
+        if progress:
+            progress(min(first + chunk, n), n, "solve")
+
+
+def solve_decomposed(instance: PlanInstance, progress: Progress | None = None) -> Solution:
+    """Every SKU apart; where their sum breaks a lane or location capacity or the budget,
+    prices on those capacities and, failing that, a share of them per SKU (see the module
+    docstring); then lots made whole. The status is optimal when the plan's cost (as the flow
+    model counts it) is within ``relative_gap`` of the bound the unconstrained solve gives."""
+    started = time.perf_counter()
+    out = _empty(instance)
+    everyone = np.arange(len(instance.skus))
+    _solve_blocks(instance, everyone, out, progress=progress)
+    solution = _finish(
+        instance,
+        out,
+        status=SolveStatus.OPTIMAL,
+        method="min-cost flow per SKU (fixed costs shared per unit)",
+    )
+    bound = flow_objective(instance, solution)
+    final = _with_lots(instance, solution)
+    problems, involved = coupling_violations(instance, final)
+    notes = []
+    if problems and _arc_estimate(instance, len(involved)) <= instance.settings.coupled_max_arcs:
+        repaired = _repair_coupled(instance, final, involved, problems)
+        repaired.solve_s = time.perf_counter() - started
+        return repaired
+    if problems:
+        first = problems[:]
+        solution, final, involved = _price_capacities(instance, solution, final, involved)
+        notes.append(
+            f"the SKUs planned apart broke {len(first)} shared limits "
+            f"({'; '.join(first[:2])}); {len(involved)} SKUs re-planned with prices on them"
+        )
+    # the gap is the flow model's (fixed costs shared per unit): the priced flows against the
+    # flows without shared limits; merging lines and whole lots come after, as a heuristic
+    objective = flow_objective(instance, solution)
+    solution = final
+    solution.method += "; lines merged and lots made whole (MOQ, pack size) where cheaper"
+    remaining, _ = coupling_violations(instance, solution)
+    solution.objective, solution.bound = objective, bound
+    if remaining:
+        solution.status = SolveStatus.INFEASIBLE
+        solution.violations = remaining
+        notes.append("cannot meet: " + "; ".join(remaining[:3]))
+    elif (solution.gap or 0.0) > instance.settings.relative_gap:
+        solution.status = SolveStatus.FEASIBLE
+    solution.message = ". ".join(notes)
+    solution.solve_s = time.perf_counter() - started
+    return solution
+
+
+def _with_lots(
+    instance: PlanInstance, solution: Solution, pricing: Pricing | None = None
+) -> Solution:
+    """A copy of the flows' plan with its supplier lots made whole."""
+    final = _subset(solution, np.arange(len(instance.skus)))
+    final.status, final.method = solution.status, solution.method
+    storage = pricing.storage if pricing is not None else None
+    consolidate_transfers(instance, final, storage)
+    apply_lot_rules(instance, final, storage)
+    return final
+
+
+def _price_capacities(
+    instance: PlanInstance, solution: Solution, final: Solution, involved: set[int]
+) -> tuple[Solution, Solution, set[int]]:
+    """Raise a price on each capacity the plan (lots made whole) breaks, doubling each round,
+    and re-solve the SKUs involved, up to ``PRICE_ROUNDS`` times; then cap each involved SKU
+    at its share of every capacity and re-solve once more (their use can then only shrink).
+    Returns the flows and the plan with lots made whole."""
+    pricing = Pricing.zeros(instance)
+    base = 0.01 * float(np.median(instance.shortage_cost)) if len(instance.skus) else 1.0
+    base = max(base, 1e-3)
+    for round_no in range(PRICE_ROUNDS):
+        _raise_prices(instance, final, pricing, base)
+        log.debug("price round %d: re-solving %d SKUs", round_no, len(involved))
+        solution = _resolve(instance, solution, involved, pricing)
+        final = _with_lots(instance, solution, pricing)
+        problems, newly = coupling_violations(instance, final)
+        if not problems:
+            return solution, final, involved
+        involved |= newly
+    _allocate(instance, solution, final, pricing, involved)
+    solution = _resolve(instance, solution, involved, pricing)
+    return solution, _with_lots(instance, solution, pricing), involved
+
+
+def _raise_prices(
+    instance: PlanInstance, solution: Solution, pricing: Pricing, base: float
+) -> None:
+    for j, lane in enumerate(instance.lanes):
+        if not math.isfinite(lane.capacity):
+            continue
+        load = np.zeros(instance.horizon)
+        on = solution.ship_lane == j
+        np.add.at(load, solution.ship_day[on], solution.ship_qty[on])
+        over = load > lane.capacity
+        pricing.lane[j, over] = np.maximum(pricing.lane[j, over] * 2.0, base)
+    stored = solution.inventory.sum(axis=0)
+    over = stored > instance.location_capacity[:, None]
+    pricing.storage[over] = np.maximum(pricing.storage[over] * 2.0, base / 7.0)
+    if instance.budget is not None and _spend(instance, solution) > instance.budget:
+        pricing.budget = max(pricing.budget * 2.0, 0.01)
+
+
+def _spend(instance: PlanInstance, solution: Solution) -> float:
+    prices = np.array([instance.supply[o].price for o in solution.order_option], dtype=float)
+    return float((prices * solution.order_qty).sum()) if prices.size else 0.0
+
+
+def _allocate(
+    instance: PlanInstance,
+    solution: Solution,
+    final: Solution,
+    pricing: Pricing,
+    involved: set[int],
+) -> None:
+    """Each involved SKU may use of every capacity at most its current use scaled down to
+    what the others leave free (storage: as the plan with whole lots uses it, so rounding
+    the lots up still fits)."""
+    skus = np.array(sorted(involved), dtype=np.int64)
+    mine = np.isin(solution.ship_sku, skus)
+    n_lanes, horizon = len(instance.lanes), instance.horizon
+    use = {g: np.zeros((n_lanes, horizon), np.int64) for g in skus.tolist()}
+    for g, j, d, q in zip(
+        solution.ship_sku[mine],
+        solution.ship_lane[mine],
+        solution.ship_day[mine],
+        solution.ship_qty[mine],
+        strict=True,
+    ):
+        use[int(g)][j, d] += q
+    theirs = np.zeros((n_lanes, horizon))
+    np.add.at(
+        theirs, (solution.ship_lane[~mine], solution.ship_day[~mine]), solution.ship_qty[~mine]
+    )
+    ours = sum(use.values()) if use else np.zeros((n_lanes, horizon))
+    caps = np.array([ln.capacity for ln in instance.lanes])[:, None]
+    ratio = np.where(ours > 0, np.clip((caps - theirs) / np.maximum(ours, 1), 0, 1), 1.0)
+    for g in use:
+        pricing.lane_cap[g] = np.where(np.isfinite(caps), np.floor(use[g] * ratio), -1).astype(
+            np.int64
+        )
+    room = instance.location_capacity[:, None] - np.delete(final.inventory, skus, axis=0).sum(
+        axis=0
+    )
+    ours_stored = final.inventory[skus].sum(axis=0)
+    ratio = np.where(ours_stored > 0, np.clip(room / np.maximum(ours_stored, 1), 0, 1), 1.0)
+    finite = np.isfinite(instance.location_capacity)[:, None]
+    for g in skus.tolist():
+        pricing.storage_cap[g] = np.where(
+            finite, np.floor(solution.inventory[g] * ratio), -1
+        ).astype(np.int64)
+    if instance.budget is not None:
+        spend_theirs = _spend(
+            instance, _subset(solution, np.setdiff1d(np.arange(len(instance.skus)), skus))
+        )
+        spend_ours = _spend(instance, solution) - spend_theirs
+        share = (
+            min(1.0, max(instance.budget - spend_theirs, 0.0) / spend_ours) if spend_ours else 1.0
+        )
+        for g in skus.tolist():
+            pricing.order_cap[g] = {}
+        for g, o, d, q in zip(
+            solution.order_sku,
+            solution.order_option,
+            solution.order_day,
+            solution.order_qty,
+            strict=True,
+        ):
+            if int(g) in pricing.order_cap:
+                pricing.order_cap[int(g)][(int(o), int(d))] = math.floor(q * share)
+
+
+def _resolve(
+    instance: PlanInstance, solution: Solution, involved: set[int], pricing: Pricing
+) -> Solution:
+    """``solution`` with the SKUs ``involved`` solved again under ``pricing``."""
+    skus = np.array(sorted(involved), dtype=np.int64)
+    rest = _subset(solution, np.setdiff1d(np.arange(len(instance.skus)), skus))
+    out = _empty(instance)
+    _solve_blocks(instance, skus, out, pricing)
+    again = _finish(instance, out, status=solution.status, method=solution.method)
+    rest.served[skus] = again.served[skus]
+    rest.inventory[skus] = again.inventory[skus]
+    for name in SOLUTION_ARRAYS:
+        setattr(rest, name, np.concatenate([getattr(rest, name), getattr(again, name)]))
+    return rest
+
+
+def flow_objective(instance: PlanInstance, solution: Solution) -> float:
+    """The plan's cost as the flow model counts it (fixed costs shared per unit): demand not
+    served, below safety stock, holding, lanes and orders."""
+    short = (solution.demand - solution.served).sum(axis=(1, 2))
+    total = float((short * instance.shortage_cost).sum())
+    total += float((solution.inventory * instance.holding_cost[:, :, None]).sum())
+    penalty = np.minimum(instance.safety_penalty, instance.shortage_cost / (instance.horizon + 1))
+    below = np.maximum(np.ceil(instance.safety_stock - 1e-9)[:, :, None] - solution.inventory, 0)
+    total += float((below.sum(axis=(1, 2)) * penalty).sum())
+    if solution.ship_qty.size:
+        lane_cost = np.array([lane_unit_cost(instance, j) for j in range(len(instance.lanes))])
+        dest = np.array([ln.destination for ln in instance.lanes])[solution.ship_lane]
+        line = instance.transfer_line_cost / np.maximum(
+            instance.lot_size[solution.ship_sku, dest], 1.0
+        )
+        total += float((solution.ship_qty * (lane_cost[solution.ship_lane] + line)).sum())
+    if solution.order_qty.size:
+        extra = premiums(instance)
+        unit = np.array(
+            [order_unit_cost(instance, o, extra[o]) for o in range(len(instance.supply))]
+        )
+        total += float((solution.order_qty * unit[solution.order_option]).sum())
+    return total
+
+
+SOLUTION_ARRAYS = (
+    "ship_sku",
+    "ship_lane",
+    "ship_day",
+    "ship_qty",
+    "order_sku",
+    "order_option",
+    "order_day",
+    "order_qty",
+)
+
+
+def apply_lot_rules(
+    instance: PlanInstance, solution: Solution, storage_price: np.ndarray | None = None
+) -> None:
+    """Merge each SKU's orders to one supplier forward while the order cost saved exceeds the
+    holding cost (and any price on the destination's storage) of the earlier arrival and the
+    destination has room for it, then round every
+    order up to its pack size and MOQ. Stock only ever arrives earlier or in larger amounts,
+    so nothing planned to be served goes short; the projected inventory takes the
+    difference."""
+    if solution.order_qty.size == 0:
+        return
+    stored = solution.inventory.sum(axis=0).astype(float)  # [L, H]
+    keep_sku, keep_opt, keep_day, keep_qty = [], [], [], []
+    order = np.lexsort((solution.order_day, solution.order_option, solution.order_sku))
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for i in order:
+        key = (int(solution.order_sku[i]), int(solution.order_option[i]))
+        groups.setdefault(key, []).append((int(solution.order_day[i]), int(solution.order_qty[i])))
+    for (s, o), lines in groups.items():
+        option = instance.supply[o]
+        holding = instance.holding_cost[s, option.destination]
+        room = instance.location_capacity[option.destination]
+        minimum = max(option.moq, option.pack_size)
+        merged: list[list[int]] = []
+        for day, qty in lines:
+            if merged:
+                first_day, first_qty = merged[-1]
+                window = stored[
+                    option.destination,
+                    first_day + option.lead_time_days : day + option.lead_time_days,
+                ]
+                fits = window.size == 0 or window.max() + qty <= room
+                days = slice(first_day + option.lead_time_days, day + option.lead_time_days)
+                price = (
+                    storage_price[option.destination, days].sum()
+                    if storage_price is not None
+                    else 0.0
+                )
+                worth = qty * (holding * (day - first_day) + price) < instance.order_cost
+                if fits and (worth or first_qty < minimum):
+                    merged[-1][1] += qty
+                    _shift(solution, stored, s, option, first_day, day, qty)
+                    continue
+            merged.append([day, qty])
+        for day, qty in merged:
+            whole = max(math.ceil(qty / option.pack_size) * option.pack_size, option.moq)
+            arrive = day + option.lead_time_days
+            if whole > qty and stored[option.destination, arrive:].max() + whole - qty > room:
+                down = math.floor(qty / option.pack_size) * option.pack_size
+                spare = solution.inventory[s, option.destination, arrive:].min()
+                if down >= max(option.moq, 1) and qty - down <= spare:
+                    whole = down  # no room to round up: round down, from stock not needed
+            if whole != qty:
+                _shift(solution, stored, s, option, day, instance.horizon, whole - qty)
+            keep_sku.append(s)
+            keep_opt.append(o)
+            keep_day.append(day)
+            keep_qty.append(whole)
+    solution.order_sku = np.array(keep_sku, np.int64)
+    solution.order_option = np.array(keep_opt, np.int64)
+    solution.order_day = np.array(keep_day, np.int64)
+    solution.order_qty = np.array(keep_qty, np.int64)
+
+
+def consolidate_transfers(
+    instance: PlanInstance, solution: Solution, storage_price: np.ndarray | None = None
+) -> None:
+    """Ship each SKU's transfers on one lane in fewer, larger lines: a line joins the one
+    before it (leaving on that earlier day) when the line cost saved exceeds what leaving
+    earlier costs (holding, storage prices, time below safety stock at the origin less that
+    at the destination), the origin holds the units on the days in between, the lane's
+    departure has room and the destination has space."""
+    if solution.ship_qty.size < 2:
+        return
+    stored = solution.inventory.sum(axis=0).astype(float)
+    penalty = np.minimum(instance.safety_penalty, instance.shortage_cost / (instance.horizon + 1))
+    load = np.zeros((len(instance.lanes), instance.horizon))
+    np.add.at(load, (solution.ship_lane, solution.ship_day), solution.ship_qty)
+    order = np.lexsort((solution.ship_day, solution.ship_lane, solution.ship_sku))
+    keep: list[tuple[int, int, int, int]] = []
+    current: list[int] | None = None  # [sku, lane, day, qty]
+    for i in order:
+        s, j, day, qty = (
+            int(x)
+            for x in (
+                solution.ship_sku[i],
+                solution.ship_lane[i],
+                solution.ship_day[i],
+                solution.ship_qty[i],
+            )
+        )
+        if current is not None and current[0] == s and current[1] == j:
+            lane = instance.lanes[j]
+            first = current[2]
+            held = slice(first + lane.transit_days, day + lane.transit_days)
+            at_origin = solution.inventory[s, lane.origin, first:day]
+            at_dest = solution.inventory[s, lane.destination, held]
+            room = stored[lane.destination, held]
+            # what leaving earlier costs: holding moves from origin to destination, the origin
+            # may drop below its safety stock sooner and the destination rise above its own
+            change = qty * (
+                (instance.holding_cost[s, lane.destination] - instance.holding_cost[s, lane.origin])
+                * (day - first)
+            )
+            if storage_price is not None:
+                change += qty * (
+                    storage_price[lane.destination, held].sum()
+                    - storage_price[lane.origin, first:day].sum()
+                )
+            safety = np.ceil(instance.safety_stock[s] - 1e-9)
+            change += penalty[s] * (
+                _below(at_origin - qty, safety[lane.origin])
+                - _below(at_origin, safety[lane.origin])
+                + _below(at_dest + qty, safety[lane.destination])
+                - _below(at_dest, safety[lane.destination])
+            )
+            if (
+                change < instance.transfer_line_cost
+                and (at_origin.size == 0 or at_origin.min() >= qty)
+                and load[j, first] + qty <= lane.capacity
+                and (
+                    room.size == 0
+                    or room.max() + qty <= instance.location_capacity[lane.destination]
+                )
+            ):
+                solution.inventory[s, lane.origin, first:day] -= qty
+                solution.inventory[s, lane.destination, held] += qty
+                stored[lane.origin, first:day] -= qty
+                stored[lane.destination, held] += qty
+                load[j, first] += qty
+                load[j, day] -= qty
+                current[3] += qty
+                continue
+        if current is not None:
+            keep.append(tuple(current))
+        current = [s, j, day, qty]
+    keep.append(tuple(current))
+    columns = np.array(keep, dtype=np.int64).T
+    solution.ship_sku, solution.ship_lane, solution.ship_day, solution.ship_qty = columns
+
+
+def _below(stock: np.ndarray, safety: float) -> float:
+    return float(np.maximum(safety - stock, 0).sum())
+
+
+def _shift(
+    solution: Solution, stored: np.ndarray, s: int, option, from_day: int, to_day: int, qty: int
+) -> None:
+    """``qty`` more units at the option's destination from the arrival of an order placed on
+    ``from_day`` until that of one placed on ``to_day`` (to the end for ``to_day`` = H)."""
+    start = from_day + option.lead_time_days
+    stop = to_day + option.lead_time_days
+    solution.inventory[s, option.destination, start:stop] += qty
+    stored[option.destination, start:stop] += qty
+
+
+# -- coupling checks -------------------------------------------------------------------------------
+def coupling_violations(instance: PlanInstance, solution: Solution) -> tuple[list[str], set[int]]:
+    """Lane capacity per departure, location capacity per day and the budget, summed over
+    SKUs: what is broken, and the SKUs involved."""
+    problems: list[str] = []
+    involved: set[int] = set()
+    for j, lane in enumerate(instance.lanes):
+        if not math.isfinite(lane.capacity):
+            continue
+        on_lane = solution.ship_lane == j
+        for day in np.unique(solution.ship_day[on_lane]):
+            mask = on_lane & (solution.ship_day == day)
+            load = int(solution.ship_qty[mask].sum())
+            if load > lane.capacity:
+                problems.append(
+                    f"lane {instance.lane_name(lane)} on {instance.day(day)}: {load} units, "
+                    f"capacity {lane.capacity:.0f}"
+                )
+                involved |= set(solution.ship_sku[mask].tolist())
+    stored = solution.inventory.sum(axis=0)  # [L, H]
+    for j in range(len(instance.locations)):
+        cap = instance.location_capacity[j]
+        if not math.isfinite(cap):
+            continue
+        over = np.nonzero(stored[j] > cap)[0]
+        if over.size:
+            t = int(over[0])
+            problems.append(
+                f"location {instance.locations[j]} on {instance.day(t)}: {int(stored[j, t])} "
+                f"units, capacity {cap:.0f}"
+            )
+            involved |= set(np.nonzero(solution.inventory[:, j, over].sum(axis=1) > 0)[0].tolist())
+    if instance.budget is not None and solution.order_qty.size:
+        prices = np.array([instance.supply[o].price for o in solution.order_option])
+        spend = float((prices * solution.order_qty).sum())
+        if spend > instance.budget + 1e-6:
+            problems.append(f"budget: orders worth {spend:,.0f}, budget {instance.budget:,.0f}")
+            involved |= set(solution.order_sku.tolist())
+    return problems, involved
+
+
+# -- coupled ---------------------------------------------------------------------------------------
+@dataclass
+class _Rows:
+    rows: list[np.ndarray] = field(default_factory=list)
+    cols: list[np.ndarray] = field(default_factory=list)
+    vals: list[np.ndarray] = field(default_factory=list)
+    lower: list[float] = field(default_factory=list)
+    upper: list[float] = field(default_factory=list)
+
+    def add(self, cols, vals, lower: float, upper: float) -> int:
+        row = len(self.lower)
+        cols = np.asarray(cols, dtype=np.int64)
+        self.rows.append(np.full(cols.size, row, dtype=np.int64))
+        self.cols.append(cols)
+        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), cols.shape).copy())
+        self.lower.append(lower)
+        self.upper.append(upper)
+        return row
+
+
+def solve_coupled(
+    instance: PlanInstance,
+    skus: np.ndarray | None = None,
+    fixed: Solution | None = None,
+    *,
+    time_limit_s: float | None = None,
+) -> Solution:
+    """One MIP over ``skus`` (default all), with capacities and budget less what ``fixed``
+    (the other SKUs' plan) already uses. Returns the solution of ``skus`` only."""
+    opt = instance.settings
+    skus = np.arange(len(instance.skus)) if skus is None else np.asarray(sorted(skus))
+    started = time.perf_counter()
+    arcs = build_arcs(instance, skus)
+    n_arcs = len(arcs)
+    inf = math.inf
+    lb = [np.zeros(n_arcs)]
+    ub = [arcs.capacity.astype(float)]
+    obj = [arcs.exact_cost.copy()]
+    integer = [np.isin(arcs.kind, (LANE, ORDER))]
+    n_vars = n_arcs
+
+    def new_vars(count: int, upper: float, cost, is_int: bool) -> np.ndarray:
+        nonlocal n_vars
+        idx = np.arange(n_vars, n_vars + count)
+        n_vars += count
+        lb.append(np.zeros(count))
+        ub.append(np.full(count, upper))
+        obj.append(np.broadcast_to(np.asarray(cost, dtype=float), (count,)).copy())
+        integer.append(np.full(count, is_int))
+        return idx
+
+    rows = _Rows()
+    # node balance: inflow - outflow = -supply
+    incidence = sp.coo_matrix(
+        (
+            np.concatenate([np.ones(n_arcs), -np.ones(n_arcs)]),
+            (np.concatenate([arcs.head, arcs.tail]), np.concatenate([np.arange(n_arcs)] * 2)),
+        ),
+        shape=(arcs.n_nodes, n_arcs),
+    )
+    balance = -arcs.supplies.astype(float)
+    big = float(arcs.capacity.max()) if n_arcs else 0.0
+
+    other_ship = fixed
+    lane_arcs = np.nonzero(arcs.kind == LANE)[0]
+    # lanes: one shipment per departure, its fixed cost, its capacity shared by every SKU
+    lane_day = arcs.ref[lane_arcs] * instance.horizon + arcs.day[lane_arcs]
+    for key in np.unique(lane_day):
+        members = lane_arcs[lane_day == key]
+        j, day = divmod(int(key), instance.horizon)
+        lane = instance.lanes[j]
+        cap = lane.capacity
+        if other_ship is not None and math.isfinite(cap):
+            mask = (other_ship.ship_lane == j) & (other_ship.ship_day == day)
+            cap -= float(other_ship.ship_qty[mask].sum())
+        limit = max(cap, 0.0) if math.isfinite(cap) else big
+        if lane.fixed_cost > 0 or math.isfinite(cap):
+            truck = new_vars(1, 1.0, lane.fixed_cost, True)
+            rows.add(np.append(members, truck), np.append(np.ones(members.size), -limit), -inf, 0.0)
+    # transfer lines: a handling cost per SKU line
+    if instance.transfer_line_cost > 0 and lane_arcs.size:
+        line = new_vars(lane_arcs.size, 1.0, instance.transfer_line_cost, True)
+        caps = arcs.capacity[lane_arcs].astype(float)
+        for a, w, cap in zip(lane_arcs, line, caps, strict=True):
+            rows.add([a, w], [1.0, -cap], -inf, 0.0)
+    # orders: order cost, MOQ, packs; inbound freight's fixed cost per supplier and day
+    order_arcs = np.nonzero(arcs.kind == ORDER)[0]
+    freight_groups: dict[tuple[str, int, int], list[int]] = {}
+    for a in order_arcs:
+        option = instance.supply[int(arcs.ref[a])]
+        cap = float(arcs.capacity[a])
+        placed = new_vars(1, 1.0, instance.order_cost, True)[0]
+        rows.add([a, placed], [1.0, -cap], -inf, 0.0)
+        if option.moq > 0:
+            rows.add([a, placed], [1.0, -float(option.moq)], 0.0, inf)
+        if option.pack_size > 1:
+            packs = new_vars(1, math.floor(cap / option.pack_size), 0.0, True)[0]
+            rows.add([a, packs], [1.0, -float(option.pack_size)], 0.0, 0.0)
+        if option.freight_fixed > 0:
+            key = (option.supplier, option.destination, int(arcs.day[a]))
+            freight_groups.setdefault(key, []).append(int(a))
+    for (_supplier, _dest, _day), members in freight_groups.items():
+        option = instance.supply[int(arcs.ref[members[0]])]
+        truck = new_vars(1, 1.0, option.freight_fixed, True)[0]
+        rows.add(members + [truck], [1.0] * len(members) + [-big], -inf, 0.0)
+    # location capacity per day, elastic
+    carry = np.nonzero((arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED))[0]
+    elastic: list[tuple[int, int, int]] = []
+    used_by_others = fixed.inventory.sum(axis=0) if fixed is not None else None
+    for j, cap in enumerate(instance.location_capacity):
+        if not math.isfinite(cap):
+            continue
+        at = carry[arcs.ref[carry] == j]
+        for day in range(instance.horizon):
+            members = at[arcs.day[at] == day]
+            room = cap - (float(used_by_others[j, day]) if used_by_others is not None else 0.0)
+            slack = new_vars(1, inf, ELASTIC_PENALTY, False)[0]
+            rows.add(np.append(members, slack), np.append(np.ones(members.size), -1.0), -inf, room)
+            elastic.append((slack, j, day))
+    # budget
+    if instance.budget is not None and order_arcs.size:
+        prices = np.array([instance.supply[int(arcs.ref[a])].price for a in order_arcs])
+        room = instance.budget
+        if fixed is not None and fixed.order_qty.size:
+            room -= float(
+                sum(
+                    instance.supply[o].price * q
+                    for o, q in zip(fixed.order_option, fixed.order_qty, strict=True)
+                )
+            )
+        rows.add(order_arcs, prices, -inf, max(room, 0.0))
+
+    n_rows = len(rows.lower)
+    side = sp.coo_matrix(
+        (
+            np.concatenate(rows.vals) if rows.vals else np.zeros(0),
+            (
+                np.concatenate(rows.rows) if rows.rows else np.zeros(0, np.int64),
+                np.concatenate(rows.cols) if rows.cols else np.zeros(0, np.int64),
+            ),
+        ),
+        shape=(n_rows, n_vars),
+    )
+    incidence = sp.coo_matrix(
+        (incidence.data, (incidence.row, incidence.col)), shape=(arcs.n_nodes, n_vars)
+    )
+    matrix = sp.vstack([incidence, side]).tocsr()
+    lower = np.concatenate([balance, np.array(rows.lower)])
+    upper = np.concatenate([balance, np.array(rows.upper)])
+    model = mbh.ModelBuilderHelper()
+    model.fill_model_from_sparse_data(
+        np.concatenate(lb), np.concatenate(ub), np.concatenate(obj), lower, upper, matrix
+    )
+    # the constant that makes the objective the plan's total cost (as cost_breakdown counts
+    # it): the shortage cost of all demand (serving earns it back) and the safety-stock
+    # penalty of every unit-day below it (holding it earns that back). The solver's relative
+    # gap is then a share of the total cost, not of a large negative number.
+    penalty = np.minimum(instance.safety_penalty, instance.shortage_cost / (instance.horizon + 1))
+    safety = np.ceil(instance.safety_stock[skus] - 1e-9)
+    offset = float((arcs.demand.sum(axis=(1, 2)) * instance.shortage_cost[skus]).sum())
+    offset += float((safety.sum(axis=1) * penalty[skus]).sum() * instance.horizon)
+    model.set_objective_offset(offset)
+    is_int = np.concatenate(integer)
+    for v in np.nonzero(is_int)[0]:
+        model.set_var_integrality(int(v), True)
+    build_s = time.perf_counter() - started
+
+    solver_name = "scip" if is_int.any() else "glop"
+    solver = mbh.ModelSolverHelper(solver_name)
+    solver.set_time_limit_in_seconds(time_limit_s or opt.time_limit_s)
+    if solver_name == "scip":
+        solver.set_solver_specific_parameters(f"limits/gap = {opt.relative_gap}")
+    tick = time.perf_counter()
+    solver.solve(model)
+    solve_s = time.perf_counter() - tick
+    raw = solver.status()
+    method = (
+        f"coupled {'MIP (SCIP)' if solver_name == 'scip' else 'LP (GLOP)'} over "
+        f"{len(skus)} SKUs: {n_vars} variables, {n_rows + arcs.n_nodes} constraints"
+    )
+    out = _empty(instance)
+    if raw not in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE) or not solver.has_solution():
+        status = (
+            SolveStatus.TIME_LIMIT
+            if raw
+            in (
+                mbh.SolveStatus.NOT_SOLVED,
+                mbh.SolveStatus.FEASIBLE,
+                mbh.SolveStatus.UNKNOWN_STATUS,
+            )
+            else SolveStatus.ERROR
+        )
+        message = (
+            f"no plan found within the {time_limit_s or opt.time_limit_s:g} s time limit"
+            if status == SolveStatus.TIME_LIMIT
+            else f"the solver stopped with {raw.name}: {solver.status_string()}"
+        )
+        return _finish(
+            instance,
+            out,
+            status=status,
+            method=method,
+            message=message,
+            build_s=build_s,
+            solve_s=solve_s,
+        )
+    values = np.asarray(solver.variable_values())
+    _read_flows(instance, arcs, values[:n_arcs], out)
+    status = SolveStatus.OPTIMAL if raw == mbh.SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
+    objective = float(solver.objective_value())
+    bound = float(solver.best_objective_bound()) if solver_name == "scip" else objective
+    violations = []
+    for slack, j, day in elastic:
+        if values[slack] > 0.5:
+            violations.append(
+                f"location capacity: {instance.locations[j]} holds at most "
+                f"{instance.location_capacity[j]:,.0f} units, but on {instance.day(day)} "
+                f"{values[slack]:,.0f} more must stay there (stock on hand and arrivals "
+                "already on their way that no lane can take away)"
+            )
+    message = ""
+    if violations:
+        status = SolveStatus.INFEASIBLE
+        message = "; ".join(violations[:3]) + (
+            f" (and {len(violations) - 3} more days)" if len(violations) > 3 else ""
+        )
+        objective -= ELASTIC_PENALTY * float(sum(values[s] for s, _, _ in elastic))
+        bound = None
+    elif status == SolveStatus.FEASIBLE:
+        message = "time limit reached with a plan; the gap says how far from optimal it may be"
+    return _finish(
+        instance,
+        out,
+        status=status,
+        method=method,
+        objective=objective,
+        bound=bound,
+        message=message,
+        violations=violations,
+        build_s=build_s,
+        solve_s=solve_s,
+    )
+
+
+# -- the one entry point ---------------------------------------------------------------------------
+def solve(instance: PlanInstance, progress: Progress | None = None) -> Solution:
+    """Solve by the settings' ``mode``; ``auto`` is coupled when the whole instance is small
+    (``coupled_max_arcs``), otherwise decomposed."""
+    opt = instance.settings
+    mode = opt.mode
+    if mode == "auto":
+        mode = "coupled" if _arc_estimate(instance) <= opt.coupled_max_arcs else "decomposed"
+    if mode == "decomposed":
+        return solve_decomposed(instance, progress)
+    if progress:
+        progress(0, 1, "solve")
+    solution = solve_coupled(instance)
+    if progress:
+        progress(1, 1, "solve")
+    return solution
+
+
+def _arc_estimate(instance: PlanInstance, n_sku: int | None = None) -> int:
+    """About how many flow variables a coupled model of ``n_sku`` SKUs (default all) has."""
+    n_loc, horizon = len(instance.locations), instance.horizon
+    n_sku = len(instance.skus) if n_sku is None else n_sku
+    departures = len(instance.departure_day_indices)
+    options = len(instance.supply) * n_sku / max(len(instance.skus), 1)
+    orders = len(instance.review_day_indices) * options
+    return int(n_sku * (n_loc * horizon * 3 + len(instance.lanes) * departures) + orders)
+
+
+def _repair_coupled(
+    instance: PlanInstance, final: Solution, involved: set[int], problems: list[str]
+) -> Solution:
+    """Re-solve the SKUs involved in broken shared limits together as one coupled MIP, the
+    other SKUs' plan (lines merged, lots whole) held fixed."""
+    skus = np.array(sorted(involved), dtype=np.int64)
+    merged = _subset(final, np.setdiff1d(np.arange(len(instance.skus)), skus))
+    repaired = solve_coupled(instance, skus, fixed=merged)
+    merged.served[skus] = repaired.served[skus]
+    merged.inventory[skus] = repaired.inventory[skus]
+    for name in SOLUTION_ARRAYS:
+        setattr(merged, name, np.concatenate([getattr(merged, name), getattr(repaired, name)]))
+    merged.status = repaired.status
+    merged.method = (
+        f"{final.method}; lines merged and lots made whole where cheaper; {len(skus)} SKUs "
+        f"that broke shared limits re-solved together: {repaired.method}"
+    )
+    merged.message = ". ".join(
+        filter(
+            None, [f"planned apart, the SKUs broke: {'; '.join(problems[:3])}", repaired.message]
+        )
+    )
+    merged.violations = repaired.violations
+    merged.objective, merged.bound = repaired.objective, repaired.bound
+    merged.build_s = repaired.build_s
+    return merged
+
+
+def _subset(solution: Solution, skus: np.ndarray) -> Solution:
+    """A copy of ``solution`` with only ``skus``' decisions and projection."""
+    keep = np.zeros(solution.served.shape[0], dtype=bool)
+    keep[skus] = True
+    served = np.where(keep[:, None, None], solution.served, 0)
+    inventory = np.where(keep[:, None, None], solution.inventory, 0)
+    ship = keep[solution.ship_sku]
+    order = keep[solution.order_sku]
+    return Solution(
+        status=solution.status,
+        method=solution.method,
+        served=served,
+        inventory=inventory,
+        ship_sku=solution.ship_sku[ship],
+        ship_lane=solution.ship_lane[ship],
+        ship_day=solution.ship_day[ship],
+        ship_qty=solution.ship_qty[ship],
+        order_sku=solution.order_sku[order],
+        order_option=solution.order_option[order],
+        order_day=solution.order_day[order],
+        order_qty=solution.order_qty[order],
+        demand=solution.demand,
+    )
+
+
+def balance_errors(instance: PlanInstance, solution: Solution) -> list[str]:
+    """Check a plan against the physics it must keep: each day's end stock is the day before's
+    plus what arrives (scheduled, transfers, orders) less what leaves (transfers out, demand
+    served); stock never goes below zero; nothing is served beyond demand. Returns what is
+    broken (empty: nothing)."""
+    inflow = instance.arrivals.astype(np.int64).copy()
+    outflow = solution.served.astype(np.int64).copy()
+    if solution.ship_qty.size:
+        origin = np.array([ln.origin for ln in instance.lanes], dtype=np.int64)[solution.ship_lane]
+        dest = np.array([ln.destination for ln in instance.lanes], dtype=np.int64)[
+            solution.ship_lane
+        ]
+        transit = np.array([ln.transit_days for ln in instance.lanes], dtype=np.int64)[
+            solution.ship_lane
+        ]
+        np.add.at(outflow, (solution.ship_sku, origin, solution.ship_day), solution.ship_qty)
+        arrive = solution.ship_day + transit
+        if (arrive >= instance.horizon).any():
+            return ["a transfer arrives after the horizon"]
+        np.add.at(inflow, (solution.ship_sku, dest, arrive), solution.ship_qty)
+    if solution.order_qty.size:
+        dest = np.array([o.destination for o in instance.supply], dtype=np.int64)[
+            solution.order_option
+        ]
+        lead = np.array([o.lead_time_days for o in instance.supply], dtype=np.int64)[
+            solution.order_option
+        ]
+        arrive = solution.order_day + lead
+        if (arrive >= instance.horizon).any():
+            return ["an order arrives after the horizon"]
+        np.add.at(inflow, (solution.order_sku, dest, arrive), solution.order_qty)
+    start = np.rint(instance.on_hand).astype(np.int64)[:, :, None]
+    expected = start + np.cumsum(inflow - outflow, axis=2)
+    problems = []
+    wrong = np.argwhere(expected != solution.inventory)
+    if wrong.size:
+        s, loc, t = wrong[0]
+        problems.append(
+            f"stock of {instance.skus[s]} at {instance.locations[loc]} on {instance.day(t)} is "
+            f"{solution.inventory[s, loc, t]}, its flows give {expected[s, loc, t]} "
+            f"({len(wrong)} such days)"
+        )
+    if (solution.inventory < 0).any():
+        problems.append("negative stock in the plan")
+    if (solution.served > solution.demand).any() or (solution.served < 0).any():
+        problems.append("served beyond demand, or negative")
+    if (solution.ship_qty <= 0).any() or (solution.order_qty <= 0).any():
+        problems.append("a line with no quantity")
+    return problems
