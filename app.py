@@ -26,6 +26,7 @@ PAGES = {
     "Planning": [
         st.Page("pages/forecasts.py", title="Forecasts", icon=":material/query_stats:"),
         st.Page("pages/policies.py", title="Policies", icon=":material/rule:"),
+        st.Page("pages/plan.py", title="Plan", icon=":material/local_shipping:"),
     ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),

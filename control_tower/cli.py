@@ -454,6 +454,60 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0 if result.status.value in ("optimal", "feasible") else 3
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from control_tower.simulate import simulate
+
+    settings = load_settings()
+    with _open(args) as store:
+        result = simulate(
+            store,
+            settings,
+            policy=args.policy,
+            start=args.start,
+            days=args.days,
+            review_days=args.review_days,
+            seed=args.seed,
+            minmax_scale=args.minmax_scale,
+            forecast_days=args.forecast_days,
+            progress=_progress_bar(args) if args.format != "json" else None,
+        )
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.as_dict(), indent=2, default=str) + "\n")
+        return 0
+    r = result
+    sys.stdout.write(
+        f"{r.policy}: {r.start} + {r.days} days, review every {r.review_days} days"
+        + (f", min/max safety stock x{r.minmax_scale:g}" if r.minmax_scale is not None else "")
+        + f" ({r.seconds:.0f} s)\n"
+        f"  fill rate {r.fill_rate:.2%} ({r.served_units:,} of {r.demand_units:,} units), "
+        f"stock-out days {r.stockout_days:,}, lost sales {r.lost_units:,} units "
+        f"({r.lost_value:,.0f})\n"
+        f"  average inventory value {r.avg_inventory_value:,.0f}\n"
+        f"  cost: holding {r.holding_cost:,.0f}, transport {r.transport_cost:,.0f}, handling "
+        f"{r.handling_cost:,.0f}, ordering {r.ordering_cost:,.0f}\n"
+        f"  {r.transfers:,} transfers ({r.lateral_transfers:,} between neighbours), "
+        f"{r.orders:,} orders\n"
+    )
+    return 0
+
+
+def _progress_bar(args: argparse.Namespace):
+    """A tqdm bar on stderr when it is a terminal (or --verbose)."""
+    if not (sys.stderr.isatty() or args.verbose):
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, unit="day", file=sys.stderr)
+
+    def update(done: int, total: int, stage: str) -> None:
+        bar.total = total
+        bar.set_description(stage)
+        bar.n = done
+        bar.refresh()
+
+    return update
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -648,6 +702,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan, store nothing")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser(
+        "simulate",
+        help="replay a past period day by day under a replenishment policy",
+        description="Start from the stock and inbound recorded the evening before START and "
+        "serve each day's actual demand. optimizer: re-plan every REVIEW_DAYS with a forecast "
+        "made as of that day; minmax: an ERP's reorder point / max level rules (no lateral "
+        "transfers); none: nothing ordered. Supplier lead times are drawn from their spread. "
+        "Works on a copy of the database.",
+    )
+    _db_arg(p)
+    p.add_argument("--policy", choices=["optimizer", "minmax", "none"], required=True)
+    p.add_argument("--start", type=_date, required=True, help="first day replayed")
+    p.add_argument("--days", type=_positive, required=True)
+    p.add_argument("--review-days", type=_positive, help="days between reviews (default 7)")
+    p.add_argument(
+        "--forecast-days", type=_positive, help="days between forecasts (default: each review)"
+    )
+    p.add_argument("--minmax-scale", type=float, default=1.0, help="min/max safety stock factor")
+    p.add_argument("--seed", type=int, default=0, help="lead-time draws")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser(
         "dashboard",

@@ -138,7 +138,10 @@ class OptimizerSettings(BaseModel):
         1, ge=1, le=28, description="lanes between our locations depart every this many days"
     )
     shortage_cost_multiplier: float = Field(
-        1.0, gt=0, description="cost of a unit of demand not served, as a share of its price"
+        1.0,
+        gt=0,
+        description="cost of a unit of demand not served, as a share of its price (plus the "
+        "costliest delivery of a unit, so transport never makes a lost sale the cheaper way)",
     )
     safety_stock_penalty: float = Field(
         0.1,

@@ -231,10 +231,12 @@ def policies(
     as_of: date | None = None,
     forecast_run: int | None = None,
     skus: list[str] | None = None,
+    use_forecasts: bool = True,
 ) -> list[Policy]:
     """The policy of every SKU x stocking location in the stock position as of ``as_of``
     (optionally of some SKUs). ``forecast_run``: the run the demand comes from (default: for
-    each SKU x location, the latest run that forecast it)."""
+    each SKU x location, the latest run made by ``as_of`` that forecast it);
+    ``use_forecasts=False``: demand from history only (as an ERP's reorder rules do)."""
     settings = settings or PolicySettings()
     position = stock_position(store, as_of=as_of, skus=skus, settings=position_settings)
     position = position.filter(pl.col("location_kind").is_in(STOCKING_KINDS))
@@ -243,6 +245,8 @@ def policies(
     as_of = resolve_as_of(store, as_of)
     scope = {"all_skus": not skus, "skus": list(skus or [])}
     forecast, history = _demand(store, as_of, settings, forecast_run, scope)
+    if not use_forecasts:
+        forecast = {}
     sources = {(r[0], r[1]): r[2:] for r in store.query(SOURCES_SQL, scope).iter_rows()}
     out = []
     for row in position.iter_rows(named=True):

@@ -434,6 +434,19 @@ def build_instance(
         raise NotFoundError(
             f"unknown supplier(s): {', '.join(unknown_suppliers)}", title="Unknown supplier"
         )
+    # a lost sale costs its price (times the multiplier) and more than any way of delivering
+    # the unit would have: otherwise a cheap item whose freight exceeds its price would be left
+    # to run out on purpose
+    delivery = max((ln.cost_per_unit for ln in lanes), default=0.0) + max(
+        (o.freight_per_unit for o in supply), default=0.0
+    )
+    order_share = np.zeros(n_sku)
+    for option in supply:
+        lot_units = max(lot[option.sku, option.destination], option.moq, option.pack_size, 1)
+        order_share[option.sku] = max(
+            order_share[option.sku], policy_settings.order_cost / lot_units
+        )
+    shortage = shortage + delivery + order_share
     return PlanInstance(
         as_of=as_of,
         horizon=horizon,

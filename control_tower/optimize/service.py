@@ -76,9 +76,11 @@ def plan(
     what_if: WhatIf | None = None,
     state: NetworkState | None = None,
     progress: Progress | None = None,
+    with_lines: bool = True,
 ) -> Plan:
     """Plan transfers and orders as of ``as_of`` over the settings' horizon. Nothing is
-    written; :func:`save_plan` stores the result."""
+    written; :func:`save_plan` stores the result. ``with_lines=False`` skips the lines'
+    reasons and alternatives (the simulator reads the solution's arrays)."""
     settings = settings or Settings()
     started = time.perf_counter()
     if progress:
@@ -101,7 +103,9 @@ def plan(
         instance.horizon,
         build_s,
     )
-    return plan_instance(instance, progress=progress, build_s=build_s, scope=skus)
+    return plan_instance(
+        instance, progress=progress, build_s=build_s, scope=skus, with_lines=with_lines
+    )
 
 
 def plan_instance(
@@ -110,6 +114,7 @@ def plan_instance(
     progress: Progress | None = None,
     build_s: float = 0.0,
     scope: list[str] | None = None,
+    with_lines: bool = True,
 ) -> Plan:
     """Solve an instance already built (the simulator builds its own) and read it out."""
     tick = time.perf_counter()
@@ -120,7 +125,8 @@ def plan_instance(
         log.error("plan fails its own balance check: %s", broken)
         solution.status = SolveStatus.ERROR
         solution.message = "internal check failed: " + "; ".join(broken)
-    lines = plan_lines(instance, solution) if solution.status in ("optimal", "feasible") else []
+    solved = solution.status in ("optimal", "feasible")
+    lines = plan_lines(instance, solution) if solved and with_lines else []
     return Plan(
         instance=instance,
         solution=solution,
@@ -376,27 +382,21 @@ def load_projection(
     )
 
 
-def flows(lines: pl.DataFrame) -> pl.DataFrame:
-    """Units and lines per (from, to) for the map: transfers by origin, orders by supplier."""
-    if lines.is_empty():
-        return pl.DataFrame(
-            schema={
-                "origin": pl.String,
-                "destination": pl.String,
-                "kind": pl.String,
-                "units": pl.Int64,
-                "lines": pl.UInt32,
-            }
-        )
-    return (
-        lines.with_columns(
-            pl.coalesce("from_location", "supplier").alias("origin"),
-            pl.col("to_location").alias("destination"),
-        )
-        .group_by("origin", "destination", "kind")
-        .agg(pl.col("quantity").sum().alias("units"), pl.len().alias("lines"))
-        .sort("units", descending=True)
-    )
+FLOWS_SQL = """
+SELECT coalesce(l.from_location, s.location, l.supplier) AS origin,
+       l.to_location AS destination, l.source_kind,
+       sum(l.quantity)::BIGINT AS units, count(*)::BIGINT AS lines,
+       sum(l.value) AS value
+FROM plan_lines l LEFT JOIN suppliers s ON s.code = l.supplier
+WHERE l.run_id = $run AND ($release_only = FALSE OR l.release_now)
+GROUP BY ALL ORDER BY units DESC
+"""
+
+
+def plan_flows(store: Store, run_id: int, *, release_only: bool = False) -> pl.DataFrame:
+    """Units, lines and value per origin -> destination of a run (an order's origin is its
+    supplier's site): origin, destination, source_kind, units, lines, value."""
+    return store.query(FLOWS_SQL, {"run": run_id, "release_only": release_only})
 
 
 def compare_runs(store: Store, base_run: int, other_run: int) -> pl.DataFrame:
@@ -432,3 +432,31 @@ def status_text(run: dict) -> str:
     if status == "time_limit":
         return "Time limit: no plan was found in time. Plan fewer SKUs or allow more time."
     return f"Error: {run['message']}"
+
+
+def plan_locations(store: Store) -> pl.DataFrame:
+    """Every location with coordinates for drawing flows: location, name, kind, lat, lon."""
+    return store.query(
+        "SELECT code AS location, name, kind, lat, lon FROM locations ORDER BY kind, code"
+    )
+
+
+def plan_choices(store: Store) -> dict:
+    """What a what-if can name: suppliers, lanes ("FROM>TO") and locations that ship or
+    receive."""
+    return {
+        "suppliers": [r[0] for r in store.rows("SELECT code FROM suppliers ORDER BY code")],
+        "lanes": [
+            f"{a}>{b}"
+            for a, b in store.rows(
+                "SELECT from_location, to_location FROM lanes ORDER BY from_location, to_location"
+            )
+        ],
+        "locations": [
+            r[0]
+            for r in store.rows(
+                "SELECT code FROM locations WHERE kind IN "
+                "('central_dc', 'regional_dc', 'store', 'vmi') ORDER BY code"
+            )
+        ],
+    }

@@ -20,11 +20,11 @@ from control_tower.optimize import (
     WhatIf,
     build_instance,
     compare_runs,
-    flows,
     get_plan_run,
     load_plan_lines,
     load_projection,
     plan,
+    plan_flows,
     save_plan,
 )
 from control_tower.optimize.solve import balance_errors
@@ -107,7 +107,7 @@ def test_a_plan_is_stored_with_lines_projection_and_proposed_actions(demo):
     assert events == lines.height
     projection = load_projection(demo, run_id)
     assert projection["served"].sum() == result.kpis["served_units"]
-    assert flows(lines)["units"].sum() == lines["quantity"].sum()
+    assert plan_flows(demo, run_id)["units"].sum() == lines["quantity"].sum()
 
 
 def test_a_new_plan_supersedes_the_proposals_of_the_one_before(demo):

@@ -11,6 +11,7 @@ PAGES = [
     "pages/inventory.py",
     "pages/forecasts.py",
     "pages/policies.py",
+    "pages/plan.py",
     "pages/data.py",
 ]
 
