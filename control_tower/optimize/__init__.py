@@ -25,8 +25,8 @@ from control_tower.optimize.service import (
     plan,
     plan_choices,
     plan_flows,
-    plan_locations,
     plan_instance,
+    plan_locations,
     save_plan,
     status_text,
 )

@@ -21,7 +21,14 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
-NAV = ["Overview", "Inventory", "Forecasts", "Policies", "Plan", "Data"]  # app.py's navigation, in order
+NAV = [
+    "Overview",
+    "Inventory",
+    "Forecasts",
+    "Policies",
+    "Plan",
+    "Data",
+]  # app.py's navigation, in order
 
 pytestmark = [
     pytest.mark.e2e,

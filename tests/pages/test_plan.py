@@ -65,7 +65,9 @@ def test_running_a_plan_stores_it_and_shows_its_lines_and_costs(plan_db):
 
 def test_a_what_if_is_compared_with_the_base_plan(plan_db):
     at = _run_plan(run(page("plan")))
-    central = store_query(plan_db, "SELECT code FROM locations WHERE kind = 'central_dc'")["code"][0]
+    central = store_query(plan_db, "SELECT code FROM locations WHERE kind = 'central_dc'")["code"][
+        0
+    ]
     at.multiselect(key="plan_wi_closed").set_value([central])
     at.button(key="FormSubmitter:plan_what_if-Re-plan and compare").click()
     run(at)
