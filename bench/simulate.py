@@ -7,9 +7,11 @@ built into ``--db`` when the file does not exist. The held-out period is the las
 days of history: the replay starts from the stock and inbound the ledger recorded the evening
 before and serves the demand customers actually placed (``control_tower.simulate``).
 
-- ``optimizer``: every ``--review-days`` a forecast run as of that evening (the pipeline with
-  the settings of ``control_tower.toml`` or the defaults, ``--workers`` processes) and a plan
-  from the simulated stock; the lines that leave before the next review are carried out.
+- ``optimizer``: every ``--forecast-days`` a forecast run as of that evening (the pipeline
+  with the settings of ``control_tower.toml`` or the defaults, ``--workers`` processes), and
+  every ``--review-days`` a plan from the simulated stock with the latest forecast; the lines
+  that leave before the next plan are carried out. Supplier orders keep the optimizer's weekly
+  cycle (``optimizer.review_days``); transfers may leave any day, as in daily planning.
 - ``minmax``: reorder point and max level from history (no forecasts, no lateral transfers),
   safety stock multiplied by a scale; run for every ``--scales`` value. This is the tuning:
   the scale that reaches the optimizer's fill rate is found by interpolating fill rate and
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="demo database (built if missing)")
     parser.add_argument("--days", type=int, default=56)
-    parser.add_argument("--review-days", type=int, default=7)
+    parser.add_argument("--review-days", type=int, default=1, help="days between plans")
+    parser.add_argument("--forecast-days", type=int, default=7, help="days between forecasts")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 start=start,
                 days=args.days,
                 review_days=args.review_days,
+                forecast_days=args.forecast_days,
                 seed=args.seed,
                 minmax_scale=scale,
             )

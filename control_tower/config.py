@@ -137,6 +137,15 @@ class OptimizerSettings(BaseModel):
     transfer_every_days: int = Field(
         1, ge=1, le=28, description="lanes between our locations depart every this many days"
     )
+    fine_days: int = Field(
+        14,
+        ge=0,
+        description="departures keep that rhythm for this many days; later ones (planned, "
+        "re-planned before they are due) leave weekly, which keeps large networks fast",
+    )
+    workers: int = Field(
+        2, ge=1, le=64, description="processes solving SKUs in parallel on large plans"
+    )
     shortage_cost_multiplier: float = Field(
         1.0,
         gt=0,

@@ -11,7 +11,8 @@ transit, arriving on their expected dates). Each day, in order:
      after it; with ``forecast_days`` longer than the review, only every that many days, and
      plans in between use the latest), the optimizer plans from the simulated stock and
      pipeline, and the plan's lines that leave before the next review are scheduled as
-     planned;
+     planned; supplier orders keep the optimizer's own cycle (``optimizer.review_days`` from
+     the first day) however often plans are re-run;
    - ``minmax``: the reorder rules of an ERP: per SKU x stocking location a reorder point and
      a max level from :func:`control_tower.policies.policies` on history only (refreshed every
      review), safety stock scaled by ``minmax_scale`` (how it is tuned); every day a location
@@ -446,6 +447,7 @@ class _Replay:
         eve = self.start + timedelta(days=d - 1)
         if self.current_run is None or d % self.forecast_days == 0:
             self.current_run = self.forecaster(self.store, eve)
+        cycle = self.settings.optimizer.review_days  # supplier orders: on this cycle
         result = plan(
             self.store,
             self.settings,
@@ -453,6 +455,7 @@ class _Replay:
             forecast_run=self.current_run,
             state=self._state(d),
             with_lines=False,
+            first_order_day=(-d) % cycle,
         )
         self.plans.append(
             {
@@ -464,11 +467,31 @@ class _Replay:
                 "seconds": round(result.build_s + result.solve_s, 2),
             }
         )
-        if result.status.value not in ("optimal", "feasible"):
+        if result.status.value not in ("optimal", "feasible", "infeasible"):
             log.warning("plan as of %s: %s; nothing scheduled", eve, result.solution.message)
             return
+        if result.status.value == "infeasible":  # a planner still acts on the days ahead
+            log.warning(
+                "plan as of %s: %s; its lines are carried out", eve, result.solution.message
+            )
         inst, sol = result.instance, result.solution
         until = self.review  # plan days 0 .. review - 1 are carried out before the next plan
+        self.plans[-1]["scheduled"] = sorted(
+            [
+                ("transfer", inst.skus[s], inst.lane_name(inst.lanes[j]), int(t), int(q))
+                for s, j, t, q in zip(
+                    sol.ship_sku, sol.ship_lane, sol.ship_day, sol.ship_qty, strict=True
+                )
+                if t < until
+            ]
+            + [
+                ("order", inst.skus[s], inst.supply[o].supplier, int(t), int(q))
+                for s, o, t, q in zip(
+                    sol.order_sku, sol.order_option, sol.order_day, sol.order_qty, strict=True
+                )
+                if t < until
+            ]
+        )
         for s, j, t, q in zip(sol.ship_sku, sol.ship_lane, sol.ship_day, sol.ship_qty, strict=True):
             if t >= until:
                 continue

@@ -4,6 +4,7 @@ behaviour on the tiny network."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 
 import polars as pl
@@ -137,3 +138,35 @@ def test_bad_replays_are_refused(replay_store):
         simulate(replay_store, policy="none", start=START, days=0)
     with pytest.raises(SimulationError, match="not inside the history"):
         simulate(replay_store, policy="none", start=D0 + timedelta(days=55), days=10)
+
+
+def test_demand_after_the_as_of_changes_nothing_the_planner_decides(replay_store, tmp_path):
+    """Two stores equal up to the eve of START, then one with ten times the demand: the first
+    review's plan (made that evening) schedules exactly the same transfers and orders."""
+    other_path = tmp_path / "future.duckdb"
+    replay_store.cursor().execute("CHECKPOINT")
+    shutil.copy(replay_store.path, other_path)
+    with Store(other_path) as other:
+        with other.transaction() as cur:
+            cur.execute(
+                "UPDATE demand_history SET quantity = quantity * 10 WHERE date >= ?", [START]
+            )
+
+        def fast(store: Store, as_of: date) -> int:
+            return forecast(
+                store,
+                ForecastSettings(workers=1, tuning_sample=0, prophet_classes=[]),
+                as_of=as_of,
+                horizon=21,
+                show_bar=False,
+            ).run_id
+
+        settings = Settings(optimizer=OptimizerSettings(horizon_days=21))
+        runs = [
+            simulate(s, settings, policy="optimizer", start=START, days=7, forecaster=fast)
+            for s in (replay_store, other)
+        ]
+    first, second = (r.plans[0] for r in runs)
+    assert first["scheduled"] == second["scheduled"]
+    assert first["scheduled"]  # the plan does schedule something
+    assert runs[0].demand_units * 10 == runs[1].demand_units  # the replays did differ

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -25,7 +25,13 @@ import polars as pl
 
 from control_tower.config import OptimizerSettings, PolicySettings, Settings
 from control_tower.errors import ControlTowerError, NotFoundError
-from control_tower.policies import HISTORY_SQL, STOCKING_KINDS, policies
+from control_tower.policies import (
+    HISTORY_SQL,
+    LANE_FROM,
+    STOCKING_KINDS,
+    compute_policy,
+    policies,
+)
 from control_tower.position import inbound, resolve_as_of, stock_position
 from control_tower.store import Store
 
@@ -148,6 +154,7 @@ class PlanInstance:
     what_if: WhatIf = field(default_factory=WhatIf)
     notes: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
+    first_order_day: int = 0  # a plan re-run between order days: the next order day
 
     def __post_init__(self) -> None:
         s, n_loc = len(self.skus), len(self.locations)
@@ -190,13 +197,18 @@ class PlanInstance:
 
     @property
     def review_day_indices(self) -> np.ndarray:
-        """Days supplier orders can be placed."""
-        return np.arange(0, self.horizon, self.review_days)
+        """Days supplier orders can be placed: ``first_order_day``, then every
+        ``review_days``."""
+        return np.arange(self.first_order_day, self.horizon, self.review_days)
 
     @property
     def departure_day_indices(self) -> np.ndarray:
-        """Days shipments leave on lanes between our locations."""
-        return np.arange(0, self.horizon, self.settings.transfer_every_days)
+        """Days shipments leave on lanes between our locations: every
+        ``transfer_every_days`` for the first ``fine_days``, then weekly."""
+        fine = min(self.settings.fine_days, self.horizon)
+        near = np.arange(0, fine, self.settings.transfer_every_days)
+        far = np.arange(fine, self.horizon, max(7, self.settings.transfer_every_days))
+        return np.concatenate([near, far])
 
     def day(self, t: int) -> date:
         return self.as_of + timedelta(days=1 + int(t))
@@ -256,14 +268,18 @@ def build_instance(
     skus: list[str] | None = None,
     state: NetworkState | None = None,
     what_if: WhatIf | None = None,
+    first_order_day: int = 0,
 ) -> PlanInstance:
-    """The plan instance as of ``as_of`` (default: the data's today).
+    """The plan instance as of ``as_of`` (default: the data's today). ``first_order_day``:
+    the first plan day supplier orders can be placed (a plan re-run between order days).
 
     Demand is each SKU x location's forecast from ``forecast_run``, or from the latest run made
     as of ``as_of`` or before that forecast it (a run made later is never read: no peeking);
     a day the run does not cover takes the run's mean, and a series without a forecast the mean
     of its last ``policies.history_days`` of demand. Safety stock and lot sizes come from
-    :func:`control_tower.policies.policies` with the same run."""
+    :func:`control_tower.policies.policies` with the same run, the safety stock over the lead
+    time plus the time until the next decision (periodic review: ``review_days`` for supplier
+    orders, ``transfer_every_days`` for transfers)."""
     settings = settings or Settings()
     opt = settings.optimizer
     what_if = what_if or WhatIf()
@@ -365,7 +381,17 @@ def build_instance(
         i, j = sku_index.get(p.inputs.sku), loc_index.get(p.inputs.location)
         if i is None or j is None:
             continue
-        safety[i, j] = p.safety_stock
+        # a decision stands until the next one: safety stock covers the lead time plus the
+        # time between decisions (periodic review): the order cycle for a location a supplier
+        # replenishes, the days between departures for one fed over a lane; unless a planner
+        # set the safety stock
+        cycle = (
+            opt.transfer_every_days if p.inputs.source.startswith(LANE_FROM) else opt.review_days
+        )
+        periodic = compute_policy(
+            replace(p.inputs, lead_time_days=p.inputs.lead_time_days + cycle), p.overrides
+        )
+        safety[i, j] = periodic.safety_stock
         lot[i, j] = max(p.eoq, 1.0)
 
     holding = np.outer(unit_cost * policy_settings.holding_rate / 365.0, np.ones(n_loc))
@@ -470,6 +496,7 @@ def build_instance(
         budget=opt.budget,
         forecast_run=run_used,
         settings=opt,
+        first_order_day=first_order_day,
         what_if=what_if,
         notes=notes,
         names=dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True)),

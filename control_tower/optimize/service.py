@@ -77,6 +77,7 @@ def plan(
     state: NetworkState | None = None,
     progress: Progress | None = None,
     with_lines: bool = True,
+    first_order_day: int = 0,
 ) -> Plan:
     """Plan transfers and orders as of ``as_of`` over the settings' horizon. Nothing is
     written; :func:`save_plan` stores the result. ``with_lines=False`` skips the lines'
@@ -93,6 +94,7 @@ def plan(
         skus=skus,
         state=state,
         what_if=what_if,
+        first_order_day=first_order_day,
     )
     build_s = time.perf_counter() - started
     log.info(

@@ -110,7 +110,11 @@ def _read_flows(instance: PlanInstance, arcs: Arcs, flows: np.ndarray, out: dict
     demand = arcs.kind == DEMAND
     out["served"][sku[demand], arcs.ref[demand], arcs.day[demand]] = flows[demand]
     carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
-    np.add.at(out["inventory"], (sku[carry], arcs.ref[carry], arcs.day[carry]), flows[carry])
+    where = (sku[carry], arcs.ref[carry], arcs.day[carry])
+    if isinstance(out["inventory"], np.ndarray):
+        np.add.at(out["inventory"], where, flows[carry])
+    else:
+        out["inventory"].add_at(where, flows[carry])
     for kind, prefix, ref in ((LANE, "ship", "lane"), (ORDER, "order", "option")):
         used = (arcs.kind == kind) & (flows > 0)
         out.setdefault(f"{prefix}_sku", []).append(sku[used])
@@ -143,7 +147,7 @@ def _finish(instance: PlanInstance, out: dict, **kwargs) -> Solution:
 
 
 # -- decomposed ----------------------------------------------------------------------------------
-PRICE_ROUNDS = 8
+SHARE_ROUNDS = 12
 
 
 @dataclass
@@ -249,18 +253,111 @@ def _priced(instance: PlanInstance, arcs: Arcs, pricing: Pricing) -> Arcs:
     return arcs
 
 
+PARALLEL_MIN_SKUS = 400  # below this, starting processes costs more than it saves
+_WORKER_INSTANCE: PlanInstance | None = None
+
+
+def _init_worker(instance: PlanInstance) -> None:
+    global _WORKER_INSTANCE
+    _WORKER_INSTANCE = instance
+
+
+def _solve_part(skus: np.ndarray, pricing: Pricing | None) -> dict:
+    """In a worker: solve ``skus`` one block at a time; their rows of the plan arrays."""
+    instance = _WORKER_INSTANCE
+    local = {int(g): k for k, g in enumerate(skus)}
+    shape = (len(skus), len(instance.locations), instance.horizon)
+    out = {"served": np.zeros(shape, np.int64), "inventory": np.zeros(shape, np.int64)}
+    view = _LocalView(out, local)
+    chunk = instance.settings.chunk_skus
+    timing: dict[str, float] = {}
+    for first in range(0, len(skus), chunk):
+        arcs, flows = solve_flow_block(instance, skus[first : first + chunk], pricing, timing)
+        _read_flows(instance, arcs, flows, view)
+    out["timing"] = timing
+    return out
+
+
+class _LocalView(dict):
+    """``_read_flows`` writes plan arrays indexed by instance SKU; a worker keeps only its
+    SKUs' rows: this maps the SKU axis of ``served`` and ``inventory`` on the fly."""
+
+    def __init__(self, out: dict, local: dict[int, int]) -> None:
+        super().__init__(out)
+        self.out, self.local = out, local
+        self["served"] = _SkuRows(out["served"], local)
+        self["inventory"] = _SkuRows(out["inventory"], local)
+
+    def setdefault(self, key, default=None):
+        return self.out.setdefault(key, default)
+
+
+class _SkuRows:
+    def __init__(self, array: np.ndarray, local: dict[int, int]) -> None:
+        self.array, self.local = array, local
+
+    def _map(self, index):
+        sku, *rest = index
+        mapped = np.fromiter((self.local[int(g)] for g in np.asarray(sku).ravel()), np.int64)
+        return (mapped, *rest)
+
+    def __setitem__(self, index, value) -> None:
+        self.array[self._map(index)] = value
+
+    def add_at(self, index, value) -> None:
+        np.add.at(self.array, self._map(index), value)
+
+
+def _open_pool(instance: PlanInstance, n_skus: int):
+    """A process pool holding the instance, when the plan is large enough to gain."""
+    workers = instance.settings.workers
+    if workers < 2 or n_skus < PARALLEL_MIN_SKUS:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(instance,),
+    )
+
+
 def _solve_blocks(
     instance: PlanInstance,
     skus: np.ndarray,
     out: dict,
     pricing: Pricing | None = None,
     progress: Progress | None = None,
+    pool=None,
 ) -> None:
-    chunk = instance.settings.chunk_skus
     n = len(skus)
+    timing = out.setdefault("timing", {})
+    if pool is not None and n >= PARALLEL_MIN_SKUS:
+        parts = np.array_split(np.asarray(skus), max(8, 4 * instance.settings.workers))
+        futures = [(part, pool.submit(_solve_part, part, pricing)) for part in parts if len(part)]
+        done = 0
+        for part, future in futures:
+            result = future.result()
+            out["served"][part] = result["served"]
+            out["inventory"][part] = result["inventory"]
+            for key, value in result.items():
+                if key in ("served", "inventory"):
+                    continue
+                if key == "timing":
+                    for k, v in value.items():
+                        timing[k] = timing.get(k, 0.0) + v
+                else:
+                    out.setdefault(key, []).extend(value)
+            done += len(part)
+            if progress:
+                progress(done, n, "solve")
+        return
+    chunk = instance.settings.chunk_skus
     for first in range(0, n, chunk):
         block = skus[first : first + chunk]
-        arcs, flows = solve_flow_block(instance, block, pricing, out.setdefault("timing", {}))
+        arcs, flows = solve_flow_block(instance, block, pricing, timing)
         _read_flows(instance, arcs, flows, out)
         if progress:
             progress(min(first + chunk, n), n, "solve")
@@ -271,10 +368,19 @@ def solve_decomposed(instance: PlanInstance, progress: Progress | None = None) -
     prices on those capacities and, failing that, a share of them per SKU (see the module
     docstring); then lots made whole. The status is optimal when the plan's cost (as the flow
     model counts it) is within ``relative_gap`` of the bound the unconstrained solve gives."""
+    pool = _open_pool(instance, len(instance.skus))
+    try:
+        return _solve_decomposed(instance, progress, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _solve_decomposed(instance: PlanInstance, progress: Progress | None, pool) -> Solution:
     started = time.perf_counter()
     out = _empty(instance)
     everyone = np.arange(len(instance.skus))
-    _solve_blocks(instance, everyone, out, progress=progress)
+    _solve_blocks(instance, everyone, out, progress=progress, pool=pool)
     solution = _finish(
         instance,
         out,
@@ -291,10 +397,10 @@ def solve_decomposed(instance: PlanInstance, progress: Progress | None = None) -
         return repaired
     if problems:
         first = problems[:]
-        solution, final, involved = _price_capacities(instance, solution, final, involved)
+        solution, final, involved = _share_capacities(instance, solution, final, involved, pool)
         notes.append(
             f"the SKUs planned apart broke {len(first)} shared limits "
-            f"({'; '.join(first[:2])}); {len(involved)} SKUs re-planned with prices on them"
+            f"({'; '.join(first[:2])}); {len(involved)} SKUs re-planned with their shares of them"
         )
     # the gap is the flow model's (fixed costs shared per unit): the priced flows against the
     # flows without shared limits; merging lines and whole lots come after, as a heuristic
@@ -327,46 +433,66 @@ def _with_lots(
     return final
 
 
-def _price_capacities(
-    instance: PlanInstance, solution: Solution, final: Solution, involved: set[int]
+def _share_capacities(
+    instance: PlanInstance, solution: Solution, final: Solution, involved: set[int], pool=None
 ) -> tuple[Solution, Solution, set[int]]:
-    """Raise a price on each capacity the plan (lots made whole) breaks, doubling each round,
-    and re-solve the SKUs involved, up to ``PRICE_ROUNDS`` times; then cap each involved SKU
-    at its share of every capacity and re-solve once more (their use can then only shrink).
-    Returns the flows and the plan with lots made whole."""
+    """Give each SKU using a broken capacity its share of it (its use scaled down to what the
+    capacity holds) and re-solve those SKUs, which may move to other days, lanes or sources;
+    repeat while a capacity breaks (shares never grow, so a capacity once shared holds), up to
+    ``SHARE_ROUNDS``. Returns the flows, the plan with whole lots, and every SKU re-solved."""
     pricing = Pricing.zeros(instance)
-    base = 0.01 * float(np.median(instance.shortage_cost)) if len(instance.skus) else 1.0
-    base = max(base, 1e-3)
-    for round_no in range(PRICE_ROUNDS):
-        _raise_prices(instance, final, pricing, base)
-        log.debug("price round %d: re-solving %d SKUs", round_no, len(involved))
-        solution = _resolve(instance, solution, involved, pricing)
+    users = set(involved)
+    for round_no in range(SHARE_ROUNDS):
+        _share_broken(instance, final, pricing)
+        log.debug("share round %d: re-solving %d SKUs", round_no, len(users))
+        solution = _resolve(instance, solution, users, pricing, pool)
         final = _with_lots(instance, solution, pricing)
-        problems, newly = coupling_violations(instance, final)
+        problems, users = coupling_violations(instance, final)
         if not problems:
-            return solution, final, involved
-        involved |= newly
-    _allocate(instance, solution, final, pricing, involved)
-    solution = _resolve(instance, solution, involved, pricing)
-    return solution, _with_lots(instance, solution, pricing), involved
+            break
+        involved |= users
+    return solution, final, involved
 
 
-def _raise_prices(
-    instance: PlanInstance, solution: Solution, pricing: Pricing, base: float
-) -> None:
-    for j, lane in enumerate(instance.lanes):
-        if not math.isfinite(lane.capacity):
-            continue
-        load = np.zeros(instance.horizon)
-        on = solution.ship_lane == j
-        np.add.at(load, solution.ship_day[on], solution.ship_qty[on])
-        over = load > lane.capacity
-        pricing.lane[j, over] = np.maximum(pricing.lane[j, over] * 2.0, base)
-    stored = solution.inventory.sum(axis=0)
-    over = stored > instance.location_capacity[:, None]
-    pricing.storage[over] = np.maximum(pricing.storage[over] * 2.0, base / 7.0)
-    if instance.budget is not None and _spend(instance, solution) > instance.budget:
-        pricing.budget = max(pricing.budget * 2.0, 0.01)
+def _share_broken(instance: PlanInstance, final: Solution, pricing: Pricing) -> None:
+    """Caps for each SKU on each capacity ``final`` breaks: lane departures, location-days and
+    the budget."""
+    n_lanes, horizon, n_loc = len(instance.lanes), instance.horizon, len(instance.locations)
+    load = np.zeros((n_lanes, horizon))
+    np.add.at(load, (final.ship_lane, final.ship_day), final.ship_qty)
+    caps = np.array([ln.capacity for ln in instance.lanes] or [math.inf])[:n_lanes, None]
+    broken = load > caps
+    if broken.any():
+        ratio = np.where(broken, caps / np.maximum(load, 1), 1.0)
+        hit = broken[final.ship_lane, final.ship_day]
+        for g, j, d, q in zip(
+            final.ship_sku[hit],
+            final.ship_lane[hit],
+            final.ship_day[hit],
+            final.ship_qty[hit],
+            strict=True,
+        ):
+            cap = pricing.lane_cap.setdefault(int(g), np.full((n_lanes, horizon), -1, np.int64))
+            share = math.floor(q * ratio[j, d])
+            cap[j, d] = share if cap[j, d] < 0 else min(cap[j, d], share)
+    stored = final.inventory.sum(axis=0)
+    room = instance.location_capacity[:, None]
+    over = stored > room
+    if over.any():
+        ratio = np.where(over, room / np.maximum(stored, 1), 1.0)
+        for g in np.nonzero((final.inventory * over[None]).sum(axis=(1, 2)) > 0)[0].tolist():
+            cap = pricing.storage_cap.setdefault(g, np.full((n_loc, horizon), -1, np.int64))
+            share = np.floor(final.inventory[g] * ratio).astype(np.int64)
+            cap[:] = np.where(over, np.where(cap < 0, share, np.minimum(cap, share)), cap)
+    if instance.budget is not None:
+        spent = _spend(instance, final)
+        if spent > instance.budget:
+            share = instance.budget / spent
+            for g, o, d, q in zip(
+                final.order_sku, final.order_option, final.order_day, final.order_qty, strict=True
+            ):
+                caps_g = pricing.order_cap.setdefault(int(g), {})
+                caps_g[(int(o), int(d))] = math.floor(q * share)
 
 
 def _spend(instance: PlanInstance, solution: Solution) -> float:
@@ -374,78 +500,14 @@ def _spend(instance: PlanInstance, solution: Solution) -> float:
     return float((prices * solution.order_qty).sum()) if prices.size else 0.0
 
 
-def _allocate(
-    instance: PlanInstance,
-    solution: Solution,
-    final: Solution,
-    pricing: Pricing,
-    involved: set[int],
-) -> None:
-    """Each involved SKU may use of every capacity at most its current use scaled down to
-    what the others leave free (storage: as the plan with whole lots uses it, so rounding
-    the lots up still fits)."""
-    skus = np.array(sorted(involved), dtype=np.int64)
-    mine = np.isin(solution.ship_sku, skus)
-    n_lanes, horizon = len(instance.lanes), instance.horizon
-    use = {g: np.zeros((n_lanes, horizon), np.int64) for g in skus.tolist()}
-    for g, j, d, q in zip(
-        solution.ship_sku[mine],
-        solution.ship_lane[mine],
-        solution.ship_day[mine],
-        solution.ship_qty[mine],
-        strict=True,
-    ):
-        use[int(g)][j, d] += q
-    theirs = np.zeros((n_lanes, horizon))
-    np.add.at(
-        theirs, (solution.ship_lane[~mine], solution.ship_day[~mine]), solution.ship_qty[~mine]
-    )
-    ours = sum(use.values()) if use else np.zeros((n_lanes, horizon))
-    caps = np.array([ln.capacity for ln in instance.lanes])[:, None]
-    ratio = np.where(ours > 0, np.clip((caps - theirs) / np.maximum(ours, 1), 0, 1), 1.0)
-    for g in use:
-        pricing.lane_cap[g] = np.where(np.isfinite(caps), np.floor(use[g] * ratio), -1).astype(
-            np.int64
-        )
-    room = instance.location_capacity[:, None] - np.delete(final.inventory, skus, axis=0).sum(
-        axis=0
-    )
-    ours_stored = final.inventory[skus].sum(axis=0)
-    ratio = np.where(ours_stored > 0, np.clip(room / np.maximum(ours_stored, 1), 0, 1), 1.0)
-    finite = np.isfinite(instance.location_capacity)[:, None]
-    for g in skus.tolist():
-        pricing.storage_cap[g] = np.where(
-            finite, np.floor(solution.inventory[g] * ratio), -1
-        ).astype(np.int64)
-    if instance.budget is not None:
-        spend_theirs = _spend(
-            instance, _subset(solution, np.setdiff1d(np.arange(len(instance.skus)), skus))
-        )
-        spend_ours = _spend(instance, solution) - spend_theirs
-        share = (
-            min(1.0, max(instance.budget - spend_theirs, 0.0) / spend_ours) if spend_ours else 1.0
-        )
-        for g in skus.tolist():
-            pricing.order_cap[g] = {}
-        for g, o, d, q in zip(
-            solution.order_sku,
-            solution.order_option,
-            solution.order_day,
-            solution.order_qty,
-            strict=True,
-        ):
-            if int(g) in pricing.order_cap:
-                pricing.order_cap[int(g)][(int(o), int(d))] = math.floor(q * share)
-
-
 def _resolve(
-    instance: PlanInstance, solution: Solution, involved: set[int], pricing: Pricing
+    instance: PlanInstance, solution: Solution, involved: set[int], pricing: Pricing, pool=None
 ) -> Solution:
     """``solution`` with the SKUs ``involved`` solved again under ``pricing``."""
     skus = np.array(sorted(involved), dtype=np.int64)
     rest = _subset(solution, np.setdiff1d(np.arange(len(instance.skus)), skus))
     out = _empty(instance)
-    _solve_blocks(instance, skus, out, pricing)
+    _solve_blocks(instance, skus, out, pricing, pool=pool)
     again = _finish(instance, out, status=solution.status, method=solution.method)
     rest.served[skus] = again.served[skus]
     rest.inventory[skus] = again.inventory[skus]
@@ -543,8 +605,12 @@ def apply_lot_rules(
                 spare = solution.inventory[s, option.destination, arrive:].min()
                 if down >= max(option.moq, 1) and qty - down <= spare:
                     whole = down  # no room to round up: round down, from stock not needed
+                elif qty <= spare:
+                    whole = 0  # no room for a whole lot, and the plan can do without it
             if whole != qty:
                 _shift(solution, stored, s, option, day, instance.horizon, whole - qty)
+            if whole == 0:
+                continue
             keep_sku.append(s)
             keep_opt.append(o)
             keep_day.append(day)
