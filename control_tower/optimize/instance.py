@@ -210,6 +210,15 @@ class PlanInstance:
         far = np.arange(fine, self.horizon, max(7, self.settings.transfer_every_days))
         return np.concatenate([near, far])
 
+    @property
+    def departures_per_slot(self) -> np.ndarray:
+        """Per day, how many departures its slot stands for: 1 in the first ``fine_days``, a
+        week's worth later (a lane's capacity per slot is its capacity times this)."""
+        every = self.settings.transfer_every_days
+        out = np.ones(self.horizon)
+        out[min(self.settings.fine_days, self.horizon) :] = max(7 // every, 1)
+        return out
+
     def day(self, t: int) -> date:
         return self.as_of + timedelta(days=1 + int(t))
 

@@ -192,6 +192,7 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
 
     review = instance.review_day_indices
     departures = instance.departure_day_indices
+    slots = instance.departures_per_slot
     # lanes
     for j, lane in enumerate(instance.lanes):
         days = departures[departures + lane.transit_days < horizon]
@@ -200,12 +201,15 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
         kk, dd = np.meshgrid(np.arange(n), days, indexing="ij")
         tail = node[kk, lane.origin, dd]
         head = node[kk, lane.destination, dd + lane.transit_days]
-        cap = min(lane.capacity, big) if math.isfinite(lane.capacity) else big
+        if math.isfinite(lane.capacity):
+            cap = np.minimum(lane.capacity * slots[dd], big).astype(np.int64)
+        else:
+            cap = big
         line = instance.transfer_line_cost / np.maximum(
             instance.lot_size[skus, lane.destination], 1.0
         )
         cost = lane_unit_cost(instance, j) + line[kk]
-        add(tail, head, int(cap), cost, lane.cost_per_unit, LANE, kk, j, dd)
+        add(tail, head, cap, cost, lane.cost_per_unit, LANE, kk, j, dd)
 
     # supplier orders
     position = {int(s): i for i, s in enumerate(skus)}

@@ -7,9 +7,11 @@
   are merged into fewer lines, and its orders into fewer, whole lots (MOQ, pack size), where
   the line or order cost saved exceeds what the earlier arrival costs. If the sum over SKUs
   breaks a capacity or the budget, the SKUs involved are re-solved: together in the coupled
-  model when they are few, otherwise with a price on each broken capacity (doubled each
-  round) and, failing that, a share of it per SKU. The bound is the flow model without the
-  shared limits; the status is optimal within ``relative_gap`` of it.
+  model when they are few, otherwise each with its share of every broken capacity (its use
+  scaled down to what the capacity holds; it may move to other days, lanes or sources), round
+  after round while a capacity breaks. The bound is the flow model without the shared
+  limits; the status is optimal within ``relative_gap`` of it. Large plans solve their SKUs
+  on a process pool (``optimizer.workers``).
 - **Coupled** (small instances, and the repairs above): one MIP over the SKUs (SCIP with a
   time limit and a relative gap; GLOP when nothing is integer) built from sparse arrays:
   flows, a binary per lane and departure day for its fixed cost and capacity shared by every
@@ -152,8 +154,8 @@ SHARE_ROUNDS = 12
 
 @dataclass
 class Pricing:
-    """Prices on shared capacities (added to the arc costs of the SKUs re-solved) and, in the
-    last resort, each SKU's share of them (``-1``: no cap)."""
+    """What re-solving an SKU adds to its own flow problem: prices on shared capacities
+    (added to arc costs; zero unless set) and its share of them (``-1``: no cap)."""
 
     lane: np.ndarray  # [lanes, H] per unit leaving on that departure
     storage: np.ndarray  # [L, H] per unit stored at the end of that day
@@ -461,6 +463,7 @@ def _share_broken(instance: PlanInstance, final: Solution, pricing: Pricing) -> 
     load = np.zeros((n_lanes, horizon))
     np.add.at(load, (final.ship_lane, final.ship_day), final.ship_qty)
     caps = np.array([ln.capacity for ln in instance.lanes] or [math.inf])[:n_lanes, None]
+    caps = caps * instance.departures_per_slot[None, :]
     broken = load > caps
     if broken.any():
         ratio = np.where(broken, caps / np.maximum(load, 1), 1.0)
@@ -479,7 +482,20 @@ def _share_broken(instance: PlanInstance, final: Solution, pricing: Pricing) -> 
     room = instance.location_capacity[:, None]
     over = stored > room
     if over.any():
-        ratio = np.where(over, room / np.maximum(stored, 1), 1.0)
+        # leave room for the lots to be made whole again: one minimum lot per order line
+        # delivering there
+        reserve = np.zeros(n_loc)
+        for o in final.order_option:
+            option = instance.supply[o]
+            reserve[option.destination] += max(option.moq, option.pack_size)
+        target = np.maximum(room - reserve[:, None], 0.0)
+        ratio = np.where(over, target / np.maximum(stored, 1), 1.0)
+        # and make the full location dearer to store in on every day (doubling each round), so
+        # stock capped on one day does not move to the next
+        positive = instance.holding_cost[instance.holding_cost > 0]
+        base = float(np.median(positive)) if positive.size else 1e-3
+        for j in np.nonzero(over.any(axis=1))[0]:
+            pricing.storage[j, :] = max(float(pricing.storage[j, 0]) * 2.0, base)
         for g in np.nonzero((final.inventory * over[None]).sum(axis=(1, 2)) > 0)[0].tolist():
             cap = pricing.storage_cap.setdefault(g, np.full((n_loc, horizon), -1, np.int64))
             share = np.floor(final.inventory[g] * ratio).astype(np.int64)
@@ -676,7 +692,7 @@ def consolidate_transfers(
             if (
                 change < instance.transfer_line_cost
                 and (at_origin.size == 0 or at_origin.min() >= qty)
-                and load[j, first] + qty <= lane.capacity
+                and load[j, first] + qty <= lane.capacity * instance.departures_per_slot[first]
                 and (
                     room.size == 0
                     or room.max() + qty <= instance.location_capacity[lane.destination]
@@ -726,10 +742,11 @@ def coupling_violations(instance: PlanInstance, solution: Solution) -> tuple[lis
         for day in np.unique(solution.ship_day[on_lane]):
             mask = on_lane & (solution.ship_day == day)
             load = int(solution.ship_qty[mask].sum())
-            if load > lane.capacity:
+            capacity = lane.capacity * instance.departures_per_slot[day]
+            if load > capacity:
                 problems.append(
                     f"lane {instance.lane_name(lane)} on {instance.day(day)}: {load} units, "
-                    f"capacity {lane.capacity:.0f}"
+                    f"capacity {capacity:.0f}"
                 )
                 involved |= set(solution.ship_sku[mask].tolist())
     stored = solution.inventory.sum(axis=0)  # [L, H]
@@ -825,14 +842,24 @@ def solve_coupled(
         members = lane_arcs[lane_day == key]
         j, day = divmod(int(key), instance.horizon)
         lane = instance.lanes[j]
-        cap = lane.capacity
-        if other_ship is not None and math.isfinite(cap):
-            mask = (other_ship.ship_lane == j) & (other_ship.ship_day == day)
-            cap -= float(other_ship.ship_qty[mask].sum())
-        limit = max(cap, 0.0) if math.isfinite(cap) else big
-        if lane.fixed_cost > 0 or math.isfinite(cap):
-            truck = new_vars(1, 1.0, lane.fixed_cost, True)
-            rows.add(np.append(members, truck), np.append(np.ones(members.size), -limit), -inf, 0.0)
+        slot = float(instance.departures_per_slot[day])  # departures this slot stands for
+        if math.isfinite(lane.capacity):
+            used = 0.0
+            if other_ship is not None:
+                mask = (other_ship.ship_lane == j) & (other_ship.ship_day == day)
+                used = float(other_ship.ship_qty[mask].sum())
+            # trucks of the lane's capacity, each at its fixed cost, within the slot's room
+            trucks = new_vars(1, slot, lane.fixed_cost, True)
+            rows.add(
+                np.append(members, trucks),
+                np.append(np.ones(members.size), -lane.capacity),
+                -inf,
+                0.0,
+            )
+            rows.add(members, np.ones(members.size), -inf, max(lane.capacity * slot - used, 0.0))
+        elif lane.fixed_cost > 0:
+            truck = new_vars(1, slot, lane.fixed_cost, True)
+            rows.add(np.append(members, truck), np.append(np.ones(members.size), -big), -inf, 0.0)
     # transfer lines: a handling cost per SKU line
     if instance.transfer_line_cost > 0 and lane_arcs.size:
         line = new_vars(lane_arcs.size, 1.0, instance.transfer_line_cost, True)
