@@ -467,10 +467,10 @@ class _Replay:
                 "seconds": round(result.build_s + result.solve_s, 2),
             }
         )
-        if result.status.value not in ("optimal", "feasible", "infeasible"):
+        if result.status.value not in ("optimal", "feasible", "infeasible", "time_limit"):
             log.warning("plan as of %s: %s; nothing scheduled", eve, result.solution.message)
             return
-        if result.status.value == "infeasible":  # a planner still acts on the days ahead
+        if result.status.value in ("infeasible", "time_limit"):  # still act on the days ahead
             log.warning(
                 "plan as of %s: %s; its lines are carried out", eve, result.solution.message
             )

@@ -432,7 +432,10 @@ def status_text(run: dict) -> str:
     if status == "infeasible":
         return f"Infeasible: {run['message']}"
     if status == "time_limit":
-        return "Time limit: no plan was found in time. Plan fewer SKUs or allow more time."
+        return (
+            f"Time limit: no plan that keeps every limit was found in time. {run['message']} "
+            "Plan fewer SKUs at once, or allow more time."
+        )
     return f"Error: {run['message']}"
 
 

@@ -214,12 +214,15 @@ def _priced(instance: PlanInstance, arcs: Arcs, pricing: Pricing) -> Arcs:
         cost[order] += pricing.budget * prices[arcs.ref[order]]
     sku = arcs.skus[np.maximum(arcs.sku, 0)]
     extra = []
-    for g, caps in pricing.lane_cap.items():
+    block = set(arcs.skus.tolist())  # only this block's SKUs' caps matter here
+    for g in block & pricing.lane_cap.keys():
+        caps = pricing.lane_cap[g]
         idx = np.nonzero(lane & (sku == g))[0]
         cap = caps[arcs.ref[idx], arcs.day[idx]]
         limited = cap >= 0
         capacity[idx[limited]] = np.minimum(capacity[idx[limited]], cap[limited])
-    for g, caps in pricing.storage_cap.items():
+    for g in block & pricing.storage_cap.keys():
+        caps = pricing.storage_cap[g]
         for kind in (CARRY_PROTECTED, CARRY):
             idx = np.nonzero((arcs.kind == kind) & (sku == g))[0]
             cap = caps[arcs.ref[idx], arcs.day[idx]]
@@ -232,7 +235,8 @@ def _priced(instance: PlanInstance, arcs: Arcs, pricing: Pricing) -> Arcs:
                 rest = np.maximum(cap - protected[arcs.ref[idx], arcs.day[idx]], 0)
                 capacity[idx[limited]] = np.minimum(capacity[idx[limited]], rest[limited])
                 extra.append(idx[limited])
-    for g, caps in pricing.order_cap.items():
+    for g in block & pricing.order_cap.keys():
+        caps = pricing.order_cap[g]
         idx = np.nonzero(order & (sku == g))[0]
         for a in idx:
             capacity[a] = min(capacity[a], caps.get((int(arcs.ref[a]), int(arcs.day[a])), 0))
@@ -310,6 +314,20 @@ class _SkuRows:
         np.add.at(self.array, self._map(index), value)
 
 
+def _pricing_for(pricing: Pricing | None, skus: np.ndarray) -> Pricing | None:
+    """The part of ``pricing`` a worker solving ``skus`` needs: the prices, and those SKUs'
+    caps only (all SKUs' caps would be pickled to every task)."""
+    if pricing is None:
+        return None
+    mine = set(np.asarray(skus).tolist())
+    return replace(
+        pricing,
+        lane_cap={g: c for g, c in pricing.lane_cap.items() if g in mine},
+        storage_cap={g: c for g, c in pricing.storage_cap.items() if g in mine},
+        order_cap={g: c for g, c in pricing.order_cap.items() if g in mine},
+    )
+
+
 def _open_pool(instance: PlanInstance, n_skus: int):
     """A process pool holding the instance, when the plan is large enough to gain."""
     workers = instance.settings.workers
@@ -338,7 +356,11 @@ def _solve_blocks(
     timing = out.setdefault("timing", {})
     if pool is not None and n >= PARALLEL_MIN_SKUS:
         parts = np.array_split(np.asarray(skus), max(8, 4 * instance.settings.workers))
-        futures = [(part, pool.submit(_solve_part, part, pricing)) for part in parts if len(part)]
+        futures = [
+            (part, pool.submit(_solve_part, part, _pricing_for(pricing, part)))
+            for part in parts
+            if len(part)
+        ]
         done = 0
         for part, future in futures:
             result = future.result()
@@ -411,10 +433,13 @@ def _solve_decomposed(instance: PlanInstance, progress: Progress | None, pool) -
     solution.method += "; lines merged and lots made whole (MOQ, pack size) where cheaper"
     remaining, _ = coupling_violations(instance, solution)
     solution.objective, solution.bound = objective, bound
-    if remaining:
-        solution.status = SolveStatus.INFEASIBLE
+    if remaining:  # not proven infeasible: the repair ran out of rounds
+        solution.status = SolveStatus.TIME_LIMIT
         solution.violations = remaining
-        notes.append("cannot meet: " + "; ".join(remaining[:3]))
+        notes.append(
+            f"no plan within the shared limits after {SHARE_ROUNDS} rounds of re-planning the "
+            "SKUs involved; still broken: " + "; ".join(remaining[:3])
+        )
     elif (solution.gap or 0.0) > instance.settings.relative_gap:
         solution.status = SolveStatus.FEASIBLE
     solution.message = ". ".join(notes)
