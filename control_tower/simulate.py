@@ -190,9 +190,10 @@ def simulate(
             f"{start + timedelta(days=days - 1)} is not inside the history after {first} "
             f"(up to {last})"
         )
-    if not isolate:
+
+    def replay(on: Store) -> SimulationResult:
         return _Replay(
-            store,
+            on,
             settings,
             policy,
             start,
@@ -204,6 +205,9 @@ def simulate(
             progress,
             forecast_days,
         ).run()
+
+    if not isolate:
+        return replay(store)
     if store.path == ":memory:":
         raise SimulationError("an in-memory store cannot be copied; pass isolate=False")
     try:
@@ -214,19 +218,7 @@ def simulate(
         copy = Path(tmp) / "replay.duckdb"
         shutil.copy(store.path, copy)
         with Store(copy) as work:
-            return _Replay(
-                work,
-                settings,
-                policy,
-                start,
-                days,
-                review,
-                seed,
-                minmax_scale,
-                forecaster,
-                progress,
-                forecast_days,
-            ).run()
+            return replay(work)
 
 
 class _Replay:

@@ -127,16 +127,7 @@ def _read_flows(instance: PlanInstance, arcs: Arcs, flows: np.ndarray, out: dict
 
 def _finish(instance: PlanInstance, out: dict, **kwargs) -> Solution:
     cols = {}
-    for name in (
-        "ship_sku",
-        "ship_lane",
-        "ship_day",
-        "ship_qty",
-        "order_sku",
-        "order_option",
-        "order_day",
-        "order_qty",
-    ):
+    for name in SOLUTION_ARRAYS:
         parts = out.get(name, [])
         cols[name] = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
     return Solution(
