@@ -132,6 +132,12 @@ class SimulationResult:
         }
 
 
+def demand_days(store: Store) -> tuple[date | None, date | None]:
+    """The first and last day of demand history: what a replay can cover (after the first)."""
+    first, last = store.rows("SELECT min(date), max(date) FROM demand_history")[0]
+    return first, last
+
+
 def default_forecaster(settings: Settings) -> Forecaster:
     """A forecast run as of the day, with the store's settings, over the plan's horizon."""
     from control_tower.forecast import forecast
@@ -180,8 +186,7 @@ def simulate(
         raise SimulationError(f"forecast days must be at least 1, not {forecast_days}")
     if minmax_scale < 0:
         raise SimulationError(f"the min/max scale must be at least 0, not {minmax_scale}")
-    last = store.scalar("SELECT max(date) FROM demand_history")
-    first = store.scalar("SELECT min(date) FROM demand_history")
+    first, last = demand_days(store)
     if last is None:
         raise SimulationError("the store has no demand history to replay")
     if start <= first or start + timedelta(days=days - 1) > last:

@@ -318,7 +318,7 @@ with reported():
             "transfers; safety stock scaled to tune them) and doing nothing. The optimizer makes "
             "a forecast per review: several minutes for the demo."
         )
-        last_day = store.scalar("SELECT max(date) FROM demand_history")
+        _, last_day = simulate.demand_days(store)
         with st.form("plan_simulate"):
             a, b, c = st.columns(3)
             days = a.number_input("Days replayed", 7, 182, 56, key="plan_sim_days")
