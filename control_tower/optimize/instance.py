@@ -19,6 +19,7 @@ import logging
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -194,6 +195,22 @@ class PlanInstance:
         for option in self.supply:
             if not (0 <= option.sku < s and 0 <= option.destination < n_loc):
                 raise PlanInputError(f"a supply option names an unknown SKU or location: {option}")
+
+    @cached_property
+    def options_of(self) -> dict[int, list[int]]:
+        """Per SKU the indices of its supply options (read per SKU on the solver's hot path)."""
+        out: dict[int, list[int]] = {}
+        for o, option in enumerate(self.supply):
+            out.setdefault(option.sku, []).append(o)
+        return out
+
+    @cached_property
+    def price_premiums(self) -> np.ndarray:
+        """Per supply option its price above the cheapest supplier of its SKU."""
+        cheapest: dict[int, float] = {}
+        for option in self.supply:
+            cheapest[option.sku] = min(cheapest.get(option.sku, math.inf), option.price)
+        return np.array([o.price - cheapest[o.sku] for o in self.supply], dtype=float)
 
     @property
     def review_day_indices(self) -> np.ndarray:

@@ -93,10 +93,7 @@ def order_unit_cost(instance: PlanInstance, option_index: int, premium: float) -
 def premiums(instance: PlanInstance) -> np.ndarray:
     """Per supply option its price above the cheapest supplier of its SKU (never negative, so
     buying is never a gain in itself)."""
-    cheapest: dict[int, float] = {}
-    for option in instance.supply:
-        cheapest[option.sku] = min(cheapest.get(option.sku, math.inf), option.price)
-    return np.array([o.price - cheapest[o.sku] for o in instance.supply], dtype=float)
+    return instance.price_premiums
 
 
 def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
@@ -111,8 +108,8 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
     safety = np.ceil(instance.safety_stock[skus] - 1e-9).astype(np.int64)
     on_hand = np.rint(instance.on_hand[skus]).astype(np.int64)
     arrivals = np.rint(instance.arrivals[skus]).astype(np.int64)
-    in_block = set(skus.tolist())
-    lots = sum(max(o.moq, o.pack_size) for o in instance.supply if o.sku in in_block)
+    block_options = [o for s in skus.tolist() for o in instance.options_of.get(s, [])]
+    lots = sum(max(instance.supply[o].moq, instance.supply[o].pack_size) for o in block_options)
     # more than any flow can use: all demand, twice the safety stocks, every unit already
     # there and a minimum lot on every review day
     big = int(
@@ -214,10 +211,9 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
     # supplier orders
     position = {int(s): i for i, s in enumerate(skus)}
     extra = premiums(instance)
-    for o, option in enumerate(instance.supply):
-        i = position.get(option.sku)
-        if i is None:
-            continue
+    for o in block_options:
+        option = instance.supply[o]
+        i = position[option.sku]
         days = review[review + option.lead_time_days < horizon]
         if days.size == 0:
             continue

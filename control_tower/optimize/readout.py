@@ -73,9 +73,6 @@ def _context(instance: PlanInstance, solution: Solution) -> _Context:
     inbound_lanes: dict[int, list[int]] = {}
     for j, lane in enumerate(instance.lanes):
         inbound_lanes.setdefault(lane.destination, []).append(j)
-    options_of: dict[int, list[int]] = {}
-    for o, option in enumerate(instance.supply):
-        options_of.setdefault(option.sku, []).append(o)
     return _Context(
         spare=spare_stock(instance, solution),
         outbound=outbound,
@@ -83,7 +80,7 @@ def _context(instance: PlanInstance, solution: Solution) -> _Context:
         lane_cost=[lane_unit_cost(instance, j) for j in range(len(instance.lanes))],
         option_cost=[order_unit_cost(instance, o, extra[o]) for o in range(len(instance.supply))],
         inbound_lanes=inbound_lanes,
-        options_of=options_of,
+        options_of=instance.options_of,
     )
 
 

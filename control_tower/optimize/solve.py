@@ -105,18 +105,23 @@ def _empty(instance: PlanInstance) -> dict[str, np.ndarray]:
     return {"served": np.zeros(shape, np.int64), "inventory": np.zeros(shape, np.int64)}
 
 
-def _read_flows(instance: PlanInstance, arcs: Arcs, flows: np.ndarray, out: dict) -> None:
-    """Add a block's flows to the plan arrays in ``out``."""
+def _read_flows(
+    instance: PlanInstance,
+    arcs: Arcs,
+    flows: np.ndarray,
+    out: dict,
+    rows: np.ndarray | None = None,
+) -> None:
+    """Add a block's flows to the plan arrays in ``out``. ``served`` and ``inventory`` have a
+    row per instance SKU, or, with ``rows`` (sorted instance SKU indices), a row per entry of
+    ``rows`` (a worker keeps only its SKUs' rows)."""
     flows = np.rint(flows).astype(np.int64)
     sku = arcs.skus[np.maximum(arcs.sku, 0)]
+    row = sku if rows is None else np.searchsorted(rows, sku)
     demand = arcs.kind == DEMAND
-    out["served"][sku[demand], arcs.ref[demand], arcs.day[demand]] = flows[demand]
+    out["served"][row[demand], arcs.ref[demand], arcs.day[demand]] = flows[demand]
     carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
-    where = (sku[carry], arcs.ref[carry], arcs.day[carry])
-    if isinstance(out["inventory"], np.ndarray):
-        np.add.at(out["inventory"], where, flows[carry])
-    else:
-        out["inventory"].add_at(where, flows[carry])
+    np.add.at(out["inventory"], (row[carry], arcs.ref[carry], arcs.day[carry]), flows[carry])
     for kind, prefix, ref in ((LANE, "ship", "lane"), (ORDER, "order", "option")):
         used = (arcs.kind == kind) & (flows > 0)
         out.setdefault(f"{prefix}_sku", []).append(sku[used])
@@ -260,49 +265,18 @@ def _init_worker(instance: PlanInstance) -> None:
 
 
 def _solve_part(skus: np.ndarray, pricing: Pricing | None) -> dict:
-    """In a worker: solve ``skus`` one block at a time; their rows of the plan arrays."""
+    """In a worker: solve ``skus`` (sorted) one block at a time; their rows of the plan
+    arrays, and their lines."""
     instance = _WORKER_INSTANCE
-    local = {int(g): k for k, g in enumerate(skus)}
     shape = (len(skus), len(instance.locations), instance.horizon)
     out = {"served": np.zeros(shape, np.int64), "inventory": np.zeros(shape, np.int64)}
-    view = _LocalView(out, local)
     chunk = instance.settings.chunk_skus
     timing: dict[str, float] = {}
     for first in range(0, len(skus), chunk):
         arcs, flows = solve_flow_block(instance, skus[first : first + chunk], pricing, timing)
-        _read_flows(instance, arcs, flows, view)
+        _read_flows(instance, arcs, flows, out, rows=skus)
     out["timing"] = timing
     return out
-
-
-class _LocalView(dict):
-    """``_read_flows`` writes plan arrays indexed by instance SKU; a worker keeps only its
-    SKUs' rows: this maps the SKU axis of ``served`` and ``inventory`` on the fly."""
-
-    def __init__(self, out: dict, local: dict[int, int]) -> None:
-        super().__init__(out)
-        self.out, self.local = out, local
-        self["served"] = _SkuRows(out["served"], local)
-        self["inventory"] = _SkuRows(out["inventory"], local)
-
-    def setdefault(self, key, default=None):
-        return self.out.setdefault(key, default)
-
-
-class _SkuRows:
-    def __init__(self, array: np.ndarray, local: dict[int, int]) -> None:
-        self.array, self.local = array, local
-
-    def _map(self, index):
-        sku, *rest = index
-        mapped = np.fromiter((self.local[int(g)] for g in np.asarray(sku).ravel()), np.int64)
-        return (mapped, *rest)
-
-    def __setitem__(self, index, value) -> None:
-        self.array[self._map(index)] = value
-
-    def add_at(self, index, value) -> None:
-        np.add.at(self.array, self._map(index), value)
 
 
 def _pricing_for(pricing: Pricing | None, skus: np.ndarray) -> Pricing | None:
@@ -346,7 +320,7 @@ def _solve_blocks(
     n = len(skus)
     timing = out.setdefault("timing", {})
     if pool is not None and n >= PARALLEL_MIN_SKUS:
-        parts = np.array_split(np.asarray(skus), max(8, 4 * instance.settings.workers))
+        parts = np.array_split(np.sort(np.asarray(skus)), max(8, 4 * instance.settings.workers))
         futures = [
             (part, pool.submit(_solve_part, part, _pricing_for(pricing, part)))
             for part in parts
