@@ -14,6 +14,16 @@ placed on a review day arriving a lead time later (``ORDER`` arcs from the sourc
 sends what is not ordered straight to the sink (``BYPASS``), and stock left on the last day
 goes to the sink over that day's carry arcs, so supplies balance.
 
+With ``weekly_nodes`` (the decomposed solve's default) the days after ``fine_days`` are
+grouped: a node stands for a run of days from one node day to the next (the node days are
+daily until the departures on the day after ``fine_days`` have arrived, then weekly, plus the
+arrival days of orders placed within ``fine_days`` and of inbound already due, so those arrive
+exactly). Its demand arc carries the run's demand, its carry arcs the run's holding. Lanes
+leave on the day after ``fine_days``, then weekly, each on the day that arrives on a weekly
+node day; any other arrival counts from the next node day (never earlier than it comes), and what leaves
+or is served during a run is taken from the stock at its start.
+:func:`daily_projection` rebuilds served and stock day by day from the decisions.
+
 Costs come twice: ``cost`` shares fixed costs out per unit (a lane's fixed cost over the load
 ``shipment_fill`` of its capacity, a supplier's order cost and a transfer's line cost over the
 usual lot), which is what a min-cost flow per SKU can see; ``exact_cost`` leaves them out, for
@@ -46,9 +56,11 @@ def integer_demand(demand: np.ndarray) -> np.ndarray:
 class Arcs:
     """The arcs of a block of SKUs (``skus``: instance indices; arc ``sku`` is the position in
     that block). ``ref`` is the location of a carry or demand arc, the lane of a lane arc and
-    the supply option of an order arc; ``day`` the day it leaves."""
+    the supply option of an order arc; ``day`` the day it leaves (for carry and demand arcs
+    the node's first day)."""
 
     skus: np.ndarray
+    days: np.ndarray  # node days: every day, or fewer (see weekly_nodes)
     tail: np.ndarray
     head: np.ndarray
     capacity: np.ndarray
@@ -96,18 +108,94 @@ def premiums(instance: PlanInstance) -> np.ndarray:
     return instance.price_premiums
 
 
-def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
-    """The network of the SKUs ``skus`` (instance indices), one component per SKU."""
+def _lane_departures(instance: PlanInstance, weekly: bool) -> dict[str, np.ndarray]:
+    """Every lane departure within the horizon (kept on the instance): its lane, day, arrival
+    day, capacity (the lane's times the departures its slot stands for), cost per unit with
+    and without shared fixed costs, origin and destination. With ``weekly``, departures after
+    ``fine_days`` leave on its first day after them, then weekly on the days that arrive on a
+    weekly node day (as many departures as leaving every seventh day)."""
+    cache = instance.__dict__.setdefault("_lane_departures", {})
+    if weekly in cache:
+        return cache[weekly]
+    horizon = instance.horizon
+    fine = min(instance.settings.fine_days, horizon)
+    departures = instance.departure_day_indices
+    rows: list[tuple[int, int]] = []
+    for j, lane in enumerate(instance.lanes):
+        leave = departures
+        if weekly:
+            timed = np.arange(fine + 7, horizon + 7, 7) - lane.transit_days
+            first = np.array([fine]) if fine < horizon else np.zeros(0, np.int64)
+            leave = np.union1d(
+                np.concatenate([departures[departures < fine], first]), timed[timed > fine]
+            )
+        rows.extend((j, int(d)) for d in leave if d + lane.transit_days < horizon)
+    table = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    j, leave = table[:, 0], table[:, 1]
+    lanes = instance.lanes
+    capacity = np.array([ln.capacity for ln in lanes] or [0.0], dtype=float)[j]
+    unlimited = np.iinfo(np.int64).max // 4
+    slot_capacity = np.where(
+        np.isfinite(capacity), capacity * instance.departures_per_slot[leave], unlimited
+    )
+    out = {
+        "lane": j,
+        "leave": leave,
+        "arrive": leave + np.array([ln.transit_days for ln in lanes] or [0], np.int64)[j],
+        "origin": np.array([ln.origin for ln in lanes] or [0], np.int64)[j],
+        "destination": np.array([ln.destination for ln in lanes] or [0], np.int64)[j],
+        "capacity": np.minimum(slot_capacity, unlimited),
+        "unit_cost": np.array([lane_unit_cost(instance, i) for i in range(len(lanes))] or [0.0])[j],
+        "cost_per_unit": np.array([ln.cost_per_unit for ln in lanes] or [0.0])[j],
+    }
+    cache[weekly] = out
+    return out
+
+
+def node_days(instance: PlanInstance, skus: np.ndarray, weekly: bool) -> np.ndarray:
+    """The days that get a node: every day, or with ``weekly`` every day within ``fine_days``
+    and until the lanes' departures on the next day have arrived (up to six days), then every
+    seventh day, and the arrival days of the block's orders placed within ``fine_days`` and of
+    its inbound already due."""
+    horizon = instance.horizon
+    if not weekly:
+        return np.arange(horizon)
+    fine = min(instance.settings.fine_days, horizon)
+    # daily until what leaves within fine_days or on the first day after them has arrived
+    transit = max((ln.transit_days for ln in instance.lanes), default=0)
+    days = [np.arange(fine + min(transit, 6) + 1), np.arange(fine, horizon, 7)]
+    review = instance.review_day_indices
+    early = review[review < fine]
+    for s in np.asarray(skus).tolist():
+        for o in instance.options_of.get(s, []):
+            days.append(early + instance.supply[o].lead_time_days)
+    due = np.nonzero(instance.arrivals[skus].sum(axis=(0, 1)) > 0)[0]
+    days.append(due)
+    out = np.unique(np.concatenate(days).astype(np.int64))
+    return out[out < horizon]
+
+
+def build_arcs(instance: PlanInstance, skus: np.ndarray, weekly: bool = False) -> Arcs:
+    """The network of the SKUs ``skus`` (instance indices), one component per SKU; with
+    ``weekly``, on fewer nodes after ``fine_days`` (see :func:`node_days`)."""
     skus = np.asarray(skus, dtype=np.int64)
     n, n_loc, horizon = len(skus), len(instance.locations), instance.horizon
-    k, loc, t = np.meshgrid(np.arange(n), np.arange(n_loc), np.arange(horizon), indexing="ij")
-    node = 2 + (k * n_loc + loc) * horizon + t  # [n, L, H]
-    n_nodes = 2 + n * n_loc * horizon
+    days = node_days(instance, skus, weekly)
+    periods = len(days)
+    # the node an arrival on day t joins: the first node day on or after t (periods: none)
+    joins = np.searchsorted(days, np.arange(horizon + 1), side="left")
+    span = np.diff(np.append(days, horizon))  # days each node stands for
+    k, loc, p = np.meshgrid(np.arange(n), np.arange(n_loc), np.arange(periods), indexing="ij")
+    t = days[p]
+    node = 2 + (k * n_loc + loc) * periods + p  # [n, L, P]
+    n_nodes = 2 + n * n_loc * periods
 
-    demand = integer_demand(instance.demand[skus])
+    daily_demand = integer_demand(instance.demand[skus])
+    demand = np.add.reduceat(daily_demand, days, axis=2) if periods else daily_demand[:, :, :0]
     safety = np.ceil(instance.safety_stock[skus] - 1e-9).astype(np.int64)
     on_hand = np.rint(instance.on_hand[skus]).astype(np.int64)
     arrivals = np.rint(instance.arrivals[skus]).astype(np.int64)
+    arrival_period = joins[np.arange(horizon)]
     block_options = [o for s in skus.tolist() for o in instance.options_of.get(s, [])]
     lots = sum(max(instance.supply[o].moq, instance.supply[o].pack_size) for o in block_options)
     # more than any flow can use: all demand, twice the safety stocks, every unit already
@@ -150,14 +238,14 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
             )
         )
 
-    # carry: day t to t + 1, the last day to the sink
-    next_node = np.where(t < horizon - 1, node + 1, SINK)
-    holding = np.broadcast_to(instance.holding_cost[skus][:, :, None], node.shape)
+    # carry: node to the next, the last to the sink; a node's holding is for all its days
+    next_node = np.where(p < periods - 1, node + 1, SINK)
+    holding = instance.holding_cost[skus][:, :, None] * span[None, None, :]
     # below safety stock never outweighs a lost sale: serving demand always comes first
     penalty = np.minimum(
         instance.safety_penalty[skus], instance.shortage_cost[skus] / (horizon + 1)
     )
-    penalty = np.broadcast_to(penalty[:, None, None], node.shape)
+    penalty = penalty[:, None, None] * span[None, None, :]
     protected = np.broadcast_to(safety[:, :, None], node.shape) > 0
     add(
         node[protected],
@@ -188,25 +276,20 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
     )
 
     review = instance.review_day_indices
-    departures = instance.departure_day_indices
-    slots = instance.departures_per_slot
     # lanes
-    for j, lane in enumerate(instance.lanes):
-        days = departures[departures + lane.transit_days < horizon]
-        if days.size == 0:
-            continue
-        kk, dd = np.meshgrid(np.arange(n), days, indexing="ij")
-        tail = node[kk, lane.origin, dd]
-        head = node[kk, lane.destination, dd + lane.transit_days]
-        if math.isfinite(lane.capacity):
-            cap = np.minimum(lane.capacity * slots[dd], big).astype(np.int64)
-        else:
-            cap = big
-        line = instance.transfer_line_cost / np.maximum(
-            instance.lot_size[skus, lane.destination], 1.0
-        )
-        cost = lane_unit_cost(instance, j) + line[kk]
-        add(tail, head, cap, cost, lane.cost_per_unit, LANE, kk, j, dd)
+    within = np.searchsorted(days, np.arange(horizon), side="right") - 1  # a day's node
+    lanes = _lane_departures(instance, weekly)
+    ok = joins[lanes["arrive"]] < periods
+    if ok.any():
+        j = lanes["lane"][ok]
+        leave, arrive, dest = lanes["leave"][ok], lanes["arrive"][ok], lanes["destination"][ok]
+        kk = np.broadcast_to(np.arange(n)[:, None], (n, j.size))
+        tail = node[kk, lanes["origin"][ok][None, :], within[leave][None, :]]
+        head = node[kk, dest[None, :], joins[arrive][None, :]]
+        cap = np.minimum(lanes["capacity"][ok], big).astype(np.int64)[None, :]
+        line = instance.transfer_line_cost / np.maximum(instance.lot_size[skus][:, dest], 1.0)
+        cost = lanes["unit_cost"][ok][None, :] + line
+        add(tail, head, cap, cost, lanes["cost_per_unit"][ok][None, :], LANE, kk, j, leave)
 
     # supplier orders
     position = {int(s): i for i, s in enumerate(skus)}
@@ -214,13 +297,14 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
     for o in block_options:
         option = instance.supply[o]
         i = position[option.sku]
-        days = review[review + option.lead_time_days < horizon]
-        if days.size == 0:
+        arrive = np.minimum(review + option.lead_time_days, horizon)
+        placed = review[joins[arrive] < periods]
+        if placed.size == 0:
             continue
-        head = node[i, option.destination, days + option.lead_time_days]
+        head = node[i, option.destination, joins[placed + option.lead_time_days]]
         cost = order_unit_cost(instance, o, extra[o])
         add(
-            np.full(days.size, SOURCE),
+            np.full(placed.size, SOURCE),
             head,
             big,
             cost,
@@ -228,16 +312,78 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray) -> Arcs:
             ORDER,
             i,
             o,
-            days,
+            placed,
         )
 
     add(np.array([SOURCE]), SINK, big, 0.0, 0.0, BYPASS, -1, -1, 0)
 
     supplies = np.zeros(n_nodes, dtype=np.int64)
     supplies[node[:, :, 0].ravel()] += on_hand.ravel()
-    np.add.at(supplies, node.ravel(), arrivals.ravel())
+    # inbound after the last node day arrives after the horizon's last decision: it is left out
+    counted = arrival_period < periods
+    ak, al, at_day = np.meshgrid(
+        np.arange(n), np.arange(n_loc), np.nonzero(counted)[0], indexing="ij"
+    )
+    np.add.at(
+        supplies,
+        node[ak, al, arrival_period[at_day]].ravel(),
+        arrivals[ak, al, at_day].ravel(),
+    )
     supplies[SOURCE] = big
-    supplies[SINK] = -(big + on_hand.sum() + arrivals.sum())
+    supplies[SINK] = -(big + on_hand.sum() + arrivals[:, :, counted].sum())
 
     columns = [np.concatenate(c) for c in zip(*parts, strict=True)]
-    return Arcs(skus, *columns, supplies=supplies, demand=demand)
+    return Arcs(skus, days, *columns, supplies=supplies, demand=daily_demand)
+
+
+def daily_projection(
+    instance: PlanInstance, arcs: Arcs, flows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Served and end-of-day stock, ``[block, L, H]``, day by day from a block's flows: stock
+    on hand, inbound, lane arrivals and order arrivals on the days they come, departures on
+    their days, and each node's served units on its days in order, as far as demand goes.
+
+    On nodes of one day this reads the flows as they are. On longer nodes it never serves more
+    than the flows did, and stock never falls below zero: a node's units were there on its
+    first day (arrivals count from the next node day, never before they come), so its
+    departures and its served units are covered on every day it stands for."""
+    n, n_loc, horizon = len(arcs.skus), len(instance.locations), instance.horizon
+    skus = arcs.skus
+    flows = np.rint(flows).astype(np.int64)
+    k = np.maximum(arcs.sku, 0)
+    inflow = np.rint(instance.arrivals[skus]).astype(np.int64)
+    inflow[:, :, 0] += np.rint(instance.on_hand[skus]).astype(np.int64)
+    outflow = np.zeros_like(inflow)
+    lane = (arcs.kind == LANE) & (flows > 0)
+    if lane.any():
+        origin = np.array([ln.origin for ln in instance.lanes])[arcs.ref[lane]]
+        dest = np.array([ln.destination for ln in instance.lanes])[arcs.ref[lane]]
+        transit = np.array([ln.transit_days for ln in instance.lanes])[arcs.ref[lane]]
+        np.add.at(outflow, (k[lane], origin, arcs.day[lane]), flows[lane])
+        np.add.at(inflow, (k[lane], dest, arcs.day[lane] + transit), flows[lane])
+    order = (arcs.kind == ORDER) & (flows > 0)
+    if order.any():
+        options = [instance.supply[o] for o in arcs.ref[order]]
+        dest = np.array([o.destination for o in options], dtype=np.int64)
+        lead = np.array([o.lead_time_days for o in options], dtype=np.int64)
+        np.add.at(inflow, (k[order], dest, arcs.day[order] + lead), flows[order])
+    period_of = np.searchsorted(arcs.days, np.arange(horizon), side="right") - 1
+    quota = np.zeros((n, n_loc, len(arcs.days)), np.int64)
+    demand_arcs = arcs.kind == DEMAND
+    np.add.at(
+        quota,
+        (k[demand_arcs], arcs.ref[demand_arcs], period_of[arcs.day[demand_arcs]]),
+        flows[demand_arcs],
+    )
+    served = np.zeros((n, n_loc, horizon), np.int64)
+    inventory = np.zeros((n, n_loc, horizon), np.int64)
+    stock = np.zeros((n, n_loc), np.int64)
+    for t in range(horizon):
+        stock += inflow[:, :, t] - outflow[:, :, t]
+        left = quota[:, :, period_of[t]]
+        serve = np.minimum(np.minimum(arcs.demand[:, :, t], left), np.maximum(stock, 0))
+        left -= serve
+        stock -= serve
+        served[:, :, t] = serve
+        inventory[:, :, t] = stock
+    return served, inventory

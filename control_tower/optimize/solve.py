@@ -45,6 +45,7 @@ from control_tower.optimize.network import (
     ORDER,
     Arcs,
     build_arcs,
+    daily_projection,
     integer_demand,
     lane_unit_cost,
     order_unit_cost,
@@ -118,10 +119,16 @@ def _read_flows(
     flows = np.rint(flows).astype(np.int64)
     sku = arcs.skus[np.maximum(arcs.sku, 0)]
     row = sku if rows is None else np.searchsorted(rows, sku)
-    demand = arcs.kind == DEMAND
-    out["served"][row[demand], arcs.ref[demand], arcs.day[demand]] = flows[demand]
-    carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
-    np.add.at(out["inventory"], (row[carry], arcs.ref[carry], arcs.day[carry]), flows[carry])
+    if len(arcs.days) < instance.horizon:  # nodes of several days: rebuilt day by day
+        block_rows = arcs.skus if rows is None else np.searchsorted(rows, arcs.skus)
+        served, inventory = daily_projection(instance, arcs, flows)
+        out["served"][block_rows] = served
+        out["inventory"][block_rows] = inventory
+    else:
+        demand = arcs.kind == DEMAND
+        out["served"][row[demand], arcs.ref[demand], arcs.day[demand]] = flows[demand]
+        carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
+        np.add.at(out["inventory"], (row[carry], arcs.ref[carry], arcs.day[carry]), flows[carry])
     for kind, prefix, ref in ((LANE, "ship", "lane"), (ORDER, "order", "option")):
         used = (arcs.kind == kind) & (flows > 0)
         out.setdefault(f"{prefix}_sku", []).append(sku[used])
@@ -177,7 +184,7 @@ def solve_flow_block(
     """One block of SKUs as one min-cost flow (its SKUs are separate components).
     ``timing`` accumulates the seconds spent building the model and solving it."""
     tick = time.perf_counter()
-    arcs = build_arcs(instance, skus)
+    arcs = build_arcs(instance, skus, weekly=instance.settings.weekly_nodes)
     if pricing is not None:
         arcs = _priced(instance, arcs, pricing)
     built = time.perf_counter()
@@ -203,7 +210,12 @@ def _priced(instance: PlanInstance, arcs: Arcs, pricing: Pricing) -> Arcs:
     lane = arcs.kind == LANE
     cost[lane] += pricing.lane[arcs.ref[lane], arcs.day[lane]]
     carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
-    cost[carry] += pricing.storage[arcs.ref[carry], arcs.day[carry]]
+    # a node stands for the days from its day to the next node's: storage prices add up over
+    # them, storage caps hold on each of them
+    period = np.searchsorted(arcs.days, arcs.day)
+    cost[carry] += np.add.reduceat(pricing.storage, arcs.days, axis=1)[
+        arcs.ref[carry], period[carry]
+    ]
     order = arcs.kind == ORDER
     if pricing.budget and order.any():
         prices = np.array([o.price for o in instance.supply])
@@ -218,17 +230,20 @@ def _priced(instance: PlanInstance, arcs: Arcs, pricing: Pricing) -> Arcs:
         limited = cap >= 0
         capacity[idx[limited]] = np.minimum(capacity[idx[limited]], cap[limited])
     for g in block & pricing.storage_cap.keys():
-        caps = pricing.storage_cap[g]
+        daily = pricing.storage_cap[g]
+        unlimited = np.iinfo(np.int64).max
+        caps = np.minimum.reduceat(np.where(daily < 0, unlimited, daily), arcs.days, axis=1)
+        caps[caps == unlimited] = -1
         for kind in (CARRY_PROTECTED, CARRY):
             idx = np.nonzero((arcs.kind == kind) & (sku == g))[0]
-            cap = caps[arcs.ref[idx], arcs.day[idx]]
+            cap = caps[arcs.ref[idx], period[idx]]
             limited = cap >= 0
             if kind == CARRY_PROTECTED:
                 protected = np.zeros_like(caps)
-                protected[arcs.ref[idx], arcs.day[idx]] = capacity[idx]
+                protected[arcs.ref[idx], period[idx]] = capacity[idx]
                 capacity[idx[limited]] = np.minimum(capacity[idx[limited]], cap[limited])
             else:
-                rest = np.maximum(cap - protected[arcs.ref[idx], arcs.day[idx]], 0)
+                rest = np.maximum(cap - protected[arcs.ref[idx], period[idx]], 0)
                 capacity[idx[limited]] = np.minimum(capacity[idx[limited]], rest[limited])
                 extra.append(idx[limited])
     for g in block & pricing.order_cap.keys():
@@ -386,10 +401,30 @@ def _solve_decomposed(instance: PlanInstance, progress: Progress | None, pool) -
         return repaired
     if problems:
         first = problems[:]
-        solution, final, involved = _share_capacities(instance, solution, final, involved, pool)
+        allocated: set[int] = set()
+        for _ in range(ALLOCATION_ROUNDS):
+            solution, final, users = _allocate(instance, solution, final, pool)
+            allocated |= users
+            problems, users = coupling_violations(instance, final)
+            if not users or not problems:
+                break
+        shared: set[int] = set()
+        if problems:
+            solution, final, shared = _share_capacities(instance, solution, final, users, pool)
+        steps = []
+        if allocated:
+            steps.append(
+                f"{len(allocated)} SKUs re-planned one after another, the costliest to run out "
+                "first, each within the lane and location capacity the others left"
+            )
+        if shared:
+            steps.append(
+                f"{len(shared)} SKUs re-planned with their shares of "
+                + ("what still broke" if allocated else "them")
+            )
         notes.append(
             f"the SKUs planned apart broke {len(first)} shared limits "
-            f"({'; '.join(first[:2])}); {len(involved)} SKUs re-planned with their shares of them"
+            f"({'; '.join(first[:2])}); " + "; ".join(steps)
         )
     # the gap is the flow model's (fixed costs shared per unit): the priced flows against the
     # flows without shared limits; merging lines and whole lots come after, as a heuristic
@@ -423,6 +458,157 @@ def _with_lots(
     consolidate_transfers(instance, final, storage)
     apply_lot_rules(instance, final, storage)
     return final
+
+
+ALLOCATION_ROUNDS = 3
+
+
+def _lane_room(instance: PlanInstance) -> np.ndarray:
+    """Per lane and departure day the units it can carry (``-1``: no limit)."""
+    caps = np.array([ln.capacity for ln in instance.lanes] or [math.inf])[: len(instance.lanes)]
+    room = caps[:, None] * instance.departures_per_slot[None, :]
+    return np.where(np.isfinite(room), np.floor(room), -1).astype(np.int64)
+
+
+def _lane_load(instance: PlanInstance, solution: Solution, keep: np.ndarray) -> np.ndarray:
+    """Units leaving per lane and day in ``solution``'s transfers of the SKUs where ``keep``."""
+    load = np.zeros((len(instance.lanes), instance.horizon), np.int64)
+    mine = keep[solution.ship_sku]
+    np.add.at(load, (solution.ship_lane[mine], solution.ship_day[mine]), solution.ship_qty[mine])
+    return load
+
+
+def _allocate(
+    instance: PlanInstance, solution: Solution, final: Solution, pool=None
+) -> tuple[Solution, Solution, set[int]]:
+    """Re-plan the SKUs on lane departures and at locations the plan overloads, one after
+    another (the highest shortage cost first), each within what the others leave: every
+    lane's room, and the room of each overloaded location on every day. Each SKU may move to
+    other days, lanes or sources. With a process pool, each worker takes every n-th SKU of
+    that order and a share of every room in proportion to its SKUs' use of it in the plan
+    before. Lanes and locations on daily nodes hold by construction (lines are merged
+    afterwards only where there is room); a location's days on longer nodes may still
+    overflow (see :func:`.network.daily_projection`). Returns the flows, the plan with whole
+    lots, and the SKUs re-planned."""
+    n_sku = len(instance.skus)
+    room = _lane_room(instance)
+    load = _lane_load(instance, final, np.ones(n_sku, bool))
+    broken = (room >= 0) & (load > room)
+    stored = final.inventory.sum(axis=0)
+    capacity = instance.location_capacity
+    full = np.isfinite(capacity) & (stored > capacity[:, None]).any(axis=1)
+    if not broken.any() and not full.any():
+        return solution, final, set()
+    is_user = np.zeros(n_sku, bool)
+    is_user[final.ship_sku[broken[final.ship_lane, final.ship_day]]] = True
+    is_user |= (final.inventory[:, full, :] > 0).any(axis=(1, 2))
+    users = np.nonzero(is_user)[0]
+    lane_left = np.where(room >= 0, np.maximum(room - _lane_load(instance, final, ~is_user), 0), -1)
+    others = final.inventory[~is_user].sum(axis=0)
+    site_left = np.full(stored.shape, -1, np.int64)
+    site_left[full] = np.maximum(np.floor(capacity[full, None]) - others[full], 0)
+    # room kept for whole lots: a minimum lot per order line an SKU had at a full location
+    lots: dict[int, np.ndarray] = {}
+    for g, o in zip(final.order_sku.tolist(), final.order_option.tolist(), strict=True):
+        option = instance.supply[o]
+        if is_user[g] and full[option.destination]:
+            lot = lots.setdefault(g, np.zeros(len(capacity), np.int64))
+            lot[option.destination] += max(option.moq, option.pack_size)
+    order = users[np.argsort(-instance.shortage_cost[users], kind="stable")]
+    workers = instance.settings.workers if pool is not None else 1
+    parts = [part for part in (order[w::workers] for w in range(workers)) if part.size]
+
+    def split(left: np.ndarray, uses: list[np.ndarray]) -> list[np.ndarray]:
+        total = np.sum(uses, axis=0)
+        out = []
+        for use in uses:
+            weight = np.where(total > 0, use / np.maximum(total, 1), 1.0 / len(uses))
+            out.append(np.where(left >= 0, np.floor(left * weight), -1).astype(np.int64))
+        return out
+
+    lane_uses, site_uses = [], []
+    for part in parts:
+        keep = np.zeros(n_sku, bool)
+        keep[part] = True
+        lane_uses.append(_lane_load(instance, final, keep))
+        site_uses.append(final.inventory[part].sum(axis=0))
+    rooms = list(zip(split(lane_left, lane_uses), split(site_left, site_uses), strict=True))
+    log.debug(
+        "allocating: %d SKUs on %d overloaded departures and %d full locations",
+        users.size,
+        broken.sum(),
+        full.sum(),
+    )
+    out = _empty(instance)
+    if pool is not None and len(parts) > 1:
+        futures = [
+            (part, pool.submit(_allocate_part, part, lanes, sites, _mine(lots, part)))
+            for part, (lanes, sites) in zip(parts, rooms, strict=True)
+        ]
+        results = [(part, future.result()) for part, future in futures]
+    else:
+        results = [
+            (part, _allocate_part(part, lanes, sites, _mine(lots, part), instance))
+            for part, (lanes, sites) in zip(parts, rooms, strict=True)
+        ]
+    for part, result in results:
+        rows = np.sort(part)
+        out["served"][rows] = result["served"]
+        out["inventory"][rows] = result["inventory"]
+        for key, value in result.items():
+            if key not in ("served", "inventory", "timing"):
+                out.setdefault(key, []).extend(value)
+    again = _finish(instance, out, status=solution.status, method=solution.method)
+    rest = _subset(solution, np.nonzero(~is_user)[0])
+    rest.served[users] = again.served[users]
+    rest.inventory[users] = again.inventory[users]
+    for name in SOLUTION_ARRAYS:
+        setattr(rest, name, np.concatenate([getattr(rest, name), getattr(again, name)]))
+    return rest, _with_lots(instance, rest), set(users.tolist())
+
+
+def _mine(by_sku: dict[int, np.ndarray], skus: np.ndarray) -> dict[int, np.ndarray]:
+    return {g: by_sku[g] for g in skus.tolist() if g in by_sku}
+
+
+def _allocate_part(
+    order: np.ndarray,
+    lane_room: np.ndarray,
+    site_room: np.ndarray,
+    lots: dict[int, np.ndarray],
+    instance: PlanInstance | None = None,
+) -> dict:
+    """In a worker (or in process with ``instance``): solve the SKUs of ``order`` one after
+    another, each capped by what ``lane_room`` and ``site_room`` (``-1``: no cap) have left
+    less the room its lots may need to be made whole (``lots``: per SKU, per location), and
+    take its departures, its stock and that room off them."""
+    instance = instance if instance is not None else _WORKER_INSTANCE
+    rows = np.sort(order)
+    shape = (len(rows), len(instance.locations), instance.horizon)
+    out = {"served": np.zeros(shape, np.int64), "inventory": np.zeros(shape, np.int64)}
+    lane_room, site_room = lane_room.copy(), site_room.copy()
+    sites = site_room >= 0
+    pricing = Pricing.zeros(instance)
+    no_lots = np.zeros(site_room.shape[0], np.int64)
+    for g in order.tolist():
+        lot = lots.get(g, no_lots)[:, None]
+        pricing.lane_cap = {g: lane_room}
+        if sites.any():
+            pricing.storage_cap = {g: np.where(sites, np.maximum(site_room - lot, 0), -1)}
+        arcs, flows = solve_flow_block(instance, np.array([g]), pricing)
+        used = (arcs.kind == LANE) & (flows > 0)
+        limited = lane_room[arcs.ref[used], arcs.day[used]] >= 0
+        np.subtract.at(
+            lane_room,
+            (arcs.ref[used][limited], arcs.day[used][limited]),
+            np.rint(flows[used][limited]).astype(np.int64),
+        )
+        _read_flows(instance, arcs, flows, out, rows=rows)
+        if sites.any():
+            held = out["inventory"][np.searchsorted(rows, g)]
+            taken = held + lot
+            site_room[sites] = np.maximum(site_room[sites] - taken[sites], 0)
+    return out
 
 
 def _share_capacities(
@@ -577,6 +763,13 @@ def apply_lot_rules(
     for i in order:
         key = (int(solution.order_sku[i]), int(solution.order_option[i]))
         groups.setdefault(key, []).append((int(solution.order_day[i]), int(solution.order_qty[i])))
+    # merging keeps room for the lines still to be made whole: a minimum lot per SKU and
+    # supplier option at each destination, until that SKU's lines there are rounded
+    reserve = np.zeros(len(instance.locations))
+    for _s, o in groups:
+        reserve[instance.supply[o].destination] += max(
+            instance.supply[o].moq, instance.supply[o].pack_size
+        )
     for (s, o), lines in groups.items():
         option = instance.supply[o]
         holding = instance.holding_cost[s, option.destination]
@@ -590,7 +783,7 @@ def apply_lot_rules(
                     option.destination,
                     first_day + option.lead_time_days : day + option.lead_time_days,
                 ]
-                fits = window.size == 0 or window.max() + qty <= room
+                fits = window.size == 0 or window.max() + qty + reserve[option.destination] <= room
                 days = slice(first_day + option.lead_time_days, day + option.lead_time_days)
                 price = (
                     storage_price[option.destination, days].sum()
@@ -603,6 +796,7 @@ def apply_lot_rules(
                     _shift(solution, stored, s, option, first_day, day, qty)
                     continue
             merged.append([day, qty])
+        reserve[option.destination] -= minimum
         for day, qty in merged:
             whole = max(math.ceil(qty / option.pack_size) * option.pack_size, option.moq)
             arrive = day + option.lead_time_days

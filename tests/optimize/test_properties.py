@@ -1,7 +1,8 @@
 """Properties every plan keeps, on random small networks: flows balance day by day (what
 arrives less what leaves is the change in stock), stock never goes negative, nothing is served
 beyond demand, shared capacities hold, and the per-SKU decomposition never beats the coupled
-optimum (it solves a restriction of the same problem)."""
+optimum (it solves a restriction of the same problem). Plans on weekly nodes keep the same
+day-by-day properties."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from tests.optimize.instances import make_instance
 
 
 @st.composite
-def instances(draw, mode: str):
+def instances(draw, mode: str, weekly: bool = False):
     n_loc = draw(st.integers(2, 4))
     n_sku = draw(st.integers(1, 3))
-    horizon = draw(st.integers(7, 16))
+    horizon = draw(st.integers(15, 30) if weekly else st.integers(7, 16))
     kinds = ("central_dc",) + ("regional_dc",) * (n_loc - 1)
     locations = tuple(["DC"] + [f"R{i}" for i in range(1, n_loc)])
     demand = {(s, loc): draw(st.floats(0, 12)) for s in range(n_sku) for loc in range(1, n_loc)}
@@ -54,7 +55,7 @@ def instances(draw, mode: str):
     ]
     capacity = {loc: draw(st.sampled_from([math.inf, 400.0])) for loc in range(n_loc)}
     safety = {(s, loc): draw(st.integers(0, 15)) for s in range(n_sku) for loc in range(n_loc)}
-    return make_instance(
+    instance = make_instance(
         skus=n_sku,
         locations=locations,
         kinds=kinds,
@@ -70,6 +71,12 @@ def instances(draw, mode: str):
         review_days=draw(st.sampled_from([1, 7])),
         mode=mode,
     )
+    if weekly:  # weekly nodes after a few daily days, so most of the horizon is weekly
+        fine = draw(st.sampled_from([0, 2, 5]))
+        instance.settings = instance.settings.model_copy(
+            update={"fine_days": fine, "weekly_nodes": True}
+        )
+    return instance
 
 
 def _check(instance) -> object:
@@ -87,6 +94,12 @@ def _check(instance) -> object:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances("decomposed"))
 def test_decomposed_plans_balance_and_respect_shared_limits(instance):
+    _check(instance)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances("decomposed", weekly=True))
+def test_plans_on_weekly_nodes_balance_day_by_day_and_respect_shared_limits(instance):
     _check(instance)
 
 
