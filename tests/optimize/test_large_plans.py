@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from control_tower.optimize import Lane, SolveStatus, SupplyOption, plan_instance
-from control_tower.optimize.solve import apply_lot_rules, balance_errors, coupling_violations
+from control_tower.optimize.solve import balance_errors, coupling_violations
 from tests.optimize.instances import make_instance
 from tests.optimize.test_known_optima import shipped
 
