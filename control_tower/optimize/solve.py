@@ -405,12 +405,12 @@ def _solve_decomposed(instance: PlanInstance, progress: Progress | None, pool) -
         for _ in range(ALLOCATION_ROUNDS):
             solution, final, users = _allocate(instance, solution, final, pool)
             allocated |= users
-            problems, users = coupling_violations(instance, final)
-            if not users or not problems:
+            problems, involved = coupling_violations(instance, final)
+            if not users or not problems:  # nothing left that allocating can repair
                 break
         shared: set[int] = set()
         if problems:
-            solution, final, shared = _share_capacities(instance, solution, final, users, pool)
+            solution, final, shared = _share_capacities(instance, solution, final, involved, pool)
         steps = []
         if allocated:
             steps.append(
