@@ -175,3 +175,25 @@ def test_merging_orders_leaves_room_to_make_every_lot_whole(order_cost):
     assert np.all(solution.order_qty[solution.order_sku == 1] >= 100)
     assert solution.inventory.sum(axis=0).max() <= 200
     assert solution.served.sum() == solution.demand.sum()
+
+
+def test_a_budget_is_kept_by_the_decomposed_repair():
+    """Three SKUs at a DC each sell 10 a day; their orders would cost 3,120 but the budget is
+    1,000 and the coupled repair is off: the SKUs re-planned with their shares of the budget
+    buy at most 1,000 worth (125 units at 8.00)."""
+    instance = make_instance(
+        skus=3,
+        locations=("DC",),
+        kinds=("central_dc",),
+        demand={(0, 0): 10, (1, 0): 10, (2, 0): 10},
+        supply=[SupplyOption(s, "S", 0, 1, 0.0, 8.0) for s in range(3)],
+        budget=1000.0,
+        mode="decomposed",
+    )
+    _settings(instance, coupled_max_arcs=0)
+    solution = plan_instance(instance).solution
+    assert solution.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+    assert coupling_violations(instance, solution)[0] == []
+    assert 8.0 * solution.order_qty.sum() <= 1000.0
+    assert solution.order_qty.sum() > 100
+    assert "budget" in solution.message
