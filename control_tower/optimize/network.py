@@ -115,8 +115,10 @@ def _lane_departures(instance: PlanInstance, weekly: bool) -> dict[str, np.ndarr
     ``fine_days`` leave on its first day after them, then weekly on the days that arrive on a
     weekly node day (as many departures as leaving every seventh day)."""
     cache = instance.__dict__.setdefault("_lane_departures", {})
-    if weekly in cache:
-        return cache[weekly]
+    opt = instance.settings
+    key = (weekly, opt.fine_days, opt.transfer_every_days, instance.horizon, tuple(instance.lanes))
+    if key in cache:
+        return cache[key]
     horizon = instance.horizon
     fine = min(instance.settings.fine_days, horizon)
     departures = instance.departure_day_indices
@@ -148,7 +150,7 @@ def _lane_departures(instance: PlanInstance, weekly: bool) -> dict[str, np.ndarr
         "unit_cost": np.array([lane_unit_cost(instance, i) for i in range(len(lanes))] or [0.0])[j],
         "cost_per_unit": np.array([ln.cost_per_unit for ln in lanes] or [0.0])[j],
     }
-    cache[weekly] = out
+    cache[key] = out
     return out
 
 
