@@ -423,12 +423,21 @@ def compare_runs(store: Store, base_run: int, other_run: int) -> pl.DataFrame:
 def status_text(run: dict) -> str:
     """What the status means for the user."""
     status = run["status"]
+    gap = run.get("gap")
     if status == "optimal":
-        return "Optimal: no cheaper plan exists for these inputs."
+        if gap is None:
+            return "Optimal for these inputs."
+        return (
+            f"Optimal: the cost is within {gap:.2%} of a lower bound proven for these inputs, "
+            "so no plan is cheaper by more than that."
+        )
     if status == "feasible":
-        gap = run.get("gap")
-        gap_text = f"{gap:.2%}" if gap is not None else "unknown"
-        return f"Feasible: the time limit stopped the search; at most {gap_text} from optimal."
+        gap_text = f"{gap:.2%}" if gap is not None else "an unknown share"
+        return (
+            f"Feasible: every limit is kept, and the cost is at most {gap_text} above the "
+            "proven lower bound (the search stopped at its time limit, or the bound is out of "
+            "reach)."
+        )
     if status == "infeasible":
         return f"Infeasible: {run['message']}"
     if status == "time_limit":

@@ -26,6 +26,7 @@ from control_tower.optimize import (
     plan,
     plan_flows,
     save_plan,
+    status_text,
 )
 from control_tower.optimize.solve import balance_errors
 from control_tower.store import Store
@@ -183,3 +184,13 @@ def test_a_state_replaces_the_stores_stock_and_inbound(demo):
     assert replaced.arrivals.sum() == 11
     assert replaced.arrivals[0, 0, 2] == 11
     assert np.array_equal(replaced.demand, instance.demand)
+
+
+def test_the_status_says_how_close_to_the_bound_the_plan_is():
+    assert "within 0.40% of a lower bound" in status_text({"status": "optimal", "gap": 0.004})
+    assert status_text({"status": "optimal", "gap": None}) == "Optimal for these inputs."
+    feasible = status_text({"status": "feasible", "gap": 0.031})
+    assert "at most 3.10% above the proven lower bound" in feasible
+    assert status_text({"status": "infeasible", "message": "A holds at most 5"}).endswith(
+        "A holds at most 5"
+    )
