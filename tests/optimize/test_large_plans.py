@@ -23,6 +23,17 @@ def _settings(instance, **update):
     return instance
 
 
+def _balanced_plan(instance, **update):
+    """The plan with ``update`` to its settings, checked optimal, balanced day by day, never
+    below zero and never serving beyond demand."""
+    solution = plan_instance(_settings(instance, **update)).solution
+    assert solution.status == SolveStatus.OPTIMAL
+    assert balance_errors(instance, solution) == []
+    assert np.all(solution.inventory >= 0)
+    assert np.all(solution.served <= solution.demand)
+    return solution
+
+
 def test_an_order_placed_within_fine_days_arrives_on_its_day_on_weekly_nodes():
     """The DC holds nothing and sells 10 a day from day 20 to 34; its supplier delivers in 20
     days. With daily nodes for 5 days and weekly after, the order placed on day 0 still lands
@@ -36,11 +47,7 @@ def test_an_order_placed_within_fine_days_arrives_on_its_day_on_weekly_nodes():
         supply=[SupplyOption(0, "SUP", 0, 20, 0.0, 8.0)],
         mode="decomposed",
     )
-    _settings(instance, fine_days=5, weekly_nodes=True)
-    result = plan_instance(instance)
-    solution = result.solution
-    assert solution.status == SolveStatus.OPTIMAL
-    assert balance_errors(instance, solution) == []
+    solution = _balanced_plan(instance, fine_days=5, weekly_nodes=True)
     assert solution.served.sum() == 150
     assert solution.served[0, 0, :20].sum() == 0
     assert solution.inventory[0, 0, 19] == 0
@@ -64,13 +71,7 @@ def test_weekly_nodes_never_count_stock_before_it_arrives():
             lanes=[Lane(0, 1, 3, 1.0, 0.0)],
             mode="decomposed",
         )
-        _settings(instance, fine_days=3, weekly_nodes=weekly)
-        result = plan_instance(instance)
-        solution = result.solution
-        assert solution.status == SolveStatus.OPTIMAL
-        assert balance_errors(instance, solution) == []
-        assert np.all(solution.inventory >= 0)
-        assert np.all(solution.served <= solution.demand)
+        solution = _balanced_plan(instance, fine_days=3, weekly_nodes=weekly)
         plans[weekly] = int(solution.served.sum())
     assert plans[False] == 300
     assert plans[True] >= plans[False] - 10 * 30 // 7
