@@ -491,6 +491,61 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exceptions(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from control_tower import exceptions
+    from control_tower.errors import NotFoundError
+
+    unknown = sorted(set(args.rule or []) - set(exceptions.RULES))
+    if unknown:
+        raise NotFoundError(
+            f"unknown rule {', '.join(unknown)}; rules are {', '.join(exceptions.RULES)}"
+        )
+    settings = load_settings()
+    with _open(args) as store:
+        if args.dry_run:
+            result = exceptions.detect(store, settings, as_of=args.as_of)
+        else:
+            result = exceptions.run_exceptions(store, settings, as_of=args.as_of, created_by="cli")
+    items = result.items
+    if args.rule:
+        items = items.filter(pl.col("rule").is_in(args.rule))
+    if args.location:
+        items = items.filter(pl.col("location").is_in(args.location))
+    if args.format == "json":
+        payload = {
+            "run_id": result.run_id,
+            "as_of": result.as_of,
+            "plan_run": result.plan_run,
+            "forecast_run": result.forecast_run,
+            "raised": result.raised,
+            "exceptions": [
+                {
+                    **row,
+                    "facts": json.loads(row["facts"]),
+                    "action_ids": json.loads(row["action_ids"] or "[]"),
+                }
+                for row in items.head(args.top).to_dicts()
+            ],
+        }
+        sys.stdout.write(json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n")
+        return 0
+    by_rule = items.group_by("rule").agg(pl.len(), pl.col("value_at_risk").sum()).sort("rule")
+    stored = f"run {result.run_id}" if result.run_id is not None else "not stored"
+    sys.stdout.write(
+        f"exceptions as of {result.as_of} ({stored}): {items.height} raised in "
+        f"{result.seconds:.2f} s\n"
+    )
+    for rule, count, value in by_rule.iter_rows():
+        sys.stdout.write(f"  {rule:<20}{count:>7,}  value at risk {value:,.0f}\n")
+    for row in items.head(args.top).iter_rows(named=True):
+        sys.stdout.write(
+            f"{row['severity']:>12,.0f}  {row['title']}\n              {row['detail']}\n"
+        )
+    return 0
+
+
 def _progress_bar(args: argparse.Namespace):
     """A tqdm bar on stderr when it is a terminal (or --verbose)."""
     if not (sys.stderr.isatty() or args.verbose):
@@ -724,6 +779,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="lead-time draws")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "exceptions",
+        help="run the exception rules and store the run",
+        description="Projected stock-outs, below safety stock, excess, dead stock, late "
+        "inbound, demand beyond the forecast's p99 and data problems, ranked by severity "
+        "(value at risk x urgency). Thresholds in [exceptions] and [position].",
+    )
+    _db_arg(p)
+    p.add_argument("--as-of", type=_date, help="as of the end of this day (default: the data's)")
+    p.add_argument(
+        "--rule",
+        nargs="+",
+        help="show only these rules (stockout, below_safety_stock, excess, dead_stock, "
+        "late_inbound, demand_anomaly, data_quality)",
+    )
+    p.add_argument("--location", nargs="+", help="show only these locations")
+    p.add_argument("--top", type=_positive, default=20, help="exceptions listed (default 20)")
+    p.add_argument("--dry-run", action="store_true", help="detect, store nothing")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_exceptions)
 
     p = sub.add_parser(
         "dashboard",

@@ -200,6 +200,37 @@ class OptimizerSettings(BaseModel):
     budget: float | None = Field(None, ge=0, description="most spent on supplier orders")
 
 
+class ExceptionSettings(BaseModel):
+    """Thresholds of the exception rules. Severity = value at risk x urgency, where urgency
+    = urgency_days / (urgency_days + days until it bites): 1 for what bites today, 0.5 a
+    week out by default."""
+
+    urgency_days: float = Field(7.0, gt=0, description="days until impact at which urgency is 0.5")
+    lookahead_days: int = Field(28, ge=1, le=182, description="days a stock-out is projected ahead")
+    excess_urgency: float = Field(
+        0.25, ge=0, le=1, description="urgency of excess stock (money tied up, not lost)"
+    )
+    dead_urgency: float = Field(
+        0.25, ge=0, le=1, description="urgency of dead stock (its age buckets in the facts)"
+    )
+    late_grace_days: int = Field(
+        0, ge=0, description="an inbound line is late this many days after its expected date"
+    )
+    anomaly_days: int = Field(
+        7, ge=1, le=91, description="recent days checked for demand beyond the forecast's p99"
+    )
+    stale_days: int = Field(
+        3,
+        ge=0,
+        description="a source is stale when its data ends this many days before the store's",
+    )
+    count_tolerance: float = Field(
+        0.005,
+        ge=0,
+        description="a count differing from the ledger by more than this share (and a unit)",
+    )
+
+
 class Settings(BaseModel):
     db_path: str = DEFAULT_DB_PATH
     import_error_limit: int = Field(50, ge=1)
@@ -208,6 +239,7 @@ class Settings(BaseModel):
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     policies: PolicySettings = Field(default_factory=PolicySettings)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+    exceptions: ExceptionSettings = Field(default_factory=ExceptionSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:

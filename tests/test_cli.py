@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ SUBCOMMANDS = [
     "freshness",
     "schemas",
     "dashboard",
+    "exceptions",
 ]
 
 
@@ -237,3 +239,19 @@ def test_readme_config_example_loads(tmp_path, monkeypatch):
     assert settings.db_path == "data/network.duckdb"
     assert settings.position.excess_cover_days == 60
     assert settings.forecast.horizon == 56 and settings.forecast.max_bias == 0.15
+
+
+def test_exceptions_runs_stores_and_lists_the_most_severe_first(demo_db_path, tmp_path, capsys):
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db_path, db)
+    assert main(["exceptions", "--db", str(db), "--format", "json", "--top", "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["run_id"] == 1 and out["raised"] > 0
+    severities = [e["severity"] for e in out["exceptions"]]
+    assert severities == sorted(severities, reverse=True)
+    assert all(e["rule"] and e["detail"] for e in out["exceptions"])
+    assert main(["exceptions", "--db", str(db), "--rule", "late_inbound", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "(not stored)" in text and "late_inbound" in text
+    assert main(["exceptions", "--db", str(db), "--rule", "nonsense"]) == 2
+    assert "unknown rule nonsense" in capsys.readouterr().err

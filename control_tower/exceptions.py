@@ -1,0 +1,870 @@
+"""The exception engine: what is going wrong in the network, ranked by the money at risk.
+
+Rules (thresholds in ``[exceptions]`` and ``[position]``), each over the store as of a day:
+
+- ``stockout``: stock projected day by day (available, plus inbound on its expected day, a
+  late line tomorrow, less the forecast's daily mean, or recent demand without a forecast) runs
+  out within ``lookahead_days`` before the next replenishment arrives: the next inbound, else
+  an order placed today (the source's lead time; a stock-out after that is the normal
+  reorder's business). Units short until then, valued at the price.
+- ``below_safety_stock``: available under the policy's safety stock (and no stock-out
+  projected): the units missing, at cost.
+- ``excess``: available above the policy's max level and above ``excess_cover_days`` of
+  cover: the value tied up above the max level.
+- ``dead_stock``: owned stock with no outbound movement for ``dead_stock_days``, with its age
+  bucket and an end-of-life suggestion (move it where it sells, else freeze and mark down).
+- ``late_inbound``: an open purchase order line or transfer past its expected day.
+- ``demand_anomaly``: actual demand in the last ``anomaly_days`` above the p99 of the latest
+  forecast made before that day.
+- ``data_quality``: a source whose data ends ``stale_days`` before the store's, on hand below
+  zero where it may not be, a purchase order expected before it was ordered, a count that
+  disagrees with the ledger at the time of the count.
+
+Severity = value at risk x urgency, urgency = u / (u + days until it bites), u =
+``urgency_days`` (1 today, 0.5 a week out by default; excess and dead stock use fixed,
+lower urgencies). The same exception across runs is one item (key: rule, SKU, location,
+reference) with a first and last seen; acknowledging or snoozing it takes a reason and is
+audited. Each exception lists the drafted actions of the latest plan that address it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from control_tower import position
+from control_tower.config import Settings
+from control_tower.errors import ControlTowerError, NotFoundError
+from control_tower.kpis import aging_bucket_labels
+from control_tower.policies import policies, policy_table
+from control_tower.store import Store, registered
+
+log = logging.getLogger(__name__)
+
+RULES = (
+    "stockout",
+    "below_safety_stock",
+    "excess",
+    "dead_stock",
+    "late_inbound",
+    "demand_anomaly",
+    "data_quality",
+)
+STOCKING = ("central_dc", "regional_dc", "store")
+ITEM_SCHEMA = {
+    "exception_key": pl.Utf8,
+    "rule": pl.Utf8,
+    "sku": pl.Utf8,
+    "location": pl.Utf8,
+    "reference": pl.Utf8,
+    "severity": pl.Float64,
+    "value_at_risk": pl.Float64,
+    "urgency": pl.Float64,
+    "due_date": pl.Date,
+    "units": pl.Float64,
+    "title": pl.Utf8,
+    "detail": pl.Utf8,
+    "suggestion": pl.Utf8,
+    "facts": pl.Utf8,
+    "action_ids": pl.Utf8,
+}
+
+
+class ExceptionInputError(ControlTowerError, ValueError):
+    """An acknowledgement, snooze or count that cannot be taken, with the reason."""
+
+
+@dataclass
+class ExceptionRun:
+    run_id: int | None
+    as_of: date
+    items: pl.DataFrame
+    seconds: float
+    plan_run: int | None
+    forecast_run: int | None
+
+    @property
+    def raised(self) -> int:
+        return self.items.height
+
+
+def _urgency(days: np.ndarray | pl.Expr, u: float):
+    if isinstance(days, pl.Expr):
+        return u / (u + days.clip(lower_bound=0))
+    return u / (u + np.maximum(days, 0))
+
+
+def _key(rule: str, sku: str | None, location: str | None, reference: str | None) -> str:
+    return "|".join([rule, sku or "", location or "", reference or ""])
+
+
+def _frame(rows: list[dict]) -> pl.DataFrame:
+    """Items from rule rows (facts as dicts), in ITEM_SCHEMA."""
+    if not rows:
+        return pl.DataFrame(schema=ITEM_SCHEMA)
+    for row in rows:
+        row["exception_key"] = _key(
+            row["rule"], row.get("sku"), row.get("location"), row.get("reference")
+        )
+        row["facts"] = json.dumps(row["facts"], default=str, ensure_ascii=False)
+        row["severity"] = float(row["value_at_risk"]) * float(row["urgency"])
+        row.setdefault("action_ids", None)
+        row.setdefault("suggestion", None)
+        row.setdefault("reference", None)
+    return pl.DataFrame(rows, schema=ITEM_SCHEMA)
+
+
+# -- the rules ----------------------------------------------------------------------------------
+def _prices(store: Store) -> dict[str, float]:
+    return {
+        sku: float(price if price is not None else cost)
+        for sku, price, cost in store.rows("SELECT sku, price, unit_cost FROM products")
+    }
+
+
+FORECAST_SQL = """
+WITH chosen AS (
+    SELECT sku, location, max(run_id) AS run_id
+    FROM forecast_series
+    WHERE run_id IN (SELECT run_id FROM forecast_runs WHERE as_of <= $as_of)
+      AND ($run_id IS NULL OR run_id = $run_id)
+    GROUP BY ALL
+)
+SELECT f.run_id, f.sku, f.location, f.date, f.mean
+FROM forecasts f JOIN chosen USING (run_id, sku, location)
+WHERE f.date > $as_of AND f.date <= $last
+"""
+
+
+def _stock_rules(
+    store: Store,
+    settings: Settings,
+    as_of: date,
+    pos: pl.DataFrame,
+    pol: pl.DataFrame,
+    prices: dict[str, float],
+    forecast_run: int | None,
+) -> tuple[list[dict], int | None]:
+    """Projected stock-outs, then below safety stock and excess against the policies."""
+    opt = settings.exceptions
+    horizon = opt.lookahead_days
+    u = opt.urgency_days
+    rows: list[dict] = []
+    stock = pos.filter(pl.col("location_kind").is_in(STOCKING)).join(
+        pol.select("sku", "location", "safety_stock", "max_level", "lead_time_days", "source"),
+        on=["sku", "location"],
+        how="left",
+    )
+    if stock.height == 0:
+        return rows, None
+    index = {(s, loc): i for i, (s, loc) in enumerate(stock.select("sku", "location").iter_rows())}
+    n = stock.height
+    rate = stock["avg_daily_demand"].fill_null(0.0).to_numpy()
+    demand = np.repeat(rate[:, None], horizon, axis=1)
+    forecast = store.query(
+        FORECAST_SQL,
+        {"as_of": as_of, "last": as_of + timedelta(days=horizon), "run_id": forecast_run},
+    )
+    used_run = int(forecast["run_id"].max()) if forecast.height else None
+    forecasted = np.zeros(n, dtype=bool)
+    for s, loc, day, mean in forecast.select("sku", "location", "date", "mean").iter_rows():
+        i = index.get((s, loc))
+        if i is not None:
+            demand[i, (day - as_of).days - 1] = mean
+            forecasted[i] = True
+    arrivals = np.zeros((n, horizon))
+    late_units = np.zeros(n)
+    inbound = position.inbound(store, as_of=as_of)
+    for s, loc, expected, units in inbound.select(
+        "sku", "to_location", "expected_date", "remaining"
+    ).iter_rows():
+        i = index.get((s, loc))
+        if i is None:
+            continue
+        t = (expected - as_of).days
+        if t <= 0:
+            late_units[i] += units
+            t = 1
+        if t <= horizon:
+            arrivals[i, t - 1] += units
+    available = stock["available"].to_numpy().astype(float)
+    projected = available[:, None] + np.cumsum(arrivals - demand, axis=1)  # end of day t+1
+    out = projected < -1e-9
+    runs_out = out.any(axis=1) & (available >= 0)
+    lead = stock["lead_time_days"].fill_null(float(horizon)).to_numpy()
+    short_by_pair: set[int] = set()
+    for i in np.nonzero(runs_out)[0]:
+        s_day = int(np.argmax(out[i]))  # index: day s_day + 1
+        later = np.nonzero(arrivals[i, s_day + 1 :] > 0)[0]
+        if later.size:
+            end = s_day + 1 + int(later[0])  # index of the next arrival's day
+            until = "the next delivery"
+        else:
+            # nothing on the way: an order placed today fixes a stock-out after its lead time
+            end = min(int(np.ceil(lead[i])), horizon)
+            if s_day >= end:
+                continue
+            until = "a replenishment ordered today could arrive (the source's lead time)"
+        units = float(max(-projected[i, max(end - 1, s_day)], 0.0))
+        if units <= 0:
+            continue
+        r = stock.row(int(i), named=True)
+        price = prices.get(r["sku"], r["unit_cost"] or 0.0)
+        due = as_of + timedelta(days=s_day + 1)
+        next_day = as_of + timedelta(days=end + 1) if later.size else None
+        short_by_pair.add(int(i))
+        rows.append(
+            {
+                "rule": "stockout",
+                "sku": r["sku"],
+                "location": r["location"],
+                "value_at_risk": units * price,
+                "urgency": float(_urgency(np.array(s_day + 1), u)),
+                "due_date": due,
+                "units": units,
+                "title": f"{r['sku']} runs out at {r['location']} on {due}",
+                "detail": (
+                    f"{r['sku']} ({r['name']}) at {r['location']}: {r['available']:,} available, "
+                    f"{'forecast' if forecasted[i] else 'recent demand'} "
+                    f"{demand[i, : s_day + 1].mean():.1f} a day; stock runs out on {due} and "
+                    f"{units:,.0f} units go short until {until}"
+                    + (f" ({next_day})" if next_day else "")
+                    + f"; {units:,.0f} x {price:,.2f} = {units * price:,.0f} of sales at risk."
+                ),
+                "suggestion": "approve the drafted transfer or order, or expedite inbound",
+                "facts": {
+                    "available": r["available"],
+                    "in_transit": r["in_transit_in"],
+                    "on_order": r["on_order"],
+                    "daily_demand": round(float(demand[i, : s_day + 1].mean()), 3),
+                    "demand_source": "forecast" if forecasted[i] else "recent demand",
+                    "stockout_date": due,
+                    "next_arrival": next_day,
+                    "late_units_assumed_tomorrow": float(late_units[i]),
+                    "units_short": units,
+                    "price": price,
+                },
+            }
+        )
+    for i, r in enumerate(stock.iter_rows(named=True)):
+        safety, top = r["safety_stock"], r["max_level"]
+        if safety is None:
+            continue
+        unit_cost = r["unit_cost"] or 0.0
+        daily = r["avg_daily_demand"] or 0.0
+        if i not in short_by_pair and r["available"] < safety - 1e-9:
+            gap = float(safety - r["available"])
+            cover = r["available"] / daily if daily > 0 and r["available"] > 0 else 0.0
+            due = as_of + timedelta(days=int(cover))
+            rows.append(
+                {
+                    "rule": "below_safety_stock",
+                    "sku": r["sku"],
+                    "location": r["location"],
+                    "value_at_risk": gap * unit_cost,
+                    "urgency": float(_urgency(np.array(cover), u)),
+                    "due_date": due,
+                    "units": gap,
+                    "title": f"{r['sku']} below safety stock at {r['location']}",
+                    "detail": (
+                        f"{r['available']:,} available against a safety stock of {safety:,.0f} "
+                        f"({r['source'] or 'no source'}): {gap:,.0f} units short of the buffer, "
+                        f"{gap * unit_cost:,.0f} at cost; {cover:.1f} days of cover."
+                    ),
+                    "suggestion": "approve the drafted replenishment",
+                    "facts": {
+                        "available": r["available"],
+                        "safety_stock": round(float(safety), 2),
+                        "days_of_cover": round(cover, 2),
+                        "unit_cost": unit_cost,
+                    },
+                }
+            )
+        flag_at = max(top or 0.0, daily * settings.position.excess_cover_days)
+        if (
+            top is not None
+            and top > 0
+            and r["available"] > flag_at + 1e-9
+            and r["status"] != "dead"
+        ):
+            extra = float(r["available"] - top)
+            rows.append(
+                {
+                    "rule": "excess",
+                    "sku": r["sku"],
+                    "location": r["location"],
+                    "value_at_risk": extra * unit_cost,
+                    "urgency": opt.excess_urgency,
+                    "due_date": None,
+                    "units": extra,
+                    "title": f"{r['sku']} in excess at {r['location']}",
+                    "detail": (
+                        f"{r['available']:,} available against a max level of {top:,.0f} (flagged "
+                        f"above {settings.position.excess_cover_days:g} days of cover): "
+                        f"{extra:,.0f} units above it tie up {extra * unit_cost:,.0f}"
+                        + (
+                            f"; {r['days_of_cover']:.0f} days of cover."
+                            if r["days_of_cover"] is not None
+                            else "; no demand."
+                        )
+                    ),
+                    "suggestion": "move the excess to a location short of it, or pause orders",
+                    "facts": {
+                        "available": r["available"],
+                        "max_level": round(float(top), 2),
+                        "days_of_cover": r["days_of_cover"],
+                        "unit_cost": unit_cost,
+                    },
+                }
+            )
+    return rows, used_run
+
+
+def _dead_stock(settings: Settings, as_of: date, pos: pl.DataFrame) -> list[dict]:
+    buckets = aging_bucket_labels(settings.position.aging_buckets_days)
+    selling = (
+        pos.filter(pl.col("location_kind").is_in(STOCKING) & (pl.col("avg_daily_demand") > 0))
+        .sort("avg_daily_demand", descending=True)
+        .group_by("sku", maintain_order=True)
+        .agg(pl.col("location"), pl.col("avg_daily_demand"))
+    )
+    where = {s: (locs, rates) for s, locs, rates in selling.iter_rows()}
+    rows = []
+    dead = pos.filter((pl.col("status") == "dead") & (pl.col("owned_on_hand") > 0))
+    for r in dead.iter_rows(named=True):
+        label = next(
+            (
+                lab
+                for lab, low, high in buckets
+                if r["age_days"] >= low and (high is None or r["age_days"] <= high)
+            ),
+            buckets[-1][0],
+        )
+        value = r["stock_value"] or 0.0
+        locs, rates = where.get(r["sku"], ([], []))
+        other = [(loc, rate) for loc, rate in zip(locs, rates, strict=True) if loc != r["location"]]
+        if other:
+            suggestion = f"move it to {other[0][0]}, where it sells {other[0][1]:.1f} a day"
+        else:
+            suggestion = "freeze it (stop ordering), then mark it down or convert it"
+        rows.append(
+            {
+                "rule": "dead_stock",
+                "sku": r["sku"],
+                "location": r["location"],
+                "value_at_risk": value,
+                "urgency": settings.exceptions.dead_urgency,
+                "due_date": None,
+                "units": float(r["owned_on_hand"]),
+                "title": f"{r['sku']} dead at {r['location']} ({label})",
+                "detail": (
+                    f"{r['owned_on_hand']:,} units ({value:,.0f}) with no outbound movement for "
+                    f"{r['days_without_outbound']} days"
+                    + (f" (last {r['last_outbound_date']})" if r["last_outbound_date"] else "")
+                    + f"; aged {r['age_days']} days."
+                ),
+                "suggestion": suggestion,
+                "facts": {
+                    "on_hand": r["owned_on_hand"],
+                    "stock_value": value,
+                    "days_without_outbound": r["days_without_outbound"],
+                    "last_outbound_date": r["last_outbound_date"],
+                    "age_days": r["age_days"],
+                    "age_bucket": label,
+                    "sells_at": other[:3],
+                },
+            }
+        )
+    return rows
+
+
+def _late_inbound(store: Store, settings: Settings, as_of: date) -> list[dict]:
+    grace = settings.exceptions.late_grace_days
+    late = position.inbound(store, as_of=as_of).filter(pl.col("days_late") > grace)
+    rows = []
+    for r in late.iter_rows(named=True):
+        who = r["supplier"] or r["from_location"]
+        what = "purchase order" if r["kind"] == "purchase_order" else "transfer"
+        rows.append(
+            {
+                "rule": "late_inbound",
+                "sku": r["sku"],
+                "location": r["to_location"],
+                "reference": r["reference"],
+                "value_at_risk": float(r["value"] or 0.0),
+                "urgency": 1.0,
+                "due_date": r["expected_date"],
+                "units": float(r["remaining"]),
+                "title": f"{what} {r['reference']} late {r['days_late']} days",
+                "detail": (
+                    f"{what} {r['reference']} from {who}: {r['remaining']:,} of {r['quantity']:,} "
+                    f"units of {r['sku']} to {r['to_location']} were due on "
+                    f"{r['expected_date']}, {r['days_late']} days ago ({r['value']:,.0f} at cost)."
+                ),
+                "suggestion": f"chase {who} for a new date, or cover from another source",
+                "facts": {
+                    "kind": r["kind"],
+                    "from": who,
+                    "remaining": r["remaining"],
+                    "expected_date": r["expected_date"],
+                    "days_late": r["days_late"],
+                },
+            }
+        )
+    return rows
+
+
+ANOMALY_SQL = """
+WITH recent AS (
+    SELECT sku, location, date, quantity FROM demand_history
+    WHERE date > $first AND date <= $as_of
+), matched AS (
+    SELECT r.sku, r.location, r.date, r.quantity, f.p99, f.mean, f.run_id,
+           row_number() OVER (PARTITION BY r.sku, r.location, r.date ORDER BY f.run_id DESC) AS n
+    FROM recent r
+    JOIN forecasts f ON f.sku = r.sku AND f.location = r.location AND f.date = r.date
+    JOIN forecast_runs fr ON fr.run_id = f.run_id AND fr.as_of < r.date
+)
+SELECT sku, location, date, quantity, p99, mean, run_id FROM matched
+WHERE n = 1 AND quantity > p99
+ORDER BY sku, location, date
+"""
+
+
+def _anomalies(
+    store: Store, settings: Settings, as_of: date, prices: dict[str, float]
+) -> list[dict]:
+    opt = settings.exceptions
+    found = store.query(
+        ANOMALY_SQL, {"first": as_of - timedelta(days=opt.anomaly_days), "as_of": as_of}
+    )
+    rows = []
+    for (sku, loc), g in found.group_by(["sku", "location"], maintain_order=True):
+        above = float((g["quantity"] - g["p99"]).sum())
+        last = g["date"].max()
+        price = prices.get(sku, 0.0)
+        days = [
+            {"date": d, "actual": q, "p99": p, "mean": round(m, 2), "forecast_run": run}
+            for d, q, p, m, run in g.select("date", "quantity", "p99", "mean", "run_id").iter_rows()
+        ]
+        rows.append(
+            {
+                "rule": "demand_anomaly",
+                "sku": sku,
+                "location": loc,
+                "value_at_risk": above * price,
+                "urgency": float(_urgency(np.array((as_of - last).days), opt.urgency_days)),
+                "due_date": last,
+                "units": above,
+                "title": f"{sku} demand beyond the forecast at {loc}",
+                "detail": (
+                    f"on {g.height} of the last {opt.anomaly_days} days demand for {sku} at "
+                    f"{loc} exceeded the forecast's p99, by {above:,.0f} units in all (last on "
+                    f"{last}: {days[-1]['actual']:,} against a p99 of {days[-1]['p99']:,.0f})."
+                ),
+                "suggestion": "check the cause (promotion, data error); re-forecast if it lasts",
+                "facts": {"days": days, "units_above_p99": above, "price": price},
+            }
+        )
+    return rows
+
+
+def _data_quality(store: Store, settings: Settings, as_of: date) -> list[dict]:
+    opt = settings.exceptions
+    rows = []
+    ends = dict(
+        store.rows(
+            "SELECT 'ledger', max(ts)::DATE FROM ledger "
+            "UNION ALL SELECT 'demand', max(date) FROM demand_history"
+        )
+    )
+    for source, end in ends.items():
+        if end is None or (as_of - end).days <= opt.stale_days:
+            continue
+        rows.append(
+            {
+                "rule": "data_quality",
+                "reference": f"stale:{source}",
+                "value_at_risk": 0.0,
+                "urgency": 1.0,
+                "due_date": end,
+                "units": None,
+                "title": f"{source} data is stale",
+                "detail": (
+                    f"the {source} data ends on {end}, {(as_of - end).days} days before the "
+                    f"store's as-of {as_of}: figures built on it are out of date."
+                ),
+                "suggestion": f"re-import the {source} feed",
+                "facts": {"source": source, "data_to": end, "as_of": as_of},
+            }
+        )
+    negative = store.query(
+        """
+        SELECT l.sku, l.location, l.owner, sum(l.quantity)::BIGINT AS balance,
+               any_value(p.unit_cost)::DOUBLE AS unit_cost
+        FROM ledger l JOIN locations loc ON loc.code = l.location
+        JOIN products p ON p.sku = l.sku
+        WHERE l.ts < $next AND NOT loc.allow_negative
+        GROUP BY l.sku, l.location, l.owner HAVING sum(l.quantity) < 0
+        """,
+        {"next": position.midnight(as_of + timedelta(days=1))},
+    )
+    for sku, loc, owner, balance, cost in negative.iter_rows():
+        rows.append(
+            {
+                "rule": "data_quality",
+                "sku": sku,
+                "location": loc,
+                "reference": f"negative:{owner}",
+                "value_at_risk": -balance * (cost or 0.0),
+                "urgency": 1.0,
+                "due_date": as_of,
+                "units": float(-balance),
+                "title": f"{sku} on hand below zero at {loc}",
+                "detail": f"the ledger gives {balance:,} on hand ({owner}) where stock cannot go negative.",
+                "suggestion": "find the missing receipt or count the location",
+                "facts": {"balance": balance, "owner": owner},
+            }
+        )
+    backwards = store.query(
+        "SELECT po_number, sku, location, order_date, expected_date FROM purchase_orders "
+        "WHERE expected_date < order_date AND status = 'open'"
+    )
+    for po, sku, loc, ordered, expected in backwards.iter_rows():
+        rows.append(
+            {
+                "rule": "data_quality",
+                "sku": sku,
+                "location": loc,
+                "reference": f"po-dates:{po}",
+                "value_at_risk": 0.0,
+                "urgency": 1.0,
+                "due_date": expected,
+                "units": None,
+                "title": f"PO {po} expected before it was ordered",
+                "detail": f"PO {po} ({sku}) was ordered on {ordered} but is expected on {expected}.",
+                "suggestion": "correct the PO's dates with the supplier",
+                "facts": {"order_date": ordered, "expected_date": expected},
+            }
+        )
+    counts = store.query(
+        """
+        WITH last AS (
+            SELECT sku, location, counted_at, quantity, counted_by,
+                   row_number() OVER (PARTITION BY sku, location ORDER BY counted_at DESC, count_id DESC) AS n
+            FROM stock_counts WHERE counted_at < $next
+        )
+        SELECT c.sku, c.location, c.counted_at, c.quantity, c.counted_by,
+               coalesce((SELECT sum(l.quantity)::BIGINT FROM ledger l
+                         WHERE l.sku = c.sku AND l.location = c.location AND l.ts <= c.counted_at), 0)
+                   AS ledger,
+               (SELECT unit_cost::DOUBLE FROM products p WHERE p.sku = c.sku) AS unit_cost
+        FROM last c WHERE n = 1
+        """,
+        {"next": position.midnight(as_of + timedelta(days=1))},
+    )
+    for sku, loc, at, counted, who, booked, cost in counts.iter_rows():
+        diff = float(counted - booked)
+        if abs(diff) <= max(1.0, opt.count_tolerance * max(counted, booked)):
+            continue
+        rows.append(
+            {
+                "rule": "data_quality",
+                "sku": sku,
+                "location": loc,
+                "reference": "count",
+                "value_at_risk": abs(diff) * (cost or 0.0),
+                "urgency": 1.0,
+                "due_date": at.date(),
+                "units": abs(diff),
+                "title": f"{sku} count disagrees with the ledger at {loc}",
+                "detail": (
+                    f"{who} counted {counted:,} on {at:%Y-%m-%d %H:%M}; the ledger held {booked:,} "
+                    f"then ({diff:+,.0f}, {abs(diff) * (cost or 0.0):,.0f} at cost)."
+                ),
+                "suggestion": "post the count difference as an adjustment, or recount",
+                "facts": {"counted": counted, "ledger": booked, "counted_at": at, "by": who},
+            }
+        )
+    return rows
+
+
+def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int | None]:
+    """Each item's live actions (proposed or approved; a new plan supersedes the proposals
+    of the one before): what delivers to a short location, what moves stock out of one in
+    excess. Returns the items and the latest plan run among those actions."""
+    actions = store.query(
+        "SELECT action_id, plan_run, sku, from_location, to_location FROM actions "
+        "WHERE status IN ('proposed', 'approved')"
+    )
+    plan_run = (
+        int(actions["plan_run"].max())
+        if actions.height and actions["plan_run"].max() is not None
+        else None
+    )
+    if actions.height == 0 or items.height == 0:
+        return items, plan_run
+    inbound = actions.group_by("sku", "to_location").agg(pl.col("action_id").sort().alias("to_ids"))
+    outbound = (
+        actions.filter(pl.col("from_location").is_not_null())
+        .group_by("sku", "from_location")
+        .agg(pl.col("action_id").sort().alias("from_ids"))
+    )
+    linked = items.join(
+        inbound, left_on=["sku", "location"], right_on=["sku", "to_location"], how="left"
+    ).join(outbound, left_on=["sku", "location"], right_on=["sku", "from_location"], how="left")
+    incoming = pl.col("rule").is_in(["stockout", "below_safety_stock", "demand_anomaly"])
+    outgoing = pl.col("rule").is_in(["excess", "dead_stock"])
+    ids = (
+        pl.when(incoming)
+        .then(pl.col("to_ids"))
+        .when(outgoing)
+        .then(pl.col("from_ids"))
+        .otherwise(None)
+    )
+    linked = linked.with_columns(
+        action_ids=pl.when(ids.list.len() > 0)
+        .then(
+            ids.cast(pl.List(pl.Utf8))
+            .list.join(",")
+            .map_elements(lambda s: f"[{s}]", return_dtype=pl.Utf8)
+        )
+        .otherwise(None)
+    )
+    return linked.select(list(ITEM_SCHEMA)), plan_run
+
+
+# -- the verbs -------------------------------------------------------------------------------------
+def detect(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    as_of: date | None = None,
+    forecast_run: int | None = None,
+) -> ExceptionRun:
+    """Every rule over the store as of ``as_of`` (default: the data's today), ranked by
+    severity; nothing is written."""
+    settings = settings or Settings()
+    started = time.perf_counter()
+    as_of = position.resolve_as_of(store, as_of)
+    pos = position.full_position(store, as_of=as_of, settings=settings.position)
+    pol = policy_table(
+        policies(
+            store, settings.policies, settings.position, as_of=as_of, forecast_run=forecast_run
+        )
+    )
+    prices = _prices(store)
+    stock_rows, used_run = _stock_rules(store, settings, as_of, pos, pol, prices, forecast_run)
+    rows = (
+        stock_rows
+        + _dead_stock(settings, as_of, pos)
+        + _late_inbound(store, settings, as_of)
+        + _anomalies(store, settings, as_of, prices)
+        + _data_quality(store, settings, as_of)
+    )
+    items, plan_run = _link_actions(store, _frame(rows))
+    items = items.sort(["severity", "exception_key"], descending=[True, False])
+    seconds = time.perf_counter() - started
+    log.info("exceptions as of %s: %d raised in %.2f s", as_of, items.height, seconds)
+    return ExceptionRun(None, as_of, items, seconds, plan_run, used_run)
+
+
+def run_exceptions(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    as_of: date | None = None,
+    forecast_run: int | None = None,
+    created_by: str = "exception engine",
+) -> ExceptionRun:
+    """Detect and store a run in one transaction: the run, its items, and each exception's
+    first and last seen (an exception not raised again is closed; its acknowledgement and
+    snooze stay)."""
+    settings = settings or Settings()
+    result = detect(store, settings, as_of=as_of, forecast_run=forecast_run)
+    now = datetime.now()
+    with store.transaction() as cur:
+        run_id = cur.execute(
+            "INSERT INTO exception_runs (created_by, as_of, plan_run, forecast_run, settings, "
+            "raised, seconds) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
+            [
+                created_by,
+                result.as_of,
+                result.plan_run,
+                result.forecast_run,
+                settings.exceptions.model_dump_json(),
+                result.raised,
+                result.seconds,
+            ],
+        ).fetchone()[0]
+        items = result.items.with_columns(run_id=pl.lit(run_id, pl.Int64))
+        with registered(cur, "new_items", items):
+            cur.execute(
+                "INSERT INTO exception_run_items SELECT run_id, exception_key, rule, sku, "
+                "location, reference, severity, value_at_risk, urgency, due_date, units, title, "
+                "detail, suggestion, facts, action_ids FROM new_items"
+            )
+            cur.execute(
+                "UPDATE exceptions SET open = exception_key IN (SELECT exception_key FROM new_items)"
+            )
+            cur.execute(
+                "UPDATE exceptions SET last_seen_run = ?, last_seen_at = ? "
+                "WHERE exception_key IN (SELECT exception_key FROM new_items)",
+                [run_id, now],
+            )
+            cur.execute(
+                "INSERT INTO exceptions (exception_key, rule, sku, location, reference, "
+                "first_seen_run, first_seen_at, last_seen_run, last_seen_at, open) "
+                "SELECT exception_key, rule, sku, location, reference, ?, ?, ?, ?, TRUE "
+                "FROM new_items WHERE exception_key NOT IN (SELECT exception_key FROM exceptions)",
+                [run_id, now, run_id, now],
+            )
+    result.run_id = run_id
+    return result
+
+
+def latest_run(store: Store) -> dict | None:
+    frame = store.query("SELECT * FROM exception_runs ORDER BY run_id DESC LIMIT 1")
+    return frame.row(0, named=True) if frame.height else None
+
+
+def list_exceptions(
+    store: Store,
+    run_id: int | None = None,
+    *,
+    rules: list[str] | None = None,
+    locations: list[str] | None = None,
+    min_severity: float = 0.0,
+    include_snoozed: bool = False,
+    include_acknowledged: bool = True,
+) -> pl.DataFrame:
+    """A run's exceptions (default the latest), most severe first, with their first and last
+    seen, acknowledgement and snooze. Snoozed ones (until after the run's as-of) are left out
+    unless asked for."""
+    if run_id is None:
+        last = latest_run(store)
+        if last is None:
+            return pl.DataFrame(schema=ITEM_SCHEMA)
+        run_id = last["run_id"]
+    run = store.query("SELECT as_of FROM exception_runs WHERE run_id = ?", [run_id])
+    if run.height == 0:
+        raise NotFoundError(f"no exception run {run_id}")
+    unknown = sorted(set(rules or []) - set(RULES))
+    if unknown:
+        raise NotFoundError(f"unknown rule {', '.join(unknown)}; rules are {', '.join(RULES)}")
+    frame = store.query(
+        """
+        SELECT i.*, e.first_seen_run, e.first_seen_at, e.last_seen_run, e.last_seen_at,
+               e.acknowledged_by, e.acknowledged_at, e.ack_reason, e.snoozed_until,
+               e.snoozed_by, e.snooze_reason
+        FROM exception_run_items i JOIN exceptions e USING (exception_key)
+        WHERE i.run_id = $run AND i.severity >= $min
+          AND ($all_rules OR i.rule IN (SELECT unnest($rules)))
+          AND ($all_locations OR i.location IN (SELECT unnest($locations)))
+          AND ($snoozed OR e.snoozed_until IS NULL OR e.snoozed_until <= $as_of)
+          AND ($acknowledged OR e.acknowledged_at IS NULL)
+        ORDER BY i.severity DESC, i.exception_key
+        """,
+        {
+            "run": run_id,
+            "min": min_severity,
+            "all_rules": not rules,
+            "rules": rules or [""],
+            "all_locations": not locations,
+            "locations": locations or [""],
+            "snoozed": include_snoozed,
+            "acknowledged": include_acknowledged,
+            "as_of": run["as_of"][0],
+        },
+    )
+    return frame
+
+
+def _check_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ExceptionInputError("a reason is required")
+    if len(reason) > 2000:
+        raise ExceptionInputError("the reason is longer than 2,000 characters")
+    return reason
+
+
+def acknowledge(store: Store, key: str, actor: str, reason: str) -> None:
+    """Mark an exception seen and handled for now, with a reason (audited)."""
+    reason = _check_reason(reason)
+    with store.transaction() as cur:
+        if (
+            cur.execute("SELECT 1 FROM exceptions WHERE exception_key = ?", [key]).fetchone()
+            is None
+        ):
+            raise NotFoundError(f"no exception {key!r}")
+        now = datetime.now()
+        cur.execute(
+            "UPDATE exceptions SET acknowledged_by = ?, acknowledged_at = ?, ack_reason = ? "
+            "WHERE exception_key = ?",
+            [actor, now, reason, key],
+        )
+        cur.execute(
+            "INSERT INTO exception_events (exception_key, occurred_at, actor, kind, reason) "
+            "VALUES (?, ?, ?, 'acknowledge', ?)",
+            [key, now, actor, reason],
+        )
+
+
+def snooze(store: Store, key: str, actor: str, reason: str, until: date) -> None:
+    """Hide an exception from the inbox until ``until`` (after the latest run's as-of), with a
+    reason (audited)."""
+    reason = _check_reason(reason)
+    last = latest_run(store)
+    if last is not None and until <= last["as_of"]:
+        raise ExceptionInputError(f"snooze until a day after {last['as_of']}, not {until}")
+    with store.transaction() as cur:
+        if (
+            cur.execute("SELECT 1 FROM exceptions WHERE exception_key = ?", [key]).fetchone()
+            is None
+        ):
+            raise NotFoundError(f"no exception {key!r}")
+        now = datetime.now()
+        cur.execute(
+            "UPDATE exceptions SET snoozed_until = ?, snoozed_by = ?, snooze_reason = ? "
+            "WHERE exception_key = ?",
+            [until, actor, reason, key],
+        )
+        cur.execute(
+            "INSERT INTO exception_events (exception_key, occurred_at, actor, kind, reason, until) "
+            "VALUES (?, ?, ?, 'snooze', ?, ?)",
+            [key, now, actor, reason, until],
+        )
+
+
+def exception_history(store: Store, key: str) -> pl.DataFrame:
+    """Every acknowledgement and snooze of an exception, oldest first."""
+    return store.query(
+        "SELECT occurred_at, actor, kind, reason, until FROM exception_events "
+        "WHERE exception_key = ? ORDER BY event_id",
+        [key],
+    )
+
+
+def record_count(
+    store: Store, sku: str, location: str, quantity: int, counted_at: datetime, counted_by: str
+) -> int:
+    """Record a physical count (compared with the ledger by the data-quality rule)."""
+    if quantity < 0:
+        raise ExceptionInputError(f"a count cannot be negative ({quantity})")
+    with store.transaction() as cur:
+        if cur.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchone() is None:
+            raise NotFoundError(f"unknown SKU {sku!r}")
+        if cur.execute("SELECT 1 FROM locations WHERE code = ?", [location]).fetchone() is None:
+            raise NotFoundError(f"unknown location {location!r}")
+        return cur.execute(
+            "INSERT INTO stock_counts (sku, location, counted_at, quantity, counted_by) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING count_id",
+            [sku, location, counted_at, int(quantity), counted_by],
+        ).fetchone()[0]
