@@ -150,6 +150,7 @@ def _stock_rules(
     pol: pl.DataFrame,
     prices: dict[str, float],
     forecast_run: int | None,
+    inbound: pl.DataFrame,
 ) -> tuple[list[dict], int | None]:
     """Projected stock-outs, then below safety stock and excess against the policies."""
     opt = settings.exceptions
@@ -163,7 +164,8 @@ def _stock_rules(
     )
     if stock.height == 0:
         return rows, None
-    index = {(s, loc): i for i, (s, loc) in enumerate(stock.select("sku", "location").iter_rows())}
+    stock = stock.with_row_index("i")
+    keys = stock.select("i", "sku", "location")
     n = stock.height
     rate = stock["avg_daily_demand"].fill_null(0.0).to_numpy()
     demand = np.repeat(rate[:, None], horizon, axis=1)
@@ -173,26 +175,24 @@ def _stock_rules(
     )
     used_run = int(forecast["run_id"].max()) if forecast.height else None
     forecasted = np.zeros(n, dtype=bool)
-    for s, loc, day, mean in forecast.select("sku", "location", "date", "mean").iter_rows():
-        i = index.get((s, loc))
-        if i is not None:
-            demand[i, (day - as_of).days - 1] = mean
-            forecasted[i] = True
+    if forecast.height:
+        f = forecast.join(keys, on=["sku", "location"]).with_columns(
+            t=(pl.col("date") - pl.lit(as_of)).dt.total_days() - 1
+        )
+        rows_i, days_t = f["i"].to_numpy(), f["t"].to_numpy()
+        demand[rows_i, days_t] = f["mean"].to_numpy()
+        forecasted[rows_i] = True
     arrivals = np.zeros((n, horizon))
     late_units = np.zeros(n)
-    inbound = position.inbound(store, as_of=as_of)
-    for s, loc, expected, units in inbound.select(
-        "sku", "to_location", "expected_date", "remaining"
-    ).iter_rows():
-        i = index.get((s, loc))
-        if i is None:
-            continue
-        t = (expected - as_of).days
-        if t <= 0:
-            late_units[i] += units
-            t = 1
-        if t <= horizon:
-            arrivals[i, t - 1] += units
+    due = (
+        inbound.select("sku", "location", "expected_date", "remaining")
+        .join(keys, on=["sku", "location"])
+        .with_columns(t=(pl.col("expected_date") - pl.lit(as_of)).dt.total_days())
+    )
+    late = due.filter(pl.col("t") <= 0)
+    np.add.at(late_units, late["i"].to_numpy(), late["remaining"].to_numpy())
+    due = due.with_columns(t=pl.col("t").clip(lower_bound=1)).filter(pl.col("t") <= horizon)
+    np.add.at(arrivals, (due["i"].to_numpy(), due["t"].to_numpy() - 1), due["remaining"].to_numpy())
     available = stock["available"].to_numpy().astype(float)
     projected = available[:, None] + np.cumsum(arrivals - demand, axis=1)  # end of day t+1
     out = projected < -1e-9
@@ -214,7 +214,7 @@ def _stock_rules(
         units = float(max(-projected[i, max(end - 1, s_day)], 0.0))
         if units <= 0:
             continue
-        r = stock.row(int(i), named=True)
+        r = stock.row(int(i), named=True)  # a few hundred rows: the ones running out
         price = prices.get(r["sku"], r["unit_cost"] or 0.0)
         due = as_of + timedelta(days=s_day + 1)
         next_day = as_of + timedelta(days=end + 1) if later.size else None
@@ -252,10 +252,22 @@ def _stock_rules(
                 },
             }
         )
-    for i, r in enumerate(stock.iter_rows(named=True)):
+    daily_expr = pl.col("avg_daily_demand").fill_null(0.0)
+    flag_at = pl.max_horizontal(
+        pl.col("max_level").fill_null(0.0), daily_expr * settings.position.excess_cover_days
+    )
+    below = (pl.col("available") < pl.col("safety_stock") - 1e-9) & ~pl.col("i").is_in(
+        list(short_by_pair)
+    )
+    above = (
+        (pl.col("max_level") > 0)
+        & (pl.col("available") > flag_at + 1e-9)
+        & (pl.col("status") != "dead")
+    )
+    candidates = stock.filter(pl.col("safety_stock").is_not_null() & (below | above))
+    for r in candidates.iter_rows(named=True):
+        i = r["i"]
         safety, top = r["safety_stock"], r["max_level"]
-        if safety is None:
-            continue
         unit_cost = r["unit_cost"] or 0.0
         daily = r["avg_daily_demand"] or 0.0
         if i not in short_by_pair and r["available"] < safety - 1e-9:
@@ -384,9 +396,9 @@ def _dead_stock(settings: Settings, as_of: date, pos: pl.DataFrame) -> list[dict
     return rows
 
 
-def _late_inbound(store: Store, settings: Settings, as_of: date) -> list[dict]:
+def _late_inbound(settings: Settings, inbound: pl.DataFrame) -> list[dict]:
     grace = settings.exceptions.late_grace_days
-    late = position.inbound(store, as_of=as_of).filter(pl.col("days_late") > grace)
+    late = inbound.filter(pl.col("days_late") > grace)
     rows = []
     for r in late.iter_rows(named=True):
         who = r["supplier"] or r["from_location"]
@@ -475,7 +487,7 @@ def _anomalies(
     return rows
 
 
-def _data_quality(store: Store, settings: Settings, as_of: date) -> list[dict]:
+def _data_quality(store: Store, settings: Settings, as_of: date, pos: pl.DataFrame) -> list[dict]:
     opt = settings.exceptions
     rows = []
     ends = dict(
@@ -504,34 +516,35 @@ def _data_quality(store: Store, settings: Settings, as_of: date) -> list[dict]:
                 "facts": {"source": source, "data_to": end, "as_of": as_of},
             }
         )
-    negative = store.query(
-        """
-        SELECT l.sku, l.location, l.owner, sum(l.quantity)::BIGINT AS balance,
-               any_value(p.unit_cost)::DOUBLE AS unit_cost
-        FROM ledger l JOIN locations loc ON loc.code = l.location
-        JOIN products p ON p.sku = l.sku
-        WHERE l.ts < $next AND NOT loc.allow_negative
-        GROUP BY l.sku, l.location, l.owner HAVING sum(l.quantity) < 0
-        """,
-        {"next": position.midnight(as_of + timedelta(days=1))},
+    allowed = {code for code, ok in store.rows("SELECT code, allow_negative FROM locations") if ok}
+    negative = pos.filter(
+        ~pl.col("location").is_in(list(allowed))
+        & ((pl.col("owned_on_hand") < 0) | (pl.col("consigned") < 0))
     )
-    for sku, loc, owner, balance, cost in negative.iter_rows():
-        rows.append(
-            {
-                "rule": "data_quality",
-                "sku": sku,
-                "location": loc,
-                "reference": f"negative:{owner}",
-                "value_at_risk": -balance * (cost or 0.0),
-                "urgency": 1.0,
-                "due_date": as_of,
-                "units": float(-balance),
-                "title": f"{sku} on hand below zero at {loc}",
-                "detail": f"the ledger gives {balance:,} on hand ({owner}) where stock cannot go negative.",
-                "suggestion": "find the missing receipt or count the location",
-                "facts": {"balance": balance, "owner": owner},
-            }
-        )
+    for r in negative.iter_rows(named=True):
+        for owner, balance in (("company", r["owned_on_hand"]), ("supplier", r["consigned"])):
+            if balance >= 0:
+                continue
+            cost = r["unit_cost"] or 0.0
+            rows.append(
+                {
+                    "rule": "data_quality",
+                    "sku": r["sku"],
+                    "location": r["location"],
+                    "reference": f"negative:{owner}",
+                    "value_at_risk": -balance * cost,
+                    "urgency": 1.0,
+                    "due_date": as_of,
+                    "units": float(-balance),
+                    "title": f"{r['sku']} on hand below zero at {r['location']}",
+                    "detail": (
+                        f"the ledger gives {balance:,} on hand ({owner}-owned) where stock "
+                        "cannot go negative."
+                    ),
+                    "suggestion": "find the missing receipt or count the location",
+                    "facts": {"balance": balance, "owner": owner},
+                }
+            )
     backwards = store.query(
         "SELECT po_number, sku, location, order_date, expected_date FROM purchase_orders "
         "WHERE expected_date < order_date AND status = 'open'"
@@ -660,13 +673,16 @@ def detect(
         )
     )
     prices = _prices(store)
-    stock_rows, used_run = _stock_rules(store, settings, as_of, pos, pol, prices, forecast_run)
+    inbound = position.inbound(store, as_of=as_of)
+    stock_rows, used_run = _stock_rules(
+        store, settings, as_of, pos, pol, prices, forecast_run, inbound
+    )
     rows = (
         stock_rows
         + _dead_stock(settings, as_of, pos)
-        + _late_inbound(store, settings, as_of)
+        + _late_inbound(settings, inbound)
         + _anomalies(store, settings, as_of, prices)
-        + _data_quality(store, settings, as_of)
+        + _data_quality(store, settings, as_of, pos)
     )
     items, plan_run = _link_actions(store, _frame(rows))
     items = items.sort(["severity", "exception_key"], descending=[True, False])
