@@ -231,6 +231,18 @@ class ExceptionSettings(BaseModel):
     )
 
 
+class ActionSettings(BaseModel):
+    separation_of_duties: bool = Field(
+        True, description="the one who proposed or edited an action cannot approve it"
+    )
+    stale_after_days: int = Field(
+        1,
+        ge=0,
+        description="an action drafted on data this many days older than the store's is stale "
+        "and cannot be approved (re-plan)",
+    )
+
+
 class Settings(BaseModel):
     db_path: str = DEFAULT_DB_PATH
     import_error_limit: int = Field(50, ge=1)
@@ -240,6 +252,7 @@ class Settings(BaseModel):
     policies: PolicySettings = Field(default_factory=PolicySettings)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
     exceptions: ExceptionSettings = Field(default_factory=ExceptionSettings)
+    actions: ActionSettings = Field(default_factory=ActionSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:

@@ -718,7 +718,7 @@ def run_exceptions(
                 result.raised,
                 result.seconds,
             ],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         items = result.items.with_columns(run_id=pl.lit(run_id, pl.Int64))
         with registered(cur, "new_items", items):
             cur.execute(
@@ -815,10 +815,7 @@ def acknowledge(store: Store, key: str, actor: str, reason: str) -> None:
     """Mark an exception seen and handled for now, with a reason (audited)."""
     reason = _check_reason(reason)
     with store.transaction() as cur:
-        if (
-            cur.execute("SELECT 1 FROM exceptions WHERE exception_key = ?", [key]).fetchone()
-            is None
-        ):
+        if not cur.execute("SELECT 1 FROM exceptions WHERE exception_key = ?", [key]).fetchall():
             raise NotFoundError(f"no exception {key!r}")
         now = datetime.now()
         cur.execute(
@@ -841,10 +838,7 @@ def snooze(store: Store, key: str, actor: str, reason: str, until: date) -> None
     if last is not None and until <= last["as_of"]:
         raise ExceptionInputError(f"snooze until a day after {last['as_of']}, not {until}")
     with store.transaction() as cur:
-        if (
-            cur.execute("SELECT 1 FROM exceptions WHERE exception_key = ?", [key]).fetchone()
-            is None
-        ):
+        if not cur.execute("SELECT 1 FROM exceptions WHERE exception_key = ?", [key]).fetchall():
             raise NotFoundError(f"no exception {key!r}")
         now = datetime.now()
         cur.execute(
@@ -875,12 +869,12 @@ def record_count(
     if quantity < 0:
         raise ExceptionInputError(f"a count cannot be negative ({quantity})")
     with store.transaction() as cur:
-        if cur.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchone() is None:
+        if not cur.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchall():
             raise NotFoundError(f"unknown SKU {sku!r}")
-        if cur.execute("SELECT 1 FROM locations WHERE code = ?", [location]).fetchone() is None:
+        if not cur.execute("SELECT 1 FROM locations WHERE code = ?", [location]).fetchall():
             raise NotFoundError(f"unknown location {location!r}")
         return cur.execute(
             "INSERT INTO stock_counts (sku, location, counted_at, quantity, counted_by) "
             "VALUES (?, ?, ?, ?, ?) RETURNING count_id",
             [sku, location, counted_at, int(quantity), counted_by],
-        ).fetchone()[0]
+        ).fetchall()[0][0]

@@ -316,7 +316,8 @@ def _check_references(cur: duckdb.DuckDBPyConnection, skus: set[str], locations:
             raise NotFoundError(f"unknown {label}(s): {', '.join(map(repr, missing))}")
 
 
-def _post_in(cur: duckdb.DuckDBPyConnection, movements: Sequence[Movement]) -> PostResult:
+def post_in(cur: duckdb.DuckDBPyConnection, movements: Sequence[Movement]) -> PostResult:
+    """:func:`post` inside the caller's transaction."""
     _check_references(cur, {m.sku for m in movements}, {m.location for m in movements})
     written, skipped, negatives = append_movements(cur, _movements_frame(movements))
     if negatives:
@@ -336,7 +337,7 @@ def post(store: Store, movements: Sequence[Movement]) -> PostResult:
     if not movements:
         return PostResult(0, 0)
     with store.transaction() as cur:
-        result = _post_in(cur, movements)
+        result = post_in(cur, movements)
     log.info("posted %d movement(s), %d replay(s) skipped", result.written, result.skipped)
     return result
 
@@ -442,34 +443,60 @@ def dispatch_transfer(
 ) -> PostResult:
     """Create a transfer and post its outbound leg in one transaction; the stock is then in
     transit until :func:`receive_transfer`."""
-    shipped = _as_datetime(ship_date)
     with store.transaction() as cur:
-        _create_transfer(
+        return dispatch_in(
             cur,
             transfer_id,
             sku,
             from_location,
             to_location,
             quantity,
-            ship_date=shipped.date(),
+            ship_date=ship_date,
             expected_date=expected_date,
-            received_date=None,
+            owner=owner,
         )
-        return _post_in(
-            cur,
-            [
-                _leg(
-                    transfer_id,
-                    "out",
-                    shipped,
-                    sku,
-                    from_location,
-                    MovementType.TRANSFER_OUT,
-                    -quantity,
-                    owner,
-                )
-            ],
-        )
+
+
+def dispatch_in(
+    cur: duckdb.DuckDBPyConnection,
+    transfer_id: str,
+    sku: str,
+    from_location: str,
+    to_location: str,
+    quantity: int,
+    *,
+    ship_date: date | datetime,
+    expected_date: date,
+    owner: str = COMPANY,
+) -> PostResult:
+    """:func:`dispatch_transfer` inside the caller's transaction."""
+    shipped = _as_datetime(ship_date)
+    _create_transfer(
+        cur,
+        transfer_id,
+        sku,
+        from_location,
+        to_location,
+        quantity,
+        ship_date=shipped.date(),
+        expected_date=expected_date,
+        received_date=None,
+    )
+    return post_in(
+        cur,
+        [
+            _leg(
+                transfer_id,
+                "out",
+                shipped,
+                sku,
+                from_location,
+                MovementType.TRANSFER_OUT,
+                -quantity,
+                owner,
+            )
+        ],
+    )
 
 
 def receive_transfer(
@@ -482,49 +509,61 @@ def receive_transfer(
 ) -> PostResult:
     """Post the inbound leg of a dispatched transfer (by default all that is in transit) and
     mark it received when nothing remains in transit."""
-    when = _as_datetime(received)
     with store.transaction() as cur:
-        header = _transfer_header(cur, transfer_id)
-        if header is None:
-            raise NotFoundError(f"transfer {transfer_id} does not exist")
-        sku, _source, destination, _qty, status = header
-        if status not in ("in_transit",):
-            raise LedgerError(f"transfer {transfer_id} is {status}, not in transit")
-        shipped, received_so_far, legs = cur.execute(
-            "SELECT coalesce(-sum(quantity) FILTER (movement_type = 'transfer_out'), 0), "
-            "coalesce(sum(quantity) FILTER (movement_type = 'transfer_in'), 0), "
-            "count(*) FILTER (movement_type = 'transfer_in') "
-            "FROM ledger WHERE reference = ? AND sku = ?",
-            [transfer_id, sku],
-        ).fetchall()[0]
-        remaining = int(shipped) - int(received_so_far)
-        take = remaining if quantity is None else quantity
-        if take <= 0 or take > remaining:
-            raise LedgerError(
-                f"transfer {transfer_id}: cannot receive {take}; {remaining} unit(s) in transit"
-            )
-        suffix = "in" if legs == 0 else f"in{legs + 1}"
-        result = _post_in(
-            cur,
-            [
-                _leg(
-                    transfer_id,
-                    suffix,
-                    when,
-                    sku,
-                    destination,
-                    MovementType.TRANSFER_IN,
-                    take,
-                    owner,
-                )
-            ],
+        return receive_in(cur, transfer_id, received=received, quantity=quantity, owner=owner)
+
+
+def receive_in(
+    cur: duckdb.DuckDBPyConnection,
+    transfer_id: str,
+    *,
+    received: date | datetime,
+    quantity: int | None = None,
+    owner: str = COMPANY,
+) -> PostResult:
+    """:func:`receive_transfer` inside the caller's transaction."""
+    when = _as_datetime(received)
+    header = _transfer_header(cur, transfer_id)
+    if header is None:
+        raise NotFoundError(f"transfer {transfer_id} does not exist")
+    sku, _source, destination, _qty, status = header
+    if status not in ("in_transit",):
+        raise LedgerError(f"transfer {transfer_id} is {status}, not in transit")
+    shipped, received_so_far, legs = cur.execute(
+        "SELECT coalesce(-sum(quantity) FILTER (movement_type = 'transfer_out'), 0), "
+        "coalesce(sum(quantity) FILTER (movement_type = 'transfer_in'), 0), "
+        "count(*) FILTER (movement_type = 'transfer_in') "
+        "FROM ledger WHERE reference = ? AND sku = ?",
+        [transfer_id, sku],
+    ).fetchall()[0]
+    remaining = int(shipped) - int(received_so_far)
+    take = remaining if quantity is None else quantity
+    if take <= 0 or take > remaining:
+        raise LedgerError(
+            f"transfer {transfer_id}: cannot receive {take}; {remaining} unit(s) in transit"
         )
-        if take == remaining:
-            cur.execute(
-                "UPDATE transfers SET status = 'received', received_date = ? WHERE transfer_id = ?",
-                [when.date(), transfer_id],
-            ).fetchall()
-        return result
+    suffix = "in" if legs == 0 else f"in{legs + 1}"
+    result = post_in(
+        cur,
+        [
+            _leg(
+                transfer_id,
+                suffix,
+                when,
+                sku,
+                destination,
+                MovementType.TRANSFER_IN,
+                take,
+                owner,
+            )
+        ],
+    )
+    if take == remaining:
+        cur.execute(
+            "UPDATE transfers SET status = 'received', received_date = ? WHERE transfer_id = ?",
+            [when.date(), transfer_id],
+        ).fetchall()
+    return result
 
 
 def move_stock(
@@ -552,7 +591,7 @@ def move_stock(
             expected_date=at.date(),
             received_date=at.date(),
         )
-        return _post_in(
+        return post_in(
             cur,
             [
                 _leg(
