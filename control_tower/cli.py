@@ -236,6 +236,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             f"app.py not found next to the package ({app})", title="Dashboard not installed"
         )
     env = dict(os.environ, CONTROL_TOWER_DB=str(Path(path).resolve()))
+    if args.demo_users:
+        env["CONTROL_TOWER_DEMO_USERS"] = "1"
     # The server runs from the repository root: hand it the config file this command read.
     config = os.environ.get("CONTROL_TOWER_CONFIG") or (
         "control_tower.toml" if Path("control_tower.toml").is_file() else None
@@ -546,6 +548,50 @@ def cmd_exceptions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from control_tower import users
+
+    with _open(args) as store:
+        if args.users_command == "add":
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+            else:
+                password = getpass.getpass(f"password for {args.username}: ")
+                if getpass.getpass("again: ") != password:
+                    raise users.UserError("the two passwords differ")
+            users.add_user(
+                store,
+                args.username,
+                args.role,
+                password,
+                display_name=args.name,
+                by=os.environ.get("USER", "cli"),
+            )
+            sys.stdout.write(f"added {args.username} ({args.role})\n")
+        elif args.users_command in ("disable", "enable"):
+            users.set_disabled(
+                store,
+                args.username,
+                args.users_command == "disable",
+                by=os.environ.get("USER", "cli"),
+            )
+            sys.stdout.write(f"{args.users_command}d {args.username}\n")
+        else:
+            table = users.list_users(store)
+            if args.format == "json":
+                sys.stdout.write(table.write_json() + "\n")
+            else:
+                for name, display, role, disabled, created, by in table.iter_rows():
+                    state = "disabled" if disabled else "active"
+                    sys.stdout.write(
+                        f"{name:<24}{role:<10}{state:<10}{display}  (added {created:%Y-%m-%d} "
+                        f"by {by})\n"
+                    )
+    return 0
+
+
 def _progress_bar(args: argparse.Namespace):
     """A tqdm bar on stderr when it is a terminal (or --verbose)."""
     if not (sys.stderr.isatty() or args.verbose):
@@ -802,6 +848,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_exceptions)
 
     p = sub.add_parser(
+        "users",
+        help="manage the local users (when no OpenID Connect provider is configured)",
+        description="Local users sign in to the dashboard with a password (stored as a salted "
+        "scrypt hash). Roles: viewer, planner (proposes and edits actions), approver (approves "
+        "and rejects), admin.",
+    )
+    _db_arg(p)
+    users_sub = p.add_subparsers(dest="users_command", required=True)
+    q = users_sub.add_parser("add", help="add a user (asks for the password)")
+    q.add_argument("username")
+    q.add_argument("--role", choices=["viewer", "planner", "approver", "admin"], required=True)
+    q.add_argument("--name", help="display name")
+    q.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    q = users_sub.add_parser("list", help="list the users")
+    q.add_argument("--format", choices=["table", "json"], default="table")
+    q = users_sub.add_parser("disable", help="stop a user from signing in")
+    q.add_argument("username")
+    q = users_sub.add_parser("enable", help="let a disabled user sign in again")
+    q.add_argument("username")
+    p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser(
         "dashboard",
         help="start the dashboard (builds the demo when no database)",
         description="Start the Streamlit dashboard on the database; when the file "
@@ -809,6 +879,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _db_arg(p)
     p.add_argument("--port", type=_positive, default=8501)
+    p.add_argument(
+        "--demo-users",
+        action="store_true",
+        help="let anyone pick a demo user (viewer, planner, approver, admin) without a "
+        "password: for demos only",
+    )
     p.add_argument("--skus", type=_positive, default=d.skus)
     p.add_argument("--locations", type=_positive, default=d.locations)
     p.add_argument("--days", type=_positive, default=d.days)

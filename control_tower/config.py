@@ -243,6 +243,20 @@ class ActionSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """Who may use the dashboard. With an ``[auth]`` section in ``.streamlit/secrets.toml``
+    (OpenID Connect), Streamlit's ``st.login`` signs people in and ``oidc_roles`` maps their
+    e-mail to a role; otherwise users sign in against the local user store
+    (``control-tower users add``). ``demo_users`` lets anyone pick a demo user without a
+    password: for demos only, and clearly marked."""
+
+    demo_users: bool = Field(False, description="offer the demo users (no password)")
+    oidc_roles: dict[str, str] = Field(
+        default_factory=dict, description="e-mail -> role for users signed in with OpenID Connect"
+    )
+    oidc_default_role: str = Field("viewer", description="role of an OIDC user not listed")
+
+
 class Settings(BaseModel):
     db_path: str = DEFAULT_DB_PATH
     import_error_limit: int = Field(50, ge=1)
@@ -253,6 +267,7 @@ class Settings(BaseModel):
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
     exceptions: ExceptionSettings = Field(default_factory=ExceptionSettings)
     actions: ActionSettings = Field(default_factory=ActionSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:
@@ -269,6 +284,8 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
         raise ConfigError(f"config file {candidate} does not exist")
     if db := os.environ.get("CONTROL_TOWER_DB"):
         data["db_path"] = db
+    if os.environ.get("CONTROL_TOWER_DEMO_USERS", "").lower() in ("1", "true", "yes"):
+        data.setdefault("auth", {})["demo_users"] = True
     if scheduler := os.environ.get("CONTROL_TOWER_DASK_SCHEDULER"):
         data.setdefault("forecast", {})["dask_scheduler"] = scheduler
     try:

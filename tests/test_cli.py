@@ -25,6 +25,7 @@ SUBCOMMANDS = [
     "schemas",
     "dashboard",
     "exceptions",
+    "users",
 ]
 
 

@@ -1,0 +1,149 @@
+"""The local user store: usernames with a role and a salted scrypt hash of the password
+(``hashlib.scrypt``; the password itself is never stored), managed by ``control-tower users
+add|list|disable|enable``, every change audited in ``user_events``. Signing in returns the
+:class:`~control_tower.actions.Actor` the services check roles against.
+
+Demo users (``[auth] demo_users``) need no password and exist only in a demo: their names
+start with ``demo.`` so every audit trail shows them for what they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from datetime import datetime
+
+import polars as pl
+
+from control_tower.actions import ROLES, Actor
+from control_tower.errors import ControlTowerError, NotFoundError
+from control_tower.store import Store
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 10
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+DEMO_USERS = (
+    Actor("demo.viewer", "viewer"),
+    Actor("demo.planner", "planner"),
+    Actor("demo.approver", "approver"),
+    Actor("demo.admin", "admin"),
+)
+
+
+class UserError(ControlTowerError, ValueError):
+    title = "User refused"
+
+
+class SignInError(ControlTowerError):
+    title = "Sign-in failed"
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
+    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if kind != "scrypt":
+        return False
+    again = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(salt), dklen=32, n=int(n), r=int(r), p=int(p)
+    )
+    return hmac.compare_digest(again.hex(), digest)
+
+
+def _check_new(username: str, role: str, password: str) -> None:
+    if not USERNAME.match(username):
+        raise UserError(
+            f"username {username!r}: 2-64 characters, lower-case letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit"
+        )
+    if username.startswith("demo."):
+        raise UserError("names starting with 'demo.' are kept for the demo users")
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password needs at least {MIN_PASSWORD} characters")
+    if password.lower() == username.lower():
+        raise UserError("the password cannot be the username")
+
+
+def add_user(
+    store: Store,
+    username: str,
+    role: str,
+    password: str,
+    *,
+    display_name: str | None = None,
+    by: str,
+) -> None:
+    _check_new(username, role, password)
+    with store.transaction() as cur:
+        if cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchall():
+            raise UserError(f"user {username!r} exists already")
+        cur.execute(
+            "INSERT INTO users (username, display_name, role, password_hash, created_at, "
+            "created_by) VALUES (?, ?, ?, ?, ?, ?)",
+            [username, display_name or username, role, hash_password(password), datetime.now(), by],
+        )
+        cur.execute(
+            "INSERT INTO user_events (username, occurred_at, actor, change) VALUES (?, ?, ?, ?)",
+            [username, datetime.now(), by, f"added as {role}"],
+        )
+
+
+def set_disabled(store: Store, username: str, disabled: bool, *, by: str) -> None:
+    with store.transaction() as cur:
+        if not cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchall():
+            raise NotFoundError(f"no user {username!r}")
+        cur.execute("UPDATE users SET disabled = ? WHERE username = ?", [disabled, username])
+        cur.execute(
+            "INSERT INTO user_events (username, occurred_at, actor, change) VALUES (?, ?, ?, ?)",
+            [username, datetime.now(), by, "disabled" if disabled else "enabled"],
+        )
+
+
+def list_users(store: Store) -> pl.DataFrame:
+    """Every user without the hash: username, display name, role, disabled, created."""
+    return store.query(
+        "SELECT username, display_name, role, disabled, created_at, created_by FROM users "
+        "ORDER BY username"
+    )
+
+
+def user_history(store: Store, username: str | None = None) -> pl.DataFrame:
+    return store.query(
+        "SELECT occurred_at, username, actor, change FROM user_events "
+        "WHERE $all OR username = $name ORDER BY event_id",
+        {"all": username is None, "name": username or ""},
+    )
+
+
+def sign_in(store: Store, username: str, password: str) -> Actor:
+    """The actor for a username and password; one message for an unknown user and a wrong
+    password (it tells nobody which usernames exist)."""
+    rows = store.rows(
+        "SELECT role, password_hash, disabled FROM users WHERE username = ?", [username.strip()]
+    )
+    if not rows or not check_password(password, rows[0][1]):
+        raise SignInError("unknown user or wrong password")
+    role, _hash, disabled = rows[0]
+    if disabled:
+        raise SignInError(f"user {username!r} is disabled; ask an admin")
+    return Actor(username.strip(), role)
+
+
+def oidc_actor(email: str, roles: dict[str, str], default_role: str) -> Actor:
+    """The actor for someone signed in with OpenID Connect: the role configured for their
+    e-mail, else the default."""
+    role = roles.get(email.lower(), roles.get(email, default_role))
+    if role not in ROLES:
+        raise UserError(f"the role configured for {email} ({role!r}) is not one of {ROLES}")
+    return Actor(email, role)

@@ -1,0 +1,98 @@
+"""The local user store: hashed passwords, sign-in, disabling, the audit, and the CLI."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from control_tower import users
+from control_tower.actions import Actor
+from control_tower.cli import main
+from control_tower.errors import NotFoundError
+from control_tower.store import Store
+
+
+def test_a_user_signs_in_with_the_password_which_is_never_stored(store):
+    users.add_user(store, "li.na", "approver", "correct horse battery", by="admin")
+    assert users.sign_in(store, "li.na", "correct horse battery") == Actor("li.na", "approver")
+    stored = store.scalar("SELECT password_hash FROM users WHERE username = 'li.na'")
+    assert "correct horse" not in stored and stored.startswith("scrypt$")
+    assert "password_hash" not in users.list_users(store).columns
+    with pytest.raises(users.SignInError, match="unknown user or wrong password"):
+        users.sign_in(store, "li.na", "wrong password!!")
+    with pytest.raises(users.SignInError, match="unknown user or wrong password"):
+        users.sign_in(store, "nobody", "correct horse battery")
+
+
+def test_two_users_with_one_password_get_different_hashes(store):
+    users.add_user(store, "a.user", "viewer", "same password 1", by="admin")
+    users.add_user(store, "b.user", "viewer", "same password 1", by="admin")
+    hashes = [r[0] for r in store.rows("SELECT password_hash FROM users")]
+    assert hashes[0] != hashes[1]
+
+
+def test_a_disabled_user_cannot_sign_in_and_every_change_is_audited(store):
+    users.add_user(store, "wang.wei", "planner", "a long password", by="admin")
+    users.set_disabled(store, "wang.wei", True, by="admin")
+    with pytest.raises(users.SignInError, match="disabled"):
+        users.sign_in(store, "wang.wei", "a long password")
+    users.set_disabled(store, "wang.wei", False, by="admin")
+    assert users.sign_in(store, "wang.wei", "a long password").role == "planner"
+    assert users.user_history(store, "wang.wei")["change"].to_list() == [
+        "added as planner",
+        "disabled",
+        "enabled",
+    ]
+    with pytest.raises(NotFoundError):
+        users.set_disabled(store, "ghost", True, by="admin")
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "password", "why"),
+    [
+        ("Li Na", "viewer", "a long password", "username"),
+        ("x", "viewer", "a long password", "username"),
+        ("demo.admin", "admin", "a long password", "demo users"),
+        ("li.na", "superuser", "a long password", "unknown role"),
+        ("li.na", "viewer", "short", "at least 10"),
+        ("li.na.1234", "viewer", "LI.NA.1234", "cannot be the username"),
+        ("robert'); drop table users;--", "viewer", "a long password", "username"),
+    ],
+)
+def test_bad_users_are_refused_and_nothing_is_written(store, username, role, password, why):
+    with pytest.raises(users.UserError, match=why):
+        users.add_user(store, username, role, password, by="admin")
+    assert store.scalar("SELECT count(*) FROM users") == 0
+
+
+def test_a_duplicate_user_is_refused(store):
+    users.add_user(store, "li.na", "viewer", "a long password", by="admin")
+    with pytest.raises(users.UserError, match="exists already"):
+        users.add_user(store, "li.na", "admin", "another password", by="admin")
+    assert users.list_users(store)["role"].to_list() == ["viewer"]
+
+
+def test_oidc_users_get_their_configured_role_or_the_default():
+    roles = {"boss@example.com": "approver"}
+    assert users.oidc_actor("Boss@example.com", roles, "viewer").role == "approver"
+    assert users.oidc_actor("new@example.com", roles, "viewer").role == "viewer"
+    with pytest.raises(users.UserError):
+        users.oidc_actor("x@example.com", {"x@example.com": "god"}, "viewer")
+
+
+def test_the_users_command_adds_lists_and_disables(tmp_path, capsys, monkeypatch):
+    db = str(tmp_path / "u.duckdb")
+    Store(db).close()  # an empty store, migrated
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    assert (
+        main(["users", "--db", db, "add", "li.na", "--role", "approver", "--password-stdin"]) == 0
+    )
+    assert main(["users", "--db", db, "disable", "li.na"]) == 0
+    capsys.readouterr()
+    assert main(["users", "--db", db, "list"]) == 0
+    out = capsys.readouterr().out
+    assert "li.na" in out and "approver" in out and "disabled" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "--db", db, "add", "bob", "--role", "planner", "--password-stdin"]) == 2
+    assert "at least 10" in capsys.readouterr().err
