@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
+from ui import auth, state
 from ui.errors import reported
 
 st.set_page_config(
@@ -28,6 +28,12 @@ PAGES = {
         st.Page("pages/policies.py", title="Policies", icon=":material/rule:"),
         st.Page("pages/plan.py", title="Plan", icon=":material/local_shipping:"),
     ],
+    "Act": [
+        st.Page(
+            "pages/exceptions.py", title="Exceptions", icon=":material/notification_important:"
+        ),
+        st.Page("pages/actions.py", title="Actions and audit", icon=":material/fact_check:"),
+    ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     ],
@@ -40,5 +46,6 @@ with st.sidebar, reported():
     as_of = state.data_as_of(store)
     st.caption(f"Data as of **{as_of}**" if as_of else "No data loaded yet")
     st.caption(f"Database: `{store.path}`")
+    auth.sign_in_panel(store)
 
 page.run()

@@ -27,6 +27,8 @@ NAV = [
     "Forecasts",
     "Policies",
     "Plan",
+    "Exceptions",
+    "Actions and audit",
     "Data",
 ]  # app.py's navigation, in order
 

@@ -12,6 +12,8 @@ PAGES = [
     "pages/forecasts.py",
     "pages/policies.py",
     "pages/plan.py",
+    "pages/exceptions.py",
+    "pages/actions.py",
     "pages/data.py",
 ]
 
@@ -28,7 +30,8 @@ def test_app_reaches_every_page(on_demo, target):
     at = run(page("app"))
     at.switch_page(target)
     run(at)
-    assert at.title[0].value.lower() == target.split("/")[1].removesuffix(".py")
+    # each page's title begins with its file's name ("Actions and audit" for actions.py)
+    assert at.title[0].value.lower().startswith(target.split("/")[1].removesuffix(".py"))
     assert not at.error
 
 

@@ -1,0 +1,113 @@
+"""Actions and audit: every drafted, approved, rejected, posted and closed action, with its
+full trail (who, when, from and to, why, quantities before and after); post approved actions
+and receive posted ones; export the trail."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from control_tower import actions
+from control_tower.errors import ControlTowerError
+from ui import auth, state
+from ui.entry import through_app
+from ui.errors import reported, show_error
+from ui.widgets import keyed_table
+
+through_app()
+
+st.title("Actions and audit")
+
+NUMBER = st.column_config.NumberColumn
+ACTION_COLUMNS = {
+    "action_id": NUMBER("action"),
+    "status": "status",
+    "kind": "kind",
+    "sku": "SKU",
+    "from_location": "from",
+    "to_location": "to",
+    "supplier": "supplier",
+    "quantity": NUMBER("quantity", format="localized"),
+    "ship_date": st.column_config.DateColumn("ships"),
+    "arrival_date": st.column_config.DateColumn("arrives"),
+    "plan_run": NUMBER("plan run"),
+    "proposed_by": "proposed by",
+}
+TRAIL_COLUMNS = {
+    "occurred_at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm:ss"),
+    "action_id": NUMBER("action"),
+    "actor": "who",
+    "from_status": "from",
+    "to_status": "to",
+    "reason": st.column_config.TextColumn("why", width="large"),
+    "quantity_before": NUMBER("qty before", format="localized"),
+    "quantity_after": NUMBER("qty after", format="localized"),
+}
+
+with reported():
+    store = state.store_with_data()
+    actor = auth.current_actor()
+    f1, f2, f3 = st.columns([2, 1, 1])
+    statuses = f1.multiselect(
+        "Status", list(actions.STATES), default=["proposed", "approved", "posted"], key="act_status"
+    )
+    sku = f2.text_input("SKU", key="act_sku").strip() or None
+    location = f3.text_input("Location", key="act_loc").strip() or None
+    table = actions.list_actions(store, statuses=statuses or None, sku=sku, location=location)
+    counts = table.group_by("status").len().sort("status")
+    st.caption(
+        f"{table.height:,} actions"
+        + (" · " + ", ".join(f"{s} {n:,}" for s, n in counts.iter_rows()) if table.height else "")
+    )
+    picked = keyed_table(
+        table.select(list(ACTION_COLUMNS)).head(5000),
+        key="act_table",
+        column_config=ACTION_COLUMNS,
+        on_select="rerun",
+        selection_mode="single-row",
+        height=360,
+    )
+    if table.height:
+        rows = picked.selection.rows if picked is not None else []
+        chosen = table.row(rows[0] if rows else 0, named=True)
+        action_id = chosen["action_id"]
+        st.subheader(f"Action {action_id}: {chosen['status']}")
+        keyed_table(
+            actions.action_history(store, action_id).select(list(TRAIL_COLUMNS)),
+            key="act_trail",
+            column_config=TRAIL_COLUMNS,
+        )
+        if actor is not None and actor.role in actions.CAN["post"]:
+            if chosen["status"] == "approved" and st.button(
+                "Post (dispatch the transfer / open the PO line)", key="act_post"
+            ):
+                try:
+                    actions.post(store, action_id, actor)
+                    st.success(f"Action {action_id} posted as {actions.reference(action_id)}.")
+                except ControlTowerError as exc:
+                    show_error(exc)
+            if chosen["status"] == "posted" and st.button("Receive in full", key="act_receive"):
+                try:
+                    actions.receive(store, action_id, actor)
+                    st.success(f"Action {action_id} received.")
+                except ControlTowerError as exc:
+                    show_error(exc)
+
+    st.subheader("Audit trail")
+    trail = actions.action_history(store)
+    who = st.text_input("Who", key="act_who").strip()
+    if who:
+        trail = trail.filter(pl.col("actor").str.contains(who, literal=True))
+    keyed_table(
+        trail.select(list(TRAIL_COLUMNS)).tail(2000).reverse(),
+        key="act_audit",
+        column_config=TRAIL_COLUMNS,
+        height=320,
+    )
+    st.download_button(
+        "Export the trail (CSV)",
+        trail.write_csv(),
+        file_name="action_audit.csv",
+        mime="text/csv",
+        key="act_export",
+    )

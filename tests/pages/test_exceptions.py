@@ -1,0 +1,130 @@
+"""Exceptions and Actions pages through AppTest, on a copy of the demo with a stored plan:
+the inbox shows the stored run most severe first, signed-in users see what their role allows,
+an approver approves drafted actions from the inbox, and the audit trail shows it."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from control_tower import exceptions
+from control_tower.actions import Actor
+from control_tower.config import Settings
+from control_tower.optimize import plan, save_plan
+from control_tower.store import Store
+
+from ._support import page, run, store_query, table
+
+APPROVER = Actor("zhao.approver", "approver")
+PLANNER = Actor("li.planner", "planner")
+
+
+@pytest.fixture(scope="module")
+def planned_db(demo_db_path, tmp_path_factory):
+    """The demo with a stored plan (drafted actions) and no exception run yet."""
+    path = tmp_path_factory.mktemp("exc") / "planned.duckdb"
+    shutil.copy(demo_db_path, path)
+    settings = Settings()
+    settings.optimizer.horizon_days = 21
+    with Store(path) as store:
+        save_plan(store, plan(store, settings))
+    return path
+
+
+@pytest.fixture
+def db(planned_db, tmp_path, monkeypatch, fresh_caches):
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(planned_db, path)
+    monkeypatch.setenv("CONTROL_TOWER_DB", str(path))
+    monkeypatch.delenv("CONTROL_TOWER_CONFIG", raising=False)
+    return path
+
+
+def _as(at, actor: Actor | None):
+    if actor is not None:
+        at.session_state["actor"] = actor
+    return at
+
+
+def test_without_a_run_the_inbox_says_how_to_get_one_and_the_button_runs_the_rules(db):
+    at = run(page("exceptions"))
+    assert any("No exception run yet" in i.value for i in at.info)
+    at.button(key="exc_run").click()
+    run(at)
+    stored = store_query(db, "SELECT count(*) FROM exception_run_items").item()
+    assert stored > 0
+    shown = table(at, "exc_inbox")
+    assert len(shown) == stored
+    assert list(shown["severity"]) == sorted(shown["severity"], reverse=True)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Exceptions"] == f"{stored:,}"
+
+
+def test_filters_and_grouping(db):
+    with Store(db) as store:
+        exceptions.run_exceptions(store)
+    at = run(page("exceptions"))
+    at.multiselect(key="exc_rules").set_value(["late_inbound"])
+    at.radio(key="exc_group").set_value("location")
+    run(at)
+    shown = table(at, "exc_inbox")
+    assert set(shown["rule"]) == {"late_inbound"}
+    groups = table(at, "exc_groups")
+    assert groups["exceptions"].sum() == len(shown)
+
+
+def test_what_each_role_may_do_from_the_inbox(db):
+    with Store(db) as store:
+        exceptions.run_exceptions(store)
+    anonymous = run(page("exceptions"))
+    assert not [b for b in anonymous.button if b.key == "exc_bulk_go"]
+    assert any("Sign in" in c.value for c in anonymous.caption)
+    planner = run(_as(page("exceptions"), PLANNER))
+    assert not [b for b in planner.button if b.key == "exc_bulk_go"]
+    assert planner.text_input(key="exc_ack_reason")  # a planner may acknowledge
+    approver = run(_as(page("exceptions"), APPROVER))
+    assert approver.button(key="exc_bulk_go")
+
+
+def test_an_approver_approves_drafted_actions_from_the_inbox_and_the_trail_shows_it(db):
+    """A drafted action its source can cover, approved in bulk from the inbox: the store has
+    it approved by the approver, and the Actions page's audit trail shows it."""
+    with Store(db) as store:
+        exceptions.run_exceptions(store)
+    at = run(_as(page("exceptions"), APPROVER))
+    offered = [int(str(o).split(":")[0]) for o in at.multiselect(key="exc_bulk").options]
+    coverable = store_query(  # orders, and transfers whose source holds the units
+        db,
+        "SELECT action_id FROM actions a WHERE status = 'proposed' AND (kind = 'purchase_order' "
+        "OR (SELECT sum(quantity) FROM ledger l WHERE l.sku = a.sku "
+        "AND l.location = a.from_location) >= a.quantity)",
+    )["action_id"].to_list()
+    chosen = next(i for i in offered if i in coverable)
+    at.multiselect(key="exc_bulk").set_value([chosen])
+    run(at)
+    at.button(key="exc_bulk_go").click()
+    run(at)
+    assert table(at, "exc_bulk_results")["outcome"].tolist() == ["approved"]
+    trail = store_query(
+        db,
+        "SELECT actor, to_status FROM action_events WHERE action_id = ? ORDER BY event_id",
+        [chosen],
+    )
+    assert trail.row(-1) == (APPROVER.name, "approved")
+    audit = run(_as(page("actions"), APPROVER))
+    shown = table(audit, "act_audit")
+    assert (APPROVER.name, "approved") in set(zip(shown["actor"], shown["to_status"], strict=True))
+
+
+def test_the_actions_page_lists_actions_with_their_trail_and_exports_it(db):
+    at = run(page("actions"))
+    assert at.title[0].value == "Actions and audit"
+    actions = table(at, "act_table")
+    proposed = store_query(
+        db, "SELECT count(*) FROM actions WHERE status IN ('proposed', 'approved', 'posted')"
+    ).item()
+    assert len(actions) == min(proposed, 5000)
+    trail = table(at, "act_trail")
+    assert trail["to_status"].tolist()[0] == "proposed"
+    assert at.get("download_button")

@@ -1,0 +1,70 @@
+"""Who is using the dashboard: the sidebar's sign-in panel and the signed-in actor.
+
+Three ways in, in this order: OpenID Connect through Streamlit's ``st.login`` when
+``.streamlit/secrets.toml`` has an ``[auth]`` section (the role from ``[auth] oidc_roles`` in
+the config); the local user store (username and password); and, only when ``[auth]
+demo_users`` is on, a demo user picked from a list, marked as a demo everywhere. Reading needs
+no sign-in; every decision does, and the services check the role again.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from control_tower import users
+from control_tower.actions import Actor
+from control_tower.errors import ControlTowerError
+from control_tower.store import Store
+from ui import state
+
+KEY = "actor"
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def current_actor() -> Actor | None:
+    """The signed-in actor of this session, if any."""
+    if _oidc_configured() and getattr(st.user, "is_logged_in", False):
+        auth = state.get_settings().auth
+        return users.oidc_actor(str(st.user.email), auth.oidc_roles, auth.oidc_default_role)
+    return st.session_state.get(KEY)
+
+
+def sign_in_panel(store: Store) -> None:
+    """The sidebar panel: who is signed in and a way out, or the ways in."""
+    actor = current_actor()
+    if actor is not None:
+        demo = " (demo user)" if actor.name.startswith("demo.") else ""
+        st.caption(f"Signed in as **{actor.name}**, {actor.role}{demo}")
+        if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
+            if _oidc_configured() and getattr(st.user, "is_logged_in", False):
+                st.logout()
+            st.session_state.pop(KEY, None)
+            st.rerun()
+        return
+    with st.expander("Sign in", icon=":material/login:"):
+        if _oidc_configured():
+            if st.button("Sign in with your company account", key="auth_oidc"):
+                st.login()
+        with st.form("auth_local", border=False):
+            name = st.text_input("Username", key="auth_username")
+            password = st.text_input("Password", type="password", key="auth_password")
+            go = st.form_submit_button("Sign in")
+        if go:
+            try:
+                st.session_state[KEY] = users.sign_in(store, name, password)
+                st.rerun()
+            except ControlTowerError as exc:
+                st.error(exc.detail)
+        if state.get_settings().auth.demo_users:
+            st.warning("Demo mode: pick a demo user, no password.", icon=":material/science:")
+            names = [f"{a.name} ({a.role})" for a in users.DEMO_USERS]
+            pick = st.selectbox("Demo user", names, index=None, key="auth_demo")
+            if pick is not None:
+                st.session_state[KEY] = users.DEMO_USERS[names.index(pick)]
+                st.rerun()
