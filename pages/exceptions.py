@@ -183,7 +183,9 @@ with reported():
         )
         keyed_table(summary, key="exc_groups")
     picked = keyed_table(
-        inbox.select(list(COLUMNS)),
+        inbox.select(list(COLUMNS)).with_columns(
+            pl.col("severity", "value_at_risk").round(0)
+        ),
         key="exc_inbox",
         column_config=COLUMNS,
         on_select="rerun",
