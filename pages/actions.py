@@ -47,13 +47,17 @@ TRAIL_COLUMNS = {
 with reported():
     store = state.store_with_data()
     actor = auth.current_actor()
-    f1, f2, f3 = st.columns([2, 1, 1])
+    f1, f2, f3, f4 = st.columns([2, 1, 1, 1])
     statuses = f1.multiselect(
         "Status", list(actions.STATES), default=["proposed", "approved", "posted"], key="act_status"
     )
     sku = f2.text_input("SKU", key="act_sku").strip() or None
     location = f3.text_input("Location", key="act_loc").strip() or None
-    table = actions.list_actions(store, statuses=statuses or None, sku=sku, location=location)
+    number = f4.text_input("Action number", key="act_number").strip()
+    wanted = [int(number)] if number.isdigit() else None
+    table = actions.list_actions(
+        store, statuses=statuses or None, sku=sku, location=location, action_ids=wanted
+    )
     counts = table.group_by("status").len().sort("status")
     st.caption(
         f"{table.height:,} actions"

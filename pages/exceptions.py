@@ -147,7 +147,7 @@ with reported():
         + (f"; drafted actions from plan run {run['plan_run']}" if run["plan_run"] else "")
     )
 
-    f1, f2, f3, f4 = st.columns([2, 2, 1, 1])
+    f1, f2, f3, f4, f5 = st.columns([2, 2, 1, 1, 1])
     rules = f1.multiselect(
         "Rule", list(exceptions.RULES), format_func=RULE_LABELS.get, key="exc_rules"
     )
@@ -157,6 +157,7 @@ with reported():
     )
     show_snoozed = f3.checkbox("Show snoozed", key="exc_snoozed")
     hide_acknowledged = f4.checkbox("Hide acknowledged", key="exc_hide_ack")
+    only_drafted = f5.checkbox("Only with a drafted action", key="exc_drafted")
     group = st.radio("Group by", ["none", "rule", "location"], horizontal=True, key="exc_group")
     inbox = exceptions.list_exceptions(
         store,
@@ -167,6 +168,8 @@ with reported():
     ).with_columns(
         drafted=pl.col("action_ids").map_elements(lambda t: len(_ids(t)), return_dtype=pl.Int64)
     )
+    if only_drafted:
+        inbox = inbox.filter(pl.col("drafted") > 0)
     m1, m2, m3 = st.columns(3)
     m1.metric("Exceptions", f"{inbox.height:,}")
     m2.metric("Value at risk", f"{inbox['value_at_risk'].sum():,.0f}")
@@ -183,9 +186,7 @@ with reported():
         )
         keyed_table(summary, key="exc_groups")
     picked = keyed_table(
-        inbox.select(list(COLUMNS)).with_columns(
-            pl.col("severity", "value_at_risk").round(0)
-        ),
+        inbox.select(list(COLUMNS)).with_columns(pl.col("severity", "value_at_risk").round(0)),
         key="exc_inbox",
         column_config=COLUMNS,
         on_select="rerun",

@@ -1,0 +1,114 @@
+"""A real server and a real browser (Playwright driving Debian's headless Chromium): sign in
+as the demo approver, approve the top drafted transfer in the Exceptions inbox, post it on the
+Actions page, and find the approval, the posting and the transfer's outbound leg in the audit
+trail and the ledger.
+
+Run with ``pytest -m e2e``; skipped where ``/usr/bin/chromium`` is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import polars as pl
+import pytest
+
+from control_tower import exceptions
+from control_tower.config import Settings
+from control_tower.optimize import plan, save_plan
+from control_tower.store import Store
+from tests.e2e.test_deep_link import CHROMIUM, ROOT, free_port, started, stop, wait_for
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
+
+APPROVER = "demo.approver"
+
+
+@pytest.fixture
+def planned(demo_db_path, tmp_path):
+    """The demo with a plan's drafted actions and an exception run; the inbox's top
+    exception with a drafted action and that action (a transfer its source can cover)."""
+    path = tmp_path / "e2e.duckdb"
+    shutil.copy(demo_db_path, path)
+    settings = Settings()
+    settings.optimizer.horizon_days = 21
+    with Store(path) as store:
+        save_plan(store, plan(store, settings))
+        exceptions.run_exceptions(store)
+        inbox = exceptions.list_exceptions(store).filter(pl.col("action_ids").is_not_null())
+        top = inbox.row(0, named=True)
+        action_id = json.loads(top["action_ids"])[0]
+        kind, sku, source, qty = store.rows(
+            "SELECT kind, sku, from_location, quantity FROM actions WHERE action_id = ?",
+            [action_id],
+        )[0]
+        held = store.scalar(
+            "SELECT sum(quantity) FROM ledger WHERE sku = ? AND location = ?", [sku, source]
+        )
+    assert kind == "transfer" and held >= qty, "the demo's top drafted action must be coverable"
+    return path, action_id
+
+
+def test_an_approver_approves_the_top_transfer_and_the_ledger_and_trail_change(planned, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    path, action_id = planned
+    port = free_port()
+    env = dict(os.environ, CONTROL_TOWER_DB=str(path), CONTROL_TOWER_DEMO_USERS="1")
+    server = started(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+        + ["--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.set_default_timeout(60_000)
+            page.goto(f"http://127.0.0.1:{port}/exceptions")
+            expect(page.get_by_role("heading", name="Exceptions")).to_be_visible()
+            sidebar = page.get_by_test_id("stSidebar")
+            sidebar.locator("summary", has_text="Sign in").click()
+            picker = sidebar.get_by_test_id("stSelectbox").locator("input")
+            picker.click()
+            picker.fill(APPROVER)
+            picker.press("Enter")
+            expect(sidebar.get_by_text(f"Signed in as {APPROVER}")).to_be_visible()
+            page.get_by_text("Only with a drafted action").click()
+            expect(page.get_by_text(f"Action {action_id}:")).to_be_visible()
+            page.locator(f".st-key-exc_approve_{action_id} button").click()
+            expect(page.get_by_text(f"Action {action_id} approved.")).to_be_visible()
+
+            sidebar.get_by_role("link", name="Actions and audit").click()  # same session
+            expect(page.get_by_role("heading", name="Actions and audit")).to_be_visible()
+            page.get_by_label("Action number").fill(str(action_id))
+            page.get_by_label("Action number").press("Enter")
+            expect(
+                page.get_by_role("heading", name=f"Action {action_id}: approved")
+            ).to_be_visible()
+            page.get_by_role(
+                "button", name="Post (dispatch the transfer / open the PO line)"
+            ).click()
+            expect(page.get_by_text(f"posted as ACT-{action_id}")).to_be_visible()
+            browser.close()
+    finally:
+        stop(server)
+    with Store(path) as store:
+        trail = store.rows(
+            "SELECT actor, to_status FROM action_events WHERE action_id = ? ORDER BY event_id",
+            [action_id],
+        )
+        leg = store.rows(
+            "SELECT movement_type, quantity FROM ledger WHERE reference = ?", [f"ACT-{action_id}"]
+        )
+        quantity = store.scalar("SELECT quantity FROM actions WHERE action_id = ?", [action_id])
+    assert trail == [("optimizer", "proposed"), (APPROVER, "approved"), (APPROVER, "posted")]
+    assert leg == [("transfer_out", -quantity)]
