@@ -641,14 +641,9 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
         .then(pl.col("from_ids"))
         .otherwise(None)
     )
+    listed = pl.concat_str([pl.lit("["), ids.cast(pl.List(pl.Utf8)).list.join(","), pl.lit("]")])
     linked = linked.with_columns(
-        action_ids=pl.when(ids.list.len() > 0)
-        .then(
-            ids.cast(pl.List(pl.Utf8))
-            .list.join(",")
-            .map_elements(lambda s: f"[{s}]", return_dtype=pl.Utf8)
-        )
-        .otherwise(None)
+        action_ids=pl.when(ids.list.len() > 0).then(listed).otherwise(None)
     )
     return linked.select(list(ITEM_SCHEMA)), plan_run
 

@@ -59,6 +59,7 @@ def test_an_approver_approves_the_top_transfer_and_the_ledger_and_trail_change(p
     from playwright.sync_api import expect, sync_playwright
 
     path, action_id = planned
+    expect.set_options(timeout=60_000)  # a loaded CI machine reruns the app slowly
     port = free_port()
     env = dict(os.environ, CONTROL_TOWER_DB=str(path), CONTROL_TOWER_DEMO_USERS="1")
     server = started(
