@@ -26,6 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from network import ensure_demo, size_problem  # noqa: E402
+
 TARGET_DETECT_S = 2.0
 TARGET_INBOX_S = 0.5
 
@@ -41,31 +45,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from control_tower import exceptions
     from control_tower.config import load_settings
-    from control_tower.ingest.demo import build_demo
     from control_tower.store import Store
 
-    if not args.db.exists():
-        started = time.perf_counter()
-        with Store(args.db) as store:
-            build_demo(store, skus=args.skus, locations=args.locations, days=args.days)
-        print(f"built the demo into {args.db} in {time.perf_counter() - started:.0f} s")
+    ensure_demo(args.db, args.skus, args.locations, args.days)
     settings = load_settings()
     with tempfile.TemporaryDirectory(prefix="ct_bench_exc_") as tmp:
         copy = Path(tmp) / "bench.duckdb"
         shutil.copy(args.db, copy)
         times: dict[str, list[float]] = {}
         with Store(copy) as store:
-            skus = store.scalar("SELECT count(*) FROM products")
-            locations = store.scalar(
-                "SELECT count(*) FROM locations "
-                "WHERE kind IN ('central_dc', 'regional_dc', 'store')"
-            )
-            if (skus, locations) != (args.skus, args.locations):
-                print(
-                    f"{args.db} holds {skus} SKUs and {locations} locations, not "
-                    f"{args.skus} and {args.locations}",
-                    file=sys.stderr,
-                )
+            if problem := size_problem(store, args.db, args.skus, args.locations):
+                print(problem, file=sys.stderr)
                 return 2
             last = None
             for _ in range(args.repeat):

@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from forecast import PeakMemory  # noqa: E402
+from network import ensure_demo, size_problem  # noqa: E402
 
 TARGET_S = 60.0
 
@@ -45,15 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from control_tower.config import load_settings
-    from control_tower.ingest.demo import build_demo
     from control_tower.optimize import build_instance, plan_instance, save_plan
     from control_tower.store import Store
 
-    if not args.db.exists():
-        started = time.perf_counter()
-        with Store(args.db) as store:
-            build_demo(store, skus=args.skus, locations=args.locations, days=args.days)
-        print(f"built the demo into {args.db} in {time.perf_counter() - started:.0f} s")
+    ensure_demo(args.db, args.skus, args.locations, args.days)
     settings = load_settings()
     settings = settings.model_copy(
         update={
@@ -66,16 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     peaks = []
     last = None
     with Store(args.db) as store:
-        skus = store.scalar("SELECT count(*) FROM products")
-        locations = store.scalar(
-            "SELECT count(*) FROM locations WHERE kind IN ('central_dc', 'regional_dc', 'store')"
-        )
-        if (skus, locations) != (args.skus, args.locations):
-            print(
-                f"{args.db} holds {skus} SKUs and {locations} locations, not "
-                f"{args.skus} and {args.locations}",
-                file=sys.stderr,
-            )
+        if problem := size_problem(store, args.db, args.skus, args.locations):
+            print(problem, file=sys.stderr)
             return 2
         for _ in range(args.repeat):
             memory = PeakMemory()

@@ -806,46 +806,41 @@ def _check_reason(reason: str) -> str:
     return reason
 
 
-def acknowledge(store: Store, key: str, actor: str, reason: str) -> None:
-    """Mark an exception seen and handled for now, with a reason (audited)."""
+def _record(
+    store: Store, key: str, actor: str, kind: str, reason: str, until: date | None = None
+) -> None:
+    """An acknowledgement or snooze on the exception and in its audit trail, together."""
     reason = _check_reason(reason)
+    sets = {
+        "acknowledge": "acknowledged_by = $actor, acknowledged_at = $now, ack_reason = $reason",
+        "snooze": "snoozed_by = $actor, snoozed_until = $until, snooze_reason = $reason",
+    }[kind]
+    now = datetime.now()
+    params = {"key": key, "actor": actor, "reason": reason}
+    params.update({"now": now} if kind == "acknowledge" else {"until": until})
     with store.transaction() as cur:
         if not cur.execute("SELECT 1 FROM exceptions WHERE exception_key = ?", [key]).fetchall():
             raise NotFoundError(f"no exception {key!r}")
-        now = datetime.now()
+        cur.execute(f"UPDATE exceptions SET {sets} WHERE exception_key = $key", params)  # noqa: S608
         cur.execute(
-            "UPDATE exceptions SET acknowledged_by = ?, acknowledged_at = ?, ack_reason = ? "
-            "WHERE exception_key = ?",
-            [actor, now, reason, key],
+            "INSERT INTO exception_events (exception_key, occurred_at, actor, kind, reason, until) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [key, now, actor, kind, reason, until],
         )
-        cur.execute(
-            "INSERT INTO exception_events (exception_key, occurred_at, actor, kind, reason) "
-            "VALUES (?, ?, ?, 'acknowledge', ?)",
-            [key, now, actor, reason],
-        )
+
+
+def acknowledge(store: Store, key: str, actor: str, reason: str) -> None:
+    """Mark an exception seen and handled for now, with a reason (audited)."""
+    _record(store, key, actor, "acknowledge", reason)
 
 
 def snooze(store: Store, key: str, actor: str, reason: str, until: date) -> None:
     """Hide an exception from the inbox until ``until`` (after the latest run's as-of), with a
     reason (audited)."""
-    reason = _check_reason(reason)
     last = latest_run(store)
     if last is not None and until <= last["as_of"]:
         raise ExceptionInputError(f"snooze until a day after {last['as_of']}, not {until}")
-    with store.transaction() as cur:
-        if not cur.execute("SELECT 1 FROM exceptions WHERE exception_key = ?", [key]).fetchall():
-            raise NotFoundError(f"no exception {key!r}")
-        now = datetime.now()
-        cur.execute(
-            "UPDATE exceptions SET snoozed_until = ?, snoozed_by = ?, snooze_reason = ? "
-            "WHERE exception_key = ?",
-            [until, actor, reason, key],
-        )
-        cur.execute(
-            "INSERT INTO exception_events (exception_key, occurred_at, actor, kind, reason, until) "
-            "VALUES (?, ?, ?, 'snooze', ?, ?)",
-            [key, now, actor, reason, until],
-        )
+    _record(store, key, actor, "snooze", reason, until)
 
 
 def exception_history(store: Store, key: str) -> pl.DataFrame:
