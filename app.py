@@ -33,6 +33,7 @@ PAGES = {
             "pages/exceptions.py", title="Exceptions", icon=":material/notification_important:"
         ),
         st.Page("pages/actions.py", title="Actions and audit", icon=":material/fact_check:"),
+        st.Page("pages/reports.py", title="Reports", icon=":material/summarize:"),
     ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),

@@ -592,6 +592,22 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from control_tower import reports
+
+    with _open(args) as store:
+        report = reports.write_report(
+            store,
+            Path(args.out),
+            args.format,
+            min_severity=args.severity,
+            locations=args.location,
+            rules=args.rule,
+        )
+    sys.stdout.write(f"{report.height:,} exceptions written to {args.out}\n")
+    return 0
+
+
 def _progress_bar(args: argparse.Namespace):
     """A tqdm bar on stderr when it is a terminal (or --verbose)."""
     if not (sys.stderr.isatty() or args.verbose):
@@ -846,6 +862,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="detect, store nothing")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_exceptions)
+
+    p = sub.add_parser(
+        "report",
+        help="write the latest exception run as CSV or Excel",
+        description="The latest run's exceptions, most severe first, with value at risk, the "
+        "drafted actions and their status. Excel: a summary sheet, every exception, a sheet "
+        "per rule. Cells a spreadsheet would read as formulas are written as text.",
+    )
+    _db_arg(p)
+    p.add_argument("--format", choices=["csv", "xlsx"], required=True)
+    p.add_argument("--out", required=True, help="the file to write")
+    p.add_argument("--severity", type=float, default=0.0, help="only severity at least this")
+    p.add_argument("--location", nargs="+", help="only these locations")
+    p.add_argument("--rule", nargs="+", help="only these rules")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "users",

@@ -26,6 +26,7 @@ SUBCOMMANDS = [
     "dashboard",
     "exceptions",
     "users",
+    "report",
 ]
 
 

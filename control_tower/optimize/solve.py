@@ -116,7 +116,8 @@ def _read_flows(
     """Add a block's flows to the plan arrays in ``out``. ``served`` and ``inventory`` have a
     row per instance SKU, or, with ``rows`` (sorted instance SKU indices), a row per entry of
     ``rows`` (a worker keeps only its SKUs' rows)."""
-    flows = np.rint(flows).astype(np.int64)
+    raw = np.asarray(flows, dtype=float)
+    flows = np.rint(raw).astype(np.int64)
     sku = arcs.skus[np.maximum(arcs.sku, 0)]
     row = sku if rows is None else np.searchsorted(rows, sku)
     if len(arcs.days) < instance.horizon:  # nodes of several days: rebuilt day by day
@@ -127,14 +128,58 @@ def _read_flows(
     else:
         demand = arcs.kind == DEMAND
         out["served"][row[demand], arcs.ref[demand], arcs.day[demand]] = flows[demand]
+        # a node's stock is the sum of its two carry arcs, rounded once: a MIP may split a
+        # whole number of units between them in halves (2.5 + 4.5 = 7, not 2 + 4)
         carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
-        np.add.at(out["inventory"], (row[carry], arcs.ref[carry], arcs.day[carry]), flows[carry])
+        _, n_loc, horizon = out["inventory"].shape
+        keys = (row[carry] * n_loc + arcs.ref[carry]) * horizon + arcs.day[carry]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        stock = np.rint(np.bincount(inverse, weights=raw[carry])).astype(np.int64)
+        r, rest = np.divmod(unique, n_loc * horizon)
+        loc, day = np.divmod(rest, horizon)
+        np.add.at(out["inventory"], (r, loc, day), stock)
     for kind, prefix, ref in ((LANE, "ship", "lane"), (ORDER, "order", "option")):
         used = (arcs.kind == kind) & (flows > 0)
         out.setdefault(f"{prefix}_sku", []).append(sku[used])
         out.setdefault(f"{prefix}_{ref}", []).append(arcs.ref[used])
         out.setdefault(f"{prefix}_day", []).append(arcs.day[used])
         out.setdefault(f"{prefix}_qty", []).append(flows[used])
+
+
+def _served_by_balance(instance: PlanInstance, skus: np.ndarray, out: dict) -> None:
+    """Served units of ``skus`` as what each day's stock, inbound and arrivals leave after
+    departures and the day's closing stock. A MIP stopped within its gap may leave the
+    continuous flows fractional (7.5 served, 6.5 kept); lanes and orders are whole, the
+    closing stock is rounded once per node, and this makes every day balance in whole units
+    (never below zero, never above demand: it moves each figure by less than one unit)."""
+    skus = np.asarray(skus)
+    inflow = np.rint(instance.arrivals[skus]).astype(np.int64)
+    inflow[:, :, 0] += np.rint(instance.on_hand[skus]).astype(np.int64)
+    outflow = np.zeros_like(inflow)
+    row = np.full(len(instance.skus), -1)
+    row[skus] = np.arange(len(skus))
+    ships = [
+        np.concatenate(out.get(f"ship_{k}", [np.zeros(0, np.int64)]))
+        for k in ("sku", "lane", "day", "qty")
+    ]
+    for g, j, d, q in zip(*ships, strict=True):
+        if row[g] < 0:
+            continue
+        lane = instance.lanes[j]
+        outflow[row[g], lane.origin, d] += q
+        inflow[row[g], lane.destination, d + lane.transit_days] += q
+    orders = [
+        np.concatenate(out.get(f"order_{k}", [np.zeros(0, np.int64)]))
+        for k in ("sku", "option", "day", "qty")
+    ]
+    for g, o, d, q in zip(*orders, strict=True):
+        if row[g] < 0:
+            continue
+        option = instance.supply[o]
+        inflow[row[g], option.destination, d + option.lead_time_days] += q
+    closing = out["inventory"][skus]
+    opening = np.concatenate([np.zeros_like(closing[:, :, :1]), closing[:, :, :-1]], axis=2)
+    out["served"][skus] = opening + inflow - outflow - closing
 
 
 def _finish(instance: PlanInstance, out: dict, **kwargs) -> Solution:
@@ -1173,6 +1218,7 @@ def solve_coupled(
         )
     values = np.asarray(solver.variable_values())
     _read_flows(instance, arcs, values[:n_arcs], out)
+    _served_by_balance(instance, skus, out)
     status = SolveStatus.OPTIMAL if raw == mbh.SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
     objective = float(solver.objective_value())
     bound = float(solver.best_objective_bound()) if solver_name == "scip" else objective

@@ -29,6 +29,7 @@ NAV = [
     "Plan",
     "Exceptions",
     "Actions and audit",
+    "Reports",
     "Data",
 ]  # app.py's navigation, in order
 

@@ -14,6 +14,7 @@ PAGES = [
     "pages/plan.py",
     "pages/exceptions.py",
     "pages/actions.py",
+    "pages/reports.py",
     "pages/data.py",
 ]
 

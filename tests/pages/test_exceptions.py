@@ -128,3 +128,17 @@ def test_the_actions_page_lists_actions_with_their_trail_and_exports_it(db):
     trail = table(at, "act_trail")
     assert trail["to_status"].tolist()[0] == "proposed"
     assert at.get("download_button")
+
+
+def test_the_reports_page_previews_filters_and_offers_both_downloads(db):
+    at = run(page("reports"))
+    assert any("No exception run yet" in i.value for i in at.info)
+    with Store(db) as store:
+        exceptions.run_exceptions(store)
+        stored = store.scalar("SELECT count(*) FROM exception_run_items")
+    at = run(page("reports"))
+    assert len(table(at, "rep_preview")) == min(stored, 500)
+    at.multiselect(key="rep_rules").set_value(["late_inbound"])
+    run(at)
+    assert set(table(at, "rep_preview")["Rule"]) == {"late_inbound"}
+    assert len(at.get("download_button")) == 2

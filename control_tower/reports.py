@@ -1,0 +1,217 @@
+"""Exception reports to send to colleagues: the latest run's exceptions (filtered) with
+severity, value at risk, the drafted actions and their status, as CSV or as a formatted Excel
+workbook (a summary sheet, every exception, a sheet per rule; frozen headers, filters, money
+formats).
+
+Every text cell that a spreadsheet would read as a formula (beginning with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) is written with a leading apostrophe, so a product
+named ``=HYPERLINK(...)`` stays text.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from control_tower import exceptions
+from control_tower.errors import ControlTowerError
+from control_tower.store import Store
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MONEY = "#,##0.00"
+COLUMNS = {
+    "rank": "Rank",
+    "severity": "Severity",
+    "rule": "Rule",
+    "title": "Exception",
+    "sku": "SKU",
+    "product": "Product",
+    "location": "Location",
+    "value_at_risk": "Value at risk",
+    "urgency": "Urgency",
+    "due_date": "Bites on",
+    "detail": "Detail",
+    "suggestion": "Suggested",
+    "actions": "Drafted actions",
+    "explanation": "Explanation",
+    "state": "State",
+    "first_seen_at": "First seen",
+}
+MONEY_COLUMNS = ("Severity", "Value at risk")
+
+
+class ReportError(ControlTowerError):
+    title = "Report refused"
+
+
+def neutralise(value):
+    """A text a spreadsheet would evaluate, made inert; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def exception_report(
+    store: Store,
+    *,
+    run_id: int | None = None,
+    min_severity: float = 0.0,
+    locations: list[str] | None = None,
+    rules: list[str] | None = None,
+) -> pl.DataFrame:
+    """The exceptions of a run (default the latest), most severe first, as the report shows
+    them: one row each with its drafted actions (id, kind, quantity, route, status) and their
+    explanations, and whether it is open, acknowledged or snoozed."""
+    items = exceptions.list_exceptions(
+        store,
+        run_id,
+        rules=rules,
+        locations=locations,
+        min_severity=min_severity,
+        include_snoozed=True,
+    )
+    names = dict(store.rows("SELECT sku, name FROM products"))
+    ids = sorted({i for text in items["action_ids"].to_list() if text for i in json.loads(text)})
+    drafted = {
+        row[0]: row
+        for row in store.rows(
+            "SELECT action_id, kind, quantity, from_location, supplier, to_location, status, "
+            "explanation FROM actions WHERE action_id IN (SELECT unnest(?))",
+            [ids or [-1]],
+        )
+    }
+
+    def actions_text(text: str | None) -> tuple[str, str]:
+        lines, notes = [], []
+        for i in json.loads(text) if text else []:
+            _id, kind, qty, source, supplier, dest, status, note = drafted[i]
+            lines.append(
+                f"#{i} {kind.replace('_', ' ')} {qty:,} {source or supplier or ''}>{dest} ({status})"
+            )
+            if note:
+                notes.append(f"#{i}: {note}")
+        return "; ".join(lines), " ".join(notes)
+
+    texts = [actions_text(t) for t in items["action_ids"].to_list()]
+    state = [
+        "snoozed" if until is not None else "acknowledged" if ack is not None else "open"
+        for until, ack in zip(items["snoozed_until"], items["acknowledged_at"], strict=True)
+    ]
+    return (
+        items.with_columns(
+            rank=pl.int_range(1, items.height + 1, dtype=pl.Int64),
+            product=pl.col("sku").replace_strict(names, default=None, return_dtype=pl.Utf8),
+            actions=pl.Series([t[0] for t in texts], dtype=pl.Utf8),
+            explanation=pl.Series([t[1] for t in texts], dtype=pl.Utf8),
+            state=pl.Series(state, dtype=pl.Utf8),
+            severity=pl.col("severity").round(2),
+            value_at_risk=pl.col("value_at_risk").round(2),
+            urgency=pl.col("urgency").round(3),
+        )
+        .select(list(COLUMNS))
+        .rename(COLUMNS)
+    )
+
+
+def _inert(frame: pl.DataFrame) -> pl.DataFrame:
+    texts = [c for c, t in frame.schema.items() if t == pl.Utf8]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]"))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in texts
+    )
+
+
+def write_csv(report: pl.DataFrame, path: Path) -> Path:
+    _inert(report).write_csv(path)
+    return path
+
+
+def write_xlsx(report: pl.DataFrame, path: Path, *, title: str) -> Path:
+    """A summary sheet (per rule: exceptions, value at risk, severity; the total), every
+    exception, then a sheet per rule; frozen header row, filters and money formats on each."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    summary = book.active
+    summary.title = "Summary"
+    summary.append([neutralise(title)])
+    summary["A1"].font = Font(bold=True, size=13)
+    summary.append([])
+    summary.append(["Rule", "Exceptions", "Value at risk", "Severity"])
+    by_rule = (
+        report.group_by("Rule")
+        .agg(pl.len().alias("n"), pl.col("Value at risk").sum(), pl.col("Severity").sum())
+        .sort("Severity", descending=True)
+    )
+    for rule, n, value, severity in by_rule.iter_rows():
+        summary.append([rule, n, value, severity])
+    summary.append(
+        ["Total", report.height, report["Value at risk"].sum(), report["Severity"].sum()]
+    )
+    for row in summary.iter_rows(min_row=4, min_col=3, max_col=4):
+        for cell in row:
+            cell.number_format = MONEY
+    for cell in summary[3]:
+        cell.font = Font(bold=True)
+    summary.freeze_panes = "A4"
+    summary.auto_filter.ref = f"A3:D{summary.max_row - 1}"
+    for column, width in zip("ABCD", (24, 12, 16, 16), strict=True):
+        summary.column_dimensions[column].width = width
+
+    def sheet(name: str, frame: pl.DataFrame) -> None:
+        ws = book.create_sheet(name[:31])
+        ws.append(frame.columns)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in frame.iter_rows():
+            ws.append([neutralise(v) for v in row])
+        money = [i + 1 for i, c in enumerate(frame.columns) if c in MONEY_COLUMNS]
+        for col in money:
+            for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
+                cell.number_format = MONEY
+        ws.freeze_panes = "A2"
+        last = get_column_letter(max(len(frame.columns), 1))
+        ws.auto_filter.ref = f"A1:{last}{max(ws.max_row, 1)}"
+        for i, column in enumerate(frame.columns, start=1):
+            longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
+            ws.column_dimensions[get_column_letter(i)].width = min(max(longest + 2, 8), 60)
+
+    sheet("Exceptions", report)
+    for rule in by_rule["Rule"].to_list():
+        sheet(rule, report.filter(pl.col("Rule") == rule))
+    book.save(path)
+    return path
+
+
+def write_report(
+    store: Store,
+    path: Path,
+    fmt: str,
+    *,
+    min_severity: float = 0.0,
+    locations: list[str] | None = None,
+    rules: list[str] | None = None,
+) -> pl.DataFrame:
+    """The report of the latest exception run in ``fmt`` (csv or xlsx) at ``path``."""
+    run = exceptions.latest_run(store)
+    if run is None:
+        raise ReportError("no exception run yet: run `control-tower exceptions` first")
+    report = exception_report(store, min_severity=min_severity, locations=locations, rules=rules)
+    if fmt == "csv":
+        write_csv(report, path)
+    elif fmt == "xlsx":
+        write_xlsx(
+            report,
+            path,
+            title=f"Exceptions as of {run['as_of']} (run {run['run_id']}), {report.height:,} shown",
+        )
+    else:
+        raise ReportError(f"unknown format {fmt!r}: csv or xlsx")
+    return report
