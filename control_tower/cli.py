@@ -865,13 +865,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "report",
-        help="write the latest exception run as CSV or Excel",
+        help="write the latest exception run as CSV, Excel or PDF",
         description="The latest run's exceptions, most severe first, with value at risk, the "
         "drafted actions and their status. Excel: a summary sheet, every exception, a sheet "
         "per rule. Cells a spreadsheet would read as formulas are written as text.",
     )
     _db_arg(p)
-    p.add_argument("--format", choices=["csv", "xlsx"], required=True)
+    p.add_argument("--format", choices=["csv", "xlsx", "pdf"], required=True)
     p.add_argument("--out", required=True, help="the file to write")
     p.add_argument("--severity", type=float, default=0.0, help="only severity at least this")
     p.add_argument("--location", nargs="+", help="only these locations")

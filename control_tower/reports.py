@@ -199,7 +199,7 @@ def write_report(
     locations: list[str] | None = None,
     rules: list[str] | None = None,
 ) -> pl.DataFrame:
-    """The report of the latest exception run in ``fmt`` (csv or xlsx) at ``path``."""
+    """The report of the latest exception run in ``fmt`` (csv, xlsx or pdf) at ``path``."""
     run = exceptions.latest_run(store)
     if run is None:
         raise ReportError("no exception run yet: run `control-tower exceptions` first")
@@ -212,6 +212,159 @@ def write_report(
             path,
             title=f"Exceptions as of {run['as_of']} (run {run['run_id']}), {report.height:,} shown",
         )
+    elif fmt == "pdf":
+        write_pdf(
+            report,
+            path,
+            title=f"Exceptions as of {run['as_of']} (run {run['run_id']})",
+        )
     else:
-        raise ReportError(f"unknown format {fmt!r}: csv or xlsx")
+        raise ReportError(f"unknown format {fmt!r}: csv, xlsx or pdf")
     return report
+
+
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttf",
+    "/usr/share/fonts/truetype/arphic/uming.ttf",
+)
+
+
+def _fonts(pdf) -> bool:
+    """DejaVu Sans (shipped with matplotlib) for text, and a CJK font as fallback when the
+    system has one; True when Chinese text can be drawn."""
+    import matplotlib
+
+    folder = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
+    pdf.add_font("body", "", str(folder / "DejaVuSans.ttf"))
+    pdf.add_font("body", "B", str(folder / "DejaVuSans-Bold.ttf"))
+    for candidate in CJK_FONTS:
+        if Path(candidate).is_file():
+            pdf.add_font("cjk", "", candidate)
+            pdf.set_fallback_fonts(["cjk"])
+            return True
+    return False
+
+
+def _bars(
+    pdf, title: str, labels: list[str], values: list[float], x: float, y: float, w: float
+) -> None:
+    """A horizontal bar chart drawn with rectangles (no image, so its text stays text)."""
+    pdf.set_xy(x, y)
+    pdf.set_font("body", "B", 10)
+    pdf.cell(w, 6, title)
+    top = max(values) if values else 0
+    label_w, row_h = 42.0, 6.0
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        yy = y + 8 + i * row_h
+        pdf.set_font("body", "", 8)
+        pdf.set_xy(x, yy)
+        pdf.cell(label_w, row_h - 1, label[:28])
+        width = (w - label_w - 28) * (value / top if top else 0)
+        pdf.set_fill_color(31, 119, 180)
+        pdf.rect(x + label_w, yy + 0.8, max(width, 0.3), row_h - 2.2, style="F")
+        pdf.set_xy(x + label_w + width + 1, yy)
+        pdf.cell(27, row_h - 1, f"{value:,.0f}")
+
+
+def write_pdf(report: pl.DataFrame, path: Path, *, title: str) -> Path:
+    """A summary page (totals, value at risk by rule and by location as bar charts, the ten
+    most severe exceptions), then every exception with its drafted actions."""
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="L", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12)
+    cjk = _fonts(pdf)
+    pdf.add_page()
+    pdf.set_font("body", "B", 15)
+    pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("body", "", 10)
+    total = report["Value at risk"].sum() if report.height else 0.0
+    pdf.cell(
+        0,
+        6,
+        f"{report.height:,} exceptions, value at risk {total:,.0f}, severity "
+        f"{(report['Severity'].sum() if report.height else 0):,.0f}",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    if not cjk:
+        pdf.set_font("body", "", 7)
+        pdf.cell(
+            0,
+            4,
+            "Chinese text is left out: install a CJK font (apt install fonts-droid-fallback).",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+    by_rule = (
+        report.group_by("Rule")
+        .agg(pl.col("Value at risk").sum())
+        .sort("Value at risk", descending=True)
+    )
+    by_location = (
+        report.filter(pl.col("Location").is_not_null())
+        .group_by("Location")
+        .agg(pl.col("Value at risk").sum())
+        .sort("Value at risk", descending=True)
+        .head(10)
+    )
+    y = pdf.get_y() + 4
+    _bars(
+        pdf,
+        "Value at risk by rule",
+        by_rule["Rule"].to_list(),
+        by_rule["Value at risk"].to_list(),
+        10,
+        y,
+        135,
+    )
+    _bars(
+        pdf,
+        "Value at risk by location (top 10)",
+        by_location["Location"].to_list(),
+        by_location["Value at risk"].to_list(),
+        150,
+        y,
+        135,
+    )
+    pdf.set_xy(10, y + 12 + 6 * max(by_rule.height, by_location.height, 1))
+
+    def table(frame: pl.DataFrame, heading: str) -> None:
+        widths = (12, 24, 30, 95, 26, 24, 66)
+        names = (
+            "Rank",
+            "Severity",
+            "Rule",
+            "Exception",
+            "Value at risk",
+            "State",
+            "Drafted actions",
+        )
+        pdf.set_font("body", "B", 11)
+        pdf.cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("body", "B", 8)
+        for name, width in zip(names, widths, strict=True):
+            pdf.cell(width, 6, name, border="B")
+        pdf.ln()
+        pdf.set_font("body", "", 7)
+        for row in frame.iter_rows(named=True):
+            cells = (
+                str(row["Rank"]),
+                f"{row['Severity']:,.0f}",
+                row["Rule"],
+                row["Exception"][:70],
+                f"{row['Value at risk']:,.0f}",
+                row["State"],
+                (row["Drafted actions"] or "")[:55],
+            )
+            for text, width in zip(cells, widths, strict=True):
+                pdf.cell(width, 5, text)
+            pdf.ln()
+
+    table(report.head(10), "The ten most severe")
+    if report.height > 10:
+        pdf.add_page()
+        table(report, "Every exception")
+    pdf.output(str(path))
+    return path

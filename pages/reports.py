@@ -1,5 +1,6 @@
-"""Reports: the latest exception run, filtered, to download as CSV or Excel (a summary sheet,
-every exception, a sheet per rule), as ``control-tower report`` writes it."""
+"""Reports: the latest exception run, filtered, to download as CSV, Excel (a summary sheet,
+every exception, a sheet per rule) or PDF (a summary page with charts, then every exception),
+as ``control-tower report`` writes them."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ with reported():
         xlsx = reports.write_xlsx(report, Path(tmp) / "exceptions.xlsx", title=title)
         excel = xlsx.read_bytes()
         text = reports.write_csv(report, Path(tmp) / "exceptions.csv").read_bytes()
-    d1, d2 = st.columns(2)
+        pdf = reports.write_pdf(report, Path(tmp) / "exceptions.pdf", title=title).read_bytes()
+    d1, d2, d3 = st.columns(3)
     d1.download_button(
         "Download Excel",
         excel,
@@ -58,4 +60,11 @@ with reported():
         file_name=f"exceptions_{run['as_of']}.csv",
         mime="text/csv",
         key="rep_csv",
+    )
+    d3.download_button(
+        "Download PDF",
+        pdf,
+        file_name=f"exceptions_{run['as_of']}.pdf",
+        mime="application/pdf",
+        key="rep_pdf",
     )

@@ -105,3 +105,22 @@ def test_a_report_without_a_run_is_refused(network, tmp_path):
     with pytest.raises(reports.ReportError, match="no exception run"):
         reports.write_report(network, tmp_path / "x.csv", "csv")
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_pdf_has_a_summary_page_with_totals_and_charts_then_every_exception(reported, tmp_path):
+    from pypdf import PdfReader
+
+    path = tmp_path / "r.pdf"
+    report = reports.write_report(reported, path, "pdf")
+    pages = PdfReader(path).pages
+    first = pages[0].extract_text()
+    assert "Exceptions as of 2024-03-01" in first
+    assert (
+        f"{report.height:,} exceptions, value at risk {report['Value at risk'].sum():,.0f}" in first
+    )
+    assert "Value at risk by rule" in first and "Value at risk by location" in first
+    for rule in set(report["Rule"]):
+        assert rule in first
+    text = "\n".join(p.extract_text() for p in pages)
+    for title in report["Exception"]:
+        assert title in text

@@ -63,8 +63,7 @@ def sign_in_panel(store: Store) -> None:
                 st.error(exc.detail)
         if state.get_settings().auth.demo_users:
             st.warning("Demo mode: pick a demo user, no password.", icon=":material/science:")
-            names = [f"{a.name} ({a.role})" for a in users.DEMO_USERS]
-            pick = st.selectbox("Demo user", names, index=None, key="auth_demo")
-            if pick is not None:
-                st.session_state[KEY] = users.DEMO_USERS[names.index(pick)]
-                st.rerun()
+            for demo in users.DEMO_USERS:
+                if st.button(f"{demo.name} ({demo.role})", key=f"auth_demo_{demo.role}"):
+                    st.session_state[KEY] = demo
+                    st.rerun()

@@ -40,3 +40,19 @@ def test_app_on_an_empty_database_says_so(on_empty):
     at = run(page("app"))
     assert any("No data loaded yet" in c.value for c in at.sidebar.caption)
     assert at.button(key="build_demo")
+
+
+def test_demo_users_sign_in_only_when_enabled(on_demo, monkeypatch):
+    at = run(page("app"))
+    assert not [b for b in at.sidebar.button if b.key.startswith("auth_demo_")]
+    monkeypatch.setenv("CONTROL_TOWER_DEMO_USERS", "1")
+    at = run(page("app"))
+    at.sidebar.button(key="auth_demo_approver").click()
+    run(at)
+    assert any(
+        "Signed in as **demo.approver**, approver (demo user)" in c.value
+        for c in at.sidebar.caption
+    )
+    at.sidebar.button(key="auth_sign_out").click()
+    run(at)
+    assert not any("Signed in as" in c.value for c in at.sidebar.caption)

@@ -130,7 +130,7 @@ def test_the_actions_page_lists_actions_with_their_trail_and_exports_it(db):
     assert at.get("download_button")
 
 
-def test_the_reports_page_previews_filters_and_offers_both_downloads(db):
+def test_the_reports_page_previews_filters_and_offers_the_three_downloads(db):
     at = run(page("reports"))
     assert any("No exception run yet" in i.value for i in at.info)
     with Store(db) as store:
@@ -141,4 +141,4 @@ def test_the_reports_page_previews_filters_and_offers_both_downloads(db):
     at.multiselect(key="rep_rules").set_value(["late_inbound"])
     run(at)
     assert set(table(at, "rep_preview")["Rule"]) == {"late_inbound"}
-    assert len(at.get("download_button")) == 2
+    assert len(at.get("download_button")) == 3
