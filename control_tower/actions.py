@@ -221,13 +221,7 @@ def propose_transfer(
         lane = lanes[0] if lanes else None
         if lane is None:
             raise ActionRefused(f"there is no lane from {from_location!r} to {to_location!r}")
-        today = (
-            cur.execute(
-                "SELECT greatest((SELECT max(ts)::DATE FROM ledger), "
-                "(SELECT max(date) FROM demand_history))"
-            ).fetchall()[0][0]
-            or date.today()
-        )
+        today = _data_today(cur) or date.today()
         leave = ship_date or today + timedelta(days=1)
         action_id = cur.execute(
             "INSERT INTO actions (created_at, kind, status, as_of, sku, from_location, "
@@ -265,6 +259,14 @@ def edit_quantity(store: Store, action_id: int, quantity: int, actor: Actor, rea
         )
         _event(cur, action_id, actor, "proposed", "proposed", text, before, int(quantity))
     return get_action(store, action_id)
+
+
+def _data_today(cur: duckdb.DuckDBPyConnection) -> date | None:
+    """The data's today (``Store.as_of``), read inside the caller's transaction."""
+    return cur.execute(
+        "SELECT greatest((SELECT max(ts)::DATE FROM ledger), "
+        "(SELECT max(date) FROM demand_history))"
+    ).fetchall()[0][0]
 
 
 def _editors(cur: duckdb.DuckDBPyConnection, action_id: int) -> set[str]:
@@ -320,10 +322,7 @@ def approve(
                     f"{actor.name} proposed or edited action {action_id}; another approver "
                     "must decide it (separation of duties)"
                 )
-        today = cur.execute(
-            "SELECT greatest((SELECT max(ts)::DATE FROM ledger), "
-            "(SELECT max(date) FROM demand_history))"
-        ).fetchall()[0][0]
+        today = _data_today(cur)
         if today is not None and (today - action["as_of"]).days > settings.actions.stale_after_days:
             raise ActionRefused(
                 f"action {action_id} was drafted on data as of {action['as_of']}; the data is "

@@ -158,25 +158,24 @@ def _served_by_balance(instance: PlanInstance, skus: np.ndarray, out: dict) -> N
     outflow = np.zeros_like(inflow)
     row = np.full(len(instance.skus), -1)
     row[skus] = np.arange(len(skus))
-    ships = [
-        np.concatenate(out.get(f"ship_{k}", [np.zeros(0, np.int64)]))
-        for k in ("sku", "lane", "day", "qty")
-    ]
-    for g, j, d, q in zip(*ships, strict=True):
-        if row[g] < 0:
-            continue
-        lane = instance.lanes[j]
-        outflow[row[g], lane.origin, d] += q
-        inflow[row[g], lane.destination, d + lane.transit_days] += q
-    orders = [
-        np.concatenate(out.get(f"order_{k}", [np.zeros(0, np.int64)]))
-        for k in ("sku", "option", "day", "qty")
-    ]
-    for g, o, d, q in zip(*orders, strict=True):
-        if row[g] < 0:
-            continue
-        option = instance.supply[o]
-        inflow[row[g], option.destination, d + option.lead_time_days] += q
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate(out.get(name, [np.zeros(0, np.int64)])).astype(np.int64)
+
+    sku, lane, day, qty = (column(f"ship_{k}") for k in ("sku", "lane", "day", "qty"))
+    mine = row[sku] >= 0
+    lanes = instance.lanes
+    origin = np.array([ln.origin for ln in lanes], np.int64)[lane[mine]]
+    dest = np.array([ln.destination for ln in lanes], np.int64)[lane[mine]]
+    transit = np.array([ln.transit_days for ln in lanes], np.int64)[lane[mine]]
+    np.add.at(outflow, (row[sku[mine]], origin, day[mine]), qty[mine])
+    np.add.at(inflow, (row[sku[mine]], dest, day[mine] + transit), qty[mine])
+    sku, option, day, qty = (column(f"order_{k}") for k in ("sku", "option", "day", "qty"))
+    mine = row[sku] >= 0
+    supply = instance.supply
+    dest = np.array([o.destination for o in supply], np.int64)[option[mine]]
+    lead = np.array([o.lead_time_days for o in supply], np.int64)[option[mine]]
+    np.add.at(inflow, (row[sku[mine]], dest, day[mine] + lead), qty[mine])
     closing = out["inventory"][skus]
     opening = np.concatenate([np.zeros_like(closing[:, :, :1]), closing[:, :, :-1]], axis=2)
     out["served"][skus] = opening + inflow - outflow - closing
