@@ -42,6 +42,7 @@ from control_tower import position
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.kpis import aging_bucket_labels
+from control_tower.optimize.instance import PLAN_FORECAST_SQL
 from control_tower.policies import policies, policy_table
 from control_tower.store import Store, registered
 
@@ -128,20 +129,6 @@ def _prices(store: Store) -> dict[str, float]:
     }
 
 
-FORECAST_SQL = """
-WITH chosen AS (
-    SELECT sku, location, max(run_id) AS run_id
-    FROM forecast_series
-    WHERE run_id IN (SELECT run_id FROM forecast_runs WHERE as_of <= $as_of)
-      AND ($run_id IS NULL OR run_id = $run_id)
-    GROUP BY ALL
-)
-SELECT f.run_id, f.sku, f.location, f.date, f.mean
-FROM forecasts f JOIN chosen USING (run_id, sku, location)
-WHERE f.date > $as_of AND f.date <= $last
-"""
-
-
 def _stock_rules(
     store: Store,
     settings: Settings,
@@ -169,9 +156,15 @@ def _stock_rules(
     n = stock.height
     rate = stock["avg_daily_demand"].fill_null(0.0).to_numpy()
     demand = np.repeat(rate[:, None], horizon, axis=1)
-    forecast = store.query(
-        FORECAST_SQL,
-        {"as_of": as_of, "last": as_of + timedelta(days=horizon), "run_id": forecast_run},
+    forecast = store.query(  # the plan's reading: per series the latest run made by as_of
+        PLAN_FORECAST_SQL,
+        {
+            "as_of": as_of,
+            "last": as_of + timedelta(days=horizon),
+            "run_id": forecast_run,
+            "all_skus": True,
+            "skus": [""],
+        },
     )
     used_run = int(forecast["run_id"].max()) if forecast.height else None
     forecasted = np.zeros(n, dtype=bool)

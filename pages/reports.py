@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import polars as pl
 import streamlit as st
 
 from control_tower import exceptions, reports
@@ -32,9 +33,12 @@ with reported():
         "Location", sorted(everything["Location"].drop_nulls().unique().to_list()), key="rep_locs"
     )
     severity = c.number_input("Severity at least", 0.0, value=0.0, step=100.0, key="rep_sev")
-    report = reports.exception_report(
-        store, rules=rules or None, locations=locations or None, min_severity=severity
-    )
+    report = everything.filter(pl.col("Severity") >= severity)
+    if rules:
+        report = report.filter(pl.col("Rule").is_in(rules))
+    if locations:
+        report = report.filter(pl.col("Location").is_in(locations))
+    report = report.with_columns(Rank=pl.int_range(1, report.height + 1, dtype=pl.Int64))
     st.caption(
         f"Run {run['run_id']} as of **{run['as_of']}**: {report.height:,} exceptions, value at "
         f"risk {report['Value at risk'].sum():,.0f}"

@@ -680,13 +680,11 @@ def _share_broken(instance: PlanInstance, final: Solution, pricing: Pricing) -> 
     """Caps for each SKU on each capacity ``final`` breaks: lane departures, location-days and
     the budget."""
     n_lanes, horizon, n_loc = len(instance.lanes), instance.horizon, len(instance.locations)
-    load = np.zeros((n_lanes, horizon))
-    np.add.at(load, (final.ship_lane, final.ship_day), final.ship_qty)
-    caps = np.array([ln.capacity for ln in instance.lanes] or [math.inf])[:n_lanes, None]
-    caps = caps * instance.departures_per_slot[None, :]
-    broken = load > caps
+    load = _lane_load(instance, final, np.ones(len(instance.skus), bool))
+    room = _lane_room(instance)
+    broken = (room >= 0) & (load > room)
     if broken.any():
-        ratio = np.where(broken, caps / np.maximum(load, 1), 1.0)
+        ratio = np.where(broken, room / np.maximum(load, 1), 1.0)
         hit = broken[final.ship_lane, final.ship_day]
         for g, j, d, q in zip(
             final.ship_sku[hit],
