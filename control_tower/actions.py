@@ -1,13 +1,17 @@
 """Drafted actions and what people decide about them.
 
-An action (a transfer or a purchase order line) is drafted by a plan as ``proposed``; then
+An action (a transfer or a purchase order line) is drafted by a plan as ``proposed``, an
+expedite of a late PO line or transfer by the exception engine; then
 
     proposed --edit quantity--> proposed   (planner; audited with the quantities)
     proposed --approve--> approved          (approver; re-checked inside the transaction)
     proposed --reject (reason)--> rejected  (approver)
     approved --post--> posted               (a transfer's outbound leg goes to the ledger, a
-                                             purchase order line is opened)
-    posted --receive--> closed              (the transfer's inbound leg, or the PO's receipt)
+                                             purchase order line is opened; an expedite moves
+                                             its target's expected date to the date the
+                                             supplier or shipping site committed to)
+    posted --receive--> closed              (the transfer's inbound leg, or the PO's receipt;
+                                             an expedite closes once its target has arrived)
 
 and a newer plan moves the proposals of the one before to ``superseded``. Every change is an
 ``action_events`` row (who, when, from and to, reason, quantities before and after); nothing
@@ -88,8 +92,9 @@ def _reason(reason: str | None, required: bool) -> str | None:
 
 COLUMNS = (
     "action_id, created_at, kind, status, plan_run, plan_line, as_of, sku, from_location, "
-    "to_location, supplier, quantity, ship_date, arrival_date, proposed_by, explanation"
+    "to_location, supplier, quantity, ship_date, arrival_date, proposed_by, explanation, target"
 )
+KINDS = ("transfer", "purchase_order", "expedite")
 
 
 def _load(cur: duckdb.DuckDBPyConnection, action_id: int) -> dict:
@@ -142,6 +147,22 @@ def _event(
 
 def _set_status(cur: duckdb.DuckDBPyConnection, action_id: int, status: str) -> None:
     cur.execute("UPDATE actions SET status = ? WHERE action_id = ?", [status, action_id])
+
+
+def describe(action: dict) -> str:
+    """One line for people: what the action does, between where, and when."""
+    qty = f"{action['quantity']:,} {action['sku']}"
+    if action["kind"] == "expedite":
+        source = action["supplier"] or action["from_location"]
+        return (
+            f"expedite {action['target']}: {qty} from {source} to {action['to_location']}, "
+            f"asked for by {action['arrival_date']}"
+        )
+    source = action["from_location"] or action["supplier"]
+    return (
+        f"{action['kind'].replace('_', ' ')} of {qty} from {source} to {action['to_location']}, "
+        f"leaving {action['ship_date']}, arriving {action['arrival_date']}"
+    )
 
 
 # -- readers ---------------------------------------------------------------------------------------
@@ -261,6 +282,146 @@ def edit_quantity(store: Store, action_id: int, quantity: int, actor: Actor, rea
     return get_action(store, action_id)
 
 
+# -- expedites -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Inbound:
+    """What is still to arrive on a PO line or a transfer, as an expedite sees it."""
+
+    kind: str  # 'purchase_order' | 'transfer'
+    reference: str
+    sku: str
+    source: str  # the supplier, or the shipping location
+    to_location: str
+    left: int  # units still to arrive
+    expected_date: date
+
+
+def inbound_line(cur: duckdb.DuckDBPyConnection, reference: str, sku: str) -> Inbound:
+    """The open PO line (``reference`` a PO number) or transfer (a transfer id) of ``sku``:
+    units still to arrive (ordered less received; shipped less received) and its date."""
+    po = cur.execute(
+        "SELECT supplier, location, quantity, expected_date, status FROM purchase_orders "
+        "WHERE po_number = ? AND sku = ?",
+        [reference, sku],
+    ).fetchall()
+    if po:
+        supplier, location, quantity, expected, status = po[0]
+        got = cur.execute(
+            "SELECT coalesce(sum(quantity), 0)::BIGINT FROM ledger WHERE reference = ? "
+            "AND sku = ? AND movement_type = 'receipt'",
+            [reference, sku],
+        ).fetchall()[0][0]
+        left = int(quantity) - int(got) if status == "open" else 0
+        return Inbound("purchase_order", reference, sku, supplier, location, max(left, 0), expected)
+    transfer = cur.execute(
+        "SELECT from_location, to_location, quantity, expected_date, status FROM transfers "
+        "WHERE transfer_id = ? AND sku = ?",
+        [reference, sku],
+    ).fetchall()
+    if not transfer:
+        raise NotFoundError(f"no open purchase order line or transfer {reference!r} of {sku!r}")
+    source, to_location, quantity, expected, status = transfer[0]
+    legs = cur.execute(
+        "SELECT coalesce(sum(CASE WHEN movement_type = 'transfer_out' THEN -quantity END), 0),"
+        " coalesce(sum(CASE WHEN movement_type = 'transfer_in' THEN quantity END), 0) "
+        "FROM ledger WHERE reference = ? AND sku = ?",
+        [reference, sku],
+    ).fetchall()[0]
+    shipped, received = int(legs[0]), int(legs[1])
+    left = {"planned": int(quantity), "in_transit": shipped - received}.get(status, 0)
+    return Inbound("transfer", reference, sku, source, to_location, max(left, 0), expected)
+
+
+def _needs_expedite(cur: duckdb.DuckDBPyConnection, line: Inbound) -> bool:
+    """No expedite of the line is live, and none was decided (rejected or posted) on data
+    from after the line's current expected date: such a decision stands."""
+    return not cur.execute(
+        "SELECT 1 FROM actions WHERE kind = 'expedite' AND target = ? AND sku = ? AND "
+        "(status IN ('proposed', 'approved') OR "
+        " (status IN ('rejected', 'posted') AND as_of >= ?))",
+        [line.reference, line.sku, line.expected_date],
+    ).fetchall()
+
+
+def draft_expedite_in(
+    cur: duckdb.DuckDBPyConnection,
+    line: Inbound,
+    requested: date,
+    proposed_by: str,
+    explanation: str,
+    as_of: date,
+) -> int | None:
+    """Inside the caller's transaction: a proposed expedite asking for ``line``'s units by
+    ``requested``, unless it has nothing left or already has an expedite; its action id."""
+    if line.left <= 0 or not _needs_expedite(cur, line):
+        return None
+    po = line.kind == "purchase_order"
+    action_id = cur.execute(
+        "INSERT INTO actions (created_at, kind, status, as_of, sku, from_location, "
+        "to_location, supplier, quantity, ship_date, arrival_date, proposed_by, explanation, "
+        "target) VALUES (?, 'expedite', 'proposed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING action_id",
+        [
+            datetime.now(),
+            as_of,
+            line.sku,
+            None if po else line.source,
+            line.to_location,
+            line.source if po else None,
+            line.left,
+            as_of,
+            requested,
+            proposed_by,
+            explanation,
+            line.reference,
+        ],
+    ).fetchall()[0][0]
+    actor = Actor(proposed_by, "planner")
+    _event(cur, action_id, actor, None, "proposed", explanation, None, line.left)
+    return int(action_id)
+
+
+def propose_expedite(
+    store: Store,
+    reference: str,
+    sku: str,
+    actor: Actor,
+    *,
+    reason: str,
+    requested: date | None = None,
+) -> dict:
+    """Draft by hand (or by the agent) an expedite of an open PO line or transfer: ask for
+    what is still to arrive by ``requested`` (default the data's today + 2 days)."""
+    _allow(actor, "propose")
+    text = _reason(reason, required=True)
+    with store.transaction() as cur:
+        line = inbound_line(cur, reference, sku)
+        if line.left <= 0:
+            raise ActionRefused(f"{reference} has nothing of {sku} left to arrive")
+        today = _data_today(cur) or date.today()
+        wanted = requested or today + timedelta(days=2)
+        if wanted <= today:
+            raise ActionRefused(f"ask for a date after the data's today ({today}), not {wanted}")
+        if wanted >= line.expected_date and line.expected_date > today:
+            raise ActionRefused(
+                f"{reference} is already expected on {line.expected_date}; an expedite asks "
+                "for an earlier date"
+            )
+        if not _needs_expedite(cur, line):
+            raise ActionRefused(f"{reference} already has an expedite in progress or decided")
+        action_id = draft_expedite_in(cur, line, wanted, actor.name, text, today)
+    return get_action(store, action_id)
+
+
+def _check_expedite(cur: duckdb.DuckDBPyConnection, action: dict) -> Inbound:
+    line = inbound_line(cur, action["target"], action["sku"])
+    if line.left <= 0:
+        raise ActionRefused(
+            f"{action['target']} has nothing of {action['sku']} left to arrive: nothing to expedite"
+        )
+    return line
+
+
 def _data_today(cur: duckdb.DuckDBPyConnection) -> date | None:
     """The data's today (``Store.as_of``), read inside the caller's transaction."""
     return cur.execute(
@@ -328,7 +489,9 @@ def approve(
                 f"action {action_id} was drafted on data as of {action['as_of']}; the data is "
                 f"now as of {today}: re-plan before approving"
             )
-        if action["kind"] == "transfer" and action["from_location"]:
+        if action["kind"] == "expedite":
+            _check_expedite(cur, action)
+        elif action["kind"] == "transfer" and action["from_location"]:
             units, promised, _owner = _source_stock(cur, action)
             if units - promised < action["quantity"]:
                 raise ActionRefused(
@@ -392,14 +555,25 @@ def reference(action_id: int) -> str:
     return f"ACT-{action_id}"
 
 
-def post(store: Store, action_id: int, actor: Actor, when: datetime | None = None) -> dict:
+def post(
+    store: Store,
+    action_id: int,
+    actor: Actor,
+    when: datetime | None = None,
+    *,
+    committed_date: date | None = None,
+) -> dict:
     """Carry out an approved action: a transfer's dispatch (``transfer_out``, now in transit),
     or a purchase order line opened with the supplier; in the same transaction as the state
-    change."""
+    change. An expedite records the date the supplier (or shipping site) committed to,
+    ``committed_date`` (default the date asked for), as its target's expected date."""
     _allow(actor, "post")
     with store.transaction() as cur:
         action = _load(cur, action_id)
         _expect(cur, action, "approved")
+        if action["kind"] == "expedite":
+            _post_expedite(cur, action, actor, committed_date or action["arrival_date"])
+            return _load(cur, action_id)
         shipped = when or datetime.combine(action["ship_date"], datetime.min.time())
         arrival = action["arrival_date"]
         if arrival < shipped.date():
@@ -446,6 +620,40 @@ def post(store: Store, action_id: int, actor: Actor, when: datetime | None = Non
     return get_action(store, action_id)
 
 
+def _post_expedite(
+    cur: duckdb.DuckDBPyConnection, action: dict, actor: Actor, committed: date
+) -> None:
+    line = _check_expedite(cur, action)
+    today = _data_today(cur) or date.today()
+    if committed < today:
+        raise ActionRefused(f"the committed date {committed} is before the data's today {today}")
+    if line.kind == "purchase_order":
+        cur.execute(
+            "UPDATE purchase_orders SET expected_date = ? WHERE po_number = ? AND sku = ?",
+            [committed, line.reference, line.sku],
+        )
+    else:
+        cur.execute(
+            "UPDATE transfers SET expected_date = ? WHERE transfer_id = ?",
+            [committed, line.reference],
+        )
+    cur.execute(
+        "UPDATE actions SET arrival_date = ? WHERE action_id = ?", [committed, action["action_id"]]
+    )
+    _set_status(cur, action["action_id"], "posted")
+    _event(
+        cur,
+        action["action_id"],
+        actor,
+        "approved",
+        "posted",
+        f"{line.source} committed to {committed} for {line.reference} "
+        f"(expected {line.expected_date} before)",
+        action["quantity"],
+        action["quantity"],
+    )
+
+
 def receive(
     store: Store,
     action_id: int,
@@ -454,7 +662,8 @@ def receive(
     quantity: int | None = None,
 ) -> dict:
     """Book the arrival of a posted action (the transfer's ``transfer_in``, or a receipt
-    against the PO line); the action closes when all of it has arrived."""
+    against the PO line); the action closes when all of it has arrived. An expedite closes
+    once its target has arrived (booked on the PO line or transfer itself)."""
     _allow(actor, "post")
     with store.transaction() as cur:
         action = _load(cur, action_id)
@@ -463,7 +672,15 @@ def receive(
         at = when or datetime.combine(action["arrival_date"], datetime.min.time()) + timedelta(
             hours=12
         )
-        if action["kind"] == "transfer":
+        if action["kind"] == "expedite":
+            line = inbound_line(cur, action["target"], action["sku"])
+            if line.left > 0:
+                raise ActionRefused(
+                    f"{line.reference} still has {line.left:,} of {line.sku} to arrive "
+                    f"(expected {line.expected_date}): book its receipt first"
+                )
+            done = True
+        elif action["kind"] == "transfer":
             ledger.receive_in(cur, ref, received=at, quantity=quantity)
             done = cur.execute(
                 "SELECT status = 'received' FROM transfers WHERE transfer_id = ?", [ref]

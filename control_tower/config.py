@@ -241,6 +241,17 @@ class ActionSettings(BaseModel):
         description="an action drafted on data this many days older than the store's is stale "
         "and cannot be approved (re-plan)",
     )
+    draft_expedites: bool = Field(
+        True,
+        description="each exception run drafts an expedite for a late PO line or transfer that "
+        "has none (none live, and none decided since it fell due)",
+    )
+    expedite_days: int = Field(
+        2,
+        ge=1,
+        description="an expedite asks for delivery this many days after the data's today, or "
+        "the day before the destination runs out when that is sooner",
+    )
 
 
 class AuthSettings(BaseModel):

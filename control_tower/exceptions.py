@@ -38,7 +38,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from control_tower import position
+from control_tower import actions, position
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.kpis import aging_bucket_labels
@@ -603,10 +603,11 @@ def _data_quality(store: Store, settings: Settings, as_of: date, pos: pl.DataFra
 
 def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int | None]:
     """Each item's live actions (proposed or approved; a new plan supersedes the proposals
-    of the one before): what delivers to a short location, what moves stock out of one in
-    excess. Returns the items and the latest plan run among those actions."""
+    of the one before): what delivers to (or expedites into) a short location, what moves
+    stock out of one in excess (the plan's rebalancing transfers), the expedite chasing a
+    late line. Returns the items and the latest plan run among those actions."""
     actions = store.query(
-        "SELECT action_id, plan_run, sku, from_location, to_location FROM actions "
+        "SELECT action_id, plan_run, kind, target, sku, from_location, to_location FROM actions "
         "WHERE status IN ('proposed', 'approved')"
     )
     plan_run = (
@@ -618,13 +619,22 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
         return items, plan_run
     inbound = actions.group_by("sku", "to_location").agg(pl.col("action_id").sort().alias("to_ids"))
     outbound = (
-        actions.filter(pl.col("from_location").is_not_null())
+        actions.filter((pl.col("kind") == "transfer") & pl.col("from_location").is_not_null())
         .group_by("sku", "from_location")
         .agg(pl.col("action_id").sort().alias("from_ids"))
     )
-    linked = items.join(
-        inbound, left_on=["sku", "location"], right_on=["sku", "to_location"], how="left"
-    ).join(outbound, left_on=["sku", "location"], right_on=["sku", "from_location"], how="left")
+    chasing = (
+        actions.filter(pl.col("kind") == "expedite")
+        .group_by("sku", "target")
+        .agg(pl.col("action_id").sort().alias("expedite_ids"))
+    )
+    linked = (
+        items.join(
+            inbound, left_on=["sku", "location"], right_on=["sku", "to_location"], how="left"
+        )
+        .join(outbound, left_on=["sku", "location"], right_on=["sku", "from_location"], how="left")
+        .join(chasing, left_on=["sku", "reference"], right_on=["sku", "target"], how="left")
+    )
     incoming = pl.col("rule").is_in(["stockout", "below_safety_stock", "demand_anomaly"])
     outgoing = pl.col("rule").is_in(["excess", "dead_stock"])
     ids = (
@@ -632,6 +642,8 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
         .then(pl.col("to_ids"))
         .when(outgoing)
         .then(pl.col("from_ids"))
+        .when(pl.col("rule") == "late_inbound")
+        .then(pl.col("expedite_ids"))
         .otherwise(None)
     )
     listed = pl.concat_str([pl.lit("["), ids.cast(pl.List(pl.Utf8)).list.join(","), pl.lit("]")])
@@ -694,6 +706,10 @@ def run_exceptions(
     result = detect(store, settings, as_of=as_of, forecast_run=forecast_run)
     now = datetime.now()
     with store.transaction() as cur:
+        if settings.actions.draft_expedites:
+            result.items = _draft_expedites(
+                store, cur, result.items, result.as_of, settings, created_by
+            ).sort(["severity", "exception_key"], descending=[True, False])
         run_id = cur.execute(
             "INSERT INTO exception_runs (created_by, as_of, plan_run, forecast_run, settings, "
             "raised, seconds) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
@@ -731,6 +747,49 @@ def run_exceptions(
             )
     result.run_id = run_id
     return result
+
+
+def _draft_expedites(
+    store: Store,
+    cur,
+    items: pl.DataFrame,
+    as_of: date,
+    settings: Settings,
+    created_by: str,
+) -> pl.DataFrame:
+    """Inside the run's transaction: an expedite drafted for each late line without one,
+    asking for delivery ``expedite_days`` ahead, or the day before the destination runs out
+    when sooner; the late items link to what was drafted."""
+    late = items.filter((pl.col("rule") == "late_inbound") & pl.col("action_ids").is_null())
+    if late.height == 0:
+        return items
+    runs_out = {
+        (sku, loc): due
+        for sku, loc, due in items.filter(pl.col("rule") == "stockout")
+        .select("sku", "location", "due_date")
+        .iter_rows()
+    }
+    drafted = 0
+    for row in late.iter_rows(named=True):
+        line = actions.inbound_line(cur, row["reference"], row["sku"])
+        wanted = as_of + timedelta(days=settings.actions.expedite_days)
+        out = runs_out.get((row["sku"], row["location"]))
+        why = ""
+        if out is not None and out - timedelta(days=1) < wanted:
+            wanted = max(out - timedelta(days=1), as_of + timedelta(days=1))
+            why = f", before {line.to_location} runs out on {out}"
+        days_late = (as_of - line.expected_date).days
+        text = (
+            f"{line.reference} from {line.source}: {line.left:,} units of {line.sku} for "
+            f"{line.to_location} were due on {line.expected_date} ({days_late} days late); ask "
+            f"for delivery by {wanted}{why}."
+        )
+        drafted += actions.draft_expedite_in(cur, line, wanted, created_by, text, as_of) is not None
+    if not drafted:
+        return items
+    log.info("exception run drafted %d expedites", drafted)
+    # the store's cursor is this transaction's, so the links see what was just drafted
+    return _link_actions(store, items)[0]
 
 
 def latest_run(store: Store) -> dict | None:

@@ -26,7 +26,7 @@ reorder point, economic order quantity and max level, each with the inputs behin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from statistics import NormalDist
 
@@ -340,7 +340,13 @@ def policy_table(items: list[Policy]) -> pl.DataFrame:
         }
         for p in items
     ]
-    return pl.DataFrame(rows)
+    if rows:
+        return pl.DataFrame(rows)
+    # no policies (a network without demand yet): the same columns, so joins still work
+    kinds = {"str": pl.String, "float": pl.Float64, "int": pl.Int64}
+    schema = {f.name: kinds[f.type] for f in fields(PolicyInputs)}
+    results = ("z", "safety_stock", "reorder_point", "eoq", "max_level")
+    return pl.DataFrame(schema=schema | dict.fromkeys(results, pl.Float64))
 
 
 def explain_policy(

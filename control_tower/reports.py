@@ -11,6 +11,7 @@ named ``=HYPERLINK(...)`` stays text.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +19,8 @@ import polars as pl
 from control_tower import exceptions
 from control_tower.errors import ControlTowerError
 from control_tower.store import Store
+
+log = logging.getLogger(__name__)
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MONEY = "#,##0.00"
@@ -78,7 +81,7 @@ def exception_report(
         row[0]: row
         for row in store.rows(
             "SELECT action_id, kind, quantity, from_location, supplier, to_location, status, "
-            "explanation FROM actions WHERE action_id IN (SELECT unnest(?))",
+            "explanation, target FROM actions WHERE action_id IN (SELECT unnest(?))",
             [ids or [-1]],
         )
     }
@@ -86,10 +89,9 @@ def exception_report(
     def actions_text(text: str | None) -> tuple[str, str]:
         lines, notes = [], []
         for i in json.loads(text) if text else []:
-            _id, kind, qty, source, supplier, dest, status, note = drafted[i]
-            lines.append(
-                f"#{i} {kind.replace('_', ' ')} {qty:,} {source or supplier or ''}>{dest} ({status})"
-            )
+            _id, kind, qty, source, supplier, dest, status, note, target = drafted[i]
+            what = f"expedite {target}" if kind == "expedite" else kind.replace("_", " ")
+            lines.append(f"#{i} {what} {qty:,} {source or supplier or ''}>{dest} ({status})")
             if note:
                 notes.append(f"#{i}: {note}")
         return "; ".join(lines), " ".join(notes)
@@ -230,20 +232,56 @@ CJK_FONTS = (
 )
 
 
+def _cjk_font() -> Path | None:
+    """Noto Sans SC from the `pylopdf-fonts-zh-cn` package (a dependency, so the PDF draws
+    Chinese names on any machine), else a system CJK font, else None."""
+    try:
+        from pylopdf_fonts_zh_cn import sans_path
+    except ImportError:
+        log.warning("pylopdf-fonts-zh-cn is not installed: looking for a system CJK font")
+    else:
+        if sans_path().is_file():
+            return sans_path()
+    return next((Path(c) for c in CJK_FONTS if Path(c).is_file()), None)
+
+
 def _fonts(pdf) -> bool:
-    """DejaVu Sans (shipped with matplotlib) for text, and a CJK font as fallback when the
-    system has one; True when Chinese text can be drawn."""
+    """DejaVu Sans (shipped with matplotlib) for text, and a CJK font as fallback; True when
+    Chinese text can be drawn."""
     import matplotlib
 
     folder = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
     pdf.add_font("body", "", str(folder / "DejaVuSans.ttf"))
     pdf.add_font("body", "B", str(folder / "DejaVuSans-Bold.ttf"))
-    for candidate in CJK_FONTS:
-        if Path(candidate).is_file():
-            pdf.add_font("cjk", "", candidate)
-            pdf.set_fallback_fonts(["cjk"])
-            return True
-    return False
+    cjk = _cjk_font()
+    if cjk is None:
+        return False
+    pdf.add_font("cjk", "", str(cjk))
+    pdf.set_fallback_fonts(["cjk"])
+    return True
+
+
+def _fit(pdf, text: str, width: float, widths: dict) -> str:
+    """``text`` cut to fit ``width`` mm in the current font, with an ellipsis when cut.
+    Widths are summed per character from ``widths`` (a cache filled from fpdf, whose own
+    measure of a whole string with fallback fonts costs a millisecond each)."""
+    key = (pdf.font_family, pdf.font_style, pdf.font_size_pt)
+
+    def w(ch: str) -> float:
+        found = widths.get((key, ch))
+        if found is None:
+            found = widths[(key, ch)] = pdf.get_string_width(ch)
+        return found
+
+    total, ellipsis = 0.0, w("…")
+    cut = None
+    for i, ch in enumerate(text):
+        total += w(ch)
+        if cut is None and total + ellipsis > width:
+            cut = i
+        if total > width:
+            return text[:cut].rstrip() + "…"
+    return text
 
 
 def _bars(
@@ -293,7 +331,7 @@ def write_pdf(report: pl.DataFrame, path: Path, *, title: str) -> Path:
         pdf.cell(
             0,
             4,
-            "Chinese text is left out: install a CJK font (apt install fonts-droid-fallback).",
+            "Chinese text is left out: no CJK font (pip install pylopdf-fonts-zh-cn).",
             new_x="LMARGIN",
             new_y="NEXT",
         )
@@ -330,13 +368,17 @@ def write_pdf(report: pl.DataFrame, path: Path, *, title: str) -> Path:
     )
     pdf.set_xy(10, y + 12 + 6 * max(by_rule.height, by_location.height, 1))
 
+    measured: dict = {}
+
     def table(frame: pl.DataFrame, heading: str) -> None:
-        widths = (12, 24, 30, 95, 26, 24, 66)
+        widths = (9, 16, 27, 68, 62, 22, 14, 59)
+        align = ("L", "R", "L", "L", "L", "R", "L", "L")
         names = (
-            "Rank",
+            "#",
             "Severity",
             "Rule",
             "Exception",
+            "Product",
             "Value at risk",
             "State",
             "Drafted actions",
@@ -344,8 +386,8 @@ def write_pdf(report: pl.DataFrame, path: Path, *, title: str) -> Path:
         pdf.set_font("body", "B", 11)
         pdf.cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("body", "B", 8)
-        for name, width in zip(names, widths, strict=True):
-            pdf.cell(width, 6, name, border="B")
+        for name, width, a in zip(names, widths, align, strict=True):
+            pdf.cell(width, 6, _fit(pdf, name, width - 1.5, measured), border="B", align=a)
         pdf.ln()
         pdf.set_font("body", "", 7)
         for row in frame.iter_rows(named=True):
@@ -353,13 +395,14 @@ def write_pdf(report: pl.DataFrame, path: Path, *, title: str) -> Path:
                 str(row["Rank"]),
                 f"{row['Severity']:,.0f}",
                 row["Rule"],
-                row["Exception"][:70],
+                row["Exception"],
+                row["Product"] or "",
                 f"{row['Value at risk']:,.0f}",
                 row["State"],
-                (row["Drafted actions"] or "")[:55],
+                row["Drafted actions"] or "",
             )
-            for text, width in zip(cells, widths, strict=True):
-                pdf.cell(width, 5, text)
+            for text, width, a in zip(cells, widths, align, strict=True):
+                pdf.cell(width, 5, _fit(pdf, text, width - 1.5, measured), align=a)
             pdf.ln()
 
     table(report.head(10), "The ten most severe")

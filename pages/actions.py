@@ -12,6 +12,7 @@ from control_tower.errors import ControlTowerError
 from ui import auth, state
 from ui.entry import through_app
 from ui.errors import reported, show_error
+from ui.format import plain
 from ui.widgets import keyed_table
 
 through_app()
@@ -27,6 +28,7 @@ ACTION_COLUMNS = {
     "from_location": "from",
     "to_location": "to",
     "supplier": "supplier",
+    "target": "chases",
     "quantity": NUMBER("quantity", format="localized"),
     "ship_date": st.column_config.DateColumn("ships"),
     "arrival_date": st.column_config.DateColumn("arrives"),
@@ -43,6 +45,47 @@ TRAIL_COLUMNS = {
     "quantity_before": NUMBER("qty before", format="localized"),
     "quantity_after": NUMBER("qty after", format="localized"),
 }
+
+
+def _carry_out(store, chosen: dict, actor) -> None:
+    """Post an approved action, receive a posted one; an expedite records the date its
+    supplier committed to, and closes once its target has arrived."""
+    action_id = chosen["action_id"]
+    expedite = chosen["kind"] == "expedite"
+    if chosen["status"] == "approved":
+        committed = None
+        if expedite:
+            committed = st.date_input(
+                f"Date {chosen['supplier'] or chosen['from_location']} committed to",
+                value=chosen["arrival_date"],
+                key="act_committed",
+            )
+        label = (
+            "Record the committed date"
+            if expedite
+            else "Post (dispatch the transfer / open the PO line)"
+        )
+        if st.button(label, key="act_post"):
+            try:
+                actions.post(store, action_id, actor, committed_date=committed)
+                done = (
+                    f"{chosen['target']} now expected on {committed}"
+                    if expedite
+                    else f"posted as {actions.reference(action_id)}"
+                )
+                st.success(f"Action {action_id}: {done}.")
+                chosen = actions.get_action(store, action_id)  # offer what comes next
+            except ControlTowerError as exc:
+                show_error(exc)
+    if chosen["status"] == "posted":
+        label = "Close (the goods arrived)" if expedite else "Receive in full"
+        if st.button(label, key="act_receive"):
+            try:
+                actions.receive(store, action_id, actor)
+                st.success(f"Action {action_id} closed.")
+            except ControlTowerError as exc:
+                show_error(exc)
+
 
 with reported():
     store = state.store_with_data()
@@ -76,27 +119,16 @@ with reported():
         chosen = table.row(rows[0] if rows else 0, named=True)
         action_id = chosen["action_id"]
         st.subheader(f"Action {action_id}: {chosen['status']}")
+        st.markdown(plain(actions.describe(chosen)))
+        if chosen["explanation"]:
+            st.caption(plain(chosen["explanation"]))
         keyed_table(
             actions.action_history(store, action_id).select(list(TRAIL_COLUMNS)),
             key="act_trail",
             column_config=TRAIL_COLUMNS,
         )
         if actor is not None and actor.role in actions.CAN["post"]:
-            if chosen["status"] == "approved" and st.button(
-                "Post (dispatch the transfer / open the PO line)", key="act_post"
-            ):
-                try:
-                    actions.post(store, action_id, actor)
-                    st.success(f"Action {action_id} posted as {actions.reference(action_id)}.")
-                except ControlTowerError as exc:
-                    show_error(exc)
-            if chosen["status"] == "posted" and st.button("Receive in full", key="act_receive"):
-                try:
-                    actions.receive(store, action_id, actor)
-                    st.success(f"Action {action_id} received.")
-                except ControlTowerError as exc:
-                    show_error(exc)
-
+            _carry_out(store, chosen, actor)
     st.subheader("Audit trail")
     trail = actions.action_history(store)
     who = st.text_input("Who", key="act_who").strip()

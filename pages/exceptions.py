@@ -18,6 +18,7 @@ from ui import auth, state
 from ui.charts import PLOT_CONFIG
 from ui.entry import through_app
 from ui.errors import reported, show_error
+from ui.format import plain
 from ui.widgets import keyed_table
 
 through_app()
@@ -57,12 +58,10 @@ def _decide(store, action_id: int, actor) -> None:
     """Approve, reject or edit one drafted action, as the actor's role allows."""
     action = actions.get_action(store, action_id)
     st.markdown(
-        f"**Action {action_id}**: {action['kind'].replace('_', ' ')} of "
-        f"{action['quantity']:,} {action['sku']} "
-        + (f"from {action['from_location']} " if action["from_location"] else "")
-        + f"to {action['to_location']}, leaving {action['ship_date']}, arriving "
-        f"{action['arrival_date']} · status **{action['status']}**"
+        f"**Action {action_id}**: {plain(actions.describe(action))} · status **{action['status']}**"
     )
+    if action["explanation"]:
+        st.caption(plain(action["explanation"]))
     if action["status"] != "proposed" or actor is None:
         if actor is None:
             st.caption("Sign in to decide drafted actions.")

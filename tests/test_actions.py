@@ -19,7 +19,7 @@ from control_tower.errors import NotFoundError
 from control_tower.ledger import on_hand
 from control_tower.store import Store
 from tests.conftest import tiny_network_frames
-from tests.test_position import AS_OF, mv, post
+from tests.test_position import AS_OF, add_purchase_orders, mv, post
 
 PLANNER = Actor("li.planner", "planner")
 PLANNER2 = Actor("wang.planner", "planner")
@@ -230,6 +230,10 @@ class ActionMachine(RuleBasedStateMachine):
         self.store = Store(Path(self.tmp.name) / "m.duckdb")
         ingest_frames(self.store, tiny_network_frames(), source="fixture")
         stocked(self.store, 400)
+        add_purchase_orders(  # a late line to expedite
+            self.store,
+            [("PO-X", "A-100", "CD-RDC", 50, date(2024, 2, 1), date(2024, 2, 20), "open")],
+        )
         self.ids: list[int] = []
         self.events = 0
 
@@ -247,6 +251,17 @@ class ActionMachine(RuleBasedStateMachine):
     def propose(self, quantity: int) -> None:
         if len(self.ids) < 4:
             self.ids.append(draft(self.store, quantity, PLANNER))
+
+    @rule(who=st.sampled_from(PEOPLE))
+    def expedite(self, who: Actor) -> None:
+        if len(self.ids) < 4:
+            try:
+                made = actions.propose_expedite(
+                    self.store, "PO-X", "A-100", who, reason="late", requested=date(2024, 3, 4)
+                )
+                self.ids.append(made["action_id"])
+            except ActionRefused:  # a viewer or approver, or one is in progress already
+                pass
 
     @rule(i=st.integers(0, 3), who=st.sampled_from(PEOPLE), quantity=st.integers(-5, 300))
     def edit(self, i: int, who: Actor, quantity: int) -> None:
@@ -293,8 +308,14 @@ class ActionMachine(RuleBasedStateMachine):
                 "AND movement_type = 'transfer_out'",
                 [f"ACT-{action_id}"],
             )
-            shipped = action["quantity"] if action["status"] in ("posted", "closed") else 0
-            assert out == shipped
+            moved = action["kind"] == "transfer" and action["status"] in ("posted", "closed")
+            assert out == (action["quantity"] if moved else 0)
+            if action["kind"] == "expedite":  # posting it moved the PO line's date
+                due = self.store.scalar(
+                    "SELECT expected_date FROM purchase_orders WHERE po_number = 'PO-X'"
+                )
+                posted = action["status"] in ("posted", "closed")
+                assert (due == action["arrival_date"]) == posted
         assert on_hand(self.store, "A-100", "SH-CDC") >= 0
 
 

@@ -3,7 +3,8 @@ as the demo approver, approve the top drafted transfer in the Exceptions inbox, 
 Actions page, and find the approval, the posting and the transfer's outbound leg in the audit
 trail and the ledger.
 
-Run with ``pytest -m e2e``; skipped where ``/usr/bin/chromium`` is missing.
+Run with ``pytest -m e2e``; they fail where ``/usr/bin/chromium`` is missing (the README's
+test command installs it: tests/e2e/install-chromium).
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ from control_tower.optimize import plan, save_plan
 from control_tower.store import Store
 from tests.e2e.test_deep_link import CHROMIUM, ROOT, free_port, started, stop, wait_for
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = pytest.mark.e2e
 
 APPROVER = "demo.approver"
 

@@ -2,7 +2,8 @@
 opened as a freshly started server's first request shows the page inside the app (its
 sections in the sidebar, the data date), not Streamlit's legacy list of the ``pages/`` files.
 
-Run with ``pytest -m e2e``; skipped where ``/usr/bin/chromium`` is missing.
+Run with ``pytest -m e2e``; they fail where ``/usr/bin/chromium`` is missing (the README's
+test command installs it: tests/e2e/install-chromium).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.e2e.conftest import CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[2]
 NAV = [
     "Overview",
@@ -33,10 +35,7 @@ NAV = [
     "Data",
 ]  # app.py's navigation, in order
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = pytest.mark.e2e
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from control_tower.actions import Actor
 from control_tower.config import Settings
 from control_tower.optimize import plan, save_plan
 from control_tower.store import Store
+from ui.format import plain
 
 from ._support import page, run, store_query, table
 
@@ -142,3 +143,58 @@ def test_the_reports_page_previews_filters_and_offers_the_three_downloads(db):
     run(at)
     assert set(table(at, "rep_preview")["Rule"]) == {"late_inbound"}
     assert len(at.get("download_button")) == 3
+
+
+def test_an_expedite_is_approved_in_the_inbox_and_its_committed_date_recorded_on_the_actions_page(
+    db,
+):
+    """The run drafts expedites for the demo's late POs; the inbox's detail of a late line
+    offers its expedite; on the Actions page a planner records the supplier's committed date,
+    which moves the PO line's expected date, and closing it waits for the goods."""
+    with Store(db) as store:
+        exceptions.run_exceptions(store)
+    drafted = store_query(
+        db,
+        "SELECT action_id, target, sku, arrival_date FROM actions WHERE kind = 'expedite' "
+        "ORDER BY action_id LIMIT 1",
+    ).row(0, named=True)
+    late = store_query(
+        db,
+        "SELECT count(*) FROM exception_run_items WHERE rule = 'late_inbound' "
+        "AND action_ids IS NOT NULL",
+    ).item()
+    assert late > 0
+    action_id = drafted["action_id"]
+    at = run(_as(page("exceptions"), APPROVER))
+    at.multiselect(key="exc_bulk").set_value(
+        [o for o in at.multiselect(key="exc_bulk").options if str(o).startswith(f"{action_id}:")]
+    )
+    run(at)
+    at.button(key="exc_bulk_go").click()
+    run(at)
+    assert table(at, "exc_bulk_results")["outcome"].tolist() == ["approved"]
+    acts = run(_as(page("actions"), PLANNER))
+    acts.text_input(key="act_number").set_value(str(action_id))
+    run(acts)
+    assert any(f"expedite {plain(drafted['target'])}" in m.value for m in acts.markdown)
+    post = acts.button(key="act_post")
+    assert post.label == "Record the committed date"
+    post.click()
+    run(acts)
+    assert not acts.exception and not acts.error
+    expected = store_query(
+        db,
+        "SELECT expected_date FROM purchase_orders WHERE po_number = ? AND sku = ?",
+        [drafted["target"], drafted["sku"]],
+    ).item()
+    assert expected == drafted["arrival_date"]
+    assert (
+        store_query(db, "SELECT status FROM actions WHERE action_id = ?", [action_id]).item()
+        == "posted"
+    )
+    close = acts.button(key="act_receive")
+    assert close.label == "Close (the goods arrived)"
+    close.click()
+    run(acts)
+    assert [e.value for e in acts.error] == ["Action refused"]
+    assert any("to arrive" in t.value for t in acts.text)

@@ -1,0 +1,201 @@
+"""Expedite actions: the exception run drafts one per late PO line or transfer, linked to the
+late item and to the stock-out it would prevent; approval re-checks that something is still
+to arrive; posting records the committed date on the PO line or transfer (so the next run no
+longer calls it late); it closes once the goods have arrived. A rejected or posted expedite is
+not drafted again while the line's date stands."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from control_tower import actions
+from control_tower import exceptions as exc
+from control_tower.actions import ActionRefused, Actor
+from control_tower.config import Settings
+from control_tower.errors import NotFoundError
+from tests.test_exceptions import stock
+from tests.test_position import (
+    AS_OF,
+    add_demand,
+    add_purchase_orders,
+    daily_demand,
+    day,
+    mv,
+    post,
+    ship,
+)
+
+PLANNER = Actor("li.planner", "planner")
+APPROVER = Actor("zhao.approver", "approver")
+ENGINE = "exception engine"
+
+
+def late_po(store, expected_offset: int = -3, quantity: int = 120) -> None:
+    """PO-LATE: 120 of A-100 to SH-CDC, due three days ago; SH-CDC sells 10 a day and holds
+    40, so it runs out on day 4 (the data's today is AS_OF)."""
+    stock(store, "A-100", "SH-CDC", 40 + 10 * 28, offset=-28)
+    add_demand(store, daily_demand("A-100", "SH-CDC", 10, 28))
+    post(
+        store,
+        *[mv(f"S-{i}", -i, "A-100", "SH-CDC", "sale", 10) for i in range(28)],
+    )
+    add_purchase_orders(
+        store,
+        [("PO-LATE", "A-100", "SH-CDC", quantity, day(-20), day(expected_offset), "open")],
+    )
+
+
+def expedites(store) -> list[dict]:
+    frame = store.query("SELECT * FROM actions WHERE kind = 'expedite' ORDER BY action_id")
+    return frame.to_dicts()
+
+
+def late_item(run) -> dict:
+    return next(r for r in run.items.to_dicts() if r["rule"] == "late_inbound")
+
+
+def test_a_run_drafts_one_expedite_per_late_line_linked_to_the_late_item_and_the_stockout(
+    network,
+):
+    late_po(network)
+    run = exc.run_exceptions(network, as_of=AS_OF)
+    (drafted,) = expedites(network)
+    assert drafted["status"] == "proposed"
+    assert (drafted["target"], drafted["sku"], drafted["supplier"]) == ("PO-LATE", "A-100", "SUP1")
+    assert (drafted["to_location"], drafted["from_location"]) == ("SH-CDC", None)
+    assert drafted["quantity"] == 120 and drafted["proposed_by"] == ENGINE
+    assert drafted["as_of"] == AS_OF and drafted["ship_date"] == AS_OF
+    # the projection assumes the late line arrives tomorrow, so no stock-out: asked for by
+    # the data's today + expedite_days
+    assert drafted["arrival_date"] == AS_OF + timedelta(days=Settings().actions.expedite_days)
+    assert "PO-LATE from SUP1: 120 units of A-100 for SH-CDC were due on" in drafted["explanation"]
+    assert json.loads(late_item(run)["action_ids"]) == [drafted["action_id"]]
+    stored = network.scalar(
+        "SELECT action_ids FROM exception_run_items WHERE run_id = ? AND rule = 'late_inbound'",
+        [run.run_id],
+    )
+    assert json.loads(stored) == [drafted["action_id"]]
+    history = actions.action_history(network, drafted["action_id"])
+    assert history.height == 1 and history["actor"][0] == ENGINE
+    # the next run links the same expedite and drafts no other
+    again = exc.run_exceptions(network, as_of=AS_OF)
+    assert len(expedites(network)) == 1
+    assert json.loads(late_item(again)["action_ids"]) == [drafted["action_id"]]
+
+
+def test_an_expedite_asks_for_the_day_before_the_destination_runs_out_when_sooner(network):
+    """CD-RDC holds 1, sells 10 a day, and its transfer of 15 from SH-CDC (in transit since
+    day -6) was due on day -4: even with the late transfer assumed tomorrow, stock runs out
+    on day 2, so the expedite asks for day 1; a transfer expedite names its shipping site."""
+    stock(network, "A-100", "SH-CDC", 500, offset=-30)
+    ship(network, "T-LATE", -6, "A-100", "SH-CDC", "CD-RDC", 15)
+    stock(network, "A-100", "CD-RDC", 1, offset=0)
+    add_demand(network, daily_demand("A-100", "CD-RDC", 10, 28))
+    add_purchase_orders(network, [("PO-1", "A-100", "CD-RDC", 100, day(-2), day(9), "open")])
+    run = exc.run_exceptions(network, as_of=AS_OF)
+    stockout = next(r for r in run.items.to_dicts() if r["rule"] == "stockout")
+    (drafted,) = expedites(network)
+    assert (drafted["target"], drafted["from_location"], drafted["supplier"]) == (
+        "T-LATE",
+        "SH-CDC",
+        None,
+    )
+    assert drafted["quantity"] == 15
+    assert drafted["arrival_date"] == max(stockout["due_date"] - timedelta(days=1), day(1))
+    assert drafted["arrival_date"] < AS_OF + timedelta(days=Settings().actions.expedite_days)
+    assert f"before CD-RDC runs out on {stockout['due_date']}" in drafted["explanation"]
+    # the stock-out at CD-RDC links the expedite too
+    assert drafted["action_id"] in json.loads(stockout["action_ids"])
+
+
+def test_approve_post_with_the_committed_date_and_close_once_received(network):
+    late_po(network)
+    exc.run_exceptions(network, as_of=AS_OF)
+    (drafted,) = expedites(network)
+    action_id = drafted["action_id"]
+    actions.approve(network, action_id, APPROVER)
+    with pytest.raises(ActionRefused, match="before the data's today"):
+        actions.post(network, action_id, PLANNER, committed_date=day(-1))
+    posted = actions.post(network, action_id, PLANNER, committed_date=day(3))
+    assert (posted["status"], posted["arrival_date"]) == ("posted", day(3))
+    assert network.scalar(
+        "SELECT expected_date FROM purchase_orders WHERE po_number = 'PO-LATE'"
+    ) == day(3)
+    trail = actions.action_history(network, action_id)
+    assert f"SUP1 committed to {day(3)} for PO-LATE (expected {day(-3)} before)" in set(
+        trail["reason"]
+    )
+    # the next run: the line is no longer late, and no new expedite is drafted
+    run = exc.run_exceptions(network, as_of=AS_OF)
+    assert "late_inbound" not in set(run.items["rule"])
+    assert len(expedites(network)) == 1
+    # closing needs the goods: refused while 120 are due, closed after the receipt
+    with pytest.raises(ActionRefused, match="still has 120 of A-100 to arrive"):
+        actions.receive(network, action_id, PLANNER)
+    post(network, mv("RCV-1", 1, "A-100", "SH-CDC", "receipt", 120, reference="PO-LATE"))
+    assert actions.receive(network, action_id, PLANNER)["status"] == "closed"
+
+
+def test_approval_is_refused_when_nothing_is_left_to_arrive(network):
+    late_po(network)
+    exc.run_exceptions(network, as_of=AS_OF)
+    (drafted,) = expedites(network)
+    post(network, mv("RCV-1", 0, "A-100", "SH-CDC", "receipt", 120, reference="PO-LATE"))
+    with pytest.raises(ActionRefused, match="nothing of A-100 left to arrive: nothing to expedite"):
+        actions.approve(network, drafted["action_id"], APPROVER)
+    assert actions.get_action(network, drafted["action_id"])["status"] == "proposed"
+
+
+def test_a_rejected_expedite_is_not_drafted_again_until_the_line_gets_a_new_date(network):
+    late_po(network)
+    exc.run_exceptions(network, as_of=AS_OF)
+    (drafted,) = expedites(network)
+    actions.reject(network, drafted["action_id"], APPROVER, "supplier already shipping")
+    exc.run_exceptions(network, as_of=AS_OF)
+    assert [e["status"] for e in expedites(network)] == ["rejected"]
+    # the supplier gives a new date, which passes too: the line is late again, so a new
+    # expedite is drafted
+    network.cursor().execute(
+        "UPDATE purchase_orders SET expected_date = ? WHERE po_number = 'PO-LATE'", [day(2)]
+    )
+    exc.run_exceptions(network, as_of=day(5))
+    assert [e["status"] for e in expedites(network)] == ["rejected", "proposed"]
+
+
+def test_no_expedites_when_turned_off(network):
+    late_po(network)
+    off = Settings.model_validate({"actions": {"draft_expedites": False}})
+    run = exc.run_exceptions(network, off, as_of=AS_OF)
+    assert expedites(network) == [] and late_item(run)["action_ids"] is None
+
+
+def test_an_expedite_drafted_by_hand_is_checked(network):
+    late_po(network)
+    with pytest.raises(NotFoundError, match="no open purchase order line or transfer 'PO-NONE'"):
+        actions.propose_expedite(network, "PO-NONE", "A-100", PLANNER, reason="chase it")
+    with pytest.raises(ActionRefused, match="after the data's today"):
+        actions.propose_expedite(
+            network, "PO-LATE", "A-100", PLANNER, reason="chase it", requested=AS_OF
+        )
+    with pytest.raises(ActionRefused, match="a reason"):
+        actions.propose_expedite(network, "PO-LATE", "A-100", PLANNER, reason=" ")
+    viewer = Actor("sun.viewer", "viewer")
+    with pytest.raises(actions.PermissionDenied):
+        actions.propose_expedite(network, "PO-LATE", "A-100", viewer, reason="chase it")
+    made = actions.propose_expedite(
+        network, "PO-LATE", "A-100", PLANNER, reason="chase it", requested=day(2)
+    )
+    assert (made["kind"], made["target"], made["arrival_date"]) == ("expedite", "PO-LATE", day(2))
+    with pytest.raises(ActionRefused, match="already has an expedite"):
+        actions.propose_expedite(network, "PO-LATE", "A-100", PLANNER, reason="again")
+    # the engine links the hand-drafted one instead of drafting another
+    run = exc.run_exceptions(network, as_of=AS_OF)
+    assert json.loads(late_item(run)["action_ids"]) == [made["action_id"]]
+    assert len(expedites(network)) == 1
+    # the proposer cannot approve it (separation of duties); another approver can
+    with pytest.raises(actions.PermissionDenied):
+        actions.approve(network, made["action_id"], Actor("li.planner", "admin"))
+    assert actions.approve(network, made["action_id"], APPROVER)["status"] == "approved"
