@@ -37,7 +37,7 @@ from control_tower import ledger
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.ledger import Movement, MovementType
-from control_tower.store import Store
+from control_tower.store import Store, registered
 
 log = logging.getLogger(__name__)
 
@@ -332,53 +332,61 @@ def inbound_line(cur: duckdb.DuckDBPyConnection, reference: str, sku: str) -> In
     return Inbound("transfer", reference, sku, source, to_location, max(left, 0), expected)
 
 
-def _needs_expedite(cur: duckdb.DuckDBPyConnection, line: Inbound) -> bool:
-    """No expedite of the line is live, and none was decided (rejected or posted) on data
-    from after the line's current expected date: such a decision stands."""
-    return not cur.execute(
-        "SELECT 1 FROM actions WHERE kind = 'expedite' AND target = ? AND sku = ? AND "
-        "(status IN ('proposed', 'approved') OR "
-        " (status IN ('rejected', 'posted') AND as_of >= ?))",
-        [line.reference, line.sku, line.expected_date],
-    ).fetchall()
+LIVE_EXPEDITE_SQL = """
+    SELECT 1 FROM actions a
+    WHERE a.kind = 'expedite' AND a.target = l.reference AND a.sku = l.sku
+      AND (a.status IN ('proposed', 'approved')
+           OR (a.status IN ('rejected', 'posted') AND a.as_of >= l.expected_date))
+"""  # an expedite of line l in progress, or decided on data from after its current date
+
+EXPEDITE_LINES = {
+    "kind": pl.String,
+    "reference": pl.String,
+    "sku": pl.String,
+    "source": pl.String,
+    "to_location": pl.String,
+    "units_left": pl.Int64,
+    "expected_date": pl.Date,
+    "requested": pl.Date,
+    "explanation": pl.String,
+}
 
 
-def draft_expedite_in(
-    cur: duckdb.DuckDBPyConnection,
-    line: Inbound,
-    requested: date,
-    proposed_by: str,
-    explanation: str,
-    as_of: date,
-) -> int | None:
-    """Inside the caller's transaction: a proposed expedite asking for ``line``'s units by
-    ``requested``, unless it has nothing left or already has an expedite; its action id."""
-    if line.left <= 0 or not _needs_expedite(cur, line):
-        return None
-    po = line.kind == "purchase_order"
-    action_id = cur.execute(
-        "INSERT INTO actions (created_at, kind, status, as_of, sku, from_location, "
-        "to_location, supplier, quantity, ship_date, arrival_date, proposed_by, explanation, "
-        "target) VALUES (?, 'expedite', 'proposed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "RETURNING action_id",
-        [
-            datetime.now(),
-            as_of,
-            line.sku,
-            None if po else line.source,
-            line.to_location,
-            line.source if po else None,
-            line.left,
-            as_of,
-            requested,
-            proposed_by,
-            explanation,
-            line.reference,
-        ],
-    ).fetchall()[0][0]
-    actor = Actor(proposed_by, "planner")
-    _event(cur, action_id, actor, None, "proposed", explanation, None, line.left)
-    return int(action_id)
+def draft_expedites_in(
+    cur: duckdb.DuckDBPyConnection, lines: pl.DataFrame, proposed_by: str, as_of: date
+) -> list[int]:
+    """Inside the caller's transaction, in one statement: a proposed expedite per line of
+    ``lines`` (columns :data:`EXPEDITE_LINES`) asking for its units by ``requested``, unless
+    nothing is left to arrive or the line has an expedite in progress or decided on data from
+    after its current expected date (that decision stands). Returns the new action ids."""
+    if lines.height == 0:
+        return []
+    lines = lines.select([pl.col(c).cast(t) for c, t in EXPEDITE_LINES.items()])
+    with registered(cur, "expedite_lines", lines):
+        made = cur.execute(
+            f"""
+            INSERT INTO actions (created_at, kind, status, as_of, sku, from_location,
+                to_location, supplier, quantity, ship_date, arrival_date, proposed_by,
+                explanation, target)
+            SELECT $now, 'expedite', 'proposed', $as_of, l.sku,
+                CASE WHEN l.kind = 'transfer' THEN l.source END, l.to_location,
+                CASE WHEN l.kind = 'purchase_order' THEN l.source END, l.units_left, $as_of,
+                l.requested, $by, l.explanation, l.reference
+            FROM expedite_lines l
+            WHERE l.units_left > 0 AND NOT EXISTS ({LIVE_EXPEDITE_SQL})
+            ORDER BY l.reference, l.sku
+            RETURNING action_id, quantity, explanation
+            """,  # noqa: S608
+            {"now": datetime.now(), "as_of": as_of, "by": proposed_by},
+        ).fetchall()
+    if made:
+        cur.executemany(
+            "INSERT INTO action_events (action_id, occurred_at, actor, from_status, to_status, "
+            "reason, quantity_before, quantity_after) VALUES (?, ?, ?, NULL, 'proposed', ?, "
+            "NULL, ?)",
+            [[i, datetime.now(), proposed_by, text, qty] for i, qty, text in made],
+        )
+    return sorted(int(r[0]) for r in made)
 
 
 def propose_expedite(
@@ -407,10 +415,23 @@ def propose_expedite(
                 f"{reference} is already expected on {line.expected_date}; an expedite asks "
                 "for an earlier date"
             )
-        if not _needs_expedite(cur, line):
+        row = {
+            "kind": line.kind,
+            "reference": line.reference,
+            "sku": line.sku,
+            "source": line.source,
+            "to_location": line.to_location,
+            "units_left": line.left,
+            "expected_date": line.expected_date,
+            "requested": wanted,
+            "explanation": text,
+        }
+        made = draft_expedites_in(
+            cur, pl.DataFrame([row], schema=EXPEDITE_LINES), actor.name, today
+        )
+        if not made:
             raise ActionRefused(f"{reference} already has an expedite in progress or decided")
-        action_id = draft_expedite_in(cur, line, wanted, actor.name, text, today)
-    return get_action(store, action_id)
+    return get_action(store, made[0])
 
 
 def _check_expedite(cur: duckdb.DuckDBPyConnection, action: dict) -> Inbound:

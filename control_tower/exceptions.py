@@ -769,22 +769,35 @@ def _draft_expedites(
         .select("sku", "location", "due_date")
         .iter_rows()
     }
-    drafted = 0
+    wanted = as_of + timedelta(days=settings.actions.expedite_days)
+    lines = []
     for row in late.iter_rows(named=True):
-        line = actions.inbound_line(cur, row["reference"], row["sku"])
-        wanted = as_of + timedelta(days=settings.actions.expedite_days)
+        facts = json.loads(row["facts"])
+        expected = date.fromisoformat(facts["expected_date"])
+        asked, why = wanted, ""
         out = runs_out.get((row["sku"], row["location"]))
-        why = ""
         if out is not None and out - timedelta(days=1) < wanted:
-            wanted = max(out - timedelta(days=1), as_of + timedelta(days=1))
-            why = f", before {line.to_location} runs out on {out}"
-        days_late = (as_of - line.expected_date).days
-        text = (
-            f"{line.reference} from {line.source}: {line.left:,} units of {line.sku} for "
-            f"{line.to_location} were due on {line.expected_date} ({days_late} days late); ask "
-            f"for delivery by {wanted}{why}."
+            asked = max(out - timedelta(days=1), as_of + timedelta(days=1))
+            why = f", before {row['location']} runs out on {out}"
+        lines.append(
+            {
+                "kind": facts["kind"],
+                "reference": row["reference"],
+                "sku": row["sku"],
+                "source": facts["from"],
+                "to_location": row["location"],
+                "units_left": int(facts["remaining"]),
+                "expected_date": expected,
+                "requested": asked,
+                "explanation": (
+                    f"{row['reference']} from {facts['from']}: {int(facts['remaining']):,} units "
+                    f"of {row['sku']} for {row['location']} were due on {expected} "
+                    f"({facts['days_late']} days late); ask for delivery by {asked}{why}."
+                ),
+            }
         )
-        drafted += actions.draft_expedite_in(cur, line, wanted, created_by, text, as_of) is not None
+    frame = pl.DataFrame(lines, schema=actions.EXPEDITE_LINES)
+    drafted = len(actions.draft_expedites_in(cur, frame, created_by, as_of))
     if not drafted:
         return items
     log.info("exception run drafted %d expedites", drafted)
