@@ -707,9 +707,9 @@ def run_exceptions(
     now = datetime.now()
     with store.transaction() as cur:
         if settings.actions.draft_expedites:
-            result.items = _draft_expedites(
-                store, cur, result.items, result.as_of, settings, created_by
-            ).sort(["severity", "exception_key"], descending=[True, False])
+            result.items = _draft_expedites(store, cur, result.items, result.as_of, settings).sort(
+                ["severity", "exception_key"], descending=[True, False]
+            )
         run_id = cur.execute(
             "INSERT INTO exception_runs (created_by, as_of, plan_run, forecast_run, settings, "
             "raised, seconds) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
@@ -749,13 +749,15 @@ def run_exceptions(
     return result
 
 
+EXPEDITER = "exception engine"  # who proposes the drafted expedites, whoever ran the rules
+
+
 def _draft_expedites(
     store: Store,
     cur,
     items: pl.DataFrame,
     as_of: date,
     settings: Settings,
-    created_by: str,
 ) -> pl.DataFrame:
     """Inside the run's transaction: an expedite drafted for each late line without one,
     asking for delivery ``expedite_days`` ahead, or the day before the destination runs out
@@ -797,7 +799,7 @@ def _draft_expedites(
             }
         )
     frame = pl.DataFrame(lines, schema=actions.EXPEDITE_LINES)
-    drafted = len(actions.draft_expedites_in(cur, frame, created_by, as_of))
+    drafted = len(actions.draft_expedites_in(cur, frame, EXPEDITER, as_of))
     if not drafted:
         return items
     log.info("exception run drafted %d expedites", drafted)

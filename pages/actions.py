@@ -73,8 +73,8 @@ def _carry_out(store, chosen: dict, actor) -> None:
                     if expedite
                     else f"posted as {actions.reference(action_id)}"
                 )
-                st.success(f"Action {action_id}: {done}.")
-                chosen = actions.get_action(store, action_id)  # offer what comes next
+                st.session_state["act_done"] = f"Action {action_id}: {done}."
+                st.rerun()  # the table, heading and buttons show the new status
             except ControlTowerError as exc:
                 show_error(exc)
     if chosen["status"] == "posted":
@@ -82,7 +82,8 @@ def _carry_out(store, chosen: dict, actor) -> None:
         if st.button(label, key="act_receive"):
             try:
                 actions.receive(store, action_id, actor)
-                st.success(f"Action {action_id} closed.")
+                st.session_state["act_done"] = f"Action {action_id} closed."
+                st.rerun()
             except ControlTowerError as exc:
                 show_error(exc)
 
@@ -119,6 +120,9 @@ with reported():
         chosen = table.row(rows[0] if rows else 0, named=True)
         action_id = chosen["action_id"]
         st.subheader(f"Action {action_id}: {chosen['status']}")
+        done = st.session_state.pop("act_done", None)
+        if done:
+            st.success(plain(done), icon=":material/check_circle:")
         st.markdown(plain(actions.describe(chosen)))
         if chosen["explanation"]:
             st.caption(plain(chosen["explanation"]))
