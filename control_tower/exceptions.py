@@ -129,6 +129,163 @@ def _prices(store: Store) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class Flows:
+    """Day-by-day inputs of the stock projection for n series over the horizon."""
+
+    demand: np.ndarray  # (n, horizon): forecast mean by day, else recent daily demand
+    arrivals: np.ndarray  # (n, horizon): inbound due that day (late lines: tomorrow)
+    late_units: np.ndarray  # (n,): late inbound assumed to arrive tomorrow
+    forecasted: np.ndarray  # (n,) bool: the demand is a forecast's
+    forecast_run: int | None  # the latest forecast run used
+
+
+def _flows(
+    store: Store,
+    stock: pl.DataFrame,
+    as_of: date,
+    horizon: int,
+    forecast_run: int | None,
+    inbound: pl.DataFrame,
+) -> Flows:
+    """The projection's demand and arrivals for each row ``i`` of ``stock`` (sku, location,
+    avg_daily_demand): day t (index t - 1) is as_of + t."""
+    keys = stock.select("i", "sku", "location")
+    n = stock.height
+    rate = stock["avg_daily_demand"].fill_null(0.0).to_numpy()
+    demand = np.repeat(rate[:, None], horizon, axis=1)
+    skus = sorted(set(stock["sku"]))
+    forecast = store.query(  # the plan's reading: per series the latest run made by as_of
+        PLAN_FORECAST_SQL,
+        {
+            "as_of": as_of,
+            "last": as_of + timedelta(days=horizon),
+            "run_id": forecast_run,
+            "all_skus": n > 50,
+            "skus": skus if n <= 50 else [""],
+        },
+    )
+    used_run = int(forecast["run_id"].max()) if forecast.height else None
+    forecasted = np.zeros(n, dtype=bool)
+    if forecast.height:
+        f = forecast.join(keys, on=["sku", "location"]).with_columns(
+            t=(pl.col("date") - pl.lit(as_of)).dt.total_days() - 1
+        )
+        rows_i, days_t = f["i"].to_numpy(), f["t"].to_numpy()
+        demand[rows_i, days_t] = f["mean"].to_numpy()
+        forecasted[rows_i] = True
+    arrivals = np.zeros((n, horizon))
+    late_units = np.zeros(n)
+    due = (
+        inbound.select("sku", "location", "expected_date", "remaining")
+        .join(keys, on=["sku", "location"])
+        .with_columns(t=(pl.col("expected_date") - pl.lit(as_of)).dt.total_days())
+    )
+    late = due.filter(pl.col("t") <= 0)
+    np.add.at(late_units, late["i"].to_numpy(), late["remaining"].to_numpy())
+    due = due.with_columns(t=pl.col("t").clip(lower_bound=1)).filter(pl.col("t") <= horizon)
+    np.add.at(arrivals, (due["i"].to_numpy(), due["t"].to_numpy() - 1), due["remaining"].to_numpy())
+    return Flows(demand, arrivals, late_units, forecasted, used_run)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One SKU x location's stock projected day by day, as the stock-out rule sees it:
+    available stock, plus inbound on its day (late lines tomorrow) and any ``extra`` units
+    (a what-if), less the forecast's mean (else recent demand). Shortfalls accumulate."""
+
+    sku: str
+    location: str
+    as_of: date
+    available: float
+    days: pl.DataFrame  # date, demand, arrivals, extra, stock (end of day)
+    demand_source: str  # "forecast run N" | "recent demand"
+    late_units: float  # late inbound assumed to arrive tomorrow
+    price: float
+    stockout_date: date | None  # the first day stock ends below zero
+    next_arrival: date | None  # the first arrival after the stock-out
+    units_short: float  # short by the day before that arrival (or the horizon's end)
+
+    @property
+    def sales_at_risk(self) -> float:
+        return self.units_short * self.price
+
+
+def project(
+    store: Store,
+    sku: str,
+    location: str,
+    *,
+    as_of: date | None = None,
+    extra: list[tuple[date, float]] = (),
+    settings: Settings | None = None,
+) -> Projection:
+    """Project one SKU at one location over ``lookahead_days``; ``extra`` adds (day, units)
+    to what arrives (negative: leaves). Raises NotFoundError for an unknown SKU or location."""
+    settings = settings or Settings()
+    horizon = settings.exceptions.lookahead_days
+    as_of = position.resolve_as_of(store, as_of)
+    if not store.rows("SELECT 1 FROM products WHERE sku = ?", [sku]):
+        raise NotFoundError(f"no product with SKU {sku!r}")
+    if not store.rows("SELECT 1 FROM locations WHERE code = ?", [location]):
+        raise NotFoundError(f"no location {location!r}")
+    pos = position.stock_position(
+        store, as_of=as_of, skus=[sku], locations=[location], settings=settings.position
+    )
+    if pos.height == 0:
+        pos = pl.DataFrame(
+            {"sku": [sku], "location": [location], "available": [0], "avg_daily_demand": [0.0]}
+        )
+    stock = pos.select("sku", "location", "available", "avg_daily_demand").with_row_index("i")
+    inbound = position.inbound(store, sku=sku, location=location, as_of=as_of).filter(
+        pl.col("to_location") == location
+    )
+    flows = _flows(store, stock, as_of, horizon, None, inbound)
+    added = np.zeros(horizon)
+    for day, units in extra:
+        t = min(max((day - as_of).days, 1), horizon + 1)
+        if t <= horizon:
+            added[t - 1] += units
+    available = float(stock["available"][0] or 0)
+    net = flows.arrivals[0] + added - flows.demand[0]
+    stock_end = available + np.cumsum(net)
+    dates = [as_of + timedelta(days=t) for t in range(1, horizon + 1)]
+    out = np.nonzero(stock_end < -1e-9)[0]
+    stockout = next_arrival = None
+    short = 0.0
+    if out.size and available >= 0:
+        s_day = int(out[0])
+        stockout = dates[s_day]
+        later = np.nonzero((flows.arrivals[0] + np.clip(added, 0, None))[s_day + 1 :] > 0)[0]
+        end = s_day + 1 + int(later[0]) if later.size else horizon
+        next_arrival = dates[end] if later.size else None
+        short = float(max(-stock_end[max(end - 1, s_day)], 0.0))
+    price = _prices(store).get(sku, 0.0)
+    return Projection(
+        sku=sku,
+        location=location,
+        as_of=as_of,
+        available=available,
+        days=pl.DataFrame(
+            {
+                "date": dates,
+                "demand": flows.demand[0],
+                "arrivals": flows.arrivals[0],
+                "extra": added,
+                "stock": stock_end,
+            }
+        ),
+        demand_source=(
+            f"forecast run {flows.forecast_run}" if flows.forecasted[0] else "recent demand"
+        ),
+        late_units=float(flows.late_units[0]),
+        price=price,
+        stockout_date=stockout,
+        next_arrival=next_arrival,
+        units_short=short,
+    )
+
+
 def _stock_rules(
     store: Store,
     settings: Settings,
@@ -152,40 +309,9 @@ def _stock_rules(
     if stock.height == 0:
         return rows, None
     stock = stock.with_row_index("i")
-    keys = stock.select("i", "sku", "location")
-    n = stock.height
-    rate = stock["avg_daily_demand"].fill_null(0.0).to_numpy()
-    demand = np.repeat(rate[:, None], horizon, axis=1)
-    forecast = store.query(  # the plan's reading: per series the latest run made by as_of
-        PLAN_FORECAST_SQL,
-        {
-            "as_of": as_of,
-            "last": as_of + timedelta(days=horizon),
-            "run_id": forecast_run,
-            "all_skus": True,
-            "skus": [""],
-        },
-    )
-    used_run = int(forecast["run_id"].max()) if forecast.height else None
-    forecasted = np.zeros(n, dtype=bool)
-    if forecast.height:
-        f = forecast.join(keys, on=["sku", "location"]).with_columns(
-            t=(pl.col("date") - pl.lit(as_of)).dt.total_days() - 1
-        )
-        rows_i, days_t = f["i"].to_numpy(), f["t"].to_numpy()
-        demand[rows_i, days_t] = f["mean"].to_numpy()
-        forecasted[rows_i] = True
-    arrivals = np.zeros((n, horizon))
-    late_units = np.zeros(n)
-    due = (
-        inbound.select("sku", "location", "expected_date", "remaining")
-        .join(keys, on=["sku", "location"])
-        .with_columns(t=(pl.col("expected_date") - pl.lit(as_of)).dt.total_days())
-    )
-    late = due.filter(pl.col("t") <= 0)
-    np.add.at(late_units, late["i"].to_numpy(), late["remaining"].to_numpy())
-    due = due.with_columns(t=pl.col("t").clip(lower_bound=1)).filter(pl.col("t") <= horizon)
-    np.add.at(arrivals, (due["i"].to_numpy(), due["t"].to_numpy() - 1), due["remaining"].to_numpy())
+    flows = _flows(store, stock, as_of, horizon, forecast_run, inbound)
+    demand, arrivals, forecasted = flows.demand, flows.arrivals, flows.forecasted
+    late_units, used_run = flows.late_units, flows.forecast_run
     available = stock["available"].to_numpy().astype(float)
     projected = available[:, None] + np.cumsum(arrivals - demand, axis=1)  # end of day t+1
     out = projected < -1e-9
