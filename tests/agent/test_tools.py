@@ -1,0 +1,140 @@
+"""The agent's tools over a copy of the demo: each one's facts are the store's figures, bad
+arguments are refused with what was wrong, and the only writing tool drafts a proposed
+action for a signed-in planner, nothing more."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from agents.tools import TOOLS, ToolContext, ToolError, run_tool
+from control_tower import actions, exceptions, position
+from control_tower.actions import Actor
+from control_tower.errors import NotFoundError
+from control_tower.store import Store
+
+PLANNER = Actor("li.planner", "planner")
+
+
+@pytest.fixture(scope="module")
+def store(demo_db_path, tmp_path_factory):
+    path = tmp_path_factory.mktemp("tools") / "demo.duckdb"
+    shutil.copy(demo_db_path, path)
+    with Store(path) as s:
+        exceptions.run_exceptions(s)
+        yield s
+
+
+@pytest.fixture
+def ctx(store):
+    return ToolContext(store, actor=PLANNER)
+
+
+def _a_short_pair(store) -> dict:
+    items = exceptions.list_exceptions(store, rules=["stockout"])
+    return items.row(0, named=True)
+
+
+def test_position_facts_are_the_position_services_numbers(ctx, store):
+    sku = store.scalar("SELECT sku FROM products ORDER BY sku LIMIT 1")
+    result = run_tool(ctx, "get_position", {"sku": sku})
+    frame = position.sku_network(store, sku)
+    for row in result.data:
+        truth = frame.filter(frame["location"] == row["location"]).row(0, named=True)
+        assert row["available"] == truth["available"]
+        assert f"{sku} at {row['location']}: {truth['available']:,} available" in result.text()
+    total = sum(r["available"] for r in result.data)
+    assert result.facts[0].startswith(f"{sku}: {total:,} available in all")
+
+
+def test_exceptions_filtered_by_rule_and_location_with_their_drafted_actions(ctx, store):
+    item = _a_short_pair(store)
+    result = run_tool(
+        ctx, "list_exceptions", {"rule": "stockout", "location": item["location"], "top": 50}
+    )
+    assert {r["location"] for r in result.data} == {item["location"]}
+    assert {r["title"] for r in result.data} >= {item["title"]}
+    count = exceptions.list_exceptions(store, rules=["stockout"], locations=[item["location"]])
+    assert result.facts[0].startswith(f"{count.height:,} exceptions match")
+
+
+def test_what_if_and_sources_agree_with_the_projection(ctx, store):
+    item = _a_short_pair(store)
+    sku, location = item["sku"], item["location"]
+    base = exceptions.project(store, sku, location)
+    result = run_tool(ctx, "simulate_what_if", {"sku": sku, "location": location, "units": 0})
+    without = next(r for r in result.data if r["case"] == "without it")
+    assert without["stockout_date"] == str(base.stockout_date)
+    assert without["units_short"] == pytest.approx(base.units_short)
+    enough = int(base.units_short) + 1000
+    saved = run_tool(ctx, "simulate_what_if", {"sku": sku, "location": location, "units": enough})
+    with_it = next(r for r in saved.data if r["case"] == "with it")
+    assert with_it["units_short"] < base.units_short
+    sources = run_tool(ctx, "compare_sources", {"sku": sku, "location": location})
+    assert sources.data, "a short location has at least one way to be supplied"
+    dates = [(not o["covers"], o["arrival_date"]) for o in sources.data]
+    assert dates == sorted(dates)
+
+
+def test_search_finds_products_by_code_english_and_chinese(ctx, store):
+    sku, name = store.rows("SELECT sku, name FROM products ORDER BY sku LIMIT 1")[0]
+    assert run_tool(ctx, "search_products", {"query": sku}).data[0]["sku"] == sku
+    english = name.split()[0] + " " + name.split()[1]
+    assert sku in [r["sku"] for r in run_tool(ctx, "search_products", {"query": english}).data]
+    chinese = next(w for w in name.split() if any("\u4e00" <= ch <= "\u9fff" for ch in w))
+    found = run_tool(ctx, "search_products", {"query": chinese, "limit": 20}).data
+    assert sku in [r["sku"] for r in found]
+
+
+def test_forecast_policy_suppliers_and_actions_answer_from_the_store(ctx, store):
+    item = _a_short_pair(store)
+    forecast = run_tool(ctx, "get_forecast", {"sku": item["sku"], "location": item["location"]})
+    assert len(forecast.data) == 14
+    total = sum(d["demand"] for d in forecast.data)
+    assert f"{total:,.0f} units expected" in forecast.facts[0]
+    suppliers = run_tool(ctx, "compare_suppliers", {})
+    assert len(suppliers.data) == store.scalar(
+        "SELECT count(DISTINCT supplier) FROM supplier_products"
+    )
+    drafted = run_tool(ctx, "drafted_actions", {"top": 5})
+    live = actions.list_actions(store, statuses=["proposed", "approved"])
+    assert drafted.facts[0].startswith(f"{live.height:,} live drafted actions")
+
+
+def test_bad_arguments_are_refused_with_what_was_wrong(ctx):
+    with pytest.raises(ToolError, match="sku: String should match pattern"):
+        run_tool(ctx, "get_position", {"sku": "'; DROP TABLE ledger; --"})
+    with pytest.raises(ToolError, match="unknown rule 'approve_all'"):
+        run_tool(ctx, "list_exceptions", {"rule": "approve_all"})
+    with pytest.raises(ToolError, match="Extra inputs are not permitted"):
+        run_tool(ctx, "get_position", {"sku": "X-1", "sql": "select 1"})
+    with pytest.raises(ToolError, match="no tool 'approve'"):
+        run_tool(ctx, "approve", {"action_id": 1})
+    with pytest.raises(NotFoundError, match="no product with SKU 'NOPE-1'"):
+        run_tool(ctx, "get_position", {"sku": "NOPE-1"})
+
+
+def test_only_drafting_writes_and_it_only_proposes(store):
+    assert [t.name for t in TOOLS.values() if t.writes] == ["draft_transfer"]
+    assert not {"approve", "post", "reject", "delete", "sql"} & set(TOOLS)
+    sku, source, to = store.rows(
+        "SELECT l.sku, l.location, lanes.to_location FROM (SELECT sku, location, "
+        "sum(quantity) q FROM ledger GROUP BY ALL HAVING q > 10) l JOIN lanes ON "
+        "lanes.from_location = l.location JOIN locations k ON k.code = lanes.to_location "
+        "WHERE k.kind = 'regional_dc' ORDER BY l.sku LIMIT 1"
+    )[0]
+    args = {"sku": sku, "from_location": source, "to_location": to, "quantity": 5}
+    with pytest.raises(ToolError, match="sign in as a planner"):
+        run_tool(ToolContext(store), "draft_transfer", args | {"reason": "cover"})
+    viewer = ToolContext(store, actor=Actor("sun.viewer", "viewer"))
+    with pytest.raises(actions.PermissionDenied):
+        run_tool(viewer, "draft_transfer", args | {"reason": "cover"})
+    made = run_tool(ToolContext(store, actor=PLANNER), "draft_transfer", args | {"reason": "cover"})
+    action = actions.get_action(store, made.data[0]["action_id"])
+    assert (action["status"], action["proposed_by"], action["quantity"]) == (
+        "proposed",
+        PLANNER.name,
+        5,
+    )
+    assert "drafted with the agent" in action["explanation"]
