@@ -101,9 +101,20 @@ class ExceptionArgs(_Args):
     )
     location: str | None = Field(None, pattern=CODE)
     sku: str | None = Field(None, pattern=CODE)
+    skus: list[str] | None = Field(
+        None, max_length=10, description="several SKUs (e.g. the products a name matches)"
+    )
     category: str | None = Field(None, max_length=80, description="a product category")
     within_days: int | None = Field(None, ge=0, le=365, description="due within N days")
     top: int = Field(10, ge=1, le=50)
+
+    @field_validator("skus")
+    @classmethod
+    def _codes(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or []:
+            if not re.fullmatch(CODE, code):
+                raise ValueError(f"{code!r} is not a SKU code")
+        return value
 
     @field_validator("rule")
     @classmethod
@@ -261,6 +272,8 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
         items = items.filter(pl.col("location") == args.location)
     if args.sku:
         items = items.filter(pl.col("sku") == args.sku)
+    if args.skus:
+        items = items.filter(pl.col("sku").is_in(args.skus))
     if args.category:
         wanted = _category(store, args.category)
         skus = [s for (s,) in store.rows("SELECT sku FROM products WHERE category = ?", [wanted])]
@@ -339,7 +352,7 @@ def explain_policy(ctx: ToolContext, args: PolicyArgs) -> ToolResult:
         f"{_num(i.lead_time_days, 1)} days (spread {_num(i.lead_time_sd_days, 1)}), demand "
         f"{_num(i.daily_demand, 2)} a day (spread {_num(i.daily_demand_sd, 2)}, from "
         f"{i.demand_source}).",
-        f"Safety stock {_num(policy.safety_stock, 1)}, reorder point "
+        f"{args.sku} at {args.location}: safety stock {_num(policy.safety_stock, 1)}, reorder point "
         f"{_num(policy.reorder_point, 1)}, order quantity {_num(policy.eoq, 1)}, max level "
         f"{_num(policy.max_level, 1)}.",
     ]
