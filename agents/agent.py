@@ -132,7 +132,7 @@ def key_facts(results: list[ToolResult]) -> list[str]:
     head, rest = r.facts[0], r.facts[1:]
     if r.tool == "list_exceptions":
         if not rest:
-            return _first(NUMBER, head)  # "0 exceptions match"
+            return _first(NUMBER, head)  # "0 stockout exceptions ..."
         return _first(CODE, rest[0].split(":")[0], 3)
     if r.tool == "get_position":
         line = rest[0] if r.args.get("location") and rest else head
@@ -143,8 +143,9 @@ def key_facts(results: list[ToolResult]) -> list[str]:
         return _first(NUMBER, rest[0])  # the safety stock
     if r.tool in ("compare_sources", "compare_suppliers", "drafted_actions") and rest:
         return _first(CODE, rest[0], 1) or _first(re.compile(r"#\d+"), rest[0])
-    if r.tool == "simulate_what_if" and rest:
-        return _first(CODE, rest[0].split(":", 1)[1], 1) or ["no stock-out"]
+    if r.tool == "simulate_what_if":
+        line = head if head.startswith(r.args.get("sku") or "-") else (rest or [head])[0]
+        return _first(CODE, line.split(":", 1)[-1], 1) or ["no stock-out"]
     if r.tool == "search_products" and rest:
         return [rest[0].split(":")[0]]
     return _first(NUMBER, head)

@@ -282,6 +282,8 @@ def route(question: str, cat: Catalogue) -> Route:
         calls.append(("compare_sources", args))
     elif intent == "stockout":
         exc("stockout", within_days=e.days or 14)
+        for one in e.skus[:2] if loc else []:  # and the projection itself, short or not
+            calls.append(("simulate_what_if", {"sku": one, "location": loc, "units": 0}))
     elif intent == "forecast" and sku and loc:
         calls.append(("get_forecast", {"sku": sku, "location": loc, "days": min(e.days or 14, 28)}))
     elif intent == "policy" and sku and loc:

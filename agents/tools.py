@@ -284,8 +284,16 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
     total = items.height
     value = float(items["value_at_risk"].sum()) if total else 0.0
     items = items.sort("severity", descending=True).head(args.top)
+    what = (args.rule or "").replace("_", " ") or "all"
+    scope = [
+        f"for {', '.join(args.skus or [args.sku])}" if (args.sku or args.skus) else "",
+        f"at {args.location}" if args.location else "",
+        f"in {args.category}" if args.category else "",
+        f"due within {args.within_days} days" if args.within_days is not None else "",
+    ]
     facts = [
-        f"{total:,} exceptions match, value at risk {_num(value)} in all"
+        f"{total:,} {what} exceptions {' '.join(filter(None, scope))}".rstrip()
+        + f" ({source}), value at risk {_num(value)} in all"
         + (f"; the {items.height} most severe:" if total else ".")
     ]
     rows = []
@@ -508,11 +516,15 @@ def simulate_what_if(ctx: ToolContext, args: WhatIfArgs) -> ToolResult:
         when = args.arrival_date or _as_of(ctx) + timedelta(days=1)
         changes = [(args.location, [(when, args.units)] if args.units else [])]
         sku, label = args.sku, f"{args.units:+,} units on {when}"
-    facts, rows = [f"What if: {label}."], []
+    facts = [f"What if: {label}."] if any(extra for _loc, extra in changes) else []
+    rows = []
     for location, extra in changes:
         without = exceptions.project(store, sku, location, settings=ctx.settings)
-        with_it = exceptions.project(store, sku, location, extra=extra, settings=ctx.settings)
-        for name, p in (("without it", without), ("with it", with_it)):
+        cases = [("as things stand", without)]
+        if extra:
+            with_it = exceptions.project(store, sku, location, extra=extra, settings=ctx.settings)
+            cases = [("without it", without), ("with it", with_it)]
+        for name, p in cases:
             facts.append(f"{sku} at {location} {name}: " + _outcome(p))
             rows.append(
                 {

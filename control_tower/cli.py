@@ -608,6 +608,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    """One question to the agent: the answer, the tool calls and the facts used."""
+    from agents.agent import ask  # the LLM layer, loaded only for this command
+
+    with _open(args) as store:
+        answer = ask(store, args.question, settings=load_settings(), use_model=not args.no_model)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(answer.as_dict(), default=str, ensure_ascii=False) + "\n")
+        return 0
+    out = [answer.text, "", f"model: {answer.model} ({answer.reasoning}); {answer.seconds:.1f} s"]
+    if answer.note:
+        out.append(f"note: {answer.note}")
+    out.append("tool calls:")
+    for c in answer.calls:
+        args_text = json.dumps(
+            {k: v for k, v in c.args.items() if v is not None}, ensure_ascii=False
+        )
+        out.append(f"  {c.tool}({args_text})" + (f": refused: {c.error}" if c.error else ""))
+    out.append("facts:")
+    out += [f"  - {f}" for f in answer.facts]
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
 def _progress_bar(args: argparse.Namespace):
     """A tqdm bar on stderr when it is a terminal (or --verbose)."""
     if not (sys.stderr.isatty() or args.verbose):
@@ -862,6 +886,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="detect, store nothing")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_exceptions)
+
+    p = sub.add_parser(
+        "ask",
+        help="ask the agent a question",
+        description="Answer a question from the data: the question is routed to read-only "
+        "tools (or, with a tool-calling endpoint in [agent], the model calls them), and the "
+        "answer keeps only figures the tools gave. Prints the answer, the tool calls and "
+        "the facts used.",
+    )
+    _db_arg(p)
+    p.add_argument("question", help="the question, in English or Chinese")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--no-model", action="store_true", help="the facts only, no model")
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser(
         "report",

@@ -56,7 +56,7 @@ def test_exceptions_filtered_by_rule_and_location_with_their_drafted_actions(ctx
     assert {r["location"] for r in result.data} == {item["location"]}
     assert {r["title"] for r in result.data} >= {item["title"]}
     count = exceptions.list_exceptions(store, rules=["stockout"], locations=[item["location"]])
-    assert result.facts[0].startswith(f"{count.height:,} exceptions match")
+    assert result.facts[0].startswith(f"{count.height:,} stockout exceptions at {item['location']}")
 
 
 def test_what_if_and_sources_agree_with_the_projection(ctx, store):
@@ -64,7 +64,7 @@ def test_what_if_and_sources_agree_with_the_projection(ctx, store):
     sku, location = item["sku"], item["location"]
     base = exceptions.project(store, sku, location)
     result = run_tool(ctx, "simulate_what_if", {"sku": sku, "location": location, "units": 0})
-    without = next(r for r in result.data if r["case"] == "without it")
+    without = next(r for r in result.data if r["case"] == "as things stand")
     assert without["stockout_date"] == str(base.stockout_date)
     assert without["units_short"] == pytest.approx(base.units_short)
     enough = int(base.units_short) + 1000

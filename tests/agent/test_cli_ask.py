@@ -1,0 +1,38 @@
+"""`control-tower ask`: the answer, the tool calls and the facts, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from control_tower import exceptions
+from control_tower.cli import main
+from control_tower.store import Store
+
+
+def test_ask_prints_the_answer_tool_calls_and_facts(demo_db_path, tmp_path, capsys):
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db_path, path)
+    with Store(path) as store:
+        exceptions.run_exceptions(store)
+        item = exceptions.list_exceptions(store, rules=["stockout"]).row(0, named=True)
+    question = f"Which locations run out of {item['sku']} in the next two weeks?"
+    assert main(["ask", "--db", str(path), question, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["question"] == question and out["intent"] == "stockout"
+    assert out["calls"][0]["tool"] == "list_exceptions"
+    assert out["calls"][0]["args"]["sku"] == item["sku"]
+    assert any(item["title"] in f for f in out["facts"])
+    assert main(["ask", "--db", str(path), question, "--no-model"]) == 0
+    text = capsys.readouterr().out
+    assert "model: none (routed)" in text and "tool calls:" in text and "facts:" in text
+    assert item["title"] in text
+    with Store(path) as store:
+        assert store.scalar("SELECT count(*) FROM agent_runs") == 2
+
+
+def test_ask_refuses_an_empty_question(demo_db_path, tmp_path, capsys):
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db_path, path)
+    assert main(["ask", "--db", str(path), "   "]) == 2
+    assert "ask a question" in capsys.readouterr().err
