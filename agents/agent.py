@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -70,6 +71,7 @@ class Answer:
     run_id: int | None = None
     draft: dict | None = None  # a transfer the page may offer to draft
     model_text: str | None = field(default=None, repr=False)  # what the model wrote
+    rejected: str | None = None  # why its answer was not shown, with the figures (logged)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -107,7 +109,7 @@ def fact_sheet(results: list[ToolResult], calls: list[ToolCall], per_result: int
     for r in results:
         lines.extend(r.facts[:per_result])
         if len(r.facts) > per_result:
-            lines.append(f"(and {len(r.facts) - per_result} more in the sources)")
+            lines.append("(more in the sources)")
     for c in calls:
         if c.error:
             lines.append(f"{c.tool} could not answer: {c.error}")
@@ -122,51 +124,77 @@ def _first(pattern: re.Pattern, text: str, n: int = 1) -> list[str]:
     return pattern.findall(text)[:n]
 
 
+def _numbers(text: str, n: int = 1) -> list[str]:
+    return grounding.stated_numbers(text)[:n]  # figures only, never the digits of a code
+
+
+def _subject(line: str) -> list[str]:
+    """The codes a fact is about: those before its first colon (SKU, location)."""
+    return _first(CODE, line.split(": ", 1)[0], 2)
+
+
 def key_facts(results: list[ToolResult]) -> list[str]:
-    """What a phrased answer must keep, by the first result's tool: the answer to the
-    question as asked (the top exception's SKU, location and date; the units available;
-    the safety stock; the first source and its date; the outcome without the action)."""
+    """What a phrased answer must keep, by the first result's tool: what it is about (the
+    SKU and location) and the answer to the question as asked (the top exception's date; the
+    units available; the safety stock; the first source; the outcome as things stand)."""
     if not results or not results[0].facts:
         return []
     r = results[0]
     head, rest = r.facts[0], r.facts[1:]
     if r.tool == "list_exceptions":
         if not rest:
-            return _first(NUMBER, head)  # "0 stockout exceptions ..."
-        return _first(CODE, rest[0].split(":")[0], 3)
+            return _numbers(head)  # "0 stockout exceptions ..."
+        return _first(CODE, rest[0].split(": ", 1)[0], 3)
     if r.tool == "get_position":
         line = rest[0] if r.args.get("location") and rest else head
-        return grounding.stated_numbers(line.split(": ", 1)[-1])[:1]
+        return _subject(line) + _numbers(line.split(": ", 1)[-1])
     if r.tool == "get_forecast":
-        return _first(NUMBER, head.split(": ", 1)[1])
+        return _subject(head) + _numbers(head.split(": ", 1)[1])
     if r.tool == "explain_policy" and rest:
-        return _first(NUMBER, rest[0])  # the safety stock
+        return _subject(rest[0]) + _numbers(rest[0].split(": ", 1)[1])  # the safety stock
     if r.tool in ("compare_sources", "compare_suppliers", "drafted_actions") and rest:
         return _first(CODE, rest[0], 1) or _first(re.compile(r"#\d+"), rest[0])
     if r.tool == "simulate_what_if":
         line = head if head.startswith(r.args.get("sku") or "-") else (rest or [head])[0]
-        return _first(CODE, line.split(":", 1)[-1], 1) or ["no stock-out"]
+        outcome = _first(CODE, line.split(": ", 1)[-1], 1) or ["no stock-out"]
+        return _subject(line) + outcome
     if r.tool == "search_products" and rest:
         return [rest[0].split(":")[0]]
-    return _first(NUMBER, head)
+    return _numbers(head)
 
 
-def _judge(text: str, verdict: grounding.Check, results: list[ToolResult], reasoning: str):
-    """Why a model's answer cannot be shown (None when it can): numbers or codes no tool
-    gave, figures paired across facts, a runaway or echoed answer, or (routed) the answer to
-    the question left out."""
+def _runaway(text: str) -> bool:
+    """A phrase of four words said three times or more: the model looping."""
+    words = text.split()
+    grams = Counter(tuple(words[i : i + 4]) for i in range(len(words) - 3))
+    return bool(grams) and max(grams.values()) >= 3
+
+
+def _judge(
+    text: str, verdict: grounding.Check, results: list[ToolResult], reasoning: str
+) -> tuple[str, str] | None:
+    """Why a model's answer cannot be shown, as (reason to show, detail to log), or None
+    when it can: numbers or codes no tool gave, figures paired across facts, a runaway or
+    echoed answer, or (routed) the answer to the question left out. The reason shown never
+    repeats a rejected figure."""
     if not verdict.grounded:
-        return f"stated what no tool gave ({', '.join(verdict.unsupported[:5])})"
+        bad = verdict.unsupported
+        return "stated figures no tool gave", f"unsupported: {', '.join(bad[:10])}"
     mixed = grounding.mixed_sentences(text, results)
     if mixed:
-        return f"paired figures from different facts ({mixed[0][:80]!r})"
+        return "put together figures from different facts", f"mixed: {mixed[0][:200]!r}"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(text) > 700 or len(lines) != len(set(lines)) or safety.FENCE[3:] in text:
-        return "ran on or echoed the fact sheet"
+    if (
+        len(text) > 700
+        or len(lines) != len(set(lines))
+        or safety.FENCE[3:] in text
+        or _runaway(text)
+    ):
+        return "ran on or echoed the fact sheet", f"{len(text)} characters"
     if reasoning == "routed":
         missing = [k for k in key_facts(results) if k not in text]
         if missing:
-            return f"left out {', '.join(missing)}"
+            return f"left out {', '.join(missing)}", "key facts missing"
     return None
 
 
@@ -281,6 +309,7 @@ def ask(
     model_label = backend.label if backend is not None and use_model else "none"
     reasoning = backend.reasoning if backend is not None and use_model else "routed"
     model_text = None
+    rejected = None
     if reasoning == "tools":
         intent = "tools"
         try:
@@ -310,7 +339,8 @@ def ask(
         grounded = verdict.grounded
         problem = _judge(model_text, verdict, results, reasoning)
         if problem:
-            note = f"the model's answer {problem}: the facts as found"
+            note = f"the model's answer {problem[0]}: the facts as found"
+            rejected = problem[1]
         else:
             answer, fallback = model_text, False
     elif note is None and reasoning == "routed" and use_model:
@@ -331,6 +361,7 @@ def ask(
         seconds=time.perf_counter() - started,
         draft=_suggest_draft(results),
         model_text=model_text,
+        rejected=rejected,
     )
     if log_run:
         result.run_id = _log(store, result, actor)
@@ -355,7 +386,7 @@ def _log(store: Store, answer: Answer, actor: Actor | None) -> int | None:
                     answer.text,
                     answer.grounded,
                     answer.fallback,
-                    answer.note,
+                    "; ".join(filter(None, [answer.note, answer.rejected])) or None,
                     answer.seconds,
                     calls,
                     json.dumps(answer.draft, default=str) if answer.draft else None,

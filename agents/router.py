@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from control_tower.store import Store
 
 CJK = re.compile(r"[\u3400-\u9fff]+")
-SKU_CODE = re.compile(r"\b[A-Za-z]{2,5}-\d{2,5}\b")
+SKU_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2,5}-\d{2,5}(?![0-9])")  # 有多少BEV-0022库存
 ACTION = re.compile(r"(?:#|action\s*#?|动作\s*#?|行动\s*#?)(\d{1,9})\b", re.IGNORECASE)
 GENERIC = {"case", "pack", "pcs", "the", "and", "of", "for", "with"}  # packaging, not product
 

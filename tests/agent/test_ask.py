@@ -109,9 +109,12 @@ def test_the_tool_calling_loop_with_a_scripted_model(store):
         AIMessage(content=f"{sku} has 987,654 units at {location}."),
     )
     caught = ask(store, "how much?", backend=liar)
-    assert (
-        caught.fallback and "987,654" in caught.note and "987,654" not in caught.text.split("(")[0]
-    )
+    # the figure is never shown, not even in the reason; the log keeps it
+    assert caught.fallback and "987,654" not in caught.text
+    assert caught.note == "the model's answer stated figures no tool gave: the facts as found"
+    assert "987,654" in caught.rejected
+    logged = agent_runs(store, 1).row(0, named=True)
+    assert logged["run_id"] == caught.run_id and "987,654" in logged["note"]
     assert caught.text.startswith(f"{sku}:")
 
 
