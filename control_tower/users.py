@@ -142,8 +142,9 @@ def sign_in(store: Store, username: str, password: str) -> Actor:
 
 def oidc_actor(email: str, roles: dict[str, str], default_role: str) -> Actor:
     """The actor for someone signed in with OpenID Connect: the role configured for their
-    e-mail, else the default."""
-    role = roles.get(email.lower(), roles.get(email, default_role))
+    e-mail (compared without regard to case), else the default."""
+    by_email = {configured.strip().lower(): role for configured, role in roles.items()}
+    role = by_email.get(email.strip().lower(), default_role)
     if role not in ROLES:
         raise UserError(f"the role configured for {email} ({role!r}) is not one of {ROLES}")
     return Actor(email, role)

@@ -5,6 +5,7 @@ acknowledging and snoozing take a reason and are audited."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
 
 import polars as pl
@@ -85,8 +86,10 @@ def test_one_series_projection_matches_the_rule_and_answers_what_ifs(network):
         exc.project(network, "A-100", "XX", as_of=AS_OF)
 
 
-def test_the_projection_agrees_with_every_stockout_the_demo_raises(demo_db_path):
-    with Store(demo_db_path, read_only=True) as store:
+def test_the_projection_agrees_with_every_stockout_the_demo_raises(demo_db_path, tmp_path):
+    copy = tmp_path / "demo.duckdb"  # the pages' tests may hold the shared file open
+    shutil.copy(demo_db_path, copy)
+    with Store(copy) as store:
         run = exc.detect(store)
         found = run.items.filter(pl.col("rule") == "stockout").to_dicts()
         checked = 0

@@ -77,6 +77,8 @@ def test_oidc_users_get_their_configured_role_or_the_default():
     roles = {"boss@example.com": "approver"}
     assert users.oidc_actor("Boss@example.com", roles, "viewer").role == "approver"
     assert users.oidc_actor("new@example.com", roles, "viewer").role == "viewer"
+    mixed_case = {"Boss@Example.com": "approver"}
+    assert users.oidc_actor("boss@example.com", mixed_case, "viewer").role == "approver"
     with pytest.raises(users.UserError):
         users.oidc_actor("x@example.com", {"x@example.com": "god"}, "viewer")
 

@@ -16,6 +16,8 @@ from control_tower.actions import Actor
 from control_tower.errors import ControlTowerError
 from control_tower.store import Store
 from ui import state
+from ui.errors import show_error
+from ui.format import plain
 
 KEY = "actor"
 
@@ -27,23 +29,54 @@ def _oidc_configured() -> bool:
         return False
 
 
+def _oidc_signed_in() -> bool:
+    return _oidc_configured() and bool(getattr(st.user, "is_logged_in", False))
+
+
 def current_actor() -> Actor | None:
     """The signed-in actor of this session, if any."""
-    if _oidc_configured() and getattr(st.user, "is_logged_in", False):
+    if _oidc_signed_in():
+        email = st.user.get("email")
+        if not isinstance(email, str) or not email.strip():
+            raise users.SignInError(
+                "the identity provider sent no e-mail address: allow the 'email' scope for "
+                "this app (the role comes from [auth] oidc_roles, by e-mail)"
+            )
+        if st.user.get("email_verified") is False:  # a claim the user may have set themselves
+            raise users.SignInError(
+                f"the identity provider has not verified {email.strip()}: roles are given to "
+                "verified e-mail addresses only"
+            )
         auth = state.get_settings().auth
-        return users.oidc_actor(str(st.user.email), auth.oidc_roles, auth.oidc_default_role)
+        return users.oidc_actor(email.strip(), auth.oidc_roles, auth.oidc_default_role)
     return st.session_state.get(KEY)
+
+
+def _oidc_panel() -> None:
+    """Signed in with OpenID Connect: who and with which role, and a way out."""
+    try:
+        actor = current_actor()
+    except ControlTowerError as exc:
+        show_error(exc)
+    else:
+        st.caption(f"Signed in as **{plain(actor.name)}**, {actor.role}")
+    if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
+        # st.logout() sends the browser to clear the sign-in cookie (and to the provider's
+        # sign-out); no st.rerun() after it: a rerun drops that redirect before it is sent
+        st.logout()
+        st.stop()
 
 
 def sign_in_panel(store: Store) -> None:
     """The sidebar panel: who is signed in and a way out, or the ways in."""
-    actor = current_actor()
+    if _oidc_signed_in():
+        _oidc_panel()
+        return
+    actor = st.session_state.get(KEY)
     if actor is not None:
         demo = " (demo user)" if actor.name.startswith("demo.") else ""
         st.caption(f"Signed in as **{actor.name}**, {actor.role}{demo}")
         if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
-            if _oidc_configured() and getattr(st.user, "is_logged_in", False):
-                st.logout()
             st.session_state.pop(KEY, None)
             st.rerun()
         return

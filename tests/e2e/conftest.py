@@ -1,11 +1,20 @@
 """The browser tests need Debian's Chromium: the README's test command installs it first
-(tests/e2e/install-chromium), so a missing browser fails these tests instead of skipping them."""
+(tests/e2e/install-chromium), so a missing browser fails these tests instead of skipping them.
+``planned`` is the demo with drafted actions that the approval tests decide in the browser."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
+
+from control_tower import exceptions
+from control_tower.config import Settings
+from control_tower.optimize import plan, save_plan
+from control_tower.store import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -19,3 +28,30 @@ def chromium_installed() -> Path:
             pytrace=False,
         )
     return CHROMIUM
+
+
+@pytest.fixture
+def planned(demo_db_path, tmp_path):
+    """The demo with a plan's drafted actions and an exception run; the inbox's top
+    exception with a drafted action and that action (a transfer its source can cover)."""
+    path = tmp_path / "e2e.duckdb"
+    shutil.copy(demo_db_path, path)
+    settings = Settings()
+    settings.optimizer.horizon_days = 21
+    with Store(path) as store:
+        save_plan(store, plan(store, settings))
+        # the plan's transfers only: an expedite drafted for a late PO could top the inbox
+        settings.actions.draft_expedites = False
+        exceptions.run_exceptions(store, settings)
+        inbox = exceptions.list_exceptions(store).filter(pl.col("action_ids").is_not_null())
+        top = inbox.row(0, named=True)
+        action_id = json.loads(top["action_ids"])[0]
+        kind, sku, source, qty = store.rows(
+            "SELECT kind, sku, from_location, quantity FROM actions WHERE action_id = ?",
+            [action_id],
+        )[0]
+        held = store.scalar(
+            "SELECT sum(quantity) FROM ledger WHERE sku = ? AND location = ?", [sku, source]
+        )
+    assert kind == "transfer" and held >= qty, "the demo's top drafted action must be coverable"
+    return path, action_id

@@ -9,48 +9,17 @@ test command installs it: tests/e2e/install-chromium).
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sys
 
-import polars as pl
 import pytest
 
-from control_tower import exceptions
-from control_tower.config import Settings
-from control_tower.optimize import plan, save_plan
 from control_tower.store import Store
 from tests.e2e.test_deep_link import CHROMIUM, ROOT, free_port, started, stop, wait_for
 
 pytestmark = pytest.mark.e2e
 
 APPROVER = "demo.approver"
-
-
-@pytest.fixture
-def planned(demo_db_path, tmp_path):
-    """The demo with a plan's drafted actions and an exception run; the inbox's top
-    exception with a drafted action and that action (a transfer its source can cover)."""
-    path = tmp_path / "e2e.duckdb"
-    shutil.copy(demo_db_path, path)
-    settings = Settings()
-    settings.optimizer.horizon_days = 21
-    with Store(path) as store:
-        save_plan(store, plan(store, settings))
-        exceptions.run_exceptions(store)
-        inbox = exceptions.list_exceptions(store).filter(pl.col("action_ids").is_not_null())
-        top = inbox.row(0, named=True)
-        action_id = json.loads(top["action_ids"])[0]
-        kind, sku, source, qty = store.rows(
-            "SELECT kind, sku, from_location, quantity FROM actions WHERE action_id = ?",
-            [action_id],
-        )[0]
-        held = store.scalar(
-            "SELECT sum(quantity) FROM ledger WHERE sku = ? AND location = ?", [sku, source]
-        )
-    assert kind == "transfer" and held >= qty, "the demo's top drafted action must be coverable"
-    return path, action_id
 
 
 def test_an_approver_approves_the_top_transfer_and_the_ledger_and_trail_change(planned, tmp_path):
