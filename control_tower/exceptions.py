@@ -211,6 +211,24 @@ class Projection:
         return self.units_short * self.price
 
 
+def shortfall(
+    available: float, arrivals: np.ndarray, demand: np.ndarray, as_of: date
+) -> tuple[np.ndarray, date | None, date | None, float]:
+    """Stock at the end of each day from ``available``, ``arrivals`` and ``demand`` (day t
+    at index t - 1), the first day it ends below zero, the first arrival after that, and the
+    units short by the day before it (or by the horizon's end)."""
+    stock_end = available + np.cumsum(arrivals - demand)
+    out = np.nonzero(stock_end < -1e-9)[0]
+    if not out.size or available < 0:
+        return stock_end, None, None, 0.0
+    s_day = int(out[0])
+    later = np.nonzero(arrivals[s_day + 1 :] > 0)[0]
+    end = s_day + 1 + int(later[0]) if later.size else len(stock_end)
+    next_arrival = as_of + timedelta(days=end + 1) if later.size else None
+    short = float(max(-stock_end[max(end - 1, s_day)], 0.0))
+    return stock_end, as_of + timedelta(days=s_day + 1), next_arrival, short
+
+
 def project(
     store: Store,
     sku: str,
@@ -247,19 +265,10 @@ def project(
         if t <= horizon:
             added[t - 1] += units
     available = float(stock["available"][0] or 0)
-    net = flows.arrivals[0] + added - flows.demand[0]
-    stock_end = available + np.cumsum(net)
+    stock_end, stockout, next_arrival, short = shortfall(
+        available, flows.arrivals[0] + added, flows.demand[0], as_of
+    )
     dates = [as_of + timedelta(days=t) for t in range(1, horizon + 1)]
-    out = np.nonzero(stock_end < -1e-9)[0]
-    stockout = next_arrival = None
-    short = 0.0
-    if out.size and available >= 0:
-        s_day = int(out[0])
-        stockout = dates[s_day]
-        later = np.nonzero((flows.arrivals[0] + np.clip(added, 0, None))[s_day + 1 :] > 0)[0]
-        end = s_day + 1 + int(later[0]) if later.size else horizon
-        next_arrival = dates[end] if later.size else None
-        short = float(max(-stock_end[max(end - 1, s_day)], 0.0))
     price = _prices(store).get(sku, 0.0)
     return Projection(
         sku=sku,

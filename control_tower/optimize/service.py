@@ -271,6 +271,13 @@ def save_plan(
             )
     result.run_id = int(run_id)
     log.info("plan run %d stored: %s", run_id, result.summary())
+    if proposes:
+        from control_tower.explain import explain_actions  # it reads exceptions, which read us
+
+        try:
+            explain_actions(store)
+        except ControlTowerError as exc:  # the plan is stored; its proposals stay unexplained
+            log.warning("plan run %d: drafted actions not explained: %s", run_id, exc)
     return int(run_id)
 
 

@@ -1,0 +1,72 @@
+"""Explanations of drafted actions, on a copy of the demo with a stored plan: every proposal
+gets one, and its figures are the plan line's and the stock-out projection's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from control_tower import exceptions
+from control_tower.config import Settings
+from control_tower.explain import explain_actions
+from control_tower.optimize import plan, save_plan
+from control_tower.store import Store
+
+
+@pytest.fixture(scope="module")
+def planned(demo_db_path, tmp_path_factory):
+    path = tmp_path_factory.mktemp("explain") / "demo.duckdb"
+    shutil.copy(demo_db_path, path)
+    settings = Settings()
+    settings.optimizer.horizon_days = 21
+    with Store(path) as store:
+        save_plan(store, plan(store, settings))
+        yield store
+
+
+def test_saving_a_plan_explains_every_proposal(planned):
+    missing = planned.scalar(
+        "SELECT count(*) FROM actions WHERE status = 'proposed' AND plan_run IS NOT NULL "
+        "AND explanation IS NULL"
+    )
+    assert missing == 0
+    assert planned.scalar("SELECT count(*) FROM actions WHERE explanation LIKE 'Why: %'") > 0
+
+
+def test_an_explanation_states_the_plan_lines_and_the_projections_figures(planned):
+    rows = planned.query(
+        "SELECT a.action_id, a.sku, a.to_location, a.quantity, a.arrival_date, a.explanation, "
+        "l.reason, l.cost, l.alternatives FROM actions a JOIN plan_lines l ON "
+        "l.run_id = a.plan_run AND l.line_no = a.plan_line WHERE a.kind = 'transfer' "
+        "ORDER BY a.arrival_date, a.action_id LIMIT 5"
+    ).to_dicts()
+    assert rows
+    for a in rows:
+        text = a["explanation"]
+        assert text.startswith(f"Why: {a['reason']}.")
+        assert f"Cost: {a['cost']:,.2f} ({a['quantity']:,} from" in text
+        without = exceptions.project(planned, a["sku"], a["to_location"])
+        with_it = exceptions.project(
+            planned, a["sku"], a["to_location"], extra=[(a["arrival_date"], a["quantity"])]
+        )
+        for case in (without, with_it):
+            if case.stockout_date is None:
+                assert "no stock-out" in text
+            else:
+                assert (
+                    f"runs out on {case.stockout_date}, {case.units_short:,.0f} units short" in text
+                )
+        others = [x for x in json.loads(a["alternatives"]) if not x["chosen"]]
+        for other in others[:3]:
+            assert f"{other['source']} (" in text and other["verdict"] in text
+        assert f"Safety stock at {a['to_location']}: SS = " in text
+
+
+def test_explaining_again_rewrites_only_what_is_asked(planned):
+    one = planned.scalar("SELECT min(action_id) FROM actions WHERE plan_run IS NOT NULL")
+    planned.cursor().execute("UPDATE actions SET explanation = 'x' WHERE action_id = ?", [one])
+    assert explain_actions(planned) == 0  # every proposal has one already
+    assert explain_actions(planned, [one]) == 1
+    assert planned.scalar("SELECT explanation FROM actions WHERE action_id = ?", [one]) != "x"
