@@ -34,6 +34,7 @@ PAGES = {
         ),
         st.Page("pages/actions.py", title="Actions and audit", icon=":material/fact_check:"),
         st.Page("pages/reports.py", title="Reports", icon=":material/summarize:"),
+        st.Page("pages/agent.py", title="Ask the agent", icon=":material/forum:"),
     ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),

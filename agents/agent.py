@@ -213,20 +213,23 @@ def _phrase(backend: llm.Backend, question: str, facts: list[str]) -> str:
 
 
 def _suggest_draft(results: list[ToolResult]) -> dict | None:
-    """From a comparison of sources: the first stock location that covers the need."""
+    """From a comparison of sources: a transfer from the first stock location with spare
+    stock (arriving soonest; all that is needed, or all it can spare)."""
     for r in results:
         if r.tool != "compare_sources":
             continue
-        for option in r.data:
-            if option.get("spare") is not None and option.get("covers"):
-                quantity = int(r.args.get("quantity") or 0) or _needed(r)
-                return {
-                    "sku": r.args["sku"],
-                    "from_location": option["source"],
-                    "to_location": r.args["location"],
-                    "quantity": quantity,
-                    "reason": r.facts[0],
-                }
+        needed = int(r.args.get("quantity") or 0) or _needed(r)
+        spare = [o for o in r.data if o.get("spare")]
+        if not spare:
+            continue
+        best = min(spare, key=lambda o: (not o["covers"], o["arrival_date"], o["cost"]))
+        return {
+            "sku": r.args["sku"],
+            "from_location": best["source"],
+            "to_location": r.args["location"],
+            "quantity": min(needed, int(best["spare"])),
+            "reason": r.facts[0],
+        }
     return None
 
 
@@ -374,8 +377,8 @@ def _log(store: Store, answer: Answer, actor: Actor | None) -> int | None:
         with store.transaction() as cur:
             return cur.execute(
                 "INSERT INTO agent_runs (asked_at, asked_by, question, intent, model, reasoning, "
-                "answer, grounded, fallback, note, seconds, tool_calls, draft) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
+                "answer, grounded, fallback, note, rejected, seconds, tool_calls, draft) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
                 [
                     datetime.now(),
                     actor.name if actor else None,
@@ -386,7 +389,8 @@ def _log(store: Store, answer: Answer, actor: Actor | None) -> int | None:
                     answer.text,
                     answer.grounded,
                     answer.fallback,
-                    "; ".join(filter(None, [answer.note, answer.rejected])) or None,
+                    answer.note,
+                    answer.rejected,
                     answer.seconds,
                     calls,
                     json.dumps(answer.draft, default=str) if answer.draft else None,

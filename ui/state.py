@@ -63,3 +63,23 @@ def is_empty(store: Store) -> bool:
         store.scalar(f"SELECT EXISTS (SELECT 1 FROM {SPECS[entity].table})")  # noqa: S608
         for entity in ENTITIES
     )
+
+
+@st.cache_resource(show_spinner="Starting the language model…")
+def _backend(agent_settings_json: str):
+    """The agent's chat model, built once per configuration and process; (backend, None) or
+    (None, why it is unavailable)."""
+    from agents import llm
+    from control_tower.config import AgentSettings
+    from control_tower.errors import ControlTowerError
+
+    try:
+        return llm.chat_backend(AgentSettings.model_validate_json(agent_settings_json)), None
+    except ControlTowerError as exc:
+        return None, exc.detail
+
+
+def get_backend():
+    """The configured chat model (the embedded one by default) and, when it cannot be used,
+    why: the agent then answers with the fact sheet."""
+    return _backend(get_settings().agent.model_dump_json())

@@ -114,7 +114,8 @@ def test_the_tool_calling_loop_with_a_scripted_model(store):
     assert caught.note == "the model's answer stated figures no tool gave: the facts as found"
     assert "987,654" in caught.rejected
     logged = agent_runs(store, 1).row(0, named=True)
-    assert logged["run_id"] == caught.run_id and "987,654" in logged["note"]
+    assert logged["run_id"] == caught.run_id and "987,654" in logged["rejected"]
+    assert "987,654" not in logged["note"] and "987,654" not in logged["answer"]
     assert caught.text.startswith(f"{sku}:")
 
 

@@ -32,6 +32,7 @@ NAV = [
     "Exceptions",
     "Actions and audit",
     "Reports",
+    "Ask the agent",
     "Data",
 ]  # app.py's navigation, in order
 

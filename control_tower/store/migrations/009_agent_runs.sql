@@ -13,7 +13,8 @@ CREATE TABLE agent_runs (
     answer        VARCHAR NOT NULL,
     grounded      BOOLEAN NOT NULL,   -- every number in the model's answer came from a tool
     fallback      BOOLEAN NOT NULL,   -- the answer shown is the templated fact sheet
-    note          VARCHAR,            -- why it fell back (unsupported numbers, no model, ...)
+    note          VARCHAR,            -- why it fell back (no model, figures no tool gave, ...)
+    rejected      VARCHAR,            -- the model's rejected figures (for review, never shown)
     seconds       DOUBLE NOT NULL,
     tool_calls    VARCHAR NOT NULL,   -- JSON list: tool, args, seconds, error, facts
     draft         VARCHAR             -- JSON: a transfer the page may offer to draft

@@ -1,0 +1,146 @@
+"""Ask the agent: questions in plain language, answered from the store's tools; every figure
+shown comes from a tool of that turn (or the answer is the fact sheet, and says so). Each
+answer opens its tool calls, facts and sources; a suggested transfer can be drafted for an
+approver. The model never approves anything."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import streamlit as st
+
+from agents.agent import agent_runs, ask
+from agents.router import CJK
+from agents.tools import ToolContext, run_tool
+from control_tower import actions, exceptions
+from control_tower.errors import ControlTowerError
+from ui import auth, state
+from ui.entry import through_app
+from ui.errors import reported, show_error
+from ui.format import plain
+from ui.widgets import keyed_table
+
+through_app()
+
+st.title("Ask the agent")
+HISTORY = "agent_history"
+
+
+def _suggestions(store) -> list[str]:
+    """Questions about this data: its most severe stock-out, excess and a destination."""
+    found = ["Compare supplier lead times", "Which purchase orders are late?"]
+    run = exceptions.latest_run(store)
+    if run is not None:
+        items = exceptions.list_exceptions(store)
+        short = items.filter(pl.col("rule") == "stockout").head(1)
+        if short.height:
+            sku, loc = short["sku"][0], short["location"][0]
+            found.insert(0, f"Which locations run out of {sku} in the next two weeks?")
+            found.insert(1, f"What happens if we don't transfer {sku} to {loc}?")
+        excess = items.filter(pl.col("rule") == "excess").head(1)
+        if excess.height:
+            cat = store.scalar("SELECT category FROM products WHERE sku = ?", [excess["sku"][0]])
+            if cat:
+                found.append(f"Where is excess in {CJK.split(cat)[0].strip().lower()}?")
+    name = store.scalar(
+        "SELECT name FROM locations WHERE kind = 'regional_dc' ORDER BY code LIMIT 1"
+    )
+    if name:
+        found.append(f"What would you move to {name.split(' RDC')[0]}?")
+        han = CJK.findall(name)
+        if han:
+            found.append(f"{han[0][:2]}有哪些积压库存?")
+    return found
+
+
+def _show(store, turn: dict, actor, i: int) -> None:
+    with st.chat_message("user"):
+        st.markdown(plain(turn["question"]))
+    with st.chat_message("assistant"):
+        st.markdown("  \n".join(plain(line) for line in turn["text"].splitlines()))
+        how = "phrased by the model" if not turn["fallback"] else "the facts as found"
+        st.caption(
+            f"{plain(turn['model'])} · {turn['reasoning']} · {how} · {turn['seconds']:.1f} s"
+            + (f" · run {turn['run_id']}" if turn.get("run_id") else "")
+        )
+        with st.expander(f"Tool calls and sources ({len(turn['calls'])})"):
+            for call in turn["calls"]:
+                shown = {k: v for k, v in call["args"].items() if v is not None}
+                st.markdown(
+                    f"**{call['tool']}** `{plain(json.dumps(shown, ensure_ascii=False))}` · "
+                    f"{call['seconds']:.2f} s"
+                    + (f" · refused: {plain(call['error'])}" if call["error"] else "")
+                )
+                if call["sources"]:
+                    st.caption("from " + plain("; ".join(call["sources"])))
+                for fact in call["facts"]:
+                    st.text(fact)
+        draft = turn.get("draft")
+        if draft:
+            label = (
+                f"Draft this transfer: {draft['quantity']:,} {draft['sku']} from "
+                f"{draft['from_location']} to {draft['to_location']}"
+            )
+            if actor is None or actor.role not in actions.CAN["propose"]:
+                st.caption(plain(label) + " (a planner can draft it for an approver)")
+            elif st.button(label, key=f"agent_draft_{i}", icon=":material/add_task:"):
+                try:
+                    made = run_tool(
+                        ToolContext(store, state.get_settings(), actor), "draft_transfer", draft
+                    )
+                    st.success(plain(made.facts[0]))
+                except ControlTowerError as exc:
+                    show_error(exc)
+
+
+with reported():
+    store = state.store_with_data()
+    actor = auth.current_actor()
+    backend, why_not = state.get_backend()
+    if backend is not None:
+        st.caption(f"Model: **{plain(backend.label)}** ({backend.reasoning})")
+    else:
+        st.warning(
+            f"No language model: {plain(why_not)}. Answers are the facts as found.",
+            icon=":material/cloud_off:",
+        )
+    history: list[dict] = st.session_state.setdefault(HISTORY, [])
+    st.caption("Try:")
+    picked = None
+    columns = st.columns(3)
+    for n, text in enumerate(_suggestions(store)[:6]):
+        if columns[n % 3].button(text, key=f"agent_suggest_{n}", use_container_width=True):
+            picked = text
+    question = st.chat_input("Ask about stock, shortages, excess, suppliers, plans…")
+    question = question or picked
+    if question:
+        try:
+            answer = ask(
+                store,
+                question,
+                settings=state.get_settings(),
+                actor=actor,
+                backend=backend,
+                use_model=backend is not None,
+            )
+            history.append(answer.as_dict())
+        except ControlTowerError as exc:
+            show_error(exc)
+    for i, turn in enumerate(history):
+        _show(store, turn, actor, i)
+    if history and st.button("Clear the conversation", key="agent_clear"):
+        st.session_state[HISTORY] = []
+        st.rerun()
+    with st.expander("Recent agent runs (the trace)"):
+        runs = agent_runs(store, 50)
+        if runs.height:
+            keyed_table(
+                runs.select(
+                    "run_id", "asked_at", "asked_by", "question", "intent", "model",
+                    "fallback", "note", "seconds", "tool_calls",
+                ),
+                key="agent_runs",
+            )  # fmt: skip
+        else:
+            st.caption("No questions asked yet.")

@@ -1,0 +1,112 @@
+"""The Agent page through AppTest on a copy of the demo with a plan and an exception run:
+the active model is shown, a suggested question gets an answer with its tool calls, a
+planner drafts the suggested transfer for an approver, a viewer cannot, and the trace lists
+the runs."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from control_tower import exceptions
+from control_tower.actions import Actor
+from control_tower.config import Settings
+from control_tower.optimize import plan, save_plan
+from control_tower.store import Store
+from ui.format import plain
+
+from ._support import page, run, store_query, table
+
+PLANNER = Actor("li.planner", "planner")
+VIEWER = Actor("sun.viewer", "viewer")
+
+
+@pytest.fixture(scope="module")
+def ready_db(demo_db_path, tmp_path_factory):
+    path = tmp_path_factory.mktemp("agent_page") / "demo.duckdb"
+    shutil.copy(demo_db_path, path)
+    settings = Settings()
+    settings.optimizer.horizon_days = 21
+    with Store(path) as store:
+        save_plan(store, plan(store, settings))
+        exceptions.run_exceptions(store)
+    return path
+
+
+@pytest.fixture
+def db(ready_db, tmp_path, monkeypatch, fresh_caches):
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(ready_db, path)
+    monkeypatch.setenv("CONTROL_TOWER_DB", str(path))
+    monkeypatch.delenv("CONTROL_TOWER_CONFIG", raising=False)
+    return path
+
+
+def _as(at, actor):
+    at.session_state["actor"] = actor
+    return at
+
+
+def _sources_question(db) -> str:
+    item = store_query(
+        db,
+        "SELECT sku, location FROM exception_run_items WHERE rule = 'stockout' "
+        "AND location LIKE 'RDC-%' ORDER BY severity DESC LIMIT 1",
+    ).row(0, named=True)
+    return f"Where can we get more {item['sku']} for {item['location']}?"
+
+
+def test_a_suggested_question_is_answered_with_its_tool_calls(db):
+    at = run(page("agent"))
+    assert at.title[0].value == "Ask the agent"
+    assert any(plain("SmolLM2-135M-Instruct") in c.value for c in at.caption)
+    top = store_query(
+        db,
+        "SELECT sku FROM exception_run_items WHERE rule = 'stockout' ORDER BY severity DESC "
+        "LIMIT 1",
+    ).item()
+    first = at.button(key="agent_suggest_0")
+    assert top in first.label
+    first.click()
+    run(at)
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert any(plain(top) in m.value for m in at.chat_message[1].markdown)
+    assert at.chat_message[1].expander[0].label.startswith("Tool calls and sources (")
+    runs = store_query(db, "SELECT question, tool_calls FROM agent_runs")
+    assert runs.height == 1 and top in runs["question"][0]
+    assert "list_exceptions" in runs["tool_calls"][0]
+
+
+def test_a_planner_drafts_the_suggested_transfer_and_a_viewer_cannot(db):
+    question = _sources_question(db)
+    viewer = run(_as(page("agent"), VIEWER))
+    viewer.chat_input[0].set_value(question).run()
+    assert not [b for b in viewer.button if b.key.startswith("agent_draft_")]
+    assert any("a planner can draft it" in c.value for c in viewer.caption)
+
+    at = run(_as(page("agent"), PLANNER))
+    at.chat_input[0].set_value(question).run()
+    draft = at.button(key="agent_draft_0")
+    assert draft.label.startswith("Draft this transfer: ")
+    before = store_query(db, "SELECT count(*) FROM actions").item()
+    draft.click()
+    run(at)
+    made = store_query(db, "SELECT * FROM actions ORDER BY action_id DESC LIMIT 1").row(
+        0, named=True
+    )
+    assert store_query(db, "SELECT count(*) FROM actions").item() == before + 1
+    assert (made["status"], made["proposed_by"], made["kind"]) == (
+        "proposed",
+        PLANNER.name,
+        "transfer",
+    )
+    assert any(plain(f"Drafted action #{made['action_id']}") in s.value for s in at.success)
+
+
+def test_the_trace_lists_the_runs(db):
+    at = run(page("agent"))
+    at.button(key="agent_suggest_0").click()
+    run(at)
+    trace = table(at, "agent_runs")
+    assert len(trace) == 1 and "list_exceptions" in trace["tool_calls"][0]
