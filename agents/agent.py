@@ -158,6 +158,8 @@ def key_facts(results: list[ToolResult]) -> list[str]:
         line = head if head.startswith(r.args.get("sku") or "-") else (rest or [head])[0]
         outcome = _first(CODE, line.split(": ", 1)[-1], 1) or ["no stock-out"]
         return _subject(line) + outcome
+    if r.tool == "explain_action":
+        return [f"#{r.args['action_id']}"]
     if r.tool == "search_products" and rest:
         return [rest[0].split(":")[0]]
     return _numbers(head)

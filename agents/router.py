@@ -16,6 +16,7 @@ from control_tower.store import Store
 
 CJK = re.compile(r"[\u3400-\u9fff]+")
 SKU_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2,5}-\d{2,5}(?![0-9])")  # 有多少BEV-0022库存
+REFERENCE = re.compile(r"(?<![A-Za-z0-9])(?:PO|TR|ACT)-[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]")
 ACTION = re.compile(r"(?:#|action\s*#?|动作\s*#?|行动\s*#?)(\d{1,9})\b", re.IGNORECASE)
 GENERIC = {"case", "pack", "pcs", "the", "and", "of", "for", "with"}  # packaging, not product
 
@@ -26,7 +27,9 @@ INTENTS: list[tuple[str, tuple[str, ...]]] = [
         "what_if",
         ("what if", "what happens", "don't", "do not", "dont", "without the", "如果不", "不调拨"),
     ),
+    ("explain", ("explain", "tell me about action", "解释")),
     ("why", ("why", "为什么", "为何", "原因")),
+    ("expedite", ("expedite", "chase", "hurry", "加急", "催货", "催单")),
     ("late", ("late", "overdue", "delayed", "延迟", "逾期", "迟到")),
     ("suppliers", ("lead time", "lead-time", "supplier", "vendor", "交期", "供应商", "提前期")),
     ("dead", ("dead", "aging", "ageing", "slow mov", "no movement", "呆滞", "滞销")),
@@ -61,6 +64,7 @@ INTENTS: list[tuple[str, tuple[str, ...]]] = [
             "缺货",
             "断货",
             "不够",
+            "缺",
         ),
     ),  # fmt: skip
     ("forecast", ("forecast", "expect to sell", "demand next", "will we sell", "预测", "需求")),
@@ -136,6 +140,7 @@ class Entities:
     category: str | None = None
     suppliers: list[str] = field(default_factory=list)
     action_id: int | None = None
+    reference: str | None = None  # a PO number or transfer id
     days: int | None = None
     quantity: int | None = None
 
@@ -168,9 +173,12 @@ def find_entities(question: str, cat: Catalogue) -> Entities:
             found.suppliers.append(code)
     if m := ACTION.search(question):
         found.action_id = int(m.group(1))
+    if m := REFERENCE.search(question):
+        found.reference = m.group(0)
     for pattern, unit in HORIZONS:
         if m := pattern.search(text):
-            found.days = int(m.group(1)) * unit if m.groups() and m.group(1).isdigit() else unit
+            number = m.group(1) if m.groups() else None
+            found.days = int(number) * unit if number and number.isdigit() else unit
             break
     if m := re.search(r"(\d[\d,]*)\s*(?:units|pcs|件|个)", text):
         found.quantity = int(m.group(1).replace(",", ""))
@@ -250,7 +258,14 @@ def route(question: str, cat: Catalogue) -> Route:
         args |= {"category": e.category} | more
         calls.append(("list_exceptions", {k: v for k, v in args.items() if v is not None}))
 
-    if intent == "what_if":
+    if e.action_id and intent in ("explain", "why", "exceptions", "moves", "position"):
+        calls.append(("explain_action", {"action_id": e.action_id}))
+    elif intent == "explain":
+        exc(None)
+    elif intent == "expedite":
+        calls.append(("drafted_actions", {"kind": "expedite"} | ({"location": loc} if loc else {})))
+        exc("late_inbound")
+    elif intent == "what_if":
         if e.action_id:
             calls.append(("simulate_what_if", {"action_id": e.action_id}))
         elif sku and loc:
@@ -263,7 +278,7 @@ def route(question: str, cat: Catalogue) -> Route:
         if sku and loc:
             calls.append(("get_position", {"sku": sku, "location": loc}))
     elif intent == "late":
-        exc("late_inbound")
+        exc("late_inbound", reference=e.reference)
     elif intent == "suppliers":
         args = {"sku": sku} if sku else {"category": e.category} if e.category else {}
         calls.append(("compare_suppliers", args))
@@ -290,9 +305,8 @@ def route(question: str, cat: Catalogue) -> Route:
         calls.append(("explain_policy", {"sku": sku, "location": loc}))
     elif intent in ("position", "forecast", "policy", "sources") and sku:
         calls.append(("get_position", {"sku": sku} | ({"location": loc} if loc else {})))
-    elif intent == "search" or (not e.skus and not e.locations and not e.category):
-        query = _search_text(question)
-        calls.append(("search_products", {"query": query}))
+    elif intent == "search":
+        calls.append(("search_products", {"query": _search_text(question)}))
     elif intent == "draft":
         if sku and loc:
             calls.append(("compare_sources", {"sku": sku, "location": loc}))

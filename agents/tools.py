@@ -101,6 +101,7 @@ class ExceptionArgs(_Args):
     )
     location: str | None = Field(None, pattern=CODE)
     sku: str | None = Field(None, pattern=CODE)
+    reference: str | None = Field(None, pattern=CODE, description="a PO number or transfer id")
     skus: list[str] | None = Field(
         None, max_length=10, description="several SKUs (e.g. the products a name matches)"
     )
@@ -274,6 +275,8 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
         items = items.filter(pl.col("sku") == args.sku)
     if args.skus:
         items = items.filter(pl.col("sku").is_in(args.skus))
+    if args.reference:
+        items = items.filter(pl.col("reference") == args.reference)
     if args.category:
         wanted = _category(store, args.category)
         skus = [s for (s,) in store.rows("SELECT sku FROM products WHERE category = ?", [wanted])]
@@ -284,15 +287,16 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
     total = items.height
     value = float(items["value_at_risk"].sum()) if total else 0.0
     items = items.sort("severity", descending=True).head(args.top)
-    what = (args.rule or "").replace("_", " ") or "all"
+    what = f"{args.rule.replace('_', ' ')} " if args.rule else ""
     scope = [
         f"for {', '.join(args.skus or [args.sku])}" if (args.sku or args.skus) else "",
+        f"on {args.reference}" if args.reference else "",
         f"at {args.location}" if args.location else "",
         f"in {args.category}" if args.category else "",
         f"due within {args.within_days} days" if args.within_days is not None else "",
     ]
     facts = [
-        f"{total:,} {what} exceptions {' '.join(filter(None, scope))}".rstrip()
+        f"{total:,} {what}exceptions {' '.join(filter(None, scope))}".rstrip()
         + f" ({source}), value at risk {_num(value)} in all"
         + (f"; the {items.height} most severe:" if total else ".")
     ]
@@ -675,6 +679,30 @@ def drafted_actions(ctx: ToolContext, args: ActionsArgs) -> ToolResult:
     )
 
 
+class ActionArgs(_Args):
+    action_id: int = Field(..., ge=1)
+
+
+def explain_action(ctx: ToolContext, args: ActionArgs) -> ToolResult:
+    """One action: what it does, its status, its explanation (why, what if nothing is done,
+    cost, alternatives, safety stock) and its history."""
+    action = actions.get_action(ctx.store, args.action_id)
+    facts = [f"Action #{args.action_id} ({action['status']}): {actions.describe(action)}."]
+    if action["explanation"]:
+        facts += [
+            f"#{args.action_id}: {part.strip()}"
+            for part in re.split(r"(?<=\.)\s+(?=[A-Z])", action["explanation"])
+            if part.strip()
+        ]
+    trail = actions.action_history(ctx.store, args.action_id)
+    for r in trail.iter_rows(named=True):
+        facts.append(
+            f"#{args.action_id} {r['from_status'] or 'new'} -> {r['to_status']} by {r['actor']} "
+            f"at {r['occurred_at']:%Y-%m-%d %H:%M}" + (f": {r['reason']}" if r["reason"] else "")
+        )
+    return _result("explain_action", args, facts, _jsonable([action]), ["actions", "action events"])
+
+
 def draft_transfer(ctx: ToolContext, args: DraftArgs) -> ToolResult:
     """Draft a transfer as a proposed action for an approver (never approves it)."""
     if ctx.actor is None:
@@ -720,6 +748,7 @@ TOOLS: dict[str, Tool] = {
         Tool("search_products", SearchArgs, search_products),
         Tool("compare_suppliers", SuppliersArgs, compare_suppliers),
         Tool("drafted_actions", ActionsArgs, drafted_actions),
+        Tool("explain_action", ActionArgs, explain_action),
         Tool("draft_transfer", DraftArgs, draft_transfer, writes=True),
     )
 }
