@@ -296,7 +296,7 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
         f"due within {args.within_days} days" if args.within_days is not None else "",
     ]
     facts = [
-        f"{total:,} {what}exceptions {' '.join(filter(None, scope))}".rstrip()
+        f"{total:,} {what}exception{'' if total == 1 else 's'} {' '.join(filter(None, scope))}".rstrip()
         + f" ({source}), value at risk {_num(value)} in all"
         + (f"; the {items.height} most severe:" if total else ".")
     ]

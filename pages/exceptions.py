@@ -102,10 +102,13 @@ def _history_chart(store, sku: str, location: str, as_of) -> None:
     )
     if moves.height == 0:
         return
+    days, on_hand = moves["date"].to_list(), moves["on_hand"].to_list()
+    if days[-1] < as_of:  # no movement since: the balance holds until the data's today
+        days, on_hand = days + [as_of], on_hand + [on_hand[-1]]
     fig = go.Figure(
         go.Scatter(
-            x=moves["date"].to_list(),
-            y=moves["on_hand"].to_list(),
+            x=days,
+            y=on_hand,
             mode="lines",
             line_shape="hv",
             name="on hand",

@@ -56,7 +56,10 @@ def test_exceptions_filtered_by_rule_and_location_with_their_drafted_actions(ctx
     assert {r["location"] for r in result.data} == {item["location"]}
     assert {r["title"] for r in result.data} >= {item["title"]}
     count = exceptions.list_exceptions(store, rules=["stockout"], locations=[item["location"]])
-    assert result.facts[0].startswith(f"{count.height:,} stockout exceptions at {item['location']}")
+    plural = "" if count.height == 1 else "s"
+    assert result.facts[0].startswith(
+        f"{count.height:,} stockout exception{plural} at {item['location']}"
+    )
 
 
 def test_what_if_and_sources_agree_with_the_projection(ctx, store):
