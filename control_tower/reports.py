@@ -406,6 +406,17 @@ def write_pdf(report: pl.DataFrame, path: Path, *, title: str) -> Path:
             pdf.ln()
 
     table(report.head(10), "The ten most severe")
+    explained = report.head(10).filter(pl.col("Explanation").fill_null("") != "")
+    if explained.height:
+        pdf.ln(2)
+        pdf.set_font("body", "B", 11)
+        pdf.cell(0, 8, "Their drafted actions, explained", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("body", "", 7)
+        for row in explained.iter_rows(named=True):
+            pdf.multi_cell(
+                0, 3.6, f"{row['Rank']}. {row['Explanation']}", new_x="LMARGIN", new_y="NEXT"
+            )
+            pdf.ln(1)
     if report.height > 10:
         pdf.add_page()
         table(report, "Every exception")

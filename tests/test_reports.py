@@ -144,3 +144,29 @@ def test_the_pdf_draws_chinese_product_names_with_the_packaged_font(network, tmp
     text = "".join(PdfReader(path).pages[0].extract_text().replace("\x00", "").split())
     assert "臻选绿茶500ml" in text
     assert "Chinese text is left out" not in text
+
+
+def test_the_pdf_explains_the_top_exceptions_drafted_actions(reported, tmp_path):
+    from pypdf import PdfReader
+
+    from control_tower import actions
+
+    made = actions.propose_transfer(
+        reported,
+        "A-100",
+        "SH-CDC",
+        "CD-RDC",
+        40,
+        actions.Actor("li.planner", "planner"),
+        reason="CD-RDC runs out on day 4: cover it from the central DC",
+    )
+    exceptions.run_exceptions(reported, as_of=AS_OF)
+    path = tmp_path / "r.pdf"
+    report = reports.write_report(reported, path, "pdf")
+    row = report.filter(pl.col("Explanation").str.contains(f"#{made['action_id']}")).row(
+        0, named=True
+    )
+    assert row["Rule"] == "stockout"
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(path).pages)
+    assert "Their drafted actions, explained" in text
+    assert "cover it from the central DC" in text
