@@ -86,4 +86,33 @@ def demo_db_path(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def planned_demo_path(demo_db_path, tmp_path_factory) -> Path:
+    """The demo with a stored plan (a 21-day horizon): its drafted, explained proposals.
+    Built once; tests work on a copy (:func:`copy_of`)."""
+    from control_tower.config import Settings
+    from control_tower.optimize import plan, save_plan
+
+    path = copy_of(demo_db_path, tmp_path_factory.mktemp("planned"))
+    settings = Settings()
+    settings.optimizer.horizon_days = 21
+    with Store(path) as s:
+        save_plan(s, plan(s, settings))
+    return path
+
+
+def copy_of(source: Path, folder: Path, *, exception_run: bool = False) -> Path:
+    """A copy of a test database in ``folder`` (optionally with an exception run stored)."""
+    import shutil
+
+    path = folder / f"{source.stem}-copy.duckdb"
+    shutil.copy(source, path)
+    if exception_run:
+        from control_tower import exceptions
+
+        with Store(path) as s:
+            exceptions.run_exceptions(s)
+    return path
+
+
 TODAY = date(2024, 3, 1)

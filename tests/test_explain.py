@@ -4,25 +4,18 @@ gets one, and its figures are the plan line's and the stock-out projection's."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from control_tower import exceptions
-from control_tower.config import Settings
 from control_tower.explain import explain_actions
-from control_tower.optimize import plan, save_plan
 from control_tower.store import Store
+from tests.conftest import copy_of
 
 
 @pytest.fixture(scope="module")
-def planned(demo_db_path, tmp_path_factory):
-    path = tmp_path_factory.mktemp("explain") / "demo.duckdb"
-    shutil.copy(demo_db_path, path)
-    settings = Settings()
-    settings.optimizer.horizon_days = 21
-    with Store(path) as store:
-        save_plan(store, plan(store, settings))
+def planned(planned_demo_path, tmp_path_factory):
+    with Store(copy_of(planned_demo_path, tmp_path_factory.mktemp("explain"))) as store:
         yield store
 
 

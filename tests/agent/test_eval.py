@@ -6,28 +6,19 @@ correct, and no answer ever shows a figure no tool gave. (Latency: bench/agent_e
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 
 import pytest
 
 from agents.evaluation import build_cases, evaluate
-from control_tower import exceptions
 from control_tower.store import Store
+from tests.conftest import copy_of
 
 
 @pytest.fixture(scope="module")
-def store(demo_db_path, tmp_path_factory):
-    path = tmp_path_factory.mktemp("eval") / "demo.duckdb"
-    shutil.copy(demo_db_path, path)
-    with Store(path) as s:
-        from control_tower.config import Settings
-        from control_tower.optimize import plan, save_plan
-
-        settings = Settings()
-        settings.optimizer.horizon_days = 21
-        save_plan(s, plan(s, settings))  # drafted transfers for "what would you move"
-        exceptions.run_exceptions(s)
+def store(planned_demo_path, tmp_path_factory):
+    path = copy_of(planned_demo_path, tmp_path_factory.mktemp("eval"), exception_run=True)
+    with Store(path) as s:  # the plan's drafted transfers: "what would you move to ..."
         yield s
 
 

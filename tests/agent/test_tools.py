@@ -4,8 +4,6 @@ action for a signed-in planner, nothing more."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from agents.tools import TOOLS, ToolContext, ToolError, run_tool
@@ -13,16 +11,15 @@ from control_tower import actions, exceptions, position
 from control_tower.actions import Actor
 from control_tower.errors import NotFoundError
 from control_tower.store import Store
+from tests.conftest import copy_of
 
 PLANNER = Actor("li.planner", "planner")
 
 
 @pytest.fixture(scope="module")
 def store(demo_db_path, tmp_path_factory):
-    path = tmp_path_factory.mktemp("tools") / "demo.duckdb"
-    shutil.copy(demo_db_path, path)
+    path = copy_of(demo_db_path, tmp_path_factory.mktemp("tools"), exception_run=True)
     with Store(path) as s:
-        exceptions.run_exceptions(s)
         yield s
 
 

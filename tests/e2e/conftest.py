@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -13,8 +12,8 @@ import pytest
 
 from control_tower import exceptions
 from control_tower.config import Settings
-from control_tower.optimize import plan, save_plan
 from control_tower.store import Store
+from tests.conftest import copy_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -31,15 +30,12 @@ def chromium_installed() -> Path:
 
 
 @pytest.fixture
-def planned(demo_db_path, tmp_path):
+def planned(planned_demo_path, tmp_path):
     """The demo with a plan's drafted actions and an exception run; the inbox's top
     exception with a drafted action and that action (a transfer its source can cover)."""
-    path = tmp_path / "e2e.duckdb"
-    shutil.copy(demo_db_path, path)
+    path = copy_of(planned_demo_path, tmp_path)
     settings = Settings()
-    settings.optimizer.horizon_days = 21
     with Store(path) as store:
-        save_plan(store, plan(store, settings))
         # the plan's transfers only: an expedite drafted for a late PO could top the inbox
         settings.actions.draft_expedites = False
         exceptions.run_exceptions(store, settings)

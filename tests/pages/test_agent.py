@@ -5,15 +5,10 @@ the runs."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from control_tower import exceptions
 from control_tower.actions import Actor
-from control_tower.config import Settings
-from control_tower.optimize import plan, save_plan
-from control_tower.store import Store
+from tests.conftest import copy_of
 from ui.format import plain
 
 from ._support import page, run, store_query, table
@@ -23,21 +18,13 @@ VIEWER = Actor("sun.viewer", "viewer")
 
 
 @pytest.fixture(scope="module")
-def ready_db(demo_db_path, tmp_path_factory):
-    path = tmp_path_factory.mktemp("agent_page") / "demo.duckdb"
-    shutil.copy(demo_db_path, path)
-    settings = Settings()
-    settings.optimizer.horizon_days = 21
-    with Store(path) as store:
-        save_plan(store, plan(store, settings))
-        exceptions.run_exceptions(store)
-    return path
+def ready_db(planned_demo_path, tmp_path_factory):
+    return copy_of(planned_demo_path, tmp_path_factory.mktemp("agent_page"), exception_run=True)
 
 
 @pytest.fixture
 def db(ready_db, tmp_path, monkeypatch, fresh_caches):
-    path = tmp_path / "copy.duckdb"
-    shutil.copy(ready_db, path)
+    path = copy_of(ready_db, tmp_path)
     monkeypatch.setenv("CONTROL_TOWER_DB", str(path))
     monkeypatch.delenv("CONTROL_TOWER_CONFIG", raising=False)
     return path

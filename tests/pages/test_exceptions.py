@@ -4,15 +4,12 @@ an approver approves drafted actions from the inbox, and the audit trail shows i
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from control_tower import exceptions
 from control_tower.actions import Actor
-from control_tower.config import Settings
-from control_tower.optimize import plan, save_plan
 from control_tower.store import Store
+from tests.conftest import copy_of
 from ui.format import plain
 
 from ._support import page, run, store_query, table
@@ -21,22 +18,9 @@ APPROVER = Actor("zhao.approver", "approver")
 PLANNER = Actor("li.planner", "planner")
 
 
-@pytest.fixture(scope="module")
-def planned_db(demo_db_path, tmp_path_factory):
-    """The demo with a stored plan (drafted actions) and no exception run yet."""
-    path = tmp_path_factory.mktemp("exc") / "planned.duckdb"
-    shutil.copy(demo_db_path, path)
-    settings = Settings()
-    settings.optimizer.horizon_days = 21
-    with Store(path) as store:
-        save_plan(store, plan(store, settings))
-    return path
-
-
 @pytest.fixture
-def db(planned_db, tmp_path, monkeypatch, fresh_caches):
-    path = tmp_path / "copy.duckdb"
-    shutil.copy(planned_db, path)
+def db(planned_demo_path, tmp_path, monkeypatch, fresh_caches):
+    path = copy_of(planned_demo_path, tmp_path)
     monkeypatch.setenv("CONTROL_TOWER_DB", str(path))
     monkeypatch.delenv("CONTROL_TOWER_CONFIG", raising=False)
     return path
