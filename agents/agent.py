@@ -22,8 +22,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+import polars as pl
+
 from agents import grounding, llm, router, safety
 from agents.tools import TOOLS, ToolContext, ToolError, ToolResult, run_tool
+from control_tower import exceptions
 from control_tower.actions import Actor
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, StoreError
@@ -401,6 +404,36 @@ def _log(store: Store, answer: Answer, actor: Actor | None) -> int | None:
     except StoreError as exc:  # a read-only store still answers
         log.warning("agent run not logged: %s", exc.detail)
         return None
+
+
+def suggested_questions(store: Store) -> list[str]:
+    """Questions about this data: its most severe stock-out, its excess, a destination."""
+    found = ["Compare supplier lead times", "Which purchase orders are late?"]
+    cat = router.Catalogue.read(store)
+    if exceptions.latest_run(store) is not None:
+        items = exceptions.list_exceptions(store)
+        short = items.filter(pl.col("rule") == "stockout").head(1)
+        if short.height:
+            sku, loc = short["sku"][0], short["location"][0]
+            found.insert(0, f"Which locations run out of {sku} in the next two weeks?")
+            found.insert(1, f"What happens if we don't transfer {sku} to {loc}?")
+        excess = items.filter(pl.col("rule") == "excess").head(1)
+        category = (
+            dict((s, c) for s, _n, c in cat.products).get(excess["sku"][0])
+            if excess.height
+            else None
+        )
+        if category:
+            found.append(f"Where is excess in {router.CJK.split(category)[0].strip().lower()}?")
+    regional = sorted(c for c in cat.locations if c.startswith("RDC-"))
+    if regional:
+        names = cat.locations[regional[0]]  # code, city, Chinese name, its first two characters
+        found.append(
+            f"What would you move to {names[1].title() if len(names) > 1 else regional[0]}?"
+        )
+        if len(names) > 3:
+            found.append(f"{names[3]}有哪些积压库存?")
+    return found
 
 
 def agent_runs(store: Store, limit: int = 50):

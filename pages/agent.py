@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 
-import polars as pl
 import streamlit as st
 
-from agents.agent import agent_runs, ask
-from agents.router import CJK
+from agents.agent import agent_runs, ask, suggested_questions
 from agents.tools import ToolContext, run_tool
-from control_tower import actions, exceptions
+from control_tower import actions
 from control_tower.errors import ControlTowerError
 from ui import auth, state
 from ui.entry import through_app
@@ -25,33 +23,6 @@ through_app()
 
 st.title("Ask the agent")
 HISTORY = "agent_history"
-
-
-def _suggestions(store) -> list[str]:
-    """Questions about this data: its most severe stock-out, excess and a destination."""
-    found = ["Compare supplier lead times", "Which purchase orders are late?"]
-    run = exceptions.latest_run(store)
-    if run is not None:
-        items = exceptions.list_exceptions(store)
-        short = items.filter(pl.col("rule") == "stockout").head(1)
-        if short.height:
-            sku, loc = short["sku"][0], short["location"][0]
-            found.insert(0, f"Which locations run out of {sku} in the next two weeks?")
-            found.insert(1, f"What happens if we don't transfer {sku} to {loc}?")
-        excess = items.filter(pl.col("rule") == "excess").head(1)
-        if excess.height:
-            cat = store.scalar("SELECT category FROM products WHERE sku = ?", [excess["sku"][0]])
-            if cat:
-                found.append(f"Where is excess in {CJK.split(cat)[0].strip().lower()}?")
-    name = store.scalar(
-        "SELECT name FROM locations WHERE kind = 'regional_dc' ORDER BY code LIMIT 1"
-    )
-    if name:
-        found.append(f"What would you move to {name.split(' RDC')[0]}?")
-        han = CJK.findall(name)
-        if han:
-            found.append(f"{han[0][:2]}有哪些积压库存?")
-    return found
 
 
 def _show(store, turn: dict, actor, i: int) -> None:
@@ -109,7 +80,7 @@ with reported():
     st.caption("Try:")
     picked = None
     columns = st.columns(3)
-    for n, text in enumerate(_suggestions(store)[:6]):
+    for n, text in enumerate(suggested_questions(store)[:6]):
         if columns[n % 3].button(text, key=f"agent_suggest_{n}", use_container_width=True):
             picked = text
     question = st.chat_input("Ask about stock, shortages, excess, suppliers, plans…")
