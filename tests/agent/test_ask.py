@@ -89,6 +89,17 @@ def test_without_a_model_or_when_it_fails_the_fact_sheet_is_the_answer(store):
     assert failed.text.startswith(plain.text.splitlines()[0])
 
 
+def test_a_tool_calling_endpoint_that_fails_still_gets_the_question_its_facts(store):
+    item = top_stockout(store)
+    down = llm.chat_backend(
+        AgentSettings(provider="openai", model="m", base_url="http://127.0.0.1:9/v1")
+    )
+    assert down.reasoning == "tools"
+    answer = ask(store, f"When does {item['sku']} run out at {item['location']}?", backend=down)
+    assert answer.fallback and answer.note.startswith("the model failed")
+    assert answer.calls[0].tool == "list_exceptions" and item["title"] in answer.text
+
+
 def test_the_tool_calling_loop_with_a_scripted_model(store):
     item = top_stockout(store)
     sku, location = item["sku"], item["location"]
