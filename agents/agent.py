@@ -248,6 +248,7 @@ def _tool_loop(ctx: ToolContext, backend: llm.Backend, question: str, settings: 
     limit; returns its final text (None when a limit stopped it), the calls and results."""
     from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 
+    asked_to_draft = router.intent_of(question) == "draft"
     specs = [
         {
             "type": "function",
@@ -258,6 +259,7 @@ def _tool_loop(ctx: ToolContext, backend: llm.Backend, question: str, settings: 
             },
         }
         for t in TOOLS.values()
+        if not t.writes or asked_to_draft  # drafting only when the person asked for it
     ]
     bound = llm.Backend(
         backend.chat.bind_tools(specs),
@@ -274,7 +276,10 @@ def _tool_loop(ctx: ToolContext, backend: llm.Backend, question: str, settings: 
     for step in range(settings.agent.max_steps + 1):
         if time.monotonic() > deadline:
             return None, calls, results, "stopped at the time limit"
-        reply = llm.invoke(bound, messages)
+        try:
+            reply = llm.invoke(bound, messages)
+        except llm.LLMUnavailable as exc:  # keep what was done so far (a draft included)
+            return None, calls, results, f"the model failed ({exc.detail})"
         tokens += (reply.usage_metadata or {}).get("total_tokens", 0)
         messages.append(reply)
         if not reply.tool_calls:
@@ -284,10 +289,18 @@ def _tool_loop(ctx: ToolContext, backend: llm.Backend, question: str, settings: 
         if tokens > TOKEN_BUDGET:
             return None, calls, results, f"stopped at the token budget ({tokens:,} tokens)"
         for call in reply.tool_calls:
-            done, got = _run_calls(ctx, [(call["name"], call.get("args") or {})])
+            tool = TOOLS.get(call["name"])
+            if tool is not None and tool.writes and not asked_to_draft:
+                refusal = "not offered: drafting only when the question asks for it"
+                done, got = (
+                    [ToolCall(call["name"], call.get("args") or {}, 0.0, refusal, (), ())],
+                    [],
+                )
+            else:
+                done, got = _run_calls(ctx, [(call["name"], call.get("args") or {})])
             calls.extend(done)
             results.extend(got)
-            content = safety.quoted(list(got[0].facts)) if got else f"error: {done[0].error}"
+            content = safety.quoted(list(got[0].facts) if got else [f"error: {done[0].error}"])
             messages.append(ToolMessage(content, tool_call_id=call["id"]))
     return None, calls, results, "stopped at the step limit"
 
@@ -320,14 +333,13 @@ def ask(
     rejected = None
     if reasoning == "tools":
         intent = "tools"
-        try:
-            model_text, calls, results, stop = _tool_loop(ctx, backend, text, settings)
-        except llm.LLMUnavailable as exc:
-            calls, results, stop = [], [], f"the model failed ({exc.detail})"
-            # fall back to routing in code, so the question still gets its facts
+        model_text, calls, results, stop = _tool_loop(ctx, backend, text, settings)
+        if model_text is None and not results:
+            # the model failed or stopped empty-handed: route in code, so the facts come
             path = router.route(text, catalogue or router.Catalogue.read(store))
             intent = path.intent
-            calls, results = _run_calls(ctx, path.calls)
+            routed_calls, results = _run_calls(ctx, path.calls)
+            calls = calls + routed_calls
         note = stop or note
     else:
         path = router.route(text, catalogue or router.Catalogue.read(store))

@@ -15,12 +15,20 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-# a code: letters joined to digits by - or _, or digits glued to letters (500ml, x24, 4包)
-CODE = re.compile(
-    r"\b[A-Za-z]+(?:[-_][A-Za-z0-9]+)+\b|\b\d+[A-Za-z\u4e00-\u9fff]+\w*|\b[A-Za-z]+\d+\w*"
+DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
+# a code: letters joined to letters or digits by - or _ (BBY-0015, PO-20261027-MNF)
+CODE = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]+(?:[-_][A-Za-z0-9]+)+")
+# digits glued to Latin letters (500ml, x24, 3days): a name's part when the facts write it so
+GLUED = re.compile(r"(?<![0-9A-Za-z])(?:\d+(?:\.\d+)?[A-Za-z]+|[A-Za-z]+\d+)[A-Za-z0-9]*")
+NUMBER = re.compile(
+    r"(?<![0-9A-Za-z.,])[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![0-9A-Za-z.,])[-+]?\d+(?:\.\d+)?"
 )
-NUMBER = re.compile(r"(?<![\w.])[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])[-+]?\d+(?:\.\d+)?")
+# figures written in words: never in the facts, so never checkable
+NUMBER_WORDS = re.compile(
+    r"(?i)\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fifteen|twenty|thirty|forty|fifty|sixty|hundreds?|thousands?|millions?|billions?|dozens?|"
+    r"half|double|twice|triple)\b|[零一二三四五六七八九十百千万亿两]"
+)
 
 
 IDENTIFIER = re.compile(r"\b[A-Za-z]+(?:[-_][A-Za-z0-9]+)+\b|#\d+\b")
@@ -38,12 +46,26 @@ class Check:
         return not self.unsupported
 
 
-def stated_numbers(text: str) -> list[str]:
-    """Dates and numbers as the text writes them, codes left out."""
+def stated_numbers(text: str, names: str | None = None) -> list[str]:
+    """Dates and numbers as the text writes them, codes left out. A token of digits glued to
+    letters (``500ml``) is a name's part, left out too, when ``names`` is None or holds it;
+    otherwise its number counts (``3days`` states 3)."""
     dates = DATE.findall(text)
-    rest = DATE.sub(" ", text)
-    rest = CODE.sub(" ", rest)
-    return dates + [n for n in NUMBER.findall(rest)]
+    rest = CODE.sub(" ", DATE.sub(" ", text))
+    if names is None:
+        rest = GLUED.sub(" ", rest)
+    else:
+        kept = names.casefold()
+        rest = GLUED.sub(lambda m: " " if m.group(0).casefold() in kept else m.group(0), rest)
+        rest = re.sub(r"(\d)([A-Za-z])", r"\1 \2", rest)  # 3days -> 3 days
+        rest = re.sub(r"([A-Za-z])(\d)", r"\1 \2", rest)
+    return dates + NUMBER.findall(rest)
+
+
+def words_for_figures(text: str, names: str) -> list[str]:
+    """Figures written in words (``twenty``, ``五百``) that the facts do not write."""
+    kept = names.casefold()
+    return [w for w in NUMBER_WORDS.findall(text) if w.casefold() not in kept]
 
 
 def _value(token: str) -> tuple[float, int]:
@@ -57,7 +79,8 @@ def _known(texts: Iterable[str]) -> tuple[set[str], list[float]]:
     values: list[float] = []
     for text in texts:
         dates.update(DATE.findall(text))
-        for token in NUMBER.findall(DATE.sub(" ", text)):
+        plain = re.sub(r"(\d)([A-Za-z])", r"\1 \2", CODE.sub(" ", DATE.sub(" ", text)))
+        for token in NUMBER.findall(re.sub(r"([A-Za-z])(\d)", r"\1 \2", plain)):
             values.append(_value(token)[0])
     return dates, values
 
@@ -73,8 +96,9 @@ def source_texts(results: Iterable) -> list[str]:
 
 def check(answer: str, results: Iterable) -> Check:
     """The answer's numbers, and those not found in the turn's tool results."""
-    stated = stated_numbers(answer)
-    dates, values = _known(source_texts(results))
+    texts = source_texts(results)
+    stated = stated_numbers(answer, "\n".join(texts))
+    dates, values = _known(texts)
     missing = []
     for token in stated:
         if DATE.fullmatch(token):
@@ -85,7 +109,8 @@ def check(answer: str, results: Iterable) -> Check:
         if not any(_same(value, decimals, v) for v in values):
             missing.append(token)
     # a code the facts do not name (a mangled SKU, an invented PO or action number)
-    named = "\n".join(source_texts(results)).casefold()
+    named = "\n".join(texts).casefold()
+    missing += words_for_figures(answer, named)
     for code in IDENTIFIER.findall(answer):
         if any(ch.isdigit() for ch in code) and code.casefold() not in named:
             missing.append(code)

@@ -141,6 +141,7 @@ class Entities:
     suppliers: list[str] = field(default_factory=list)
     action_id: int | None = None
     reference: str | None = None  # a PO number or transfer id
+    unknown_skus: list[str] = field(default_factory=list)  # SKU-like codes the store lacks
     days: int | None = None
     quantity: int | None = None
 
@@ -155,7 +156,9 @@ def find_entities(question: str, cat: Catalogue) -> Entities:
     text = question.lower()
     found = Entities()
     codes = {s.lower(): s for s, _n, _c in cat.products}
-    found.skus = [codes[c.lower()] for c in SKU_CODE.findall(question) if c.lower() in codes]
+    named = [c for c in SKU_CODE.findall(question) if not REFERENCE.fullmatch(c)]
+    found.skus = [codes[c.lower()] for c in named if c.lower() in codes]
+    found.unknown_skus = [c for c in named if c.lower() not in codes]
     if not found.skus:
         found.skus = _products_by_name(text, cat)
     for code, names in cat.locations.items():
@@ -269,12 +272,15 @@ def route(question: str, cat: Catalogue) -> Route:
         if e.action_id:
             calls.append(("simulate_what_if", {"action_id": e.action_id}))
         elif sku and loc:
-            calls.append(("simulate_what_if", {"sku": sku, "location": loc, "units": 0}))
+            units = e.quantity or 0
+            calls.append(("simulate_what_if", {"sku": sku, "location": loc, "units": units}))
             calls.append(("drafted_actions", {"sku": sku, "location": loc, "kind": "transfer"}))
         else:
             exc("stockout", within_days=e.days or 14)
+    elif e.unknown_skus and not e.skus:  # let the tool say there is no such product
+        calls.append(("get_position", {"sku": e.unknown_skus[0]}))
     elif intent == "why":
-        exc(None)
+        exc(None, reference=e.reference)
         if sku and loc:
             calls.append(("get_position", {"sku": sku, "location": loc}))
     elif intent == "late":

@@ -32,7 +32,7 @@ from control_tower.store import Store
 
 log = logging.getLogger(__name__)
 
-STOCKING = ("central_dc", "regional_dc", "store")
+STOCKING = exceptions.STOCKING  # the kinds of location that hold stock for sale
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$"  # a SKU or location code, as the store keeps them
 
 
@@ -508,6 +508,16 @@ def simulate_what_if(ctx: ToolContext, args: WhatIfArgs) -> ToolResult:
     store = ctx.store
     if args.action_id is not None:
         action = actions.get_action(store, args.action_id)
+        if action["kind"] == "expedite":
+            raise ToolError(
+                f"action #{args.action_id} is an expedite: it brings inbound forward, adds no "
+                "units; the projection already counts a late line as arriving tomorrow"
+            )
+        if action["status"] not in ("proposed", "approved"):
+            raise ToolError(
+                f"action #{args.action_id} is {action['status']}: only a proposed or approved "
+                "action can be weighed (a posted one is already in the stock and inbound)"
+            )
         changes = [(action["to_location"], [(action["arrival_date"], action["quantity"])])]
         if action["kind"] == "transfer" and action["from_location"]:
             changes.append((action["from_location"], [(action["ship_date"], -action["quantity"])]))
@@ -552,7 +562,15 @@ def simulate_what_if(ctx: ToolContext, args: WhatIfArgs) -> ToolResult:
 def _outcome(p: exceptions.Projection) -> str:
     if p.stockout_date is None:
         return f"no stock-out in {p.days.height} days (lowest stock {_num(p.days['stock'].min())})."
-    until = f"until the delivery on {p.next_arrival}" if p.next_arrival else "in the horizon"
+    if p.units_short <= 0:
+        return f"runs out on {p.stockout_date}, after an order placed today could arrive."
+    until = (
+        f"until the delivery on {p.next_arrival}"
+        if p.next_arrival
+        else f"until an order placed today could arrive ({p.lead_time_days:g} days)"
+        if p.lead_time_days is not None
+        else f"within {p.days.height} days"
+    )
     return (
         f"runs out on {p.stockout_date}, {_num(p.units_short)} units short {until}, "
         f"{_num(p.sales_at_risk)} of sales at risk."

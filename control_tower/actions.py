@@ -332,12 +332,14 @@ def inbound_line(cur: duckdb.DuckDBPyConnection, reference: str, sku: str) -> In
     return Inbound("transfer", reference, sku, source, to_location, max(left, 0), expected)
 
 
-LIVE_EXPEDITE_SQL = """
+BLOCKING_EXPEDITE_SQL = """
     SELECT 1 FROM actions a
     WHERE a.kind = 'expedite' AND a.target = l.reference AND a.sku = l.sku
       AND (a.status IN ('proposed', 'approved')
-           OR (a.status IN ('rejected', 'posted') AND a.as_of >= l.expected_date))
-"""  # an expedite of line l in progress, or decided on data from after its current date
+           OR ($decisions_stand AND a.status IN ('rejected', 'posted')
+               AND a.as_of >= l.expected_date))
+"""  # an expedite of line l in progress, or (for the engine) decided on data from after its
+# current date: that decision stands until the line gets a new date
 
 EXPEDITE_LINES = {
     "kind": pl.String,
@@ -353,12 +355,22 @@ EXPEDITE_LINES = {
 
 
 def draft_expedites_in(
-    cur: duckdb.DuckDBPyConnection, lines: pl.DataFrame, proposed_by: str, as_of: date
+    cur: duckdb.DuckDBPyConnection,
+    lines: pl.DataFrame,
+    proposed_by: str,
+    as_of: date,
+    *,
+    stale_after_days: int | None = None,
+    decisions_stand: bool = True,
 ) -> list[int]:
-    """Inside the caller's transaction, in one statement: a proposed expedite per line of
-    ``lines`` (columns :data:`EXPEDITE_LINES`) asking for its units by ``requested``, unless
-    nothing is left to arrive or the line has an expedite in progress or decided on data from
-    after its current expected date (that decision stands). Returns the new action ids."""
+    """Inside the caller's transaction: a proposed expedite per line of ``lines`` (columns
+    :data:`EXPEDITE_LINES`) asking for its units by ``requested``, unless nothing is left to
+    arrive or the line has an expedite in progress, or (``decisions_stand``) one decided on
+    data from after its current expected date. With ``stale_after_days``, proposed
+    expedites drafted on data older than that are superseded first (they could no longer be
+    approved), so their lines are drafted afresh. Returns the new action ids."""
+    if stale_after_days is not None:
+        _supersede_stale_expedites(cur, proposed_by, as_of, stale_after_days)
     if lines.height == 0:
         return []
     lines = lines.select([pl.col(c).cast(t) for c, t in EXPEDITE_LINES.items()])
@@ -373,11 +385,16 @@ def draft_expedites_in(
                 CASE WHEN l.kind = 'purchase_order' THEN l.source END, l.units_left, $as_of,
                 l.requested, $by, l.explanation, l.reference
             FROM expedite_lines l
-            WHERE l.units_left > 0 AND NOT EXISTS ({LIVE_EXPEDITE_SQL})
+            WHERE l.units_left > 0 AND NOT EXISTS ({BLOCKING_EXPEDITE_SQL})
             ORDER BY l.reference, l.sku
             RETURNING action_id, quantity, explanation
             """,  # noqa: S608
-            {"now": datetime.now(), "as_of": as_of, "by": proposed_by},
+            {
+                "now": datetime.now(),
+                "as_of": as_of,
+                "by": proposed_by,
+                "decisions_stand": decisions_stand,
+            },
         ).fetchall()
     if made:
         cur.executemany(
@@ -387,6 +404,28 @@ def draft_expedites_in(
             [[i, datetime.now(), proposed_by, text, qty] for i, qty, text in made],
         )
     return sorted(int(r[0]) for r in made)
+
+
+def _supersede_stale_expedites(
+    cur: duckdb.DuckDBPyConnection, actor: str, as_of: date, stale_after_days: int
+) -> None:
+    stale = cur.execute(
+        "SELECT action_id, quantity FROM actions WHERE kind = 'expedite' AND status = "
+        "'proposed' AND as_of < ?",
+        [as_of - timedelta(days=stale_after_days)],
+    ).fetchall()
+    for action_id, quantity in stale:
+        _set_status(cur, action_id, "superseded")
+        _event(
+            cur,
+            action_id,
+            Actor(actor, "planner"),
+            "proposed",
+            "superseded",
+            f"drafted on stale data: drafted again on data as of {as_of}",
+            quantity,
+            quantity,
+        )
 
 
 def propose_expedite(
@@ -427,10 +466,14 @@ def propose_expedite(
             "explanation": text,
         }
         made = draft_expedites_in(
-            cur, pl.DataFrame([row], schema=EXPEDITE_LINES), actor.name, today
+            cur,
+            pl.DataFrame([row], schema=EXPEDITE_LINES),
+            actor.name,
+            today,
+            decisions_stand=False,  # a person may ask again after a rejection
         )
         if not made:
-            raise ActionRefused(f"{reference} already has an expedite in progress or decided")
+            raise ActionRefused(f"{reference} already has an expedite in progress")
     return get_action(store, made[0])
 
 

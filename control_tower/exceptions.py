@@ -204,7 +204,9 @@ class Projection:
     price: float
     stockout_date: date | None  # the first day stock ends below zero
     next_arrival: date | None  # the first arrival after the stock-out
-    units_short: float  # short by the day before that arrival (or the horizon's end)
+    units_short: float  # short by the day before that arrival, or before an order placed
+    # today could arrive (the source's lead time; 0 when the stock-out comes after that)
+    lead_time_days: float | None = None
 
     @property
     def sales_at_risk(self) -> float:
@@ -212,21 +214,36 @@ class Projection:
 
 
 def shortfall(
-    available: float, arrivals: np.ndarray, demand: np.ndarray, as_of: date
+    available: float,
+    arrivals: np.ndarray,
+    demand: np.ndarray,
+    as_of: date,
+    lead_days: float | None = None,
 ) -> tuple[np.ndarray, date | None, date | None, float]:
-    """Stock at the end of each day from ``available``, ``arrivals`` and ``demand`` (day t
-    at index t - 1), the first day it ends below zero, the first arrival after that, and the
-    units short by the day before it (or by the horizon's end)."""
+    """The stock-out rule's arithmetic. Stock at the end of each day from ``available``,
+    ``arrivals`` and ``demand`` (day t at index t - 1); the first day it ends below zero; the
+    first arrival after that; and the units short by the day before that arrival, or, with
+    nothing on the way, by the day an order placed today could arrive (``lead_days``; the
+    horizon's end when None). A stock-out after that day is the normal reorder's business:
+    its date is returned with 0 units short."""
     stock_end = available + np.cumsum(arrivals - demand)
     out = np.nonzero(stock_end < -1e-9)[0]
     if not out.size or available < 0:
         return stock_end, None, None, 0.0
     s_day = int(out[0])
+    stockout = as_of + timedelta(days=s_day + 1)
     later = np.nonzero(arrivals[s_day + 1 :] > 0)[0]
-    end = s_day + 1 + int(later[0]) if later.size else len(stock_end)
-    next_arrival = as_of + timedelta(days=end + 1) if later.size else None
+    if later.size:
+        end = s_day + 1 + int(later[0])  # index of the next arrival's day
+        next_arrival = as_of + timedelta(days=end + 1)
+    else:
+        horizon = len(stock_end)
+        end = horizon if lead_days is None else min(int(np.ceil(lead_days)), horizon)
+        next_arrival = None
+        if s_day >= end:
+            return stock_end, stockout, None, 0.0
     short = float(max(-stock_end[max(end - 1, s_day)], 0.0))
-    return stock_end, as_of + timedelta(days=s_day + 1), next_arrival, short
+    return stock_end, stockout, next_arrival, short
 
 
 def project(
@@ -265,8 +282,14 @@ def project(
         if t <= horizon:
             added[t - 1] += units
     available = float(stock["available"][0] or 0)
+    found = [
+        p.inputs.lead_time_days
+        for p in policies(store, settings.policies, settings.position, as_of=as_of, skus=[sku])
+        if p.inputs.location == location
+    ]
+    lead = found[0] if found else None  # no policy (not a stocking location): the horizon
     stock_end, stockout, next_arrival, short = shortfall(
-        available, flows.arrivals[0] + added, flows.demand[0], as_of
+        available, flows.arrivals[0] + added, flows.demand[0], as_of, lead
     )
     dates = [as_of + timedelta(days=t) for t in range(1, horizon + 1)]
     price = _prices(store).get(sku, 0.0)
@@ -292,6 +315,7 @@ def project(
         stockout_date=stockout,
         next_arrival=next_arrival,
         units_short=short,
+        lead_time_days=lead,
     )
 
 
@@ -328,24 +352,19 @@ def _stock_rules(
     lead = stock["lead_time_days"].fill_null(float(horizon)).to_numpy()
     short_by_pair: set[int] = set()
     for i in np.nonzero(runs_out)[0]:
-        s_day = int(np.argmax(out[i]))  # index: day s_day + 1
-        later = np.nonzero(arrivals[i, s_day + 1 :] > 0)[0]
-        if later.size:
-            end = s_day + 1 + int(later[0])  # index of the next arrival's day
-            until = "the next delivery"
-        else:
-            # nothing on the way: an order placed today fixes a stock-out after its lead time
-            end = min(int(np.ceil(lead[i])), horizon)
-            if s_day >= end:
-                continue
-            until = "a replenishment ordered today could arrive (the source's lead time)"
-        units = float(max(-projected[i, max(end - 1, s_day)], 0.0))
-        if units <= 0:
+        _stock, due, next_day, units = shortfall(
+            available[i], arrivals[i], demand[i], as_of, float(lead[i])
+        )
+        if due is None or units <= 0:
             continue
+        s_day = (due - as_of).days - 1  # index of the stock-out day
+        until = (
+            "the next delivery"
+            if next_day
+            else "a replenishment ordered today could arrive (the source's lead time)"
+        )
         r = stock.row(int(i), named=True)  # a few hundred rows: the ones running out
         price = prices.get(r["sku"], r["unit_cost"] or 0.0)
-        due = as_of + timedelta(days=s_day + 1)
-        next_day = as_of + timedelta(days=end + 1) if later.size else None
         short_by_pair.add(int(i))
         rows.append(
             {
@@ -897,9 +916,7 @@ def _draft_expedites(
     """Inside the run's transaction: an expedite drafted for each late line without one,
     asking for delivery ``expedite_days`` ahead, or the day before the destination runs out
     when sooner; the late items link to what was drafted."""
-    late = items.filter((pl.col("rule") == "late_inbound") & pl.col("action_ids").is_null())
-    if late.height == 0:
-        return items
+    late = items.filter(pl.col("rule") == "late_inbound")  # the draft skips those with one
     runs_out = {
         (sku, loc): due
         for sku, loc, due in items.filter(pl.col("rule") == "stockout")
@@ -934,8 +951,18 @@ def _draft_expedites(
             }
         )
     frame = pl.DataFrame(lines, schema=actions.EXPEDITE_LINES)
-    drafted = len(actions.draft_expedites_in(cur, frame, EXPEDITER, as_of))
-    if not drafted:
+    live = cur.execute(
+        "SELECT count(*) FROM actions WHERE kind = 'expedite' AND status = 'proposed'"
+    ).fetchall()[0][0]
+    drafted = len(
+        actions.draft_expedites_in(
+            cur, frame, EXPEDITER, as_of, stale_after_days=settings.actions.stale_after_days
+        )
+    )
+    still = cur.execute(
+        "SELECT count(*) FROM actions WHERE kind = 'expedite' AND status = 'proposed'"
+    ).fetchall()[0][0]
+    if not drafted and still == live:  # nothing drafted, nothing superseded: links stand
         return items
     log.info("exception run drafted %d expedites", drafted)
     # the store's cursor is this transaction's, so the links see what was just drafted

@@ -29,7 +29,13 @@ log = logging.getLogger(__name__)
 def _outcome(stockout: date | None, short: float, arrival: date | None, price: float, low: float):
     if stockout is None:
         return f"no stock-out in the next weeks (lowest stock {low:,.0f})"
-    until = f"until the delivery on {arrival}" if arrival else "within the horizon"
+    if short <= 0:
+        return f"runs out on {stockout}, after an order placed today could arrive"
+    until = (
+        f"until the delivery on {arrival}"
+        if arrival
+        else "until an order placed today could arrive"
+    )
     return (
         f"runs out on {stockout}, {short:,.0f} units short {until} "
         f"({short * price:,.0f} of sales at risk)"
@@ -97,12 +103,14 @@ def explain_actions(
         i = index[(a["sku"], a["to_location"])]
         price = prices.get(a["sku"], 0.0)
         arrivals, demand = flows.arrivals[i], flows.demand[i]
-        without = exceptions.shortfall(available[i], arrivals, demand, as_of)
+        policy = safety.get((a["sku"], a["to_location"]))
+        lead = policy.inputs.lead_time_days if policy is not None else None
+        without = exceptions.shortfall(available[i], arrivals, demand, as_of, lead)
         extra = np.zeros(horizon)
         t = (a["arrival_date"] - as_of).days
         if 1 <= t <= horizon:
             extra[t - 1] = a["quantity"]
-        with_it = exceptions.shortfall(available[i], arrivals + extra, demand, as_of)
+        with_it = exceptions.shortfall(available[i], arrivals + extra, demand, as_of, lead)
         where = f"{a['sku']} at {a['to_location']}"
         source = a["from_location"] or a["supplier"]
         what = "transport" if a["kind"] == "transfer" else "purchase"
@@ -121,7 +129,6 @@ def explain_actions(
             f"{a['unit_price']:,.2f} a unit {what}).",
             _alternatives(a["alternatives"]),
         ]
-        policy = safety.get((a["sku"], a["to_location"]))
         if policy is not None:
             parts.append(
                 f"Safety stock at {a['to_location']}: {policy.formulas()['safety_stock']}."

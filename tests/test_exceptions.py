@@ -95,14 +95,12 @@ def test_the_projection_agrees_with_every_stockout_the_demo_raises(demo_db_path,
         checked = 0
         for item in found:
             facts = json.loads(item["facts"])
-            if facts["next_arrival"] is None:
-                continue  # the rule then counts to the source's lead time, not a delivery
             one = exc.project(store, item["sku"], item["location"], as_of=run.as_of)
             assert one.stockout_date == item["due_date"]
             assert one.units_short == pytest.approx(item["units"])
-            assert str(one.next_arrival) == facts["next_arrival"]
-            checked += 1
-    assert checked >= 5
+            assert (str(one.next_arrival) if one.next_arrival else None) == facts["next_arrival"]
+            checked += facts["next_arrival"] is None  # short until an order today could arrive
+    assert len(found) >= 5 and checked >= 1
 
 
 def test_no_stockout_when_the_delivery_comes_first_or_an_order_today_is_in_time(network):

@@ -200,3 +200,34 @@ def test_an_expedite_drafted_by_hand_is_checked(network):
     with pytest.raises(actions.PermissionDenied):
         actions.approve(network, made["action_id"], Actor("li.planner", "admin"))
     assert actions.approve(network, made["action_id"], APPROVER)["status"] == "approved"
+
+
+def test_a_stale_proposed_expedite_is_superseded_and_drafted_afresh(network):
+    late_po(network)
+    exc.run_exceptions(network, as_of=AS_OF)
+    (old,) = expedites(network)
+    # two days on (beyond stale_after_days), the old proposal can no longer be approved
+    post(network, mv("S-later", 2, "A-100", "SH-CDC", "sale", 1))
+    with pytest.raises(ActionRefused, match="re-plan before approving"):
+        actions.approve(network, old["action_id"], APPROVER)
+    run = exc.run_exceptions(network, as_of=day(2))
+    first, fresh = expedites(network)
+    assert (first["status"], fresh["status"]) == ("superseded", "proposed")
+    assert fresh["as_of"] == day(2) and fresh["target"] == "PO-LATE"
+    assert json.loads(late_item(run)["action_ids"]) == [fresh["action_id"]]
+    trail = actions.action_history(network, old["action_id"])
+    assert trail["to_status"].to_list() == ["proposed", "superseded"]
+    assert actions.approve(network, fresh["action_id"], APPROVER)["status"] == "approved"
+
+
+def test_after_a_rejection_a_person_may_still_ask_for_an_expedite(network):
+    late_po(network)
+    exc.run_exceptions(network, as_of=AS_OF)
+    (drafted,) = expedites(network)
+    actions.reject(network, drafted["action_id"], APPROVER, "supplier says it ships today")
+    again = actions.propose_expedite(
+        network, "PO-LATE", "A-100", PLANNER, reason="it did not ship", requested=day(2)
+    )
+    assert again["status"] == "proposed" and again["action_id"] != drafted["action_id"]
+    exc.run_exceptions(network, as_of=AS_OF)  # the engine links it, drafts no third
+    assert [e["status"] for e in expedites(network)] == ["rejected", "proposed"]

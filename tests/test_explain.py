@@ -47,6 +47,8 @@ def test_an_explanation_states_the_plan_lines_and_the_projections_figures(planne
         for case in (without, with_it):
             if case.stockout_date is None:
                 assert "no stock-out" in text
+            elif case.units_short <= 0:
+                assert f"runs out on {case.stockout_date}, after an order placed today" in text
             else:
                 assert (
                     f"runs out on {case.stockout_date}, {case.units_short:,.0f} units short" in text

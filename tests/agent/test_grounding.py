@@ -43,3 +43,15 @@ def test_figures_must_come_from_one_fact_line():
     mixed = "BBY-0015 has a lead time of 11.0 days."  # 11.0 is SUP-MNF's
     assert grounding.mixed_sentences(mixed, [FACTS]) == [mixed]
     assert grounding.mixed_sentences("Nothing else is short.", [FACTS]) == []
+
+
+def test_numbers_beside_chinese_units_and_words_are_checked_too():
+    bad = grounding.check("BBY-0015 在CDC-KS 还有999件，需要补货800件，5天后到货。", [FACTS])
+    assert set(bad.unsupported) == {"999", "800", "5"}
+    assert grounding.check("need 97,279units within 3days", [FACTS]).unsupported == ("3",)
+    assert set(grounding.check("twenty units, 五百件", [FACTS]).unsupported) == {
+        "twenty",
+        "五",
+        "百",
+    }
+    assert grounding.check("BBY-0015 在CDC-KS 有12件可用。", [FACTS]).grounded

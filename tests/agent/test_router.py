@@ -70,3 +70,16 @@ def test_intents_route_to_their_tools(catalogue, question, intent, tools):
     route = router.route(question.format(sku=sku), catalogue)
     assert route.intent == intent
     assert [name for name, _args in route.calls] == tools
+
+
+def test_quantities_references_and_unknown_codes_are_kept(catalogue):
+    sku, _name = first_sku(catalogue, "SNK")
+    what_if = router.route(f"what if we ship 100 units of {sku} to Beijing", catalogue)
+    assert what_if.calls[0] == (
+        "simulate_what_if",
+        {"sku": sku, "location": "RDC-BJ", "units": 100},
+    )
+    why = router.route("Why is PO-20261028-JNB late?", catalogue)
+    assert why.calls[0][1]["reference"] == "PO-20261028-JNB"
+    unknown = router.route("stock of BEV-9999?", catalogue)
+    assert unknown.calls == [("get_position", {"sku": "BEV-9999"})]

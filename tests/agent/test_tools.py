@@ -138,3 +138,14 @@ def test_only_drafting_writes_and_it_only_proposes(store):
         5,
     )
     assert "drafted with the agent" in action["explanation"]
+
+
+def test_a_what_if_refuses_an_expedite_or_an_action_already_carried_out(ctx, store):
+    from agents.tools import ToolError
+
+    expedite = store.scalar("SELECT min(action_id) FROM actions WHERE kind = 'expedite'")
+    with pytest.raises(ToolError, match="is an expedite: it brings inbound forward"):
+        run_tool(ctx, "simulate_what_if", {"action_id": expedite})
+    store.cursor().execute("UPDATE actions SET status = 'rejected' WHERE action_id = ?", [expedite])
+    with pytest.raises(ToolError, match="is an expedite"):
+        run_tool(ctx, "simulate_what_if", {"action_id": expedite})
