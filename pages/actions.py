@@ -73,7 +73,7 @@ def _carry_out(store, chosen: dict, actor) -> None:
                     if expedite
                     else f"posted as {actions.reference(action_id)}"
                 )
-                st.session_state["act_done"] = f"Action {action_id}: {done}."
+                st.session_state["act_done"] = (action_id, f"Action {action_id}: {done}.")
                 st.rerun()  # the table, heading and buttons show the new status
             except ControlTowerError as exc:
                 show_error(exc)
@@ -82,7 +82,7 @@ def _carry_out(store, chosen: dict, actor) -> None:
         if st.button(label, key="act_receive"):
             try:
                 actions.receive(store, action_id, actor)
-                st.session_state["act_done"] = f"Action {action_id} closed."
+                st.session_state["act_done"] = (action_id, f"Action {action_id} closed.")
                 st.rerun()
             except ControlTowerError as exc:
                 show_error(exc)
@@ -120,9 +120,11 @@ with reported():
         chosen = table.row(rows[0] if rows else 0, named=True)
         action_id = chosen["action_id"]
         st.subheader(f"Action {action_id}: {chosen['status']}")
-        done = st.session_state.pop("act_done", None)
-        if done:
-            st.success(plain(done), icon=":material/check_circle:")
+        # what was last done to this action stays said while it is the one shown (a pop
+        # would lose it to any rerun before the browser draws it)
+        done = st.session_state.get("act_done")
+        if done and done[0] == action_id:
+            st.success(plain(done[1]), icon=":material/check_circle:")
         st.markdown(plain(actions.describe(chosen)))
         if chosen["explanation"]:
             st.caption(plain(chosen["explanation"]))

@@ -51,3 +51,19 @@ def planned(planned_demo_path, tmp_path):
         )
     assert kind == "transfer" and held >= qty, "the demo's top drafted action must be coverable"
     return path, action_id
+
+
+def click_until(button, shown, attempts: int = 3, timeout_ms: int = 20_000) -> None:
+    """Click ``button`` until ``shown`` is visible. Streamlit drops a click that lands while
+    the app is still rerunning (seen about once in ten runs on a loaded machine); a person
+    would click again, and so does the test, at most ``attempts`` times."""
+    from playwright.sync_api import expect
+
+    for attempt in range(attempts):
+        button.click()
+        try:
+            expect(shown).to_be_visible(timeout=timeout_ms)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise

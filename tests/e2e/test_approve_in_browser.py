@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from control_tower.store import Store
+from tests.e2e.conftest import click_until
 from tests.e2e.test_deep_link import CHROMIUM, ROOT, free_port, started, stop, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -48,8 +49,10 @@ def test_an_approver_approves_the_top_transfer_and_the_ledger_and_trail_change(p
             expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
             sidebar = page.get_by_test_id("stSidebar")
             sidebar.locator("summary", has_text="Sign in").click()
-            sidebar.get_by_role("button", name=f"{APPROVER} (approver)").click()
-            expect(sidebar.get_by_text(f"Signed in as {APPROVER}")).to_be_visible()
+            click_until(
+                sidebar.get_by_role("button", name=f"{APPROVER} (approver)"),
+                sidebar.get_by_text(f"Signed in as {APPROVER}"),
+            )
             page.get_by_text("Only with a drafted action").click()
             expect(page.get_by_text(f"Action {action_id}:")).to_be_visible()
             page.locator(f".st-key-exc_approve_{action_id} button").click()
@@ -65,7 +68,9 @@ def test_an_approver_approves_the_top_transfer_and_the_ledger_and_trail_change(p
             page.get_by_role(
                 "button", name="Post (dispatch the transfer / open the PO line)"
             ).click()
-            expect(page.get_by_text(f"posted as ACT-{action_id}")).to_be_visible()
+            # the success message itself (the trail's cells say "posted as ACT-..." too)
+            done = f"Action {action_id}: posted as ACT-{action_id}."
+            expect(page.get_by_text(done, exact=True)).to_be_visible()
             browser.close()
     finally:
         stop(server)
