@@ -99,13 +99,18 @@ def explain_actions(
     )
     safety = {(p.inputs.sku, p.inputs.location): p for p in found}
     texts = []
+    # per destination, not per action: its projection as things stand and its formula
+    as_things_stand: dict[int, tuple] = {}
+    formula: dict[int, str] = {}
     for a in drafted.iter_rows(named=True):
         i = index[(a["sku"], a["to_location"])]
         price = prices.get(a["sku"], 0.0)
         arrivals, demand = flows.arrivals[i], flows.demand[i]
         policy = safety.get((a["sku"], a["to_location"]))
         lead = policy.inputs.lead_time_days if policy is not None else None
-        without = exceptions.shortfall(available[i], arrivals, demand, as_of, lead)
+        if i not in as_things_stand:
+            as_things_stand[i] = exceptions.shortfall(available[i], arrivals, demand, as_of, lead)
+        without = as_things_stand[i]
         extra = np.zeros(horizon)
         t = (a["arrival_date"] - as_of).days
         if 1 <= t <= horizon:
@@ -130,9 +135,9 @@ def explain_actions(
             _alternatives(a["alternatives"]),
         ]
         if policy is not None:
-            parts.append(
-                f"Safety stock at {a['to_location']}: {policy.formulas()['safety_stock']}."
-            )
+            if i not in formula:
+                formula[i] = policy.formulas()["safety_stock"]
+            parts.append(f"Safety stock at {a['to_location']}: {formula[i]}.")
         texts.append(" ".join(p for p in parts if p))
     frame = pl.DataFrame({"action_id": drafted["action_id"], "explanation": texts})
     with store.transaction() as cur, registered(cur, "explained", frame):
