@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from control_tower.errors import ControlTowerError
 from ui import auth, state
 from ui.errors import reported
 
@@ -36,12 +37,36 @@ PAGES = {
         st.Page("pages/reports.py", title="Reports", icon=":material/summarize:"),
         st.Page("pages/agent.py", title="Ask the agent", icon=":material/forum:"),
     ],
+    "Suppliers": [
+        st.Page("pages/suppliers.py", title="Suppliers and VMI", icon=":material/handshake:"),
+        st.Page("pages/supplier_portal.py", title="Supplier portal", icon=":material/storefront:"),
+    ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     ],
 }
+# a supplier user reaches its portal and nothing else (every other page reads the whole network)
+SUPPLIER_PAGES = {
+    "Supplier": [
+        st.Page(
+            "pages/supplier_portal.py",
+            title="Supplier portal",
+            icon=":material/storefront:",
+            default=True,
+        )
+    ]
+}
 
-page = st.navigation(PAGES)
+
+def _signed_in_role() -> str | None:
+    try:
+        actor = auth.current_actor()
+    except ControlTowerError:
+        return None
+    return actor.role if actor is not None else None
+
+
+page = st.navigation(SUPPLIER_PAGES if _signed_in_role() == "supplier" else PAGES)
 
 with st.sidebar, reported():
     store = state.get_store()

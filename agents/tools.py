@@ -395,7 +395,11 @@ def compare_sources(ctx: ToolContext, args: SourcesArgs) -> ToolResult:
     safety = {
         p.inputs.location: p.safety_stock
         for p in policies.policies(
-            store, ctx.settings.policies, ctx.settings.position, skus=[args.sku]
+            store,
+            ctx.settings.policies,
+            ctx.settings.position,
+            skus=[args.sku],
+            suppliers=ctx.settings.suppliers,
         )
     }
     lanes = store.query(

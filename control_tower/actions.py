@@ -41,7 +41,7 @@ from control_tower.store import Store, registered
 
 log = logging.getLogger(__name__)
 
-ROLES = ("viewer", "planner", "approver", "admin")
+ROLES = ("viewer", "planner", "approver", "admin", "supplier")
 CAN = {
     "propose": {"planner", "admin"},
     "edit": {"planner", "admin"},
@@ -67,12 +67,15 @@ class Actor:
 
     name: str
     role: str
+    supplier: str | None = None  # a supplier user: the supplier it speaks for, and only it
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}; roles are {', '.join(ROLES)}")
         if not self.name.strip():
             raise ValueError("an actor needs a name")
+        if (self.role == "supplier") != bool(self.supplier):
+            raise ValueError("a supplier user, and only one, names the supplier it speaks for")
 
 
 def _allow(actor: Actor, verb: str) -> None:
@@ -94,7 +97,7 @@ COLUMNS = (
     "action_id, created_at, kind, status, plan_run, plan_line, as_of, sku, from_location, "
     "to_location, supplier, quantity, ship_date, arrival_date, proposed_by, explanation, target"
 )
-KINDS = ("transfer", "purchase_order", "expedite")
+KINDS = ("transfer", "purchase_order", "expedite", "request_allocation")
 
 
 def _load(cur: duckdb.DuckDBPyConnection, action_id: int) -> dict:
@@ -157,6 +160,11 @@ def describe(action: dict) -> str:
         return (
             f"expedite {action['target']}: {qty} from {source} to {action['to_location']}, "
             f"asked for by {action['arrival_date']}"
+        )
+    if action["kind"] == "request_allocation":
+        return (
+            f"request to {action['supplier']} to allocate {qty} to us, ready by "
+            f"{action['arrival_date']}"
         )
     source = action["from_location"] or action["supplier"]
     return (
@@ -638,6 +646,19 @@ def post(
         if action["kind"] == "expedite":
             _post_expedite(cur, action, actor, committed_date or action["arrival_date"])
             return _load(cur, action_id)
+        if action["kind"] == "request_allocation":
+            _set_status(cur, action_id, "posted")
+            _event(
+                cur,
+                action_id,
+                actor,
+                "approved",
+                "posted",
+                f"sent to {action['supplier']}: it answers in the supplier portal",
+                action["quantity"],
+                action["quantity"],
+            )
+            return _load(cur, action_id)
         shipped = when or datetime.combine(action["ship_date"], datetime.min.time())
         arrival = action["arrival_date"]
         if arrival < shipped.date():
@@ -736,6 +757,11 @@ def receive(
         at = when or datetime.combine(action["arrival_date"], datetime.min.time()) + timedelta(
             hours=12
         )
+        if action["kind"] == "request_allocation":
+            raise ActionRefused(
+                f"{action['supplier']} answers a request for allocation in the supplier portal; "
+                "nothing is received against it"
+            )
         if action["kind"] == "expedite":
             line = inbound_line(cur, action["target"], action["sku"])
             if line.left > 0:
@@ -763,6 +789,11 @@ def receive(
                 "SELECT count(*) FROM ledger WHERE reference = ? AND movement_type = 'receipt'",
                 [ref],
             ).fetchall()[0][0]
+            # a call-off into a VMI site stays the supplier's until we consume it
+            site_kind = cur.execute(
+                "SELECT kind FROM locations WHERE code = ?", [action["to_location"]]
+            ).fetchall()
+            owner = action["supplier"] if site_kind and site_kind[0][0] == "vmi" else "company"
             ledger.post_in(
                 cur,
                 [
@@ -773,7 +804,7 @@ def receive(
                         action["to_location"],
                         MovementType.RECEIPT,
                         take,
-                        "company",
+                        owner,
                         ref,
                     )
                 ],

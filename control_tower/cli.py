@@ -568,6 +568,7 @@ def cmd_users(args: argparse.Namespace) -> int:
                 password,
                 display_name=args.name,
                 by=os.environ.get("USER", "cli"),
+                supplier=args.supplier,
             )
             sys.stdout.write(f"added {args.username} ({args.role})\n")
         elif args.users_command in ("disable", "enable"):
@@ -583,11 +584,12 @@ def cmd_users(args: argparse.Namespace) -> int:
             if args.format == "json":
                 sys.stdout.write(table.write_json() + "\n")
             else:
-                for name, display, role, disabled, created, by in table.iter_rows():
+                for name, display, role, supplier, disabled, created, by in table.iter_rows():
                     state = "disabled" if disabled else "active"
+                    whose = f" of {supplier}" if supplier else ""
                     sys.stdout.write(
-                        f"{name:<24}{role:<10}{state:<10}{display}  (added {created:%Y-%m-%d} "
-                        f"by {by})\n"
+                        f"{name:<24}{role:<10}{state:<10}{display}{whose}  (added "
+                        f"{created:%Y-%m-%d} by {by})\n"
                     )
     return 0
 
@@ -927,7 +929,10 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = p.add_subparsers(dest="users_command", required=True)
     q = users_sub.add_parser("add", help="add a user (asks for the password)")
     q.add_argument("username")
-    q.add_argument("--role", choices=["viewer", "planner", "approver", "admin"], required=True)
+    q.add_argument(
+        "--role", choices=["viewer", "planner", "approver", "admin", "supplier"], required=True
+    )
+    q.add_argument("--supplier", help="a supplier user: the supplier code it speaks for")
     q.add_argument("--name", help="display name")
     q.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"

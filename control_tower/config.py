@@ -246,6 +246,11 @@ class ActionSettings(BaseModel):
         description="each exception run drafts an expedite for a late PO line or transfer that "
         "has none (none live, and none decided since it fell due)",
     )
+    draft_supplier_actions: bool = Field(
+        True,
+        description="each exception run drafts a request for allocation per supplier low-water "
+        "item and a call-off per VMI site below its min, unless one is live",
+    )
     expedite_days: int = Field(
         2,
         ge=1,
@@ -266,6 +271,50 @@ class AuthSettings(BaseModel):
         default_factory=dict, description="e-mail -> role for users signed in with OpenID Connect"
     )
     oidc_default_role: str = Field("viewer", description="role of an OIDC user not listed")
+
+
+class SupplierSettings(BaseModel):
+    """Supplier collaboration and VMI: measured lead times, supplier low water, settlement."""
+
+    lead_times: str = Field(
+        "measured",
+        pattern="^(measured|stated)$",
+        description="measured: policies and the optimizer use the lead time measured from "
+        "receipts where a supplier and SKU (or the supplier) has enough received lines; "
+        "stated: always the master data's",
+    )
+    lead_time_min_lines: int = Field(
+        5, ge=1, description="received PO lines a measured lead time needs to be used"
+    )
+    performance_days: int = Field(
+        365, ge=7, description="days of PO lines behind supplier performance"
+    )
+    on_time_grace_days: int = Field(
+        0, ge=0, description="a first receipt this many days after the expected date is on time"
+    )
+    low_water_days: float = Field(
+        14.0,
+        ge=0,
+        description="a supplier's reported stock of a SKU below this many days of our "
+        "network's expected demand is low water (unless low_water sets units)",
+    )
+    low_water: dict[str, int] = Field(
+        default_factory=dict,
+        description="low-water thresholds in units, by supplier ('SUP-X') or supplier and SKU "
+        "('SUP-X/SKU'); the SKU's entry wins",
+    )
+    stock_transit_days: int = Field(
+        2,
+        ge=0,
+        le=60,
+        description="days from a supplier's stock to the central DC when its site has no lane",
+    )
+    stock_report_stale_days: int = Field(
+        7, ge=1, description="a supplier's stock report older than this is flagged as stale"
+    )
+    settlement_tolerance: int = Field(
+        0, ge=0, description="units a supplier's reported consumption may differ by per SKU"
+    )
 
 
 class AgentSettings(BaseModel):
@@ -310,6 +359,7 @@ class Settings(BaseModel):
     exceptions: ExceptionSettings = Field(default_factory=ExceptionSettings)
     actions: ActionSettings = Field(default_factory=ActionSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    suppliers: SupplierSettings = Field(default_factory=SupplierSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
 
 

@@ -38,7 +38,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from control_tower import actions, position
+from control_tower import actions, position, supplier_rules
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.kpis import aging_bucket_labels
@@ -56,6 +56,9 @@ RULES = (
     "late_inbound",
     "demand_anomaly",
     "data_quality",
+    "supplier_low_water",
+    "vmi_level",
+    "settlement_difference",
 )
 STOCKING = ("central_dc", "regional_dc", "store")
 ITEM_SCHEMA = {
@@ -284,7 +287,14 @@ def project(
     available = float(stock["available"][0] or 0)
     found = [
         p.inputs.lead_time_days
-        for p in policies(store, settings.policies, settings.position, as_of=as_of, skus=[sku])
+        for p in policies(
+            store,
+            settings.policies,
+            settings.position,
+            as_of=as_of,
+            skus=[sku],
+            suppliers=settings.suppliers,
+        )
         if p.inputs.location == location
     ]
     lead = found[0] if found else None  # no policy (not a stocking location): the horizon
@@ -761,8 +771,8 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
     stock out of one in excess (the plan's rebalancing transfers), the expedite chasing a
     late line. Returns the items and the latest plan run among those actions."""
     actions = store.query(
-        "SELECT action_id, plan_run, kind, target, sku, from_location, to_location FROM actions "
-        "WHERE status IN ('proposed', 'approved')"
+        "SELECT action_id, plan_run, kind, target, sku, from_location, to_location, supplier "
+        "FROM actions WHERE status IN ('proposed', 'approved')"
     )
     plan_run = (
         int(actions["plan_run"].max())
@@ -771,7 +781,16 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
     )
     if actions.height == 0 or items.height == 0:
         return items, plan_run
-    inbound = actions.group_by("sku", "to_location").agg(pl.col("action_id").sort().alias("to_ids"))
+    inbound = (
+        actions.filter(pl.col("kind") != "request_allocation")
+        .group_by("sku", "to_location")
+        .agg(pl.col("action_id").sort().alias("to_ids"))
+    )
+    allocations = (
+        actions.filter(pl.col("kind") == "request_allocation")
+        .group_by("sku", "supplier")
+        .agg(pl.col("action_id").sort().alias("allocation_ids"))
+    )
     outbound = (
         actions.filter((pl.col("kind") == "transfer") & pl.col("from_location").is_not_null())
         .group_by("sku", "from_location")
@@ -788,8 +807,11 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
         )
         .join(outbound, left_on=["sku", "location"], right_on=["sku", "from_location"], how="left")
         .join(chasing, left_on=["sku", "reference"], right_on=["sku", "target"], how="left")
+        .join(allocations, left_on=["sku", "reference"], right_on=["sku", "supplier"], how="left")
     )
-    incoming = pl.col("rule").is_in(["stockout", "below_safety_stock", "demand_anomaly"])
+    incoming = pl.col("rule").is_in(
+        ["stockout", "below_safety_stock", "demand_anomaly", "vmi_level"]
+    )
     outgoing = pl.col("rule").is_in(["excess", "dead_stock"])
     ids = (
         pl.when(incoming)
@@ -798,6 +820,8 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
         .then(pl.col("from_ids"))
         .when(pl.col("rule") == "late_inbound")
         .then(pl.col("expedite_ids"))
+        .when(pl.col("rule") == "supplier_low_water")
+        .then(pl.col("allocation_ids"))
         .otherwise(None)
     )
     listed = pl.concat_str([pl.lit("["), ids.cast(pl.List(pl.Utf8)).list.join(","), pl.lit("]")])
@@ -823,7 +847,12 @@ def detect(
     pos = position.full_position(store, as_of=as_of, settings=settings.position)
     pol = policy_table(
         policies(
-            store, settings.policies, settings.position, as_of=as_of, forecast_run=forecast_run
+            store,
+            settings.policies,
+            settings.position,
+            as_of=as_of,
+            forecast_run=forecast_run,
+            suppliers=settings.suppliers,
         )
     )
     prices = _prices(store)
@@ -837,6 +866,7 @@ def detect(
         + _late_inbound(settings, inbound)
         + _anomalies(store, settings, as_of, prices)
         + _data_quality(store, settings, as_of, pos)
+        + supplier_rules.supplier_rows(store, settings, as_of, prices)
     )
     items, plan_run = _link_actions(store, _frame(rows))
     items = items.sort(["severity", "exception_key"], descending=[True, False])
@@ -862,6 +892,13 @@ def run_exceptions(
     with store.transaction() as cur:
         if settings.actions.draft_expedites:
             result.items = _draft_expedites(store, cur, result.items, result.as_of, settings).sort(
+                ["severity", "exception_key"], descending=[True, False]
+            )
+        if settings.actions.draft_supplier_actions and supplier_rules.draft_in(
+            cur, result.items, result.as_of
+        ):
+            # the store's cursor is this transaction's: the links see what was just drafted
+            result.items = _link_actions(store, result.items)[0].sort(
                 ["severity", "exception_key"], descending=[True, False]
             )
         run_id = cur.execute(

@@ -95,7 +95,12 @@ def explain_actions(
     available = stock["available"].to_numpy().astype(float)
     prices = exceptions._prices(store)
     found = policies(
-        store, settings.policies, settings.position, as_of=as_of, skus=sorted(set(pairs["sku"]))
+        store,
+        settings.policies,
+        settings.position,
+        as_of=as_of,
+        skus=sorted(set(pairs["sku"])),
+        suppliers=settings.suppliers,
     )
     safety = {(p.inputs.sku, p.inputs.location): p for p in found}
     texts = []

@@ -10,7 +10,13 @@ Invariants kept by every function here:
   ordered inbound first);
 - a transfer is two legs with the same reference (its transfer id): ``transfer_out`` at the
   source and ``transfer_in`` at the destination; what is dispatched and not yet received is in
-  transit.
+  transit;
+- consigned stock (owned by a supplier) becomes ours when it is consumed: a sale, issue or
+  transfer out of supplier-owned stock, or of anything at a VMI site, is posted as ours after
+  a ``consignment_consume`` pair in the same transaction (the supplier's units out, ours in,
+  event ids ``<event id>:own`` and ``<event id>:ours``), and every consumption of a supplier's
+  stock writes its payable line (``payables``, priced at the supplier's price, else the unit
+  cost) with it; owned plus consigned stays equal to the physical stock at every step.
 """
 
 from __future__ import annotations
@@ -85,7 +91,14 @@ class Movement:
             raise LedgerError(f"{self.event_id}: quantity must not be zero")
         if kind in INBOUND_TYPES and self.quantity < 0:
             raise LedgerError(f"{self.event_id}: a {kind} must add stock (positive quantity)")
-        if kind in OUTBOUND_TYPES and self.quantity > 0:
+        if kind == MovementType.CONSIGNMENT_CONSUME:
+            if (self.quantity > 0) != (self.owner == COMPANY):
+                raise LedgerError(
+                    f"{self.event_id}: a consignment_consume takes units from a supplier's "
+                    "stock (negative, owner the supplier) or adds them to ours (positive, "
+                    "owner company)"
+                )
+        elif kind in OUTBOUND_TYPES and self.quantity > 0:
             raise LedgerError(f"{self.event_id}: a {kind} must remove stock (negative quantity)")
 
 
@@ -237,12 +250,123 @@ def find_transfer_problems(
     return problems[:limit]
 
 
+CONSUMING_TYPES = ("sale", "issue", "transfer_out")
+
+# Who owns the units a consumption at a VMI site takes when the posting does not say: the
+# supplier whose VMI levels cover the SKU there, else the SKU's only VMI supplier.
+_CONSIGNOR_SQL = """
+WITH vmi_sites AS (SELECT code FROM locations WHERE kind = 'vmi'),
+rows AS (
+    SELECT DISTINCT sku, location FROM ownership_rows
+    WHERE owner = 'company' AND location IN (SELECT code FROM vmi_sites)
+),
+vmi_suppliers AS (
+    SELECT sp.sku, min(sp.supplier) AS supplier, count(*) AS n
+    FROM supplier_products sp JOIN suppliers s ON s.code = sp.supplier
+    WHERE s.vmi GROUP BY sp.sku
+),
+ours AS (  -- stock we own there already (a file that never said who owns what) is used first
+    SELECT l.sku, l.location, sum(l.quantity) AS units
+    FROM ledger l JOIN rows r USING (sku, location)
+    WHERE l.owner = 'company'
+    GROUP BY ALL
+)
+SELECT r.sku, r.location, coalesce(v.supplier, CASE WHEN vs.n = 1 THEN vs.supplier END)
+FROM rows r
+LEFT JOIN vmi_levels v USING (sku, location)
+LEFT JOIN vmi_suppliers vs USING (sku)
+LEFT JOIN ours o USING (sku, location)
+WHERE coalesce(o.units, 0) <= 0
+"""
+
+_PAYABLES_SQL = """
+INSERT INTO payables (event_id, supplier, sku, location, consumed_at, quantity, unit_price,
+                      amount, price_source)
+SELECT n.event_id, n.owner, n.sku, n.location, n.ts, -n.quantity,
+       coalesce(sp.price, p.unit_cost, 0), -n.quantity * coalesce(sp.price, p.unit_cost, 0),
+       CASE WHEN sp.price IS NULL THEN 'unit cost' ELSE 'supplier price' END
+FROM new_movements n
+LEFT JOIN supplier_products sp ON sp.supplier = n.owner AND sp.sku = n.sku
+LEFT JOIN products p ON p.sku = n.sku
+WHERE n.movement_type = 'consignment_consume' AND n.quantity < 0 AND n.owner <> 'company'
+  AND NOT EXISTS (SELECT 1 FROM payables y WHERE y.event_id = n.event_id)
+"""
+
+
+def pass_ownership(cur: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every consumption of consigned stock made ours first: a sale, issue or
+    transfer out whose owner is a supplier, or at a VMI site where we own none of the SKU
+    (owner taken from the VMI levels or the SKU's VMI supplier), becomes the company's, preceded at the same instant by a
+    ``consignment_consume`` pair (the supplier's units out, ours in); a transfer's inbound leg
+    is always ours."""
+    # consigned stock that leaves on a transfer was consumed as it left: it arrives as ours
+    frame = frame.with_columns(
+        pl.when(pl.col("movement_type") == "transfer_in")
+        .then(pl.lit(COMPANY))
+        .otherwise(pl.col("owner"))
+        .alias("owner")
+    )
+    consuming = pl.col("movement_type").is_in(CONSUMING_TYPES) & (pl.col("quantity") < 0)
+    if frame.filter(consuming).height == 0:
+        return frame
+    vmi_sites = [
+        r[0] for r in cur.execute("SELECT code FROM locations WHERE kind = 'vmi'").fetchall()
+    ]
+    at_vmi = consuming & pl.col("location").is_in(vmi_sites) & (pl.col("owner") == COMPANY)
+    if frame.filter(at_vmi).height:
+        with registered(
+            cur, "ownership_rows", frame.filter(at_vmi).select("sku", "location", "owner")
+        ):
+            found = cur.execute(_CONSIGNOR_SQL).fetchall()
+        consignors = pl.DataFrame(
+            found,
+            schema={"sku": pl.String, "location": pl.String, "_consignor": pl.String},
+            orient="row",
+        )
+        frame = (
+            frame.join(consignors, on=["sku", "location"], how="left")
+            .with_columns(
+                pl.when(at_vmi & pl.col("_consignor").is_not_null())
+                .then(pl.col("_consignor"))
+                .otherwise(pl.col("owner"))
+                .alias("owner")
+            )
+            .drop("_consignor")
+        )
+    passing = consuming & (pl.col("owner") != COMPANY)
+    picked = frame.filter(passing)
+    if picked.height == 0:
+        return frame
+    note = pl.concat_str(
+        [pl.lit("ownership passes to us on "), pl.col("movement_type"), pl.lit(" 寄售消耗")]
+    )
+    theirs = picked.with_columns(
+        (pl.col("event_id") + ":own").alias("event_id"),
+        pl.lit("consignment_consume").alias("movement_type"),
+        pl.col("event_id").alias("reference"),
+        note.alias("note"),
+    )
+    ours = picked.with_columns(
+        (pl.col("event_id") + ":ours").alias("event_id"),
+        pl.lit("consignment_consume").alias("movement_type"),
+        (-pl.col("quantity")).alias("quantity"),
+        pl.lit(COMPANY).alias("owner"),
+        pl.col("event_id").alias("reference"),
+        note.alias("note"),
+    )
+    mine = frame.with_columns(
+        pl.when(passing).then(pl.lit(COMPANY)).otherwise(pl.col("owner")).alias("owner")
+    )
+    return pl.concat([mine, theirs, ours])
+
+
 def append_movements(
     cur: duckdb.DuckDBPyConnection,
     movements: pl.DataFrame,
     *,
     problem_limit: int = 50,
     check_negative: bool = True,
+    ownership_passed: bool = False,
 ) -> tuple[int, int, list[NegativeBalance]]:
     """Append movements inside the caller's transaction.
 
@@ -250,12 +374,16 @@ def append_movements(
     skipped as exact replays, negative balances found; empty when ``check_negative`` is off,
     for a caller that checks once after several appends). Raises :class:`DuplicateEventError`
     when an event id is already used by a different movement. The caller rolls back on any
-    error or on a non-empty negative list."""
+    error or on a non-empty negative list. Consumption of consigned stock is expanded by
+    :func:`pass_ownership` unless the caller did so already (``ownership_passed``), to check
+    the balances the expansion touches itself."""
     frame = movements.select(
         [pl.col(name).cast(dtype) for name, dtype in LEDGER_COLUMNS.items()]
     ).with_columns(pl.col("owner").fill_null(COMPANY))
     if frame.height == 0:
         return 0, 0, []
+    if not ownership_passed:
+        frame = pass_ownership(cur, frame)
     dupes = frame.filter(pl.col("event_id").is_duplicated())
     if dupes.height:
         raise DuplicateEventError(
@@ -273,6 +401,8 @@ def append_movements(
         before = cur.execute("SELECT count(*) FROM ledger").fetchall()[0][0]
         cur.execute(_INSERT_SQL).fetchall()
         written = cur.execute("SELECT count(*) FROM ledger").fetchall()[0][0] - before
+        if written:
+            cur.execute(_PAYABLES_SQL).fetchall()
     negatives = (
         find_negative_balances(cur, frame, limit=problem_limit)
         if written and check_negative

@@ -8,7 +8,9 @@ reorder point, economic order quantity and max level, each with the inputs behin
   default), ``z`` its standard normal quantile.
 - **Lead time**: a location with a lane from the central DC is replenished over that lane
   (transit days, no spread); otherwise, and for the central DC itself, by the SKU's primary
-  supplier (lowest price, then shortest lead time) with its mean and spread of lead time.
+  supplier (lowest price, then shortest stated lead time) with its mean and spread of lead
+  time as :func:`control_tower.suppliers.lead_times` gives them (measured from receipts up to
+  the policy's day, or stated; ``lead_time_source`` says which).
 - **Demand**: daily mean and daily forecast error (sd) over the lead time from the latest
   forecast run made as of the policy's day or before that forecast the SKU x location (a run
   made later is never read); without one, the mean and sd of the last
@@ -32,10 +34,11 @@ from statistics import NormalDist
 
 import polars as pl
 
-from control_tower.config import PolicySettings, PositionSettings
+from control_tower.config import PolicySettings, PositionSettings, SupplierSettings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.position import resolve_as_of, stock_position
 from control_tower.store import Store
+from control_tower.suppliers import lead_times as supplier_lead_times
 
 STOCKING_KINDS = ("central_dc", "regional_dc", "store")
 LANE_FROM = "lane from "
@@ -105,6 +108,7 @@ class PolicyInputs:
     holding_rate: float
     moq: int
     pack_size: int
+    lead_time_source: str = ""  # "lane transit", "measured: 14 lines", "stated", ...
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,10 @@ class Policy:
         annual = 365.0 * i.daily_demand
         holding = i.unit_cost * i.holding_rate
         return {
+            "lead_time": (
+                f"LT = {i.lead_time_days:g} days, sigma_LT = {i.lead_time_sd_days:g} days "
+                f"({i.source}, {i.lead_time_source or 'stated'})"
+            ),
             "z": f"z = NormalDist().inv_cdf({i.service_level:.4f}) = {self.z:.3f}",
             "safety_stock": (
                 f"SS = z * sqrt(LT * sigma_d^2 + d^2 * sigma_LT^2) = {self.z:.3f} * sqrt("
@@ -232,11 +240,16 @@ def policies(
     forecast_run: int | None = None,
     skus: list[str] | None = None,
     use_forecasts: bool = True,
+    suppliers: SupplierSettings | None = None,
+    lead_times: pl.DataFrame | None = None,
 ) -> list[Policy]:
     """The policy of every SKU x stocking location in the stock position as of ``as_of``
     (optionally of some SKUs). ``forecast_run``: the run the demand comes from (default: for
     each SKU x location, the latest run made by ``as_of`` that forecast it);
-    ``use_forecasts=False``: demand from history only (as an ERP's reorder rules do)."""
+    ``use_forecasts=False``: demand from history only (as an ERP's reorder rules do).
+    Suppliers' lead times are :func:`control_tower.suppliers.lead_times` as of ``as_of`` with
+    ``suppliers`` (measured by default), or ``lead_times`` when given (a frame it returned:
+    a caller that also needs them reads them once)."""
     settings = settings or PolicySettings()
     position = stock_position(store, as_of=as_of, skus=skus, settings=position_settings)
     position = position.filter(pl.col("location_kind").is_in(STOCKING_KINDS))
@@ -248,6 +261,14 @@ def policies(
     if not use_forecasts:
         forecast = {}
     sources = {(r[0], r[1]): r[2:] for r in store.query(SOURCES_SQL, scope).iter_rows()}
+    if lead_times is None:
+        lead_times = supplier_lead_times(store, suppliers, as_of=as_of, skus=skus)
+    lead = {
+        (r[0], r[1]): r[2:]
+        for r in lead_times.select(
+            "supplier", "sku", "lead_time_mean_days", "lead_time_sd_days", "lead_time_source"
+        ).iter_rows()
+    }
     out = []
     for row in position.iter_rows(named=True):
         key = (row["sku"], row["location"])
@@ -257,9 +278,10 @@ def policies(
         lane_from, transit, supplier, lt_mean, lt_sd, moq, pack = source
         if lane_from is not None and lane_from != row["location"]:
             lt, lt_sd, where, moq, pack = transit, 0.0, f"{LANE_FROM}{lane_from}", 0, 1
-            cost = settings.transfer_line_cost
+            cost, lt_source = settings.transfer_line_cost, "lane transit"
         elif supplier is not None:
-            lt, where, cost = lt_mean, f"supplier {supplier}", settings.order_cost
+            lt, lt_sd, lt_source = lead.get((supplier, row["sku"]), (lt_mean, lt_sd, "stated"))
+            where, cost = f"supplier {supplier}", settings.order_cost
         else:
             continue  # no way to replenish it: no policy
         lt = float(lt)
@@ -291,6 +313,7 @@ def policies(
             holding_rate=settings.holding_rate,
             moq=int(moq or 0),
             pack_size=int(pack or 1),
+            lead_time_source=lt_source,
         )
         out.append(inputs)
     in_force = overrides_in_force(store)

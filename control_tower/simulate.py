@@ -298,13 +298,17 @@ class _Replay:
         self.lane_of = {(ln.origin, ln.destination): j for j, ln in enumerate(world.lanes)}
         self.primary: dict[int, int] = {}  # sku -> its cheapest supply option
         for o, option in enumerate(world.supply):
+            if option.pool >= 0:  # a supplier's reported stock: the replay does not track it
+                continue
             best = self.primary.get(option.sku)
             if best is None or (option.price, option.lead_time_days) < (
                 world.supply[best].price,
                 world.supply[best].lead_time_days,
             ):
                 self.primary[option.sku] = o
-        self.option_of = {(o.sku, o.supplier, o.destination): k for k, o in enumerate(world.supply)}
+        self.option_of = {
+            (o.sku, o.supplier, o.destination): k for k, o in enumerate(world.supply) if o.pool < 0
+        }
         # what is scheduled to leave: day -> [(sku, lane, qty)] and [(sku, option, qty)]
         self.transfers: dict[int, list[tuple[int, int, int]]] = {}
         self.orders: dict[int, list[tuple[int, int, int]]] = {}
@@ -538,6 +542,7 @@ class _Replay:
             self.settings.position,
             as_of=eve,
             use_forecasts=False,
+            suppliers=self.settings.suppliers,
         )
         n_sku, n_loc = len(self.skus), len(self.locations)
         rop = np.full((n_sku, n_loc), -1.0)

@@ -29,6 +29,8 @@ DEMO_USERS = (
     Actor("demo.planner", "planner"),
     Actor("demo.approver", "approver"),
     Actor("demo.admin", "admin"),
+    Actor("demo.supplier", "supplier", "SUP-JNB"),
+    Actor("demo.supplier2", "supplier", "SUP-MNF"),
 )
 
 
@@ -59,7 +61,7 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(again.hex(), digest)
 
 
-def _check_new(username: str, role: str, password: str) -> None:
+def _check_new(username: str, role: str, password: str, supplier: str | None = None) -> None:
     if not USERNAME.match(username):
         raise UserError(
             f"username {username!r}: 2-64 characters, lower-case letters, digits, '.', '_' or "
@@ -69,6 +71,8 @@ def _check_new(username: str, role: str, password: str) -> None:
         raise UserError("names starting with 'demo.' are kept for the demo users")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    if (role == "supplier") != bool(supplier):
+        raise UserError("a supplier user, and only a supplier user, names its supplier")
     if len(password) < MIN_PASSWORD:
         raise UserError(f"the password needs at least {MIN_PASSWORD} characters")
     if password.lower() == username.lower():
@@ -83,19 +87,40 @@ def add_user(
     *,
     display_name: str | None = None,
     by: str,
+    supplier: str | None = None,
 ) -> None:
-    _check_new(username, role, password)
+    """Add a local user; a supplier user (role ``supplier``) names the supplier it speaks for,
+    and sees and changes only that supplier's data."""
+    _check_new(username, role, password, supplier)
     with store.transaction() as cur:
         if cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchall():
             raise UserError(f"user {username!r} exists already")
+        if (
+            supplier
+            and not cur.execute("SELECT 1 FROM suppliers WHERE code = ?", [supplier]).fetchall()
+        ):
+            raise UserError(f"no supplier {supplier!r}")
         cur.execute(
             "INSERT INTO users (username, display_name, role, password_hash, created_at, "
-            "created_by) VALUES (?, ?, ?, ?, ?, ?)",
-            [username, display_name or username, role, hash_password(password), datetime.now(), by],
+            "created_by, supplier) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                username,
+                display_name or username,
+                role,
+                hash_password(password),
+                datetime.now(),
+                by,
+                supplier,
+            ],
         )
         cur.execute(
             "INSERT INTO user_events (username, occurred_at, actor, change) VALUES (?, ?, ?, ?)",
-            [username, datetime.now(), by, f"added as {role}"],
+            [
+                username,
+                datetime.now(),
+                by,
+                f"added as {role}" + (f" of {supplier}" if supplier else ""),
+            ],
         )
 
 
@@ -113,7 +138,7 @@ def set_disabled(store: Store, username: str, disabled: bool, *, by: str) -> Non
 def list_users(store: Store) -> pl.DataFrame:
     """Every user without the hash: username, display name, role, disabled, created."""
     return store.query(
-        "SELECT username, display_name, role, disabled, created_at, created_by FROM users "
+        "SELECT username, display_name, role, supplier, disabled, created_at, created_by FROM users "
         "ORDER BY username"
     )
 
@@ -130,14 +155,15 @@ def sign_in(store: Store, username: str, password: str) -> Actor:
     """The actor for a username and password; one message for an unknown user and a wrong
     password (it tells nobody which usernames exist)."""
     rows = store.rows(
-        "SELECT role, password_hash, disabled FROM users WHERE username = ?", [username.strip()]
+        "SELECT role, password_hash, disabled, supplier FROM users WHERE username = ?",
+        [username.strip()],
     )
     if not rows or not check_password(password, rows[0][1]):
         raise SignInError("unknown user or wrong password")
-    role, _hash, disabled = rows[0]
+    role, _hash, disabled, supplier = rows[0]
     if disabled:
         raise SignInError(f"user {username!r} is disabled; ask an admin")
-    return Actor(username.strip(), role)
+    return Actor(username.strip(), role, supplier)
 
 
 def oidc_actor(email: str, roles: dict[str, str], default_role: str) -> Actor:
@@ -145,6 +171,12 @@ def oidc_actor(email: str, roles: dict[str, str], default_role: str) -> Actor:
     e-mail (compared without regard to case), else the default."""
     by_email = {configured.strip().lower(): role for configured, role in roles.items()}
     role = by_email.get(email.strip().lower(), default_role)
-    if role not in ROLES:
-        raise UserError(f"the role configured for {email} ({role!r}) is not one of {ROLES}")
-    return Actor(email, role)
+    supplier = None
+    if role.startswith("supplier:"):  # 'supplier:SUP-X': a supplier user of SUP-X
+        role, supplier = "supplier", role.split(":", 1)[1].strip() or None
+    if role not in ROLES or (role == "supplier") != bool(supplier):
+        raise UserError(
+            f"the role configured for {email} ({role!r}) is not one of {ROLES[:-1]} or "
+            "'supplier:<supplier code>'"
+        )
+    return Actor(email, role, supplier)

@@ -63,6 +63,8 @@ def _carry_out(store, chosen: dict, actor) -> None:
         label = (
             "Record the committed date"
             if expedite
+            else "Send the request to the supplier"
+            if chosen["kind"] == "request_allocation"
             else "Post (dispatch the transfer / open the PO line)"
         )
         if st.button(label, key="act_post"):
@@ -77,6 +79,10 @@ def _carry_out(store, chosen: dict, actor) -> None:
                 st.rerun()  # the table, heading and buttons show the new status
             except ControlTowerError as exc:
                 show_error(exc)
+    if chosen["kind"] == "request_allocation":
+        if chosen["status"] == "posted":
+            st.caption(f"Waiting for {chosen['supplier']}'s answer in the supplier portal.")
+        return
     if chosen["status"] == "posted":
         label = "Close (the goods arrived)" if expedite else "Receive in full"
         if st.button(label, key="act_receive"):

@@ -47,6 +47,9 @@ RULE_LABELS = {
     "late_inbound": "late inbound",
     "demand_anomaly": "demand beyond forecast",
     "data_quality": "data problem",
+    "supplier_low_water": "supplier low water",
+    "vmi_level": "VMI stock outside agreed levels",
+    "settlement_difference": "settlement difference",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from control_tower import collab
 from ui import cached, charts, state, tables
 from ui.entry import through_app
 from ui.errors import reported
@@ -23,7 +24,10 @@ COLUMN_CONFIG = {
     "location_kind": "kind",
     "abc_xyz": st.column_config.TextColumn("ABC-XYZ", help="A/B/C by value, X/Y/Z by variability"),
     "on_hand": NUMBER("on hand", format="localized", help="Sum of the ledger"),
-    "consigned": NUMBER("consigned", format="localized", help="Supplier-owned (VMI)"),
+    "owned_on_hand": NUMBER("owned", format="localized", help="On hand that we own"),
+    "consigned": NUMBER(
+        "consigned", format="localized", help="Supplier-owned (VMI): ours when we use it"
+    ),
     "reserved": NUMBER("reserved", format="localized"),
     "available": NUMBER("available", format="localized", help="On hand − reserved"),
     "in_transit_in": NUMBER("in transit in", format="localized"),
@@ -135,6 +139,25 @@ with reported():
         key="sku_network",
         column_config=COLUMN_CONFIG,
     )
+
+    at_suppliers = collab.stock_of_sku(store, sku)
+    if not at_suppliers.is_empty():
+        st.markdown(
+            "**At suppliers**: what each supplier last reported holding for us (the plan can "
+            "order from it with the transit from the supplier's site instead of its lead time)"
+        )
+        keyed_table(
+            at_suppliers,
+            key="sku_suppliers",
+            column_config={
+                "available_qty": st.column_config.NumberColumn("available", format="localized"),
+                "capacity_total": st.column_config.NumberColumn(
+                    "capacity, coming weeks", format="localized"
+                ),
+                "reported_at": st.column_config.DatetimeColumn("as of", format="YYYY-MM-DD HH:mm"),
+                "age_days": st.column_config.NumberColumn("age (days)"),
+            },
+        )
 
     if not inbound.is_empty():
         st.markdown("**Open inbound** (purchase order lines and transfers in transit)")

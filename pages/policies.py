@@ -60,7 +60,7 @@ INPUT_FIELDS = [f.name for f in dataclasses.fields(policies.PolicyInputs)]
 with reported():
     store = state.store_with_data()
     settings = state.get_settings().policies
-    table = cached.policy_table(store, settings)
+    table = cached.policy_table(store, settings, state.get_settings().suppliers)
     if table.is_empty():
         st.info(
             "**No policy yet.** Policies are computed for central DCs, regional DCs and stores "

@@ -242,7 +242,12 @@ def test_readme_config_example_loads(tmp_path, monkeypatch):
     assert settings.position.excess_cover_days == 60
     assert settings.forecast.horizon == 56 and settings.forecast.max_bias == 0.15
     assert settings.exceptions.urgency_days == 7 and settings.actions.separation_of_duties
-    assert settings.auth.oidc_roles == {"boss@example.com": "approver"}
+    assert settings.auth.oidc_roles == {
+        "boss@example.com": "approver",
+        "sales@jiangnan.example": "supplier:SUP-JNB",
+    }
+    assert settings.suppliers.low_water == {"SUP-MNF": 5000, "SUP-MNF/SNK-0034": 1200}
+    assert settings.suppliers.lead_times == "measured"
 
 
 def test_exceptions_runs_stores_and_lists_the_most_severe_first(demo_db_path, tmp_path, capsys):

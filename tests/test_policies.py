@@ -1,5 +1,6 @@
 """Inventory policies: the formulas on hand-worked inputs, and every stocking SKU x location
-of the test demo (classes, lead-time sources, the central DC facing its regions' demand)."""
+of the test demo (classes, lead-time sources, the central DC facing its regions' demand); the
+supplier's lead time measured from receipts up to the policy's day, or stated."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
-from control_tower.config import ForecastSettings, PolicySettings
+from control_tower.config import ForecastSettings, PolicySettings, SupplierSettings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.forecast import forecast
 from control_tower.policies import (
@@ -25,6 +26,16 @@ from control_tower.policies import (
     set_override,
 )
 from control_tower.store import Store
+from control_tower.suppliers import lead_times
+from tests.test_position import (
+    AS_OF,
+    add_demand,
+    add_purchase_orders,
+    daily_demand,
+    day,
+    mv,
+    post,
+)
 
 INPUTS = PolicyInputs(
     sku="S",
@@ -106,6 +117,9 @@ def test_every_stocking_location_gets_a_policy_from_its_source(demo_with_run):
             assert i.demand_source == f"forecast run {run}"
         if i.location == central:
             assert i.source.startswith("supplier ")
+            assert i.lead_time_source.startswith(("measured", "stated"))
+        elif i.source.startswith(LANE_FROM):
+            assert i.lead_time_source == "lane transit"
 
 
 def test_the_central_dc_faces_the_demand_of_the_locations_it_supplies(demo_with_run):
@@ -135,7 +149,14 @@ def test_one_policy_explained_is_the_one_in_the_table(demo_with_run):
         for p in (items[0], next(p for p in items if p.inputs.location == central)):
             one = explain_policy(store, p.inputs.sku, p.inputs.location)
             assert one == p
-            assert set(one.formulas()) == {"z", "safety_stock", "reorder_point", "eoq", "max_level"}
+            assert set(one.formulas()) == {
+                "lead_time",
+                "z",
+                "safety_stock",
+                "reorder_point",
+                "eoq",
+                "max_level",
+            }
         with pytest.raises(NotFoundError, match="NO-SUCH"):
             explain_policy(store, "NO-SUCH", central)
 
@@ -255,3 +276,60 @@ def test_each_series_takes_the_latest_run_that_forecast_it(demo_copy):
     assert any(v == f"forecast run {full}" for k, v in sources.items() if k[0] != sku)
     only_full = policies(demo_copy, forecast_run=full)
     assert all("run " + str(later) not in p.inputs.demand_source for p in only_full)
+
+
+# -- lead times from receipts -------------------------------------------------------------------
+@pytest.fixture
+def received(network):
+    """SUP1's A-100 lines to the central DC SH-CDC: five received (7, 9, 11, 13 and 15 days;
+    stated 7 +- 1.5), one ordered day -12 and received on day +1 (after AS_OF); 3 units of
+    demand a day."""
+    orders = [(f"PO-{n}", -60 + 8 * n, lead) for n, lead in enumerate((7, 9, 11, 13, 15))]
+    add_purchase_orders(
+        network,
+        [(po, "A-100", "SH-CDC", 20, day(o), day(o + 7), "closed") for po, o, _ in orders]
+        + [("PO-LATE", "A-100", "SH-CDC", 20, day(-12), day(-5), "open")],
+    )
+    post(
+        network,
+        *[
+            mv(f"R-{po}", o + lead, "A-100", "SH-CDC", "receipt", 20, reference=po)
+            for po, o, lead in orders
+        ],
+        mv("S-1", -1, "A-100", "SH-CDC", "sale", 30),
+    )
+    add_demand(network, daily_demand("A-100", "SH-CDC", 3, 91))
+    return network
+
+
+def test_a_supplier_replenished_location_plans_with_the_measured_lead_time(received):
+    measured = explain_policy(received, "A-100", "SH-CDC", as_of=AS_OF)
+    i = measured.inputs
+    assert i.source == "supplier SUP1" and i.lead_time_source == "measured: 5 lines"
+    assert i.lead_time_days == pytest.approx(11.0)
+    assert i.lead_time_sd_days == pytest.approx(3.16, abs=0.01)  # sd of 7, 9, ..., 15
+    assert "measured: 5 lines" in measured.formulas()["lead_time"]
+    stated = explain_policy(
+        received, "A-100", "SH-CDC", as_of=AS_OF, suppliers=SupplierSettings(lead_times="stated")
+    )
+    assert (stated.inputs.lead_time_days, stated.inputs.lead_time_sd_days) == (7.0, 1.5)
+    assert stated.inputs.lead_time_source == "stated"
+    assert measured.safety_stock > stated.safety_stock  # longer and less certain
+    # lead times read once by a caller are the same as read by the policies themselves
+    given = lead_times(received, as_of=AS_OF)
+    assert explain_policy(received, "A-100", "SH-CDC", as_of=AS_OF, lead_times=given) == measured
+
+
+def test_the_late_line_counts_only_once_it_arrived(received):
+    post(received, mv("R-LATE", 1, "A-100", "SH-CDC", "receipt", 20, reference="PO-LATE"))
+    then = explain_policy(received, "A-100", "SH-CDC", as_of=AS_OF).inputs
+    assert then.lead_time_source == "measured: 5 lines" and then.lead_time_days == 11.0
+    after = explain_policy(received, "A-100", "SH-CDC", as_of=day(1)).inputs
+    assert after.lead_time_source == "measured: 6 lines"
+    assert after.lead_time_days == pytest.approx((7 + 9 + 11 + 13 + 15 + 13) / 6, abs=0.01)
+
+
+def test_too_few_received_lines_keep_the_stated_lead_time(received):
+    few = SupplierSettings(lead_time_min_lines=6)
+    p = explain_policy(received, "A-100", "SH-CDC", as_of=AS_OF, suppliers=few)
+    assert p.inputs.lead_time_source == "stated" and p.inputs.lead_time_days == 7.0

@@ -98,3 +98,36 @@ def test_the_users_command_adds_lists_and_disables(tmp_path, capsys, monkeypatch
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "--db", db, "add", "bob", "--role", "planner", "--password-stdin"]) == 2
     assert "at least 10" in capsys.readouterr().err
+
+
+def test_a_supplier_user_speaks_for_one_existing_supplier(network):
+    users.add_user(network, "wang.sup1", "supplier", "a long password", by="admin", supplier="SUP1")
+    actor = users.sign_in(network, "wang.sup1", "a long password")
+    assert actor == Actor("wang.sup1", "supplier", "SUP1")
+    assert users.list_users(network).filter(users.pl.col("username") == "wang.sup1")[
+        "supplier"
+    ].to_list() == ["SUP1"]
+    with pytest.raises(users.UserError, match="names its supplier"):
+        users.add_user(network, "no.supplier", "supplier", "a long password", by="admin")
+    with pytest.raises(users.UserError, match="names its supplier"):
+        users.add_user(
+            network, "li.planner", "planner", "a long password", by="admin", supplier="SUP1"
+        )
+    with pytest.raises(users.UserError, match="no supplier"):
+        users.add_user(network, "x.sup", "supplier", "a long password", by="admin", supplier="NOPE")
+    assert network.scalar("SELECT count(*) FROM users") == 1
+    with pytest.raises(ValueError, match="supplier"):
+        Actor("x", "supplier")
+    # a supplier may not propose, decide or post actions
+    from control_tower import actions
+
+    assert all("supplier" not in roles for roles in actions.CAN.values())
+
+
+def test_oidc_gives_a_supplier_role_with_its_supplier():
+    roles = {"buyer@jnb.example": "supplier:SUP-JNB", "bad@x.example": "supplier:"}
+    assert users.oidc_actor("Buyer@JNB.example", roles, "viewer") == Actor(
+        "Buyer@JNB.example", "supplier", "SUP-JNB"
+    )
+    with pytest.raises(users.UserError, match="supplier code"):
+        users.oidc_actor("bad@x.example", roles, "viewer")

@@ -75,7 +75,8 @@ def sign_in_panel(store: Store) -> None:
     actor = st.session_state.get(KEY)
     if actor is not None:
         demo = " (demo user)" if actor.name.startswith("demo.") else ""
-        st.caption(f"Signed in as **{actor.name}**, {actor.role}{demo}")
+        whose = f" of {actor.supplier}" if actor.supplier else ""
+        st.caption(f"Signed in as **{actor.name}**, {actor.role}{whose}{demo}")
         if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
             st.session_state.pop(KEY, None)
             st.rerun()
@@ -97,6 +98,10 @@ def sign_in_panel(store: Store) -> None:
         if state.get_settings().auth.demo_users:
             st.warning("Demo mode: pick a demo user, no password.", icon=":material/science:")
             for demo in users.DEMO_USERS:
-                if st.button(f"{demo.name} ({demo.role})", key=f"auth_demo_{demo.role}"):
+                label = f"{demo.name} ({demo.role}" + (
+                    f" of {demo.supplier})" if demo.supplier else ")"
+                )
+                key = f"auth_demo_{demo.role}" + (f"_{demo.supplier}" if demo.supplier else "")
+                if st.button(label, key=key):
                     st.session_state[KEY] = demo
                     st.rerun()

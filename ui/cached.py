@@ -207,13 +207,20 @@ def holidays(country: str, start: date, end: date) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False, ttl=TTL, max_entries=8)
-def _policy_table(_store: Store, key: tuple, settings_json: str) -> pl.DataFrame:
-    from control_tower.config import PolicySettings
+def _policy_table(
+    _store: Store, key: tuple, settings_json: str, suppliers_json: str
+) -> pl.DataFrame:
+    from control_tower.config import PolicySettings, SupplierSettings
 
     settings = PolicySettings.model_validate_json(settings_json)
-    return policies.policy_table(policies.policies(_store, settings))
+    suppliers = SupplierSettings.model_validate_json(suppliers_json)
+    return policies.policy_table(policies.policies(_store, settings, suppliers=suppliers))
 
 
-def policy_table(store: Store, settings) -> pl.DataFrame:
-    """Every policy (:func:`control_tower.policies.policies`) as a table."""
-    return _policy_table(store, _key(store), settings.model_dump_json())
+def policy_table(store: Store, settings, suppliers=None) -> pl.DataFrame:
+    """Every policy with the given policy settings and supplier settings (measured or stated
+    lead times; default: the defaults)."""
+    from control_tower.config import SupplierSettings
+
+    chosen = suppliers if suppliers is not None else SupplierSettings()
+    return _policy_table(store, _key(store), settings.model_dump_json(), chosen.model_dump_json())

@@ -15,6 +15,7 @@ FLOW_COLORS = {
     "central DC": "#1565c0",
     "VMI": "#6a1b9a",
     "supplier": "#2e7d32",
+    "supplier stock": "#00897b",
 }
 COST_LABELS = {
     "shortage": "shortage",

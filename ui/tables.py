@@ -56,6 +56,7 @@ NETWORK_COLUMNS = (
     "location_name",
     "status",
     "on_hand",
+    "owned_on_hand",
     "consigned",
     "reserved",
     "available",
@@ -359,3 +360,27 @@ def lifts_table(record: dict[str, Any] | None) -> pl.DataFrame:
             name = f"{column(g)} ({n})"
         data[name] = [g["lifts"].get(p) for p in phases]
     return pl.DataFrame(data, schema={k: (pl.String if k == "phase" else pl.Float64) for k in data})
+
+
+def edited_rows(before: pl.DataFrame, after: pl.DataFrame, required: str) -> pl.DataFrame:
+    """The rows of an edited table that differ from what was shown (compared on every
+    column, nulls equal), as text for the validating service; a row whose ``required`` cell is
+    empty is left out (nothing to record)."""
+    # the editor hands back pandas: whole numbers with a gap come back as floats, dates as
+    # datetimes; read them as what was shown before comparing
+    fixes = []
+    for name, dtype in before.schema.items():
+        if name not in after.columns or after.schema[name] == dtype:
+            continue
+        if dtype.is_integer():
+            fixes.append(pl.col(name).round().cast(dtype, strict=False))
+        elif dtype == pl.Date:
+            fixes.append(pl.col(name).cast(pl.Date, strict=False))
+        else:
+            fixes.append(pl.col(name).cast(dtype, strict=False))
+    after = after.with_columns(fixes)
+    changed = after.join(before, on=after.columns, how="anti", nulls_equal=True)
+    changed = changed.filter(pl.col(required).is_not_null())
+    return changed.with_columns(
+        [pl.col(c).cast(pl.String) for c in changed.columns if changed.schema[c] != pl.String]
+    )

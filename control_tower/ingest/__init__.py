@@ -46,6 +46,7 @@ from control_tower.ledger import (
     append_movements,
     find_negative_balances,
     find_transfer_problems,
+    pass_ownership,
 )
 from control_tower.store import Store, registered
 
@@ -260,14 +261,16 @@ def _write_all(store: Store, pending: list[_Pending], limit: int) -> dict[str, I
             written = skipped = 0
             try:
                 if item.entity == "ledger":
-                    frame = _ledger_frame(item.typed)
-                    written, skipped, _ = append_movements(cur, frame, check_negative=False)
+                    frame = pass_ownership(cur, _ledger_frame(item.typed))
+                    written, skipped, _ = append_movements(
+                        cur, frame, check_negative=False, ownership_passed=True
+                    )
                     movements.append((item, frame))
                 else:
                     written = _upsert(cur, spec, item.typed, item.present)
                     if item.entity == "transfers":
-                        legs = _transfer_legs(item.typed)
-                        append_movements(cur, legs, check_negative=False)
+                        legs = pass_ownership(cur, _transfer_legs(item.typed))
+                        append_movements(cur, legs, check_negative=False, ownership_passed=True)
                         movements.append((item, legs))
             except DuplicateEventError as exc:
                 if not exc.event_ids:

@@ -652,7 +652,8 @@ def build_demo(
     dense_demand: bool = False,
 ) -> dict[str, ImportResult]:
     """Generate the demo network and import it through the ordinary import path, in one
-    transaction (all or nothing)."""
+    transaction (all or nothing); then record the suppliers' stock reports, VMI levels and
+    settlements through the supplier services."""
     from control_tower.ingest import ingest_frames  # the ingest package may import this module
 
     frames = generate_demo(
@@ -666,6 +667,9 @@ def build_demo(
     )
     started = time.perf_counter()
     results = ingest_frames(store, frames, source="demo")
+    from control_tower.ingest.demo_collab import seed_collaboration
+
+    seed_collaboration(store, seed=seed)
     log.info("demo: imported in %.1f s", time.perf_counter() - started)
     return results
 

@@ -10,20 +10,38 @@ period's lines are ever carried out as planned. Lanes between our locations depa
 The network is every stocking location (central DC, regional DCs, stores) plus VMI sites:
 consigned stock costs nothing to hold and is a source like any other. Suppliers deliver over
 the lane from their site when there is one (Jiangnan Beverage to its VMI store), otherwise to
-the central DC; their lead time is the mean of ``supplier_products``, rounded up to days.
+the central DC; their lead time is the mean of :func:`control_tower.suppliers.lead_times`
+(measured from receipts up to ``as_of``, or stated), rounded up to days.
+
+**Supplier stock.** What a supplier last reported holding for us as of ``as_of``
+(:func:`control_tower.collab.supplier_stock`), less what we ordered from it since the report
+(an order draws on the stock the supplier holds first), is a :class:`StockPool`: its own
+supply options to the same destinations, priced like any order from that supplier (price
+premium, freight, order cost), that leave the supplier's site on any departure day from its
+``available_date`` and arrive after the lane's transit (no lane from its site: after
+``[suppliers] stock_transit_days`` (default 2) to the central DC, never later than an order to make), at most
+the pool's units over the horizon, shared by every destination. Called off from stock, the
+units carry no MOQ or pack rounding (they are the supplier's to set aside, not a production
+run). Weekly capacity reported with the stock is a pool per week: units that can leave the
+supplier's site on a departure day of that week (not called off that week, they are not
+stock later). Beyond the pools the ordinary option, with the full lead time, stays. A plan
+on a :class:`NetworkState` (the simulator's own world) has no supplier stock: the replay does
+not track what suppliers hold.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 
 import numpy as np
 import polars as pl
 
+from control_tower import collab
 from control_tower.config import OptimizerSettings, PolicySettings, Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.policies import (
@@ -35,6 +53,7 @@ from control_tower.policies import (
 )
 from control_tower.position import inbound, resolve_as_of, stock_position
 from control_tower.store import Store
+from control_tower.suppliers import lead_times
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +92,21 @@ class SupplyOption:
     pack_size: int = 1
     freight_per_unit: float = 0.0  # the inbound lane's cost per unit (0 without a lane)
     freight_fixed: float = 0.0  # the inbound lane's fixed cost per shipment
+    pool: int = -1  # -1: ordered to make, no limit; else the StockPool it draws on
+
+
+@dataclass(frozen=True)
+class StockPool:
+    """Units of one SKU a supplier holds for us (or can make available in one week): its
+    supply options draw on them together, at most ``quantity`` over the horizon, leaving its
+    site on a departure day from ``first_day`` to ``last_day`` (plan days, inclusive)."""
+
+    sku: int
+    supplier: str
+    quantity: int
+    first_day: int = 0
+    last_day: int | None = None  # None: to the end of the horizon
+    label: str = ""  # what it is, for a plan line: "stock reported 2024-02-28"
 
 
 @dataclass(frozen=True)
@@ -156,6 +190,7 @@ class PlanInstance:
     notes: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
     first_order_day: int = 0  # a plan re-run between order days: the next order day
+    pools: list[StockPool] = field(default_factory=list)  # supplier stock (supply[o].pool)
 
     def __post_init__(self) -> None:
         s, n_loc = len(self.skus), len(self.locations)
@@ -195,6 +230,13 @@ class PlanInstance:
         for option in self.supply:
             if not (0 <= option.sku < s and 0 <= option.destination < n_loc):
                 raise PlanInputError(f"a supply option names an unknown SKU or location: {option}")
+            if option.pool >= 0 and (
+                option.pool >= len(self.pools) or self.pools[option.pool].sku != option.sku
+            ):
+                raise PlanInputError(f"a supply option draws on an unknown stock pool: {option}")
+        for pool in self.pools:
+            if pool.quantity < 0 or pool.first_day < 0:
+                raise PlanInputError(f"a stock pool has a negative quantity or day: {pool}")
 
     @cached_property
     def options_of(self) -> dict[int, list[int]]:
@@ -211,6 +253,16 @@ class PlanInstance:
         for option in self.supply:
             cheapest[option.sku] = min(cheapest.get(option.sku, math.inf), option.price)
         return np.array([o.price - cheapest[o.sku] for o in self.supply], dtype=float)
+
+    def order_day_indices(self, option: SupplyOption) -> np.ndarray:
+        """Days an order of ``option`` can be placed: the review days for an order to make;
+        for a call-off from a stock pool, the departure days within its window."""
+        if option.pool < 0:
+            return self.review_day_indices
+        pool = self.pools[option.pool]
+        days = self.departure_day_indices
+        last = self.horizon - 1 if pool.last_day is None else pool.last_day
+        return days[(days >= pool.first_day) & (days <= last)]
 
     @property
     def review_day_indices(self) -> np.ndarray:
@@ -399,10 +451,17 @@ def build_instance(
                 }
             )
         )
+    lead = lead_times(store, settings.suppliers, as_of=as_of, skus=skus)  # read once
     safety = np.zeros((n_sku, n_loc))
     lot = np.ones((n_sku, n_loc))
     for p in policies(
-        store, policy_settings, settings.position, as_of=as_of, forecast_run=forecast_run, skus=skus
+        store,
+        policy_settings,
+        settings.position,
+        as_of=as_of,
+        forecast_run=forecast_run,
+        skus=skus,
+        lead_times=lead,
     ):
         i, j = sku_index.get(p.inputs.sku), loc_index.get(p.inputs.location)
         if i is None or j is None:
@@ -453,34 +512,81 @@ def build_instance(
         raise NotFoundError(f"no such lane: {', '.join(unknown_lanes)}", title="Unknown lane")
 
     central = next((j for j, k in enumerate(kinds) if k == "central_dc"), None)
+    measured = {
+        (r[0], r[1]): (r[2], r[3])
+        for r in lead.select(
+            "supplier", "sku", "lead_time_mean_days", "lead_time_sd_days"
+        ).iter_rows()
+    }
+    held = _supplier_stock(store, as_of, horizon, sku_index) if state is None else {}
     supply: list[SupplyOption] = []
+    pools: list[StockPool] = []
     known_suppliers = set()
     for sku, supplier, site, lt_mean, lt_sd, moq, pack, sp_price in store.rows(SUPPLY_SQL, scope):
         known_suppliers.add(supplier)
         if sku not in sku_index:
             continue
         i = sku_index[sku]
+        lt_mean, lt_sd = measured.get((supplier, sku), (lt_mean, lt_sd))
         delay = what_if.supplier_delay_days.get(supplier, 0)
-        targets = freight.get(site) or (
-            [(central, 0.0, 0.0, 0)]
+        from_site = freight.get(site)
+        targets = from_site or (
+            [(central, 0.0, 0.0, settings.suppliers.stock_transit_days)]
             if central is not None and locations[central] not in closed
             else []
         )
+        ordinary = SupplyOption(
+            sku=i,
+            supplier=supplier,
+            destination=0,
+            lead_time_days=max(math.ceil(float(lt_mean) + delay), 0),
+            lead_time_sd_days=float(lt_sd or 0.0),
+            price=float(sp_price if sp_price is not None else unit_cost[i]),
+            moq=int(moq or 0),
+            pack_size=max(int(pack or 1), 1),
+        )
         for dest, per_unit, fixed, _transit in targets:
             supply.append(
-                SupplyOption(
-                    sku=i,
-                    supplier=supplier,
-                    destination=dest,
-                    lead_time_days=max(math.ceil(float(lt_mean) + delay), 0),
-                    lead_time_sd_days=float(lt_sd or 0.0),
-                    price=float(sp_price if sp_price is not None else unit_cost[i]),
-                    moq=int(moq or 0),
-                    pack_size=max(int(pack or 1), 1),
-                    freight_per_unit=per_unit,
-                    freight_fixed=fixed,
+                replace(ordinary, destination=dest, freight_per_unit=per_unit, freight_fixed=fixed)
+            )
+        for pool in held.get((i, supplier), []) if targets else []:
+            pools.append(pool)
+            for dest, per_unit, fixed, transit in targets:
+                if not from_site:  # no lane from its site: never later than an order to make
+                    transit = min(transit, max(math.ceil(float(lt_mean)), 0))
+                supply.append(
+                    replace(
+                        ordinary,
+                        destination=dest,
+                        lead_time_days=max(int(transit) + delay, 0),
+                        lead_time_sd_days=0.0,
+                        moq=0,
+                        pack_size=1,
+                        freight_per_unit=per_unit,
+                        freight_fixed=fixed,
+                        pool=len(pools) - 1,
+                    )
+                )
+    if pools:
+        notes.append(
+            f"supplier stock: {len(pools)} pool{'s' if len(pools) > 1 else ''} of reported "
+            f"stock or weekly capacity ({sum(p.quantity for p in pools):,} units) as sources "
+            "with a short lead time"
+        )
+    sources = lead.filter(pl.col("sku").is_in(sku_list))["lead_time_source"].to_list()
+    if sources and settings.suppliers.lead_times == "measured":
+        counts = Counter(source.split(":")[0] for source in sources)
+        notes.append(
+            "supplier lead times: "
+            + ", ".join(
+                f"{counts.get(k, 0)} {label}"
+                for k, label in (
+                    ("measured", "measured per SKU"),
+                    ("measured for the supplier", "scaled from the supplier's record"),
+                    ("stated", "stated (too few receipts)"),
                 )
             )
+        )
     unknown_suppliers = sorted(set(what_if.supplier_delay_days) - known_suppliers)
     if unknown_suppliers:
         raise NotFoundError(
@@ -494,6 +600,10 @@ def build_instance(
     )
     order_share = np.zeros(n_sku)
     for option in supply:
+        # a call-off from stock shares its destination's usual lot (lot_size) with the
+        # supplier's order to make: its MOQ of 0 must not shrink the lot here
+        if option.pool >= 0:
+            continue
         lot_units = max(lot[option.sku, option.destination], option.moq, option.pack_size, 1)
         order_share[option.sku] = max(
             order_share[option.sku], policy_settings.order_cost / lot_units
@@ -525,8 +635,65 @@ def build_instance(
         first_order_day=first_order_day,
         what_if=what_if,
         notes=notes,
+        pools=pools,
         names=dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True)),
     )
+
+
+ORDERED_SINCE_SQL = """
+SELECT supplier, sku, order_date, sum(quantity)::BIGINT AS ordered
+FROM purchase_orders
+WHERE order_date >= $first AND order_date <= $as_of AND status <> 'cancelled'
+GROUP BY ALL
+"""
+
+
+def _supplier_stock(
+    store: Store, as_of: date, horizon: int, sku_index: dict[str, int]
+) -> dict[tuple[int, str], list[StockPool]]:
+    """Per (SKU index, supplier) the stock pools of its latest report as of ``as_of``: the
+    units held for us less what we ordered from the supplier since the report's day (taken
+    from the stock first, then from the capacity weeks in order), from its available date;
+    and each week's reported capacity within that week."""
+    stock = collab.supplier_stock(store, as_of=as_of)
+    stock = stock.filter(pl.col("sku").is_in(list(sku_index)))
+    if stock.is_empty():
+        return {}
+    weeks: dict[tuple[str, str], list[tuple[date, int]]] = {}
+    for supplier, sku, week_start, units in (
+        collab.supplier_capacity(store, as_of=as_of)
+        .select("supplier", "sku", "week_start", "capacity")
+        .iter_rows()
+    ):
+        weeks.setdefault((supplier, sku), []).append((week_start, int(units or 0)))
+    reported = stock["reported_at"].cast(pl.Date)
+    ordered = store.query(ORDERED_SINCE_SQL, {"first": reported.min(), "as_of": as_of})
+    since: dict[tuple[str, str], list[tuple[date, int]]] = {}
+    for supplier, sku, day, units in ordered.iter_rows():
+        since.setdefault((supplier, sku), []).append((day, int(units)))
+    out: dict[tuple[int, str], list[StockPool]] = {}
+    for supplier, sku, units, available, at in stock.select(
+        "supplier", "sku", "available_qty", "available_date", "reported_at"
+    ).iter_rows():
+        day = at.date() if isinstance(at, datetime) else at
+        taken = sum(q for d, q in since.get((supplier, sku), []) if d >= day)
+        i = sku_index[sku]
+        parts = [(units, available, None, f"stock reported {day.isoformat()}")]
+        parts += [
+            (cap, start, start + timedelta(days=6), f"capacity in the week of {start.isoformat()}")
+            for start, cap in sorted(weeks.get((supplier, sku), []))
+        ]
+        for quantity, first, last, label in parts:
+            used = min(taken, quantity)
+            taken -= used
+            first_day = max((first - as_of).days - 1, 0)
+            last_day = horizon - 1 if last is None else min((last - as_of).days - 1, horizon - 1)
+            if quantity - used <= 0 or last_day < first_day or first_day >= horizon:
+                continue
+            out.setdefault((i, supplier), []).append(
+                StockPool(i, supplier, int(quantity - used), first_day, last_day, label)
+            )
+    return out
 
 
 def _demand(

@@ -10,9 +10,12 @@ For each SKU, a unit of stock at location ``l`` on day ``t`` either
   below the safety stock costs that penalty per unit and day),
 - or, on a departure day, leaves on a lane and arrives ``transit_days`` later (``LANE``).
 Units enter as stock on hand (day 0), as arrivals already scheduled, or as supplier orders
-placed on a review day arriving a lead time later (``ORDER`` arcs from the source). The source
-sends what is not ordered straight to the sink (``BYPASS``), and stock left on the last day
-goes to the sink over that day's carry arcs, so supplies balance.
+placed on a review day arriving a lead time later (``ORDER`` arcs from the source). A
+supplier's stock pool is a node of its own: a ``STOCK`` arc from the source holds its units
+(capacity the pool's quantity), and its options' ``ORDER`` arcs leave that node on the
+departure days of its window, so every destination together takes no more than the pool
+holds. The source sends what is not ordered straight to the sink (``BYPASS``), and stock left
+on the last day goes to the sink over that day's carry arcs, so supplies balance.
 
 With ``weekly_nodes`` (the decomposed solve's default) the days after ``fine_days`` are
 grouped: a node stands for a run of days from one node day to the next (the node days are
@@ -39,8 +42,8 @@ import numpy as np
 
 from control_tower.optimize.instance import PlanInstance
 
-CARRY_PROTECTED, CARRY, DEMAND, LANE, ORDER, BYPASS = range(6)
-ARC_KINDS = ("carry_protected", "carry", "demand", "lane", "order", "bypass")
+CARRY_PROTECTED, CARRY, DEMAND, LANE, ORDER, BYPASS, STOCK = range(7)
+ARC_KINDS = ("carry_protected", "carry", "demand", "lane", "order", "bypass", "supplier_stock")
 SOURCE, SINK = 0, 1
 
 
@@ -56,8 +59,8 @@ def integer_demand(demand: np.ndarray) -> np.ndarray:
 class Arcs:
     """The arcs of a block of SKUs (``skus``: instance indices; arc ``sku`` is the position in
     that block). ``ref`` is the location of a carry or demand arc, the lane of a lane arc and
-    the supply option of an order arc; ``day`` the day it leaves (for carry and demand arcs
-    the node's first day)."""
+    the supply option of an order arc and the stock pool of a stock arc; ``day`` the day it
+    leaves (for carry and demand arcs the node's first day, for a stock arc the pool's)."""
 
     skus: np.ndarray
     days: np.ndarray  # node days: every day, or fewer (see weekly_nodes)
@@ -170,7 +173,9 @@ def node_days(instance: PlanInstance, skus: np.ndarray, weekly: bool) -> np.ndar
     early = review[review < fine]
     for s in np.asarray(skus).tolist():
         for o in instance.options_of.get(s, []):
-            days.append(early + instance.supply[o].lead_time_days)
+            option = instance.supply[o]
+            placed = early if option.pool < 0 else instance.order_day_indices(option)
+            days.append(placed[placed < fine] + option.lead_time_days)
     due = np.nonzero(instance.arrivals[skus].sum(axis=(0, 1)) > 0)[0]
     days.append(due)
     out = np.unique(np.concatenate(days).astype(np.int64))
@@ -293,22 +298,42 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray, weekly: bool = False) -
         cost = lanes["unit_cost"][ok][None, :] + line
         add(tail, head, cap, cost, lanes["cost_per_unit"][ok][None, :], LANE, kk, j, leave)
 
-    # supplier orders
+    # supplier orders; a stock pool's from its node, which holds the pool's units
     position = {int(s): i for i, s in enumerate(skus)}
     extra = premiums(instance)
+    pool_node: dict[int, int] = {}
     for o in block_options:
         option = instance.supply[o]
         i = position[option.sku]
-        arrive = np.minimum(review + option.lead_time_days, horizon)
-        placed = review[joins[arrive] < periods]
+        days_open = review if option.pool < 0 else instance.order_day_indices(option)
+        arrive = np.minimum(days_open + option.lead_time_days, horizon)
+        placed = days_open[joins[arrive] < periods]
         if placed.size == 0:
             continue
+        tail, cap = SOURCE, big
+        if option.pool >= 0:
+            pool = instance.pools[option.pool]
+            cap = min(int(pool.quantity), big)
+            if option.pool not in pool_node:
+                pool_node[option.pool] = n_nodes + len(pool_node)
+                add(
+                    np.array([SOURCE]),
+                    pool_node[option.pool],
+                    cap,
+                    0.0,
+                    0.0,
+                    STOCK,
+                    i,
+                    option.pool,
+                    pool.first_day,
+                )
+            tail = pool_node[option.pool]
         head = node[i, option.destination, joins[placed + option.lead_time_days]]
         cost = order_unit_cost(instance, o, extra[o])
         add(
-            np.full(placed.size, SOURCE),
+            np.full(placed.size, tail),
             head,
-            big,
+            cap,
             cost,
             extra[o] + option.freight_per_unit,
             ORDER,
@@ -319,7 +344,7 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray, weekly: bool = False) -
 
     add(np.array([SOURCE]), SINK, big, 0.0, 0.0, BYPASS, -1, -1, 0)
 
-    supplies = np.zeros(n_nodes, dtype=np.int64)
+    supplies = np.zeros(n_nodes + len(pool_node), dtype=np.int64)
     supplies[node[:, :, 0].ravel()] += on_hand.ravel()
     # inbound after the last node day arrives after the horizon's last decision: it is left out
     counted = arrival_period < periods

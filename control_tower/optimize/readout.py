@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from control_tower.optimize.instance import PlanInstance
+from control_tower.optimize.instance import PlanInstance, SupplyOption
 from control_tower.optimize.network import lane_unit_cost, order_unit_cost, premiums
 from control_tower.optimize.solve import Solution
 
@@ -20,7 +20,7 @@ COST_ITEMS = ("shortage", "below_safety_stock", "holding", "transport", "orderin
 @dataclass(frozen=True)
 class PlanLine:
     kind: str  # transfer | order
-    source_kind: str  # neighbour | central DC | VMI | supplier
+    source_kind: str  # neighbour | central DC | VMI | supplier | supplier stock
     sku: str
     from_location: str | None
     to_location: str
@@ -36,8 +36,21 @@ class PlanLine:
     alternatives: tuple[dict, ...]
 
 
+SUPPLIER_STOCK = "supplier stock"
+
+
 def _source_kind(kind: str) -> str:
     return {"central_dc": "central DC", "vmi": "VMI"}.get(kind, "neighbour")
+
+
+def _pool_left(instance: PlanInstance, solution: Solution) -> np.ndarray:
+    """Per stock pool the units the plan leaves with the supplier."""
+    left = np.array([p.quantity for p in instance.pools], dtype=np.int64)
+    for o, q in zip(solution.order_option, solution.order_qty, strict=True):
+        pool = instance.supply[o].pool
+        if pool >= 0:
+            left[pool] -= int(q)
+    return left
 
 
 def spare_stock(instance: PlanInstance, solution: Solution) -> np.ndarray:
@@ -58,6 +71,7 @@ class _Context:
     option_cost: list[float]
     inbound_lanes: dict[int, list[int]]  # destination -> lanes into it
     options_of: dict[int, list[int]]  # sku -> its supply options
+    pool_left: np.ndarray  # per stock pool: units the plan leaves with the supplier
 
 
 def _context(instance: PlanInstance, solution: Solution) -> _Context:
@@ -81,6 +95,7 @@ def _context(instance: PlanInstance, solution: Solution) -> _Context:
         option_cost=[order_unit_cost(instance, o, extra[o]) for o in range(len(instance.supply))],
         inbound_lanes=inbound_lanes,
         options_of=instance.options_of,
+        pool_left=_pool_left(instance, solution),
     )
 
 
@@ -126,10 +141,13 @@ def plan_lines(instance: PlanInstance, solution: Solution) -> list[PlanLine]:
     ):
         option = instance.supply[o]
         arrival = int(t + option.lead_time_days)
+        reason = _reason(instance, solution, ctx, int(s), option.destination, arrival)
+        if option.pool >= 0:
+            reason = _stock_reason(instance, option, int(t)) + reason
         lines.append(
             PlanLine(
                 kind="order",
-                source_kind="supplier",
+                source_kind="supplier" if option.pool < 0 else SUPPLIER_STOCK,
                 sku=instance.skus[s],
                 from_location=None,
                 to_location=instance.locations[option.destination],
@@ -141,7 +159,7 @@ def plan_lines(instance: PlanInstance, solution: Solution) -> list[PlanLine]:
                 unit_price=option.price,
                 value=float(q * instance.unit_cost[s]),
                 cost=float(instance.order_cost + q * (extra[o] + option.freight_per_unit)),
-                reason=_reason(instance, solution, ctx, int(s), option.destination, arrival),
+                reason=reason,
                 alternatives=tuple(
                     _alternatives(
                         instance,
@@ -157,6 +175,16 @@ def plan_lines(instance: PlanInstance, solution: Solution) -> list[PlanLine]:
         )
     lines.sort(key=lambda line: (line.ship_date, line.kind, line.sku, line.to_location))
     return lines
+
+
+def _stock_reason(instance: PlanInstance, option: SupplyOption, day: int) -> str:
+    """Where a call-off from supplier stock comes from: the pool, and its days on the way."""
+    pool = instance.pools[option.pool]
+    return (
+        f"from supplier stock: {option.supplier} {pool.label or 'stock'}, {pool.quantity} units "
+        f"held for us, leaving {instance.day(day)} with {option.lead_time_days} days on the "
+        "way; "
+    )
 
 
 def _reason(
@@ -223,16 +251,24 @@ def _alternatives(
                 if instance.lanes[j].origin == option.destination
             ]
         )
+        pooled = option.pool >= 0
+        if pooled:
+            pool = instance.pools[option.pool]
+            opens = day if pool.first_day <= day else pool.first_day
+            if pool.last_day is not None and opens > pool.last_day:
+                continue  # that week's capacity has passed
+        else:
+            opens = day
         for j, transit, lane_cost in routes:
-            at = day + option.lead_time_days + transit
+            at = opens + option.lead_time_days + transit
             via = "" if j is None else f" via {instance.locations[option.destination]}"
             out.append(
                 {
-                    "source": f"{option.supplier}{via}",
-                    "source_kind": "supplier",
+                    "source": f"{option.supplier}{' stock' if pooled else ''}{via}",
+                    "source_kind": SUPPLIER_STOCK if pooled else "supplier",
                     "cost_per_unit": round(ctx.option_cost[o] + lane_cost, 4),
                     "arrival_date": instance.day(at).isoformat(),
-                    "spare_stock": None,
+                    "spare_stock": int(max(ctx.pool_left[option.pool], 0)) if pooled else None,
                     "chosen": direct and chosen == ("option", o),
                     "_arrival": at,
                 }
@@ -253,10 +289,15 @@ def _verdict(a: dict, best: dict | None, arrival: int, horizon: int) -> str:
     if a["_arrival"] > arrival:
         late = a["_arrival"] - arrival
         return f"arrives {a['arrival_date']}, {late} day{'s' if late > 1 else ''} later"
+    held = a["source_kind"] == SUPPLIER_STOCK
     if a["spare_stock"] is not None and a["spare_stock"] <= 0:
+        if held:
+            return "no stock left: the plan takes all the supplier holds for us"
         return "no stock to spare: it would fall below its own safety stock"
     if best is not None and a["cost_per_unit"] > best["cost_per_unit"] + 1e-9:
         return f"costs {a['cost_per_unit'] - best['cost_per_unit']:.2f} more per unit"
+    if held:
+        return f"as good; the supplier holds {a['spare_stock']} more units the plan leaves"
     if a["spare_stock"] is not None:
         return f"could also send up to {a['spare_stock']} units; the plan uses them elsewhere"
     return "as good; the plan takes one source per review day"

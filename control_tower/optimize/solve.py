@@ -1381,4 +1381,36 @@ def balance_errors(instance: PlanInstance, solution: Solution) -> list[str]:
         problems.append("served beyond demand, or negative")
     if (solution.ship_qty <= 0).any() or (solution.order_qty <= 0).any():
         problems.append("a line with no quantity")
+    problems += _pool_errors(instance, solution)
+    return problems
+
+
+def _pool_errors(instance: PlanInstance, solution: Solution) -> list[str]:
+    """Orders from supplier stock that take more than a pool holds, or leave outside its
+    window."""
+    if not instance.pools or not solution.order_qty.size:
+        return []
+    pool_of = np.array([o.pool for o in instance.supply], dtype=np.int64)[solution.order_option]
+    pooled = pool_of >= 0
+    if not pooled.any():
+        return []
+    problems = []
+    held = np.array([p.quantity for p in instance.pools], dtype=np.int64)
+    taken = np.zeros(len(held), dtype=np.int64)
+    np.add.at(taken, pool_of[pooled], solution.order_qty[pooled])
+    over = np.nonzero(taken > held)[0]
+    if over.size:
+        pool = instance.pools[over[0]]
+        problems.append(
+            f"orders take {taken[over[0]]} units of {instance.skus[pool.sku]} from "
+            f"{pool.supplier}'s {pool.label or 'stock'}, which holds {pool.quantity}"
+        )
+    first = np.array([p.first_day for p in instance.pools], dtype=np.int64)[pool_of[pooled]]
+    last = np.array(
+        [instance.horizon - 1 if p.last_day is None else p.last_day for p in instance.pools],
+        dtype=np.int64,
+    )[pool_of[pooled]]
+    days = solution.order_day[pooled]
+    if ((days < first) | (days > last)).any():
+        problems.append("an order from supplier stock leaves outside the days it is available")
     return problems

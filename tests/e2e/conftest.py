@@ -38,6 +38,7 @@ def planned(planned_demo_path, tmp_path):
     with Store(path) as store:
         # the plan's transfers only: an expedite drafted for a late PO could top the inbox
         settings.actions.draft_expedites = False
+        settings.actions.draft_supplier_actions = False
         exceptions.run_exceptions(store, settings)
         inbox = exceptions.list_exceptions(store).filter(pl.col("action_ids").is_not_null())
         top = inbox.row(0, named=True)

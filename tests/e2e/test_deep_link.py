@@ -33,6 +33,8 @@ NAV = [
     "Actions and audit",
     "Reports",
     "Ask the agent",
+    "Suppliers and VMI",
+    "Supplier portal",
     "Data",
 ]  # app.py's navigation, in order
 

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 
 from control_tower.config import OptimizerSettings
-from control_tower.optimize import Lane, PlanInstance, SupplyOption
+from control_tower.optimize import Lane, PlanInstance, StockPool, SupplyOption
 
 AS_OF = date(2026, 3, 1)
 
@@ -35,6 +35,7 @@ def make_instance(
     review_days: int = 7,
     budget: float | None = None,
     arrivals: dict[tuple[int, int, int], float] | None = None,
+    pools: list[StockPool] | None = None,
 ) -> PlanInstance:
     """``demand[(sku, loc)]``: units every day; ``demand_days[(sku, loc, day)]``: on one day."""
     n_loc = len(locations)
@@ -76,4 +77,5 @@ def make_instance(
         transfer_line_cost=transfer_line_cost,
         budget=budget,
         settings=OptimizerSettings(mode=mode, time_limit_s=20),
+        pools=pools or [],
     )

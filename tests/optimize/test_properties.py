@@ -1,6 +1,7 @@
 """Properties every plan keeps, on random small networks: flows balance day by day (what
 arrives less what leaves is the change in stock), stock never goes negative, nothing is served
-beyond demand, shared capacities hold, and the per-SKU decomposition never beats the coupled
+beyond demand, shared capacities hold, orders from a supplier's stock stay within what it
+holds and the days it can leave, and the per-SKU decomposition never beats the coupled
 optimum (it solves a restriction of the same problem). Plans on weekly nodes keep the same
 day-by-day properties."""
 
@@ -12,7 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from control_tower.optimize import Lane, SolveStatus, SupplyOption, plan_instance
+from control_tower.optimize import Lane, SolveStatus, StockPool, SupplyOption, plan_instance
 from control_tower.optimize.solve import balance_errors, coupling_violations
 from tests.optimize.instances import make_instance
 
@@ -53,6 +54,17 @@ def instances(draw, mode: str, weekly: bool = False):
         )
         for s in range(n_sku)
     ]
+    pools = []
+    for s in range(n_sku):  # some SKUs: stock the supplier holds, to one or two locations
+        if not draw(st.booleans()):
+            continue
+        first = draw(st.integers(0, 5))
+        last = draw(st.sampled_from([None, first + 6]))
+        pools.append(StockPool(s, "SUP", draw(st.integers(0, 80)), first, last, "stock"))
+        for dest in sorted(set(draw(st.lists(st.integers(0, n_loc - 1), min_size=1, max_size=2)))):
+            supply.append(
+                SupplyOption(s, "SUP", dest, draw(st.integers(0, 3)), 0.0, 8.0, pool=len(pools) - 1)
+            )
     capacity = {loc: draw(st.sampled_from([math.inf, 400.0])) for loc in range(n_loc)}
     safety = {(s, loc): draw(st.integers(0, 15)) for s in range(n_sku) for loc in range(n_loc)}
     instance = make_instance(
@@ -70,6 +82,7 @@ def instances(draw, mode: str, weekly: bool = False):
         transfer_line_cost=draw(st.sampled_from([0.0, 5.0])),
         review_days=draw(st.sampled_from([1, 7])),
         mode=mode,
+        pools=pools,
     )
     if weekly:  # weekly nodes after a few daily days, so most of the horizon is weekly
         fine = draw(st.sampled_from([0, 2, 5]))

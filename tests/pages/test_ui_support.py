@@ -314,3 +314,26 @@ def test_lifts_table_has_a_column_per_category_even_for_hostile_names():
     assert frame["All products"].to_list() == [2.5, None]
     assert frame["<b>x</b>/'\""].to_list() == [None, 0.2]
     assert tables.lifts_table(None).is_empty() and tables.lifts_table({"groups": []}).is_empty()
+
+
+def test_edited_rows_are_the_changed_ones_as_text():
+    before = pl.DataFrame(
+        {
+            "sku": ["A", "B", "C"],
+            "available_quantity": [10, None, 5],
+            "available_date": [date(2026, 3, 1), None, None],
+        }
+    )
+    after = pl.from_pandas(before.to_pandas())  # what st.data_editor hands back, unchanged
+    assert tables.edited_rows(before, after, "available_quantity").height == 0
+    edited = before.with_columns(
+        pl.when(pl.col("sku") == "C")
+        .then(7)
+        .otherwise(pl.col("available_quantity"))
+        .alias("available_quantity")
+    ).to_pandas()
+    changed = tables.edited_rows(before, pl.from_pandas(edited), "available_quantity")
+    assert changed.rows() == [("C", "7", None)]
+    # a row left without a quantity is not recorded
+    blank = before.with_columns(pl.lit(None, pl.Int64).alias("available_quantity")).to_pandas()
+    assert tables.edited_rows(before, pl.from_pandas(blank), "available_quantity").height == 0
