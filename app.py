@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from control_tower import users
 from control_tower.errors import ControlTowerError
 from ui import auth, state
 from ui.errors import reported
@@ -58,21 +59,33 @@ SUPPLIER_PAGES = {
 }
 
 
-def _signed_in_role() -> str | None:
+SIGN_IN_PAGES = {
+    "": [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
+}
+
+
+def _pages() -> dict:
+    """What this session may open: a supplier user its portal; a signed-out visitor, when
+    signing in is required, the sign-in page; a sign-in that failed, the sign-in page
+    (never the network)."""
     try:
         actor = auth.current_actor()
     except ControlTowerError:
-        return None
-    return actor.role if actor is not None else None
+        return SIGN_IN_PAGES
+    if actor is None:
+        store = state.get_store()
+        return SIGN_IN_PAGES if users.sign_in_required(store, state.get_settings().auth) else PAGES
+    return SUPPLIER_PAGES if actor.role == "supplier" else PAGES
 
 
-page = st.navigation(SUPPLIER_PAGES if _signed_in_role() == "supplier" else PAGES)
+page = st.navigation(_pages())
 
 with st.sidebar, reported():
     store = state.get_store()
     as_of = state.data_as_of(store)
     st.caption(f"Data as of **{as_of}**" if as_of else "No data loaded yet")
-    st.caption(f"Database: `{store.path}`")
+    if page.title not in ("Supplier portal", "Sign in"):
+        st.caption(f"Database: `{store.path}`")
     auth.sign_in_panel(store)
 
 page.run()

@@ -356,6 +356,7 @@ def explain_policy(ctx: ToolContext, args: PolicyArgs) -> ToolResult:
         args.location,
         ctx.settings.policies,
         position_settings=ctx.settings.position,
+        suppliers=ctx.settings.suppliers,
     )
     i = policy.inputs
     facts = [

@@ -82,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for loc in (dc, vmi_site)
             }
+            # each SKU sold at most its stock over all repeats: a unit per sale, cycled
+            picks = {
+                loc: [sku for sku, q in rows for _ in range(min(q // (args.repeat + 1), SALES))][
+                    :SALES
+                ]
+                for loc, rows in held.items()
+            }
             for run in range(args.repeat):
                 for label, loc in (("DC", dc), ("VMI site", vmi_site)):
-                    stocked = held[loc]
+                    stocked = picks[loc]
                     at = datetime.combine(today, datetime.min.time()) + timedelta(
                         hours=20, minutes=run
                     )
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                         Movement(
                             f"bench:{label}:{run}:{i}",
                             at,
-                            stocked[i % len(stocked)][0],
+                            stocked[i % len(stocked)],
                             loc,
                             MovementType.SALE,
                             -1,

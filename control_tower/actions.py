@@ -790,10 +790,12 @@ def receive(
                 [ref],
             ).fetchall()[0][0]
             # a call-off into a VMI site stays the supplier's until we consume it
-            site_kind = cur.execute(
-                "SELECT kind FROM locations WHERE code = ?", [action["to_location"]]
+            consigned = cur.execute(
+                "SELECT l.kind = 'vmi' AND s.vmi FROM locations l, suppliers s "
+                "WHERE l.code = ? AND s.code = ?",
+                [action["to_location"], action["supplier"]],
             ).fetchall()
-            owner = action["supplier"] if site_kind and site_kind[0][0] == "vmi" else "company"
+            owner = action["supplier"] if consigned and consigned[0][0] else "company"
             ledger.post_in(
                 cur,
                 [

@@ -381,7 +381,8 @@ WITH received AS (
       AND reference IN (SELECT po_number FROM purchase_orders WHERE supplier = $supplier)
     GROUP BY ALL
 ), shipped AS (
-    SELECT po_number, sku, sum(quantity) AS shipped, max(shipped_on) AS last_shipped
+    SELECT po_number, sku, sum(quantity) AS shipped, max(shipped_on) AS last_shipped,
+           arg_max(expected_date, shipment_id) AS shipment_eta
     FROM supplier_shipments WHERE supplier = $supplier GROUP BY ALL
 )
 SELECT p.po_number, p.sku, pr.name, p.location, loc.kind = 'vmi' AS call_off, p.quantity,
@@ -389,7 +390,7 @@ SELECT p.po_number, p.sku, pr.name, p.location, loc.kind = 'vmi' AS call_off, p.
        coalesce(s.shipped, 0)::BIGINT AS shipped,
        greatest(p.quantity - greatest(coalesce(r.received, 0), coalesce(s.shipped, 0)), 0)::BIGINT
            AS to_ship,
-       p.order_date, p.expected_date, s.last_shipped
+       p.order_date, p.expected_date, s.last_shipped, s.shipment_eta
 FROM purchase_orders p
 LEFT JOIN received r USING (po_number, sku)
 LEFT JOIN shipped s USING (po_number, sku)
@@ -403,7 +404,8 @@ ORDER BY p.expected_date, p.po_number, p.sku
 def open_orders(store: Store, actor: Actor | None, supplier: str) -> pl.DataFrame:
     """``supplier``'s open purchase order lines (call-offs into a VMI site flagged), with what
     it shipped and what we received: po_number, sku, name, location, call_off, quantity,
-    received, shipped, to_ship, order_date, expected_date, last_shipped."""
+    received, shipped, to_ship, order_date, expected_date (promised), last_shipped,
+    shipment_eta (the latest shipment's expected date)."""
     scope(actor, supplier)
     return store.query(OPEN_ORDERS_SQL, {"supplier": supplier})
 
@@ -419,9 +421,10 @@ def record_shipment(
     shipped_on: date,
     expected_date: date,
 ) -> int:
-    """Record that ``supplier`` shipped ``quantity`` of an open PO line of its own; the
-    line's expected date becomes the shipment's (the supplier's latest word). Returns the
-    shipment id."""
+    """Record that ``supplier`` shipped ``quantity`` of an open PO line of its own, with
+    the date it expects the goods with us. The line keeps the date promised when it was
+    ordered (on-time rate and late inbound are measured against the promise; a new promise
+    is an expedite's); the shipment's date shows next to it. Returns the shipment id."""
     scope(actor, supplier, write=True)
     assert actor is not None
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
@@ -461,10 +464,6 @@ def record_shipment(
                 actor.name,
             ],
         ).fetchall()[0][0]
-        cur.execute(
-            "UPDATE purchase_orders SET expected_date = ? WHERE po_number = ? AND sku = ?",
-            [expected_date, po_number, sku],
-        ).fetchall()
     log.info("%s recorded shipment %s of %s %s", actor.name, shipment_id, po_number, sku)
     return int(shipment_id)
 
@@ -506,7 +505,9 @@ def answer_allocation(
 ) -> int:
     """``supplier`` answers a request for allocation sent to it: it allocates ``quantity``
     (0 when it cannot), ready from ``available_date``. The answer is recorded as a stock
-    report line of that SKU and closes the request, in one transaction. Returns the report id."""
+    report line of that SKU (the units held for us become the allocation when it is more
+    than the last report said, the capacity reported stays) and closes the request, in one
+    transaction. Returns the report id."""
     scope(actor, supplier, write=True)
     assert actor is not None
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
@@ -540,6 +541,17 @@ def answer_allocation(
         ).fetchall()[0][0]
         if latest is not None and stamp < latest:
             stamp = latest
+        # the SKU's current report line: an allocation adds to what is held for us (a
+        # refusal lowers nothing) and keeps the capacity reported with it
+        current = cur.execute(
+            "SELECT s.report_id, s.available_qty, s.available_date FROM supplier_stock s "
+            "JOIN supplier_stock_reports r USING (report_id) WHERE s.supplier = ? AND s.sku = ? "
+            "ORDER BY r.as_of DESC, s.report_id DESC LIMIT 1",
+            [supplier, action["sku"]],
+        ).fetchall()
+        held, held_from = (int(current[0][1]), current[0][2]) if current else (0, available_date)
+        now_held = max(held, quantity)
+        ready = available_date if quantity > held else held_from
         report_id = cur.execute(
             "INSERT INTO supplier_stock_reports (supplier, as_of, recorded_at, recorded_by, "
             "source, lines) VALUES (?, ?, ?, ?, ?, 1) RETURNING report_id",
@@ -547,8 +559,14 @@ def answer_allocation(
         ).fetchall()[0][0]
         cur.execute(
             "INSERT INTO supplier_stock VALUES (?, ?, ?, ?, ?, ?)",
-            [report_id, supplier, action["sku"], quantity, available_date, text or None],
+            [report_id, supplier, action["sku"], now_held, ready, text or None],
         ).fetchall()
+        if current:
+            cur.execute(
+                "INSERT INTO supplier_capacity SELECT ?, supplier, sku, week_start, capacity "
+                "FROM supplier_capacity WHERE report_id = ? AND sku = ? AND week_start + 7 > ?",
+                [report_id, current[0][0], action["sku"], today],
+            ).fetchall()
         _set_status(cur, action_id, "closed")
         _event(
             cur,
@@ -597,7 +615,7 @@ def scorecard(store: Store, settings, *, as_of: date | None = None) -> pl.DataFr
     and spread against the stated, fill rate; :func:`control_tower.suppliers.supplier_performance`),
     its stock report (SKUs reported, how many are below their low-water mark, the report's
     age) and what we owe it for consigned stock consumed and not yet settled."""
-    from control_tower import supplier_rules, suppliers
+    from control_tower import suppliers
 
     day = position.resolve_as_of(store, as_of)
     cfg = settings.suppliers
@@ -605,20 +623,9 @@ def scorecard(store: Store, settings, *, as_of: date | None = None) -> pl.DataFr
         store, as_of=day, days=cfg.performance_days, grace_days=cfg.on_time_grace_days
     )
     heads = store.query("SELECT code AS supplier, name AS supplier_name, vmi FROM suppliers")
-    stock = supplier_stock(store, as_of=day)
-    demand = dict(
-        store.rows(
-            supplier_rules.NETWORK_DEMAND_SQL,
-            {"as_of": day, "days": settings.position.demand_window_days},
-        )
-    )
-    low = [
-        held < supplier_rules.threshold(settings, sup, sku, float(demand.get(sku) or 0.0))
-        for sup, sku, held in stock.select("supplier", "sku", "available_qty").iter_rows()
-    ]
+    stock = stock_with_marks(store, settings, as_of=day).rename({"low_water": "low"})
     stock_summary = (
-        stock.with_columns(pl.Series("low", low, dtype=pl.Boolean))
-        .group_by("supplier")
+        stock.group_by("supplier")
         .agg(
             pl.len().alias("skus_reported"),
             pl.col("low").sum().alias("skus_low_water"),
@@ -664,4 +671,26 @@ def stock_of_sku(store: Store, sku: str, *, as_of: date | None = None) -> pl.Dat
             "reported_at",
             "age_days",
         )
+    )
+
+
+def stock_with_marks(store: Store, settings, *, as_of: date | None = None) -> pl.DataFrame:
+    """:func:`supplier_stock` with each SKU's low-water mark (units) and whether the reported
+    stock is below it (the rule :mod:`control_tower.supplier_rules` raises)."""
+    from control_tower import supplier_rules
+
+    day = position.resolve_as_of(store, as_of)
+    stock = supplier_stock(store, as_of=day)
+    demand = dict(
+        store.rows(
+            supplier_rules.NETWORK_DEMAND_SQL,
+            {"as_of": day, "days": settings.position.demand_window_days},
+        )
+    )
+    marks = [
+        float(supplier_rules.threshold(settings, sup, sku, float(demand.get(sku) or 0.0)))
+        for sup, sku in stock.select("supplier", "sku").iter_rows()
+    ]
+    return stock.with_columns(pl.Series("low_water_mark", marks, dtype=pl.Float64)).with_columns(
+        (pl.col("available_qty") < pl.col("low_water_mark")).alias("low_water")
     )

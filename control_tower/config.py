@@ -267,6 +267,12 @@ class AuthSettings(BaseModel):
     password: for demos only, and clearly marked."""
 
     demo_users: bool = Field(False, description="offer the demo users (no password)")
+    require_sign_in: bool = Field(
+        False,
+        description="signed-out visitors see only the sign-in page; on by itself once the "
+        "store has a supplier user or oidc_roles names a supplier role (suppliers must never "
+        "read the network signed out)",
+    )
     oidc_roles: dict[str, str] = Field(
         default_factory=dict, description="e-mail -> role for users signed in with OpenID Connect"
     )

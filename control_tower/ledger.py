@@ -252,31 +252,31 @@ def find_transfer_problems(
 
 CONSUMING_TYPES = ("sale", "issue", "transfer_out")
 
-# Who owns the units a consumption at a VMI site takes when the posting does not say: the
-# supplier whose VMI levels cover the SKU there, else the SKU's only VMI supplier.
+# Who holds what at the VMI sites a posting consumes from, and who consigns each SKU there by
+# default (the supplier of its VMI levels, else the SKU's only VMI supplier).
+_HOLDINGS_SQL = """
+SELECT l.sku, l.location, l.owner, sum(l.quantity)::BIGINT
+FROM ledger l JOIN (SELECT DISTINCT sku, location FROM ownership_keys) k USING (sku, location)
+GROUP BY ALL
+"""
 _CONSIGNOR_SQL = """
-WITH vmi_sites AS (SELECT code FROM locations WHERE kind = 'vmi'),
-rows AS (
-    SELECT DISTINCT sku, location FROM ownership_rows
-    WHERE owner = 'company' AND location IN (SELECT code FROM vmi_sites)
-),
+WITH keys AS (SELECT DISTINCT sku, location FROM ownership_keys),
 vmi_suppliers AS (
     SELECT sp.sku, min(sp.supplier) AS supplier, count(*) AS n
     FROM supplier_products sp JOIN suppliers s ON s.code = sp.supplier
     WHERE s.vmi GROUP BY sp.sku
-),
-ours AS (  -- stock we own there already (a file that never said who owns what) is used first
-    SELECT l.sku, l.location, sum(l.quantity) AS units
-    FROM ledger l JOIN rows r USING (sku, location)
-    WHERE l.owner = 'company'
-    GROUP BY ALL
 )
-SELECT r.sku, r.location, coalesce(v.supplier, CASE WHEN vs.n = 1 THEN vs.supplier END)
-FROM rows r
+SELECT k.sku, k.location, coalesce(v.supplier, CASE WHEN vs.n = 1 THEN vs.supplier END)
+FROM keys k
 LEFT JOIN vmi_levels v USING (sku, location)
 LEFT JOIN vmi_suppliers vs USING (sku)
-LEFT JOIN ours o USING (sku, location)
-WHERE coalesce(o.units, 0) <= 0
+"""
+# What a replayed consumption passed when it was first posted: its ownership rows.
+_STORED_SQL = """
+SELECT l.event_id, l.owner, l.reference, l.quantity FROM ledger l
+WHERE l.event_id IN (SELECT event_id FROM ownership_ids)
+   OR (l.movement_type = 'consignment_consume'
+       AND l.reference IN (SELECT event_id FROM ownership_ids))
 """
 
 _PAYABLES_SQL = """
@@ -294,12 +294,17 @@ WHERE n.movement_type = 'consignment_consume' AND n.quantity < 0 AND n.owner <> 
 
 
 def pass_ownership(cur: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with every consumption of consigned stock made ours first: a sale, issue or
-    transfer out whose owner is a supplier, or at a VMI site where we own none of the SKU
-    (owner taken from the VMI levels or the SKU's VMI supplier), becomes the company's, preceded at the same instant by a
-    ``consignment_consume`` pair (the supplier's units out, ours in); a transfer's inbound leg
-    is always ours."""
-    # consigned stock that leaves on a transfer was consumed as it left: it arrives as ours
+    """``frame`` with every consumption of consigned stock made ours first, at the same
+    instant, by a ``consignment_consume`` pair per supplier (``<event id>:own:<supplier>``,
+    its units out; ``<event id>:ours:<supplier>``, ours in); the consumption itself is then
+    posted as ours. A sale, issue or transfer out whose owner is a supplier passes all of it
+    from that supplier. One at a VMI site with no owner named takes the stock we own there
+    first, then the suppliers' consigned stock (the most held first; held now, as the batch
+    moves it), and what none holds falls on the site's default consignor (its VMI levels'
+    supplier, else the SKU's only VMI supplier), so an overdraft is refused as that
+    supplier's. A replayed consumption keeps what it passed when first posted. A
+    transfer's inbound leg is always ours. Every other column of a consumption is copied to
+    its pair."""
     frame = frame.with_columns(
         pl.when(pl.col("movement_type") == "transfer_in")
         .then(pl.lit(COMPANY))
@@ -312,52 +317,119 @@ def pass_ownership(cur: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.Da
     vmi_sites = [
         r[0] for r in cur.execute("SELECT code FROM locations WHERE kind = 'vmi'").fetchall()
     ]
-    at_vmi = consuming & pl.col("location").is_in(vmi_sites) & (pl.col("owner") == COMPANY)
-    if frame.filter(at_vmi).height:
-        with registered(
-            cur, "ownership_rows", frame.filter(at_vmi).select("sku", "location", "owner")
-        ):
-            found = cur.execute(_CONSIGNOR_SQL).fetchall()
-        consignors = pl.DataFrame(
-            found,
-            schema={"sku": pl.String, "location": pl.String, "_consignor": pl.String},
-            orient="row",
-        )
-        frame = (
-            frame.join(consignors, on=["sku", "location"], how="left")
-            .with_columns(
-                pl.when(at_vmi & pl.col("_consignor").is_not_null())
-                .then(pl.col("_consignor"))
-                .otherwise(pl.col("owner"))
-                .alias("owner")
-            )
-            .drop("_consignor")
-        )
-    passing = consuming & (pl.col("owner") != COMPANY)
-    picked = frame.filter(passing)
+    candidate = consuming & ((pl.col("owner") != COMPANY) | pl.col("location").is_in(vmi_sites))
+    indexed = frame.with_row_index("__ownership_row")
+    picked = indexed.filter(candidate)
     if picked.height == 0:
         return frame
-    note = pl.concat_str(
-        [pl.lit("ownership passes to us on "), pl.col("movement_type"), pl.lit(" 寄售消耗")]
+    # every row of the batch at the SKU x sites consumed from: which were posted before
+    around = indexed.join(
+        picked.select("sku", "location").unique(), on=["sku", "location"], how="semi"
     )
-    theirs = picked.with_columns(
-        (pl.col("event_id") + ":own").alias("event_id"),
-        pl.lit("consignment_consume").alias("movement_type"),
-        pl.col("event_id").alias("reference"),
-        note.alias("note"),
+    ids = around.select("event_id").unique()
+    with registered(cur, "ownership_ids", ids):
+        stored_rows = cur.execute(_STORED_SQL).fetchall()
+    stored_ids = {row[0] for row in stored_rows}
+    stored_owner = {event_id: owner for event_id, owner, _ref, _q in stored_rows}
+    stored_pairs: dict[str, list[tuple[str, str, int]]] = {}
+    for event_id, owner, ref, quantity in stored_rows:
+        if ref is not None and event_id.startswith(f"{ref}:own"):
+            stored_pairs.setdefault(ref, []).append((event_id, owner, -int(quantity)))
+    pair_rows: list[dict] = []
+    owner_of_row: dict[int, str] = {}
+    fresh = picked.filter(~pl.col("event_id").is_in(list(stored_ids)))
+    # replays: the pairs first posted, again (the insert skips them as exact replays)
+    for row in picked.filter(pl.col("event_id").is_in(list(stored_ids))).iter_rows(named=True):
+        owner_of_row[row["__ownership_row"]] = stored_owner[row["event_id"]]
+        for own_id, supplier, taken in stored_pairs.get(row["event_id"], []):
+            ours_id = own_id.replace(":own", ":ours", 1)
+            pair_rows += _pair(row, supplier, taken, own_id, ours_id)
+    if fresh.height:
+        keys = fresh.select("sku", "location").unique()
+        with registered(cur, "ownership_keys", keys):
+            holdings = cur.execute(_HOLDINGS_SQL).fetchall()
+            default = {(k, loc): c for k, loc, c in cur.execute(_CONSIGNOR_SQL).fetchall()}
+        held: dict[tuple[str, str], dict[str, int]] = {}
+        for sku, location, owner, units in holdings:
+            held.setdefault((sku, location), {})[owner] = int(units)
+        # the batch's own movements at those keys, in the ledger's order within an instant
+        touching = around.join(keys, on=["sku", "location"], how="semi").sort(
+            ["ts", "quantity", "event_id"], descending=[False, True, False]
+        )
+        fresh_rows = set(fresh["__ownership_row"].to_list())
+        for row in touching.iter_rows(named=True):
+            key = (row["sku"], row["location"])
+            book = held.setdefault(key, {})
+            if row["__ownership_row"] not in fresh_rows:
+                if row["event_id"] not in stored_ids:  # a new non-consuming movement
+                    book[row["owner"]] = book.get(row["owner"], 0) + int(row["quantity"])
+                continue
+            need = -int(row["quantity"])
+            takes: list[tuple[str, int]] = []
+            if row["owner"] != COMPANY:  # the posting names whose stock it consumes
+                takes.append((row["owner"], need))
+            else:
+                mine = min(need, max(book.get(COMPANY, 0), 0))
+                need -= mine
+                book[COMPANY] = book.get(COMPANY, 0) - mine
+                for supplier, units in sorted(
+                    ((o, u) for o, u in book.items() if o != COMPANY and u > 0),
+                    key=lambda item: (-item[1], item[0]),
+                ):
+                    if need <= 0:
+                        break
+                    take = min(need, units)
+                    takes.append((supplier, take))
+                    need -= take
+                if need > 0:
+                    fallback = default.get(key)
+                    if fallback is None:  # nobody consigns it here: our overdraft
+                        book[COMPANY] = book.get(COMPANY, 0) - need
+                    else:
+                        takes.append((fallback, need))
+            merged: dict[str, int] = {}
+            for supplier, take in takes:
+                merged[supplier] = merged.get(supplier, 0) + take
+            for supplier, take in merged.items():
+                book[supplier] = book.get(supplier, 0) - take
+                pair_rows += _pair(
+                    row,
+                    supplier,
+                    take,
+                    f"{row['event_id']}:own:{supplier}",
+                    f"{row['event_id']}:ours:{supplier}",
+                )
+            owner_of_row[row["__ownership_row"]] = COMPANY
+    rows = list(owner_of_row.items())
+    owners = pl.DataFrame(
+        {"__ownership_row": [r for r, _ in rows], "_owner": [o for _, o in rows]},
+        schema={"__ownership_row": pl.UInt32, "_owner": pl.String},
     )
-    ours = picked.with_columns(
-        (pl.col("event_id") + ":ours").alias("event_id"),
-        pl.lit("consignment_consume").alias("movement_type"),
-        (-pl.col("quantity")).alias("quantity"),
-        pl.lit(COMPANY).alias("owner"),
-        pl.col("event_id").alias("reference"),
-        note.alias("note"),
+    mine = (
+        indexed.join(owners, on="__ownership_row", how="left")
+        .with_columns(pl.coalesce("_owner", "owner").alias("owner"))
+        .drop("__ownership_row", "_owner")
     )
-    mine = frame.with_columns(
-        pl.when(passing).then(pl.lit(COMPANY)).otherwise(pl.col("owner")).alias("owner")
-    )
-    return pl.concat([mine, theirs, ours])
+    if not pair_rows:
+        return mine
+    pairs = pl.DataFrame(pair_rows, schema=mine.schema, orient="row")
+    return pl.concat([mine, pairs])
+
+
+def _pair(row: dict, supplier: str, units: int, own_id: str, ours_id: str) -> list[dict]:
+    """The two ``consignment_consume`` rows passing ``units`` of ``row``'s SKU from
+    ``supplier`` to us, at the row's instant (its other columns copied)."""
+    base = {k: v for k, v in row.items() if k != "__ownership_row"}
+    note = f"ownership passes to us on {row['movement_type']} 寄售消耗"
+    common = base | {
+        "movement_type": "consignment_consume",
+        "reference": row["event_id"],
+        "note": note,
+    }
+    return [
+        common | {"event_id": own_id, "quantity": -units, "owner": supplier},
+        common | {"event_id": ours_id, "quantity": units, "owner": COMPANY},
+    ]
 
 
 def append_movements(

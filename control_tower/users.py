@@ -180,3 +180,15 @@ def oidc_actor(email: str, roles: dict[str, str], default_role: str) -> Actor:
             "'supplier:<supplier code>'"
         )
     return Actor(email, role, supplier)
+
+
+def sign_in_required(store: Store, auth) -> bool:
+    """Whether a signed-out visitor must sign in before reading anything: when configured
+    (``[auth] require_sign_in``), and whenever suppliers can sign in (a local supplier user,
+    or an OpenID Connect role 'supplier:...'): a supplier must not read the network signed
+    out."""
+    if auth.require_sign_in:
+        return True
+    if any(str(role).startswith("supplier") for role in auth.oidc_roles.values()):
+        return True
+    return bool(store.scalar("SELECT count(*) FROM users WHERE role = 'supplier' AND NOT disabled"))

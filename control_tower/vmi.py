@@ -121,12 +121,16 @@ def set_level(
         if kind[0][0] != "vmi":
             raise CollabError(f"{location} is a {kind[0][0]} site; VMI levels are for VMI sites")
         supplies = cur.execute(
-            "SELECT 1 FROM supplier_products WHERE supplier = ? AND sku = ?", [supplier, sku]
+            "SELECT s.vmi FROM supplier_products sp JOIN suppliers s ON s.code = sp.supplier "
+            "WHERE sp.supplier = ? AND sp.sku = ?",
+            [supplier, sku],
         ).fetchall()
         if not supplies:
             raise NotFoundError(
                 f"{supplier} does not supply {sku!r} to us", title="Unknown supplier item"
             )
+        if not supplies[0][0]:
+            raise CollabError(f"{supplier} is not a VMI supplier: it holds no consigned stock")
         before = cur.execute(
             "SELECT supplier, min_qty, max_qty FROM vmi_levels WHERE sku = ? AND location = ?",
             [sku, location],
@@ -136,6 +140,22 @@ def set_level(
                 f"{sku} at {location} is consigned by another supplier; a planner changes that"
                 if actor.role == "supplier"
                 else f"{sku} at {location} is consigned by {before[0][0]}, not {supplier}"
+            )
+        if not before and actor.role == "supplier":
+            raise CollabError(
+                f"no VMI levels are agreed for {sku} at {location}: a planner agrees them first"
+            )
+        others = cur.execute(
+            "SELECT owner FROM ledger WHERE sku = ? AND location = ? AND owner NOT IN "
+            "('company', ?) GROUP BY owner HAVING sum(quantity) > 0",
+            [sku, location, supplier],
+        ).fetchall()
+        if others:
+            raise CollabError(
+                f"another supplier holds consigned stock of {sku} at {location}"
+                if actor.role == "supplier"
+                else f"{', '.join(o[0] for o in others)} holds consigned stock of {sku} at "
+                f"{location}: its levels stand until that stock is used"
             )
         now = datetime.now()
         cur.execute(
@@ -315,39 +335,48 @@ def issue_statement(
 
 
 RECONCILE_SQL = """
-WITH st AS (
-    SELECT statement_id, supplier, period_start, period_end FROM settlement_statements
+WITH periods AS (  -- the periods of the statements asked for
+    SELECT DISTINCT supplier, period_start, period_end FROM settlement_statements
     WHERE ($all OR supplier = $supplier) AND ($statement IS NULL OR statement_id = $statement)
-), rep AS (  -- the supplier's latest consumption report for exactly the statement's period
-    SELECT st.statement_id, r.report_id
-    FROM st JOIN supplier_consumption_reports r USING (supplier, period_start, period_end)
-    QUALIFY row_number() OVER (PARTITION BY st.statement_id
+), settled AS (  -- every statement of those periods (a late one settles stragglers)
+    SELECT s.statement_id, s.supplier, s.period_start, s.period_end
+    FROM settlement_statements s JOIN periods USING (supplier, period_start, period_end)
+), heads AS (
+    SELECT supplier, period_start, period_end, max(statement_id) AS statement_id,
+           list(statement_id ORDER BY statement_id) AS statement_ids
+    FROM settled GROUP BY ALL
+), rep AS (  -- the supplier's latest consumption report for exactly that period
+    SELECT p.supplier, p.period_start, p.period_end, r.report_id
+    FROM periods p JOIN supplier_consumption_reports r USING (supplier, period_start, period_end)
+    QUALIFY row_number() OVER (PARTITION BY p.supplier, p.period_start, p.period_end
                                ORDER BY r.recorded_at DESC, r.report_id DESC) = 1
 ), ours AS (
-    SELECT l.statement_id, l.sku, l.quantity, l.amount FROM settlement_lines l
-    WHERE l.statement_id IN (SELECT statement_id FROM st)
+    SELECT t.supplier, t.period_start, t.period_end, l.sku,
+           sum(l.quantity) AS quantity, sum(l.amount) AS amount
+    FROM settled t JOIN settlement_lines l USING (statement_id)
+    GROUP BY ALL
 ), theirs AS (
-    SELECT rep.statement_id, c.sku, c.quantity AS reported
+    SELECT rep.supplier, rep.period_start, rep.period_end, c.sku, c.quantity AS reported
     FROM rep JOIN supplier_consumption c USING (report_id)
 ), lines AS (
-    SELECT coalesce(o.statement_id, t.statement_id) AS statement_id,
-           coalesce(o.sku, t.sku) AS sku,
+    SELECT supplier, period_start, period_end, sku,
            coalesce(o.quantity, 0)::BIGINT AS quantity,
            coalesce(o.amount, 0)::DOUBLE AS amount,
            t.reported
-    FROM ours o FULL JOIN theirs t USING (statement_id, sku)
+    FROM ours o FULL JOIN theirs t USING (supplier, period_start, period_end, sku)
 )
-SELECT st.statement_id, st.supplier, st.period_start, st.period_end, l.sku, p.name,
+SELECT h.statement_id, h.statement_ids, l.supplier, l.period_start, l.period_end, l.sku, p.name,
        l.quantity, l.amount,
        CASE WHEN l.quantity > 0 THEN l.amount / l.quantity END AS unit_price,
        rep.report_id,
        CASE WHEN rep.report_id IS NOT NULL THEN coalesce(l.reported, 0) END AS reported,
        CASE WHEN rep.report_id IS NOT NULL THEN coalesce(l.reported, 0) - l.quantity END
            AS difference
-FROM lines l JOIN st USING (statement_id)
-LEFT JOIN rep USING (statement_id)
+FROM lines l
+JOIN heads h USING (supplier, period_start, period_end)
+LEFT JOIN rep USING (supplier, period_start, period_end)
 LEFT JOIN products p ON p.sku = l.sku
-ORDER BY st.statement_id DESC, l.sku
+ORDER BY h.statement_id DESC, l.sku
 """
 
 
@@ -358,10 +387,13 @@ def reconciliation(
     statement_id: int | None = None,
     tolerance: int = 0,
 ) -> pl.DataFrame:
-    """Per statement and SKU: what we settle (quantity, amount, unit_price) against what the
-    supplier reported consumed for the same period (its latest report; null when it has not
-    reported), the difference (theirs - ours) and a status: 'agrees', 'differs' (beyond
-    ``tolerance`` units) or 'not reported'. A SKU only one side has shows 0 on the other."""
+    """Per settled period and SKU: what we settle (quantity, amount, unit_price: over every
+    statement of the period, ``statement_ids``, a late one settling stragglers;
+    ``statement_id`` the latest) against what the supplier reported consumed for the same
+    period (its latest report; null when it has not reported), the difference (theirs -
+    ours) and a status: 'agrees', 'differs' (beyond ``tolerance`` units) or 'not reported'.
+    A SKU only one side has shows 0 on the other. ``statement_id`` picks that statement's
+    period."""
     frame = store.query(
         RECONCILE_SQL,
         {"all": supplier is None, "supplier": supplier or "", "statement": statement_id},
@@ -373,6 +405,16 @@ def reconciliation(
         .then(pl.lit("differs"))
         .otherwise(pl.lit("agrees"))
         .alias("status")
+    )
+
+
+def _period_summary(rec: pl.DataFrame) -> pl.DataFrame:
+    """Per supplier and period: whether the supplier reported, the SKUs that differ and the
+    units in dispute (every statement of a period shows its period's)."""
+    return rec.group_by("supplier", "period_start", "period_end").agg(
+        pl.col("report_id").is_not_null().any().alias("reported"),
+        (pl.col("status") == "differs").sum().alias("differing_lines"),
+        pl.col("difference").abs().sum().alias("difference_units"),
     )
 
 
@@ -406,13 +448,10 @@ def statements(
         "ORDER BY period_start DESC, statement_id DESC",
         [supplier],
     )
-    rec = reconciliation(store, supplier=supplier, tolerance=tolerance)
-    summary = rec.group_by("statement_id").agg(
-        pl.col("report_id").is_not_null().any().alias("reported"),
-        (pl.col("status") == "differs").sum().alias("differing_lines"),
-        pl.col("difference").abs().sum().alias("difference_units"),
-    )
-    return heads.join(summary, on="statement_id", how="left").with_columns(
+    summary = _period_summary(reconciliation(store, supplier=supplier, tolerance=tolerance))
+    return heads.join(
+        summary.drop("supplier"), on=["period_start", "period_end"], how="left"
+    ).with_columns(
         pl.col("reported").fill_null(False),
         pl.col("differing_lines").fill_null(0),
         pl.col("difference_units").fill_null(0),
@@ -526,13 +565,10 @@ def all_statements(store: Store, *, tolerance: int = 0) -> pl.DataFrame:
         "quantity, amount::DOUBLE AS amount FROM settlement_statements "
         "ORDER BY period_start DESC, statement_id DESC"
     )
-    rec = reconciliation(store, tolerance=tolerance)
-    summary = rec.group_by("statement_id").agg(
-        pl.col("report_id").is_not_null().any().alias("reported"),
-        (pl.col("status") == "differs").sum().alias("differing_lines"),
-        pl.col("difference").abs().sum().alias("difference_units"),
-    )
-    return heads.join(summary, on="statement_id", how="left").with_columns(
+    summary = _period_summary(reconciliation(store, tolerance=tolerance))
+    return heads.join(
+        summary, on=["supplier", "period_start", "period_end"], how="left"
+    ).with_columns(
         pl.col("reported").fill_null(False),
         pl.col("differing_lines").fill_null(0),
         pl.col("difference_units").fill_null(0),
@@ -554,11 +590,17 @@ def consigned_summary(store: Store, *, as_of: date | None = None) -> pl.DataFram
             SELECT supplier, sum(amount)::DOUBLE AS unsettled_amount
             FROM payables WHERE statement_id IS NULL GROUP BY supplier
         )
-        SELECT h.supplier, count(*) AS skus, sum(h.units)::BIGINT AS consigned_units,
-               sum(h.units * p.unit_cost)::DOUBLE AS consigned_value,
-               coalesce(max(o.unsettled_amount), 0) AS unsettled_amount
-        FROM held h LEFT JOIN products p USING (sku) LEFT JOIN owed o USING (supplier)
-        GROUP BY h.supplier ORDER BY h.supplier
+        , stock AS (
+            SELECT h.supplier, count(*) AS skus, sum(h.units)::BIGINT AS consigned_units,
+                   sum(h.units * p.unit_cost)::DOUBLE AS consigned_value
+            FROM held h LEFT JOIN products p USING (sku) GROUP BY h.supplier
+        )
+        SELECT supplier, coalesce(s.skus, 0) AS skus,
+               coalesce(s.consigned_units, 0) AS consigned_units,
+               coalesce(s.consigned_value, 0) AS consigned_value,
+               coalesce(o.unsettled_amount, 0) AS unsettled_amount
+        FROM stock s FULL JOIN owed o USING (supplier)
+        ORDER BY supplier
         """,
         {"cutoff": position.midnight(day + timedelta(days=1))},
     )

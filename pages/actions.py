@@ -81,7 +81,7 @@ def _carry_out(store, chosen: dict, actor) -> None:
                 show_error(exc)
     if chosen["kind"] == "request_allocation":
         if chosen["status"] == "posted":
-            st.caption(f"Waiting for {chosen['supplier']}'s answer in the supplier portal.")
+            st.caption(f"Waiting for {plain(chosen['supplier'])}'s answer in the supplier portal.")
         return
     if chosen["status"] == "posted":
         label = "Close (the goods arrived)" if expedite else "Receive in full"

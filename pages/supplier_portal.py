@@ -127,7 +127,14 @@ def _orders_tab(store, actor, supplier: str, today) -> None:
         column_config={
             "po_number": "order",
             "call_off": st.column_config.CheckboxColumn("call-off"),
+            "quantity": NUMBER("ordered", format="localized"),
+            "received": NUMBER("received", format="localized"),
+            "shipped": NUMBER("shipped", format="localized"),
             "to_ship": NUMBER("to ship", format="localized"),
+            "order_date": DATE("ordered on"),
+            "expected_date": DATE("promised"),
+            "last_shipped": DATE("last shipped"),
+            "shipment_eta": DATE("shipment expected"),
         },
     )
     open_lines = orders.filter(pl.col("to_ship") > 0)
@@ -212,7 +219,7 @@ def _vmi_tab(store, actor, supplier: str) -> None:
         "between the agreed min and max; you may change them, with a reason."
     )
     keyed_table(
-        levels.drop("supplier"),
+        levels.drop("supplier", "location_name"),
         key="sp_levels",
         column_config={
             "min_qty": NUMBER("min", format="localized"),
@@ -222,13 +229,17 @@ def _vmi_tab(store, actor, supplier: str) -> None:
         },
     )
     labels = {f"{r['sku']} at {r['location']}": r for r in levels.iter_rows(named=True)}
+    st.markdown("**Change a level**")
+    choice = st.selectbox("SKU and site", list(labels), key="sp_level_pick")
     with st.form("sp_level"):
-        st.markdown("**Change a level**")
-        choice = st.selectbox("SKU and site", list(labels), key="sp_level_pick")
         row = labels[choice]
         a, b = st.columns(2)
-        low = a.number_input("Min", min_value=0, step=1, value=int(row["min_qty"]), key="sp_min")
-        high = b.number_input("Max", min_value=1, step=1, value=int(row["max_qty"]), key="sp_max")
+        low = a.number_input(
+            "Min", min_value=0, step=1, value=int(row["min_qty"]), key=f"sp_min_{choice}"
+        )
+        high = b.number_input(
+            "Max", min_value=1, step=1, value=int(row["max_qty"]), key=f"sp_max_{choice}"
+        )
         reason = st.text_input("Reason", key="sp_level_reason", max_chars=500)
         go = st.form_submit_button("Change")
     if go:
@@ -260,8 +271,10 @@ def _settlement_tab(store, actor, supplier: str, today) -> None:
             heads,
             key="sp_statements",
             column_config={
-                "amount": NUMBER("amount", format="%.2f"),
+                "quantity": NUMBER("quantity", format="localized"),
+                "amount": NUMBER("amount", format="localized"),
                 "difference_units": NUMBER("units in dispute", format="localized"),
+                "issued_at": st.column_config.DatetimeColumn("issued", format="YYYY-MM-DD HH:mm"),
             },
         )
         pick = st.selectbox(
@@ -271,6 +284,13 @@ def _settlement_tab(store, actor, supplier: str, today) -> None:
             key="sp_statement",
         )
         lines = vmi.statement_lines(store, actor, supplier, int(pick), tolerance=tolerance)
+        together = lines["statement_ids"][0].to_list() if lines.height else []
+        if len(together) > 1:
+            st.caption(
+                "This period has more than one statement ("
+                + ", ".join(f"ST-{i}" for i in together)
+                + "): the lines are the period's, all of them together."
+            )
         keyed_table(
             lines.select(
                 "sku",
@@ -283,11 +303,19 @@ def _settlement_tab(store, actor, supplier: str, today) -> None:
                 "status",
             ),
             key="sp_statement_lines",
-            column_config={"unit_price": NUMBER("unit price", format="%.4f")},
+            column_config={
+                "quantity": NUMBER("ours", format="localized"),
+                "unit_price": NUMBER("unit price", format="%.4f"),
+                "amount": NUMBER("amount", format="localized"),
+                "reported": NUMBER("theirs", format="localized"),
+                "difference": NUMBER("theirs - ours", format="localized"),
+            },
         )
         st.download_button(
             "Download this statement (CSV)",
-            lines.write_csv().encode("utf-8"),
+            lines.with_columns(pl.col("statement_ids").cast(pl.List(pl.String)).list.join(" "))
+            .write_csv()
+            .encode("utf-8"),
             file_name=f"{supplier}-ST-{pick}.csv",
             mime="text/csv",
             key="sp_statement_csv",
@@ -312,7 +340,12 @@ def _settlement_tab(store, actor, supplier: str, today) -> None:
     keyed_table(
         vmi.payables(store, actor, supplier, unsettled_only=True),
         key="sp_payables",
-        column_config={"amount": NUMBER("amount", format="%.2f")},
+        column_config={
+            "quantity": NUMBER("quantity", format="localized"),
+            "unit_price": NUMBER("unit price", format="%.4f"),
+            "amount": NUMBER("amount", format="localized"),
+            "consumed_at": st.column_config.DatetimeColumn("consumed", format="YYYY-MM-DD HH:mm"),
+        },
     )
 
 

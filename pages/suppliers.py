@@ -114,24 +114,35 @@ with reported():
             "lead_time_mean_days": NUMBER("lead time (days)", format="%.1f"),
             "lead_time_sd_days": NUMBER("spread (days)", format="%.1f"),
             "stated_lead_time_days": NUMBER("stated (days)", format="%.1f"),
-            "unsettled_amount": NUMBER("owed, unsettled", format="%.2f"),
+            "unsettled_amount": NUMBER("owed, not yet settled", format="localized"),
         },
     )
 
     st.subheader("What suppliers hold for us")
-    stock = collab.supplier_stock(store)
+    stock = collab.stock_with_marks(store, settings)
     if stock.height == 0:
         st.info("No supplier has reported its stock yet (Supplier portal).")
     else:
-        pick = st.multiselect(
+        a, b = st.columns([3, 1])
+        pick = a.multiselect(
             "Supplier", sorted(stock["supplier"].unique().to_list()), key="sup_stock_pick"
         )
+        low_only = b.checkbox("Only below low water", key="sup_low_only")
         shown = stock.filter(pl.col("supplier").is_in(pick)) if pick else stock
+        if low_only:
+            shown = shown.filter(pl.col("low_water"))
+        st.caption(
+            f"{stock.filter(pl.col('low_water')).height:,} of {stock.height:,} reported SKUs are "
+            f"below their low-water mark ({settings.suppliers.low_water_days:g} days of our "
+            "network's demand unless set in [suppliers] low_water)."
+        )
         keyed_table(
             shown.drop("report_id", "capacity", "supplier_name"),
             key="sup_stock",
             column_config={
                 "available_qty": NUMBER("available", format="localized"),
+                "low_water_mark": NUMBER("low-water mark", format="localized"),
+                "low_water": st.column_config.CheckboxColumn("below"),
                 "capacity_total": NUMBER("capacity, coming weeks", format="localized"),
                 "reported_at": st.column_config.DatetimeColumn("as of", format="YYYY-MM-DD HH:mm"),
             },
@@ -146,8 +157,9 @@ with reported():
         vmi.consigned_summary(store),
         key="sup_consigned",
         column_config={
-            "consigned_value": NUMBER("value at cost (theirs)", format="%.2f"),
-            "unsettled_amount": NUMBER("owed, unsettled", format="%.2f"),
+            "consigned_units": NUMBER("consigned units", format="localized"),
+            "consigned_value": NUMBER("value at cost (theirs)", format="localized"),
+            "unsettled_amount": NUMBER("owed, not yet settled", format="localized"),
         },
     )
     levels = vmi.levels(store)
@@ -156,7 +168,16 @@ with reported():
             f"**Agreed levels**: {levels.filter(pl.col('status') == 'below min').height} below "
             f"min, {levels.filter(pl.col('status') == 'above max').height} above max"
         )
-        keyed_table(levels, key="sup_levels")
+        keyed_table(
+            levels.drop("location_name"),
+            key="sup_levels",
+            column_config={
+                "min_qty": NUMBER("min", format="localized"),
+                "max_qty": NUMBER("max", format="localized"),
+                "consigned": NUMBER("consigned", format="localized"),
+                "on_order": NUMBER("on call-off", format="localized"),
+            },
+        )
 
     st.subheader("Settlement")
     if done := st.session_state.pop("sup_done", None):
@@ -168,7 +189,8 @@ with reported():
             heads,
             key="sup_statements",
             column_config={
-                "amount": NUMBER("amount", format="%.2f"),
+                "quantity": NUMBER("quantity", format="localized"),
+                "amount": NUMBER("amount", format="localized"),
                 "difference_units": NUMBER("units in dispute", format="localized"),
             },
         )

@@ -175,7 +175,7 @@ def test_a_supplier_never_sees_or_changes_another_suppliers_data(collab_store: S
     assert collab.own_stock(collab_store, PLANNER, "SUP-JNB")["sku"].to_list() == ["A", "B"]
 
 
-def test_a_shipment_moves_the_expected_date_and_is_bounded(collab_store: Store) -> None:
+def test_a_shipment_is_recorded_beside_the_promise_and_is_bounded(collab_store: Store) -> None:
     with collab_store.transaction() as cur:
         cur.execute(
             "INSERT INTO purchase_orders VALUES ('PO-1', 'S', 'SUP-MNF', 'CDC', 100, "
@@ -192,7 +192,13 @@ def test_a_shipment_moves_the_expected_date_and_is_bounded(collab_store: Store) 
         expected_date=date(2026, 3, 14),
     )
     line = collab.open_orders(collab_store, MNF, "SUP-MNF").row(0, named=True)
-    assert (line["shipped"], line["to_ship"], line["expected_date"]) == (60, 40, date(2026, 3, 14))
+    # the promise stands (on-time rate is measured against it); the shipment's date shows
+    assert (line["shipped"], line["to_ship"], line["expected_date"], line["shipment_eta"]) == (
+        60,
+        40,
+        date(2026, 3, 12),
+        date(2026, 3, 14),
+    )
     with pytest.raises(CollabError, match="40 of S left to ship"):
         collab.record_shipment(
             collab_store, MNF, "SUP-MNF", "PO-1", "S", 41, shipped_on=TODAY, expected_date=TODAY
@@ -355,3 +361,33 @@ def test_vmi_below_min_drafts_a_call_off_received_as_the_suppliers_stock(
         collab_store, [Movement("use", datetime(2026, 3, 10, 18), "A", "VMI", T.ISSUE, -52)]
     )
     assert vmi.payables(collab_store, JNB, "SUP-JNB")["quantity"].to_list() == [52]
+
+
+def test_an_allocation_keeps_the_capacity_and_a_refusal_lowers_nothing(collab_store: Store) -> None:
+    collab.record_stock(
+        collab_store,
+        MNF,
+        "SUP-MNF",
+        pl.DataFrame(
+            {
+                "sku": ["S"],
+                "available_quantity": ["100"],
+                "capacity_week_1": ["200"],
+                "capacity_week_2": ["200"],
+            }
+        ),
+    )
+    cfg = Settings()
+    cfg.suppliers.low_water = {"SUP-MNF": 1000}
+    exceptions.run_exceptions(collab_store, cfg)
+    ids = (
+        actions.list_actions(collab_store)
+        .filter(pl.col("kind") == "request_allocation")["action_id"]
+        .to_list()
+    )
+    assert len(ids) == 1
+    actions.approve(collab_store, ids[0], APPROVER)
+    actions.post(collab_store, ids[0], PLANNER)
+    collab.answer_allocation(collab_store, MNF, "SUP-MNF", ids[0], 0, TODAY, "sold out")
+    now = collab.supplier_stock(collab_store).row(0, named=True)
+    assert (now["available_qty"], now["capacity"]) == (100, [200, 200])

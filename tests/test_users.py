@@ -131,3 +131,17 @@ def test_oidc_gives_a_supplier_role_with_its_supplier():
     )
     with pytest.raises(users.UserError, match="supplier code"):
         users.oidc_actor("bad@x.example", roles, "viewer")
+
+
+def test_signing_in_is_required_once_suppliers_can_sign_in(network):
+    from control_tower.config import AuthSettings
+
+    assert not users.sign_in_required(network, AuthSettings())
+    assert users.sign_in_required(network, AuthSettings(require_sign_in=True))
+    assert users.sign_in_required(
+        network, AuthSettings(oidc_roles={"a@x.example": "supplier:SUP1"})
+    )
+    users.add_user(network, "sup.one", "supplier", "a long password", by="admin", supplier="SUP1")
+    assert users.sign_in_required(network, AuthSettings())
+    users.set_disabled(network, "sup.one", True, by="admin")
+    assert not users.sign_in_required(network, AuthSettings())

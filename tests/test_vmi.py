@@ -90,13 +90,13 @@ def test_a_sale_at_a_vmi_site_passes_ownership_and_creates_a_payable(vmi_store: 
     )
     assert rows.rows() == [
         ("s1", "sale", -30, "company"),
-        ("s1:ours", "consignment_consume", 30, "company"),
-        ("s1:own", "consignment_consume", -30, "SUP-JNB"),
+        ("s1:ours:SUP-JNB", "consignment_consume", 30, "company"),
+        ("s1:own:SUP-JNB", "consignment_consume", -30, "SUP-JNB"),
     ]
     own = vmi.ownership(vmi_store).row(0, named=True)
     assert (own["physical"], own["owned"], own["consigned"]) == (70, 0, 70)
     pay = vmi_store.query("SELECT * FROM payables").row(0, named=True)
-    assert pay["event_id"] == "s1:own" and pay["supplier"] == "SUP-JNB"
+    assert pay["event_id"] == "s1:own:SUP-JNB" and pay["supplier"] == "SUP-JNB"
     assert pay["quantity"] == 30 and pay["amount"] == Decimal("75.0000")
     assert pay["price_source"] == "supplier price"
     # a replay of the same sale is a no-op: no second ownership pass, no second payable
@@ -156,7 +156,7 @@ def test_an_imported_sale_at_the_vmi_site_passes_ownership_and_is_checked(vmi_st
 
 OPS = st.lists(
     st.tuples(
-        st.sampled_from(["receive", "sell_vmi", "call_off", "sell_dc", "issue_vmi"]),
+        st.sampled_from(["receive", "sell_vmi", "call_off", "sell_dc", "issue_vmi", "replay"]),
         st.sampled_from(["A", "B"]),
         st.integers(min_value=1, max_value=60),
     ),
@@ -173,24 +173,31 @@ def test_owned_plus_consigned_is_the_physical_stock_at_every_step(tmp_path_facto
     """Whatever happens, and whether each posting is taken or refused: the physical stock
     per site is what the operations taken imply; what we own plus what the supplier owns is
     that physical stock, neither is negative; every unit that left the supplier's ownership
-    is on a payable line, at the supplier's price."""
+    is on a payable line, at the supplier's price; a replayed posting changes nothing."""
     path = tmp_path_factory.mktemp("vmi") / "h.duckdb"
     with Store(path) as store:
         ingest_frames(store, vmi_frames(), source="fixture")
         physical = {("A", "VMI"): 0, ("B", "VMI"): 0, ("A", "CDC"): 0, ("B", "CDC"): 0}
         consigned = {"A": 0, "B": 0}
         received = {"A": 0, "B": 0}
+        posted: list[list[Movement]] = []  # postings taken, to replay
         for step, (op, sku, qty) in enumerate(ops):
             at = DAY0 + timedelta(hours=step)
             try:
-                if op == "receive":
+                if op == "replay":  # an earlier posting again: nothing may change
+                    if posted:
+                        again = posted[qty % len(posted)]
+                        assert ledger.post(store, again).written == 0
+                elif op == "receive":
                     receive(store, f"r{step}", sku, qty, at)
                     physical[(sku, "VMI")] += qty
                     consigned[sku] += qty
                     received[sku] += qty
                 elif op in ("sell_vmi", "issue_vmi"):
                     kind = T.SALE if op == "sell_vmi" else T.ISSUE
-                    ledger.post(store, [Movement(f"s{step}", at, sku, "VMI", kind, -qty)])
+                    sale = [Movement(f"s{step}", at, sku, "VMI", kind, -qty)]
+                    ledger.post(store, sale)
+                    posted.append(sale)
                     physical[(sku, "VMI")] -= qty
                     consigned[sku] -= qty
                 elif op == "call_off":
@@ -199,7 +206,9 @@ def test_owned_plus_consigned_is_the_physical_stock_at_every_step(tmp_path_facto
                     physical[(sku, "CDC")] += qty
                     consigned[sku] -= qty
                 else:
-                    ledger.post(store, [Movement(f"d{step}", at, sku, "CDC", T.SALE, -qty)])
+                    sale = [Movement(f"d{step}", at, sku, "CDC", T.SALE, -qty)]
+                    ledger.post(store, sale)
+                    posted.append(sale)
                     physical[(sku, "CDC")] -= qty
             except NegativeStockError:
                 pass  # refused: nothing of it may have been written (checked below)
@@ -388,3 +397,115 @@ def test_stock_we_own_at_a_vmi_site_is_sold_as_ours(vmi_store: Store) -> None:
     own = vmi.ownership(vmi_store).row(0, named=True)
     assert (own["owned"], own["consigned"]) == (12, 0)
     assert vmi_store.scalar("SELECT count(*) FROM payables") == 0
+
+
+def test_a_consumption_takes_our_stock_first_then_the_suppliers(vmi_store: Store) -> None:
+    receive(vmi_store, "r1", "A", 100)
+    ledger.post(vmi_store, [Movement("ours", DAY0, "A", "VMI", T.RECEIPT, 2)])  # a file's own
+    ledger.post(vmi_store, [Movement("s1", DAY0 + timedelta(hours=1), "A", "VMI", T.SALE, -5)])
+    own = vmi.ownership(vmi_store).row(0, named=True)
+    assert (own["physical"], own["owned"], own["consigned"]) == (97, 0, 97)
+    assert vmi_store.query("SELECT event_id, quantity FROM payables").rows() == [
+        ("s1:own:SUP-JNB", 3)
+    ]
+
+
+def test_a_replay_passes_what_it_passed_the_first_time(vmi_store: Store) -> None:
+    """A sale first posted from stock we owned is replayed after that stock is gone: still a
+    no-op, no ownership passed, nothing owed (and the same for a replay after a pass)."""
+    receive(vmi_store, "r1", "A", 10)
+    ledger.post(vmi_store, [Movement("ours", DAY0, "A", "VMI", T.RECEIPT, 5)])
+    sale = Movement("s1", DAY0 + timedelta(hours=1), "A", "VMI", T.SALE, -5)
+    assert ledger.post(vmi_store, [sale]).written == 1  # ours: nothing passes
+    ledger.post(vmi_store, [Movement("s2", DAY0 + timedelta(hours=2), "A", "VMI", T.SALE, -4)])
+    before = vmi_store.query("SELECT * FROM ledger ORDER BY event_id")
+    for again in ([sale], [Movement("s2", DAY0 + timedelta(hours=2), "A", "VMI", T.SALE, -4)]):
+        result = ledger.post(vmi_store, again)
+        assert result.written == 0
+    assert vmi_store.query("SELECT * FROM ledger ORDER BY event_id").equals(before)
+    assert vmi_store.query("SELECT event_id, quantity FROM payables").rows() == [
+        ("s2:own:SUP-JNB", 4)
+    ]
+    own = vmi.ownership(vmi_store).row(0, named=True)
+    assert (own["owned"], own["consigned"]) == (0, 6)
+
+
+def test_an_imported_batch_splits_in_time_order(vmi_store: Store) -> None:
+    """A file with a receipt of ours and two sales at the VMI site: the first sale takes ours,
+    the second the supplier's; a re-import of the same file changes nothing."""
+    receive(vmi_store, "r1", "A", 50)
+    rows = pl.DataFrame(
+        {
+            "event_id": ["in1", "f1", "f2"],
+            "ts": ["2026-03-03 07:00:00", "2026-03-03 10:00:00", "2026-03-03 11:00:00"],
+            "sku": ["A", "A", "A"],
+            "location": ["VMI", "VMI", "VMI"],
+            "movement_type": ["receipt", "sale", "sale"],
+            "quantity": ["8", "6", "6"],
+        }
+    )
+    ingest_frames(vmi_store, {"ledger": rows}, source="pos.csv")
+    ingest_frames(vmi_store, {"ledger": rows}, source="pos.csv")
+    assert vmi_store.query("SELECT event_id, quantity FROM payables ORDER BY event_id").rows() == [
+        ("f2:own:SUP-JNB", 4)
+    ]
+    own = vmi.ownership(vmi_store).row(0, named=True)
+    assert (own["physical"], own["owned"], own["consigned"]) == (46, 0, 46)
+
+
+def test_nobody_takes_over_another_suppliers_vmi_stock(vmi_store: Store) -> None:
+    """Only a VMI supplier has levels; a supplier adjusts the levels agreed with it, never
+    agrees new ones; while a supplier holds consigned stock there, nobody else gets levels."""
+    with vmi_store.transaction() as cur:
+        cur.execute(
+            "INSERT INTO supplier_products (supplier, sku, lead_time_mean_days, price) "
+            "VALUES ('SUP-MNF', 'A', 9, 1.0)"
+        )
+        cur.execute(
+            "INSERT INTO suppliers (code, name, vmi) VALUES ('SUP-VX', 'Another VMI', true)"
+        )
+        cur.execute(
+            "INSERT INTO supplier_products (supplier, sku, lead_time_mean_days, price) "
+            "VALUES ('SUP-VX', 'A', 4, 2.0)"
+        )
+    receive(vmi_store, "r1", "A", 100)
+    with pytest.raises(CollabError, match="not a VMI supplier"):
+        vmi.set_level(vmi_store, PLANNER, "SUP-MNF", "A", "VMI", 0, 10, "they hold it now")
+    with pytest.raises(CollabError, match="agrees them first"):
+        vmi.set_level(vmi_store, JNB, "SUP-JNB", "B", "VMI", 0, 10, "my own idea")
+    with pytest.raises(CollabError, match="SUP-JNB holds consigned stock"):
+        vmi.set_level(vmi_store, PLANNER, "SUP-VX", "A", "VMI", 0, 10, "new consignor")
+    assert vmi_store.scalar("SELECT count(*) FROM vmi_levels") == 0
+    # our sale still takes SUP-JNB's stock, and owes SUP-JNB
+    ledger.post(vmi_store, [Movement("s1", DAY0 + timedelta(hours=1), "A", "VMI", T.SALE, -10)])
+    assert vmi_store.query("SELECT supplier, quantity FROM payables").rows() == [("SUP-JNB", 10)]
+
+
+def test_a_late_statement_of_a_period_is_reconciled_with_the_first(vmi_store: Store) -> None:
+    """Consumption posted after its period was settled goes on a second statement of that
+    period; the supplier's count for the period is compared with both together."""
+    _consume(vmi_store)
+    first = vmi.issue_statement(vmi_store, PLANNER, "SUP-JNB", date(2026, 3, 1), date(2026, 3, 31))
+    late = Movement("late", datetime(2026, 3, 30, 18), "B", "VMI", T.SALE, -5)
+    ledger.post(vmi_store, [late])
+    second = vmi.issue_statement(vmi_store, PLANNER, "SUP-JNB", date(2026, 3, 1), date(2026, 3, 31))
+    vmi.record_consumption(
+        vmi_store,
+        JNB,
+        "SUP-JNB",
+        date(2026, 3, 1),
+        date(2026, 3, 31),
+        pl.DataFrame({"sku": ["A", "B"], "quantity": ["49", "45"]}),
+    )
+    rec = vmi.reconciliation(vmi_store)
+    assert set(rec["status"]) == {"agrees"}
+    assert rec["statement_ids"].to_list() == [[first, second], [first, second]]
+    heads = vmi.statements(vmi_store, JNB, "SUP-JNB")
+    assert heads["statement_id"].to_list() == [second, first]
+    assert heads["quantity"].to_list() == [5, 89] and heads["differing_lines"].to_list() == [0, 0]
+    assert (
+        exceptions.detect(vmi_store, Settings())
+        .items.filter(pl.col("rule") == "settlement_difference")
+        .height
+        == 0
+    )

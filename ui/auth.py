@@ -75,8 +75,8 @@ def sign_in_panel(store: Store) -> None:
     actor = st.session_state.get(KEY)
     if actor is not None:
         demo = " (demo user)" if actor.name.startswith("demo.") else ""
-        whose = f" of {actor.supplier}" if actor.supplier else ""
-        st.caption(f"Signed in as **{actor.name}**, {actor.role}{whose}{demo}")
+        whose = f" of {plain(actor.supplier)}" if actor.supplier else ""
+        st.caption(f"Signed in as **{plain(actor.name)}**, {actor.role}{whose}{demo}")
         if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
             st.session_state.pop(KEY, None)
             st.rerun()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import streamlit as st
 
 
@@ -12,6 +13,13 @@ def keyed_table(frame: Any, *, key: str, **options: Any) -> Any:
     style can find this table by name (a read-only dataframe carries no key of its own)."""
     options.setdefault("hide_index", True)
     options.setdefault("placeholder", "—")
+    schema = getattr(frame, "schema", None)
+    if schema is not None:  # a polars frame: its dates shown as dates, not midnights
+        config = dict(options.get("column_config") or {})
+        for name, dtype in schema.items():
+            if name not in config and dtype == pl.Date:
+                config[name] = st.column_config.DateColumn(name)
+        options["column_config"] = config
     with st.container(key=key):
         return st.dataframe(frame, **options)
 

@@ -1,8 +1,8 @@
 """The demo's supplier collaboration, recorded through the same services a supplier and a
 planner use: every supplier's stock reports (one supplier's report is stale, a few SKUs are
 below their low-water mark), VMI levels at the VMI site from its recent consumption (a day to ten days of it), and the
-VMI supplier's settlement statements for the last two full months, one reconciled and one
-where the supplier's count differs on two SKUs.
+VMI supplier's settlement statement for every full month, reconciled with its count; in the
+last one its count differs on two SKUs.
 """
 
 from __future__ import annotations
@@ -106,15 +106,22 @@ def _seed_vmi(store: Store, end: date, rng: np.random.Generator) -> None:
             "agreed in the VMI contract: a day of consumption to ten days (the plant is across "
             "the yard)",
         )
-    suppliers = sorted(set(consumed["supplier"].to_list()))
-    for supplier in suppliers:
-        first, last = vmi.month_period(end)
-        before_first, before_last = vmi.month_period(first)
-        for start, stop, differ in ((before_first, before_last, False), (first, last, True)):
+    # every full month settled and reconciled; the last one with two SKUs counted differently
+    last_start, _last_end = vmi.month_period(end)
+    for supplier, first_use in store.rows(
+        "SELECT supplier, min(consumed_at)::DATE FROM payables GROUP BY supplier ORDER BY supplier"
+    ):
+        months = []
+        start = first_use.replace(day=1)
+        while start <= last_start:
+            stop = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            months.append((start, stop))
+            start = stop + timedelta(days=1)
+        for start, stop in months:
             statement = vmi.issue_statement(store, SEEDER, supplier, start, stop)
             lines = vmi.reconciliation(store, statement_id=statement).select("sku", "quantity")
             reported = lines["quantity"].to_numpy().copy()
-            if differ and len(reported) >= 2:
+            if start == last_start and len(reported) >= 2:
                 pick = rng.choice(len(reported), size=2, replace=False)
                 reported[pick[0]] += 3
                 reported[pick[1]] = max(reported[pick[1]] - 5, 0)

@@ -14,7 +14,8 @@ the central DC; their lead time is the mean of :func:`control_tower.suppliers.le
 (measured from receipts up to ``as_of``, or stated), rounded up to days.
 
 **Supplier stock.** What a supplier last reported holding for us as of ``as_of``
-(:func:`control_tower.collab.supplier_stock`), less what we ordered from it since the report
+(:func:`control_tower.collab.supplier_stock`; a report older than ``[suppliers]
+stock_report_stale_days`` is left out), less what we ordered from it since the report
 (an order draws on the stock the supplier holds first), is a :class:`StockPool`: its own
 supply options to the same destinations, priced like any order from that supplier (price
 premium, freight, order cost), that leave the supplier's site on any departure day from its
@@ -518,7 +519,13 @@ def build_instance(
             "supplier", "sku", "lead_time_mean_days", "lead_time_sd_days"
         ).iter_rows()
     }
-    held = _supplier_stock(store, as_of, horizon, sku_index) if state is None else {}
+    held = (
+        _supplier_stock(
+            store, as_of, horizon, sku_index, settings.suppliers.stock_report_stale_days
+        )
+        if state is None
+        else {}
+    )
     supply: list[SupplyOption] = []
     pools: list[StockPool] = []
     known_suppliers = set()
@@ -649,14 +656,15 @@ GROUP BY ALL
 
 
 def _supplier_stock(
-    store: Store, as_of: date, horizon: int, sku_index: dict[str, int]
+    store: Store, as_of: date, horizon: int, sku_index: dict[str, int], stale_days: int
 ) -> dict[tuple[int, str], list[StockPool]]:
     """Per (SKU index, supplier) the stock pools of its latest report as of ``as_of``: the
     units held for us less what we ordered from the supplier since the report's day (taken
     from the stock first, then from the capacity weeks in order), from its available date;
-    and each week's reported capacity within that week."""
+    and each week's reported capacity within that week. A report older than ``stale_days``
+    is not planned on (the data-quality rule flags it)."""
     stock = collab.supplier_stock(store, as_of=as_of)
-    stock = stock.filter(pl.col("sku").is_in(list(sku_index)))
+    stock = stock.filter(pl.col("sku").is_in(list(sku_index)) & (pl.col("age_days") <= stale_days))
     if stock.is_empty():
         return {}
     weeks: dict[tuple[str, str], list[tuple[date, int]]] = {}

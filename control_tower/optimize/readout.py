@@ -180,10 +180,11 @@ def plan_lines(instance: PlanInstance, solution: Solution) -> list[PlanLine]:
 def _stock_reason(instance: PlanInstance, option: SupplyOption, day: int) -> str:
     """Where a call-off from supplier stock comes from: the pool, and its days on the way."""
     pool = instance.pools[option.pool]
+    days = option.lead_time_days
     return (
-        f"from supplier stock: {option.supplier} {pool.label or 'stock'}, {pool.quantity} units "
-        f"held for us, leaving {instance.day(day)} with {option.lead_time_days} days on the "
-        "way; "
+        f"from supplier stock: {option.supplier} {pool.label or 'stock'}, {pool.quantity:,} "
+        f"units held for us, leaving {instance.day(day)} with {days} day{'s' if days != 1 else ''}"
+        " on the way; "
     )
 
 

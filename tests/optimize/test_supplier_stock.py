@@ -270,3 +270,12 @@ def test_no_lookahead_and_no_supplier_stock_in_the_simulators_world(short_dc):
     delayed = build_instance(short_dc, SETTINGS, what_if=WhatIf(supplier_delay_days={"SUP1": 2}))
     assert [o.lead_time_days for o in delayed.supply if o.pool >= 0] == [3]
     assert [o.lead_time_days for o in delayed.supply if o.pool < 0] == [22]
+
+
+def test_a_stale_report_is_not_planned_on(short_dc):
+    report(short_dc, 80, available=1)
+    stale = SETTINGS.model_copy(deep=True)
+    stale.suppliers.stock_report_stale_days = 7
+    # eight days after the report: left out; seven: still planned on
+    assert build_instance(short_dc, stale, as_of=day(8)).pools == []
+    assert build_instance(short_dc, stale, as_of=day(7)).pools != []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ui.format import plain
+
 from ._support import page, run
 
 PAGES = [
@@ -50,7 +52,7 @@ def test_demo_users_sign_in_only_when_enabled(on_demo, monkeypatch):
     at.sidebar.button(key="auth_demo_approver").click()
     run(at)
     assert any(
-        "Signed in as **demo.approver**, approver (demo user)" in c.value
+        f"Signed in as **{plain('demo.approver')}**, approver (demo user)" in c.value
         for c in at.sidebar.caption
     )
     at.sidebar.button(key="auth_sign_out").click()
