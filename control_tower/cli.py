@@ -956,8 +956,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--demo-users",
         action="store_true",
-        help="let anyone pick a demo user (viewer, planner, approver, admin) without a "
-        "password: for demos only",
+        help="let anyone pick a demo user (viewer, planner, approver, admin, or a supplier's "
+        "portal user) without a password: for demos only",
     )
     p.add_argument("--skus", type=_positive, default=d.skus)
     p.add_argument("--locations", type=_positive, default=d.locations)

@@ -502,12 +502,13 @@ def answer_allocation(
     quantity: int,
     available_date: date,
     note: str = "",
-) -> int:
+) -> int | None:
     """``supplier`` answers a request for allocation sent to it: it allocates ``quantity``
-    (0 when it cannot), ready from ``available_date``. The answer is recorded as a stock
-    report line of that SKU (the units held for us become the allocation when it is more
-    than the last report said, the capacity reported stays) and closes the request, in one
-    transaction. Returns the report id."""
+    (0 when it cannot), ready from ``available_date``, and the request closes with the
+    answer in its trail. An allocation beyond what the supplier last reported holding for us
+    is also a stock report line of that SKU, dated now (returned: its report id); one within
+    it, or a refusal, changes no figure (a report's date is when its figures were true).
+    One transaction."""
     scope(actor, supplier, write=True)
     assert actor is not None
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
@@ -541,31 +542,31 @@ def answer_allocation(
         ).fetchall()[0][0]
         if latest is not None and stamp < latest:
             stamp = latest
-        # the SKU's current report line: an allocation adds to what is held for us (a
-        # refusal lowers nothing) and keeps the capacity reported with it
+        # the SKU's current report line: an allocation beyond it is the new figure (a
+        # report of its own, dated now); one within it, or a refusal, changes no figure
         current = cur.execute(
-            "SELECT s.report_id, s.available_qty, s.available_date FROM supplier_stock s "
+            "SELECT s.available_qty FROM supplier_stock s "
             "JOIN supplier_stock_reports r USING (report_id) WHERE s.supplier = ? AND s.sku = ? "
             "ORDER BY r.as_of DESC, s.report_id DESC LIMIT 1",
             [supplier, action["sku"]],
         ).fetchall()
-        held, held_from = (int(current[0][1]), current[0][2]) if current else (0, available_date)
-        now_held = max(held, quantity)
-        ready = available_date if quantity > held else held_from
-        report_id = cur.execute(
-            "INSERT INTO supplier_stock_reports (supplier, as_of, recorded_at, recorded_by, "
-            "source, lines) VALUES (?, ?, ?, ?, ?, 1) RETURNING report_id",
-            [supplier, stamp, datetime.now(), actor.name, f"allocation for request {action_id}"],
-        ).fetchall()[0][0]
-        cur.execute(
-            "INSERT INTO supplier_stock VALUES (?, ?, ?, ?, ?, ?)",
-            [report_id, supplier, action["sku"], now_held, ready, text or None],
-        ).fetchall()
-        if current:
+        held = int(current[0][0]) if current else 0
+        report_id = None
+        if quantity > held:
+            report_id = cur.execute(
+                "INSERT INTO supplier_stock_reports (supplier, as_of, recorded_at, recorded_by, "
+                "source, lines) VALUES (?, ?, ?, ?, ?, 1) RETURNING report_id",
+                [
+                    supplier,
+                    stamp,
+                    datetime.now(),
+                    actor.name,
+                    f"allocation for request {action_id}",
+                ],
+            ).fetchall()[0][0]
             cur.execute(
-                "INSERT INTO supplier_capacity SELECT ?, supplier, sku, week_start, capacity "
-                "FROM supplier_capacity WHERE report_id = ? AND sku = ? AND week_start + 7 > ?",
-                [report_id, current[0][0], action["sku"], today],
+                "INSERT INTO supplier_stock VALUES (?, ?, ?, ?, ?, ?)",
+                [report_id, supplier, action["sku"], quantity, available_date, text or None],
             ).fetchall()
         _set_status(cur, action_id, "closed")
         _event(
@@ -580,7 +581,7 @@ def answer_allocation(
             quantity,
         )
     log.info("%s answered allocation request %s: %d", actor.name, action_id, quantity)
-    return int(report_id)
+    return None if report_id is None else int(report_id)
 
 
 def suppliers_for(store: Store, actor: Actor | None) -> pl.DataFrame:

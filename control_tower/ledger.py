@@ -21,6 +21,7 @@ Invariants kept by every function here:
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -255,10 +256,52 @@ CONSUMING_TYPES = ("sale", "issue", "transfer_out")
 # Who holds what at the VMI sites a posting consumes from, and who consigns each SKU there by
 # default (the supplier of its VMI levels, else the SKU's only VMI supplier).
 _HOLDINGS_SQL = """
-SELECT l.sku, l.location, l.owner, sum(l.quantity)::BIGINT
+SELECT l.sku, l.location, l.owner, l.ts, l.quantity, l.event_id
 FROM ledger l JOIN (SELECT DISTINCT sku, location FROM ownership_keys) k USING (sku, location)
-GROUP BY ALL
+ORDER BY l.sku, l.location, l.owner, l.ts, l.quantity DESC, l.event_id
 """
+
+
+class _Timeline:
+    """The stored running balance of each owner at some SKU x sites, to ask what an owner can
+    give at an instant without its balance going below zero then or later (a late-arriving
+    sale must not take stock that arrived after it, nor stock later movements need)."""
+
+    def __init__(self, rows: list[tuple]) -> None:
+        self._places: dict[tuple, list[tuple]] = {}
+        self._before: dict[tuple, list[int]] = {}  # balance before each row
+        self._floor: dict[tuple, list[int]] = {}  # lowest balance from each row on
+        self._owners: dict[tuple[str, str], set[str]] = {}
+        for sku, location, owner, ts, quantity, event_id in rows:
+            k = (sku, location, owner)
+            self._owners.setdefault((sku, location), set()).add(owner)
+            self._places.setdefault(k, []).append((ts, -int(quantity), event_id))
+            self._before.setdefault(k, []).append(int(quantity))
+        for k, deltas in self._before.items():
+            running, before, after = 0, [], []
+            for delta in deltas:
+                before.append(running)
+                running += delta
+                after.append(running)
+            floor = after[:]
+            for i in range(len(floor) - 2, -1, -1):
+                floor[i] = min(floor[i], floor[i + 1])
+            self._before[k] = before + [running]
+            self._floor[k] = floor
+
+    def owners(self, key: tuple[str, str]) -> set[str]:
+        return set(self._owners.get(key, ()))
+
+    def spare(self, key: tuple[str, str], owner: str, place: tuple) -> int:
+        k = (*key, owner)
+        places = self._places.get(k)
+        if not places:
+            return 0
+        i = bisect.bisect_left(places, place)
+        now = self._before[k][i]
+        return min(now, self._floor[k][i]) if i < len(places) else now
+
+
 _CONSIGNOR_SQL = """
 WITH keys AS (SELECT DISTINCT sku, location FROM ownership_keys),
 vmi_suppliers AS (
@@ -299,8 +342,9 @@ def pass_ownership(cur: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.Da
     its units out; ``<event id>:ours:<supplier>``, ours in); the consumption itself is then
     posted as ours. A sale, issue or transfer out whose owner is a supplier passes all of it
     from that supplier. One at a VMI site with no owner named takes the stock we own there
-    first, then the suppliers' consigned stock (the most held first; held now, as the batch
-    moves it), and what none holds falls on the site's default consignor (its VMI levels'
+    first, then the suppliers' consigned stock (the most held first), each as much as it can
+    give at that instant without its balance going below zero then or later (as stored, and
+    as the batch moves it), and what none holds falls on the site's default consignor (its VMI levels'
     supplier, else the SKU's only VMI supplier), so an overdraft is refused as that
     supplier's. A replayed consumption keeps what it passed when first posted. A
     transfer's inbound leg is always ours. Every other column of a consumption is copied to
@@ -342,41 +386,47 @@ def pass_ownership(cur: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.Da
     for row in picked.filter(pl.col("event_id").is_in(list(stored_ids))).iter_rows(named=True):
         owner_of_row[row["__ownership_row"]] = stored_owner[row["event_id"]]
         for own_id, supplier, taken in stored_pairs.get(row["event_id"], []):
-            ours_id = own_id.replace(":own", ":ours", 1)
+            ref = row["event_id"]
+            ours_id = f"{ref}:ours{own_id[len(ref) + len(':own') :]}"
             pair_rows += _pair(row, supplier, taken, own_id, ours_id)
     if fresh.height:
         keys = fresh.select("sku", "location").unique()
         with registered(cur, "ownership_keys", keys):
-            holdings = cur.execute(_HOLDINGS_SQL).fetchall()
+            timeline = _Timeline(cur.execute(_HOLDINGS_SQL).fetchall())
             default = {(k, loc): c for k, loc, c in cur.execute(_CONSIGNOR_SQL).fetchall()}
-        held: dict[tuple[str, str], dict[str, int]] = {}
-        for sku, location, owner, units in holdings:
-            held.setdefault((sku, location), {})[owner] = int(units)
         # the batch's own movements at those keys, in the ledger's order within an instant
         touching = around.join(keys, on=["sku", "location"], how="semi").sort(
             ["ts", "quantity", "event_id"], descending=[False, True, False]
         )
         fresh_rows = set(fresh["__ownership_row"].to_list())
+        moved: dict[tuple[str, str], dict[str, int]] = {}  # what this batch did so far
         for row in touching.iter_rows(named=True):
             key = (row["sku"], row["location"])
-            book = held.setdefault(key, {})
+            book = moved.setdefault(key, {})
             if row["__ownership_row"] not in fresh_rows:
                 if row["event_id"] not in stored_ids:  # a new non-consuming movement
                     book[row["owner"]] = book.get(row["owner"], 0) + int(row["quantity"])
                 continue
             need = -int(row["quantity"])
+            place = (row["ts"], -int(row["quantity"]), row["event_id"])
+
+            def spare(owner: str, key=key, book=book, place=place) -> int:
+                # what the owner can give at this instant without going below zero later
+                return timeline.spare(key, owner, place) + book.get(owner, 0)
+
             takes: list[tuple[str, int]] = []
             if row["owner"] != COMPANY:  # the posting names whose stock it consumes
                 takes.append((row["owner"], need))
             else:
-                mine = min(need, max(book.get(COMPANY, 0), 0))
+                mine = min(need, max(spare(COMPANY), 0))
                 need -= mine
                 book[COMPANY] = book.get(COMPANY, 0) - mine
+                holders = timeline.owners(key) | {o for o in book if o != COMPANY}
                 for supplier, units in sorted(
-                    ((o, u) for o, u in book.items() if o != COMPANY and u > 0),
+                    ((o, spare(o)) for o in holders if o != COMPANY),
                     key=lambda item: (-item[1], item[0]),
                 ):
-                    if need <= 0:
+                    if need <= 0 or units <= 0:
                         break
                     take = min(need, units)
                     takes.append((supplier, take))

@@ -189,6 +189,7 @@ def sign_in_required(store: Store, auth) -> bool:
     out."""
     if auth.require_sign_in:
         return True
-    if any(str(role).startswith("supplier") for role in auth.oidc_roles.values()):
+    roles = [*auth.oidc_roles.values(), auth.oidc_default_role]
+    if any(str(role).startswith("supplier") for role in roles):
         return True
     return bool(store.scalar("SELECT count(*) FROM users WHERE role = 'supplier' AND NOT disabled"))

@@ -145,12 +145,16 @@ def set_level(
             raise CollabError(
                 f"no VMI levels are agreed for {sku} at {location}: a planner agrees them first"
             )
-        others = cur.execute(
-            "SELECT owner FROM ledger WHERE sku = ? AND location = ? AND owner NOT IN "
-            "('company', ?) GROUP BY owner HAVING sum(quantity) > 0",
-            [sku, location, supplier],
-        ).fetchall()
-        if others:
+        others = (
+            []
+            if before
+            else cur.execute(
+                "SELECT owner FROM ledger WHERE sku = ? AND location = ? AND owner NOT IN "
+                "('company', ?) GROUP BY owner HAVING sum(quantity) > 0",
+                [sku, location, supplier],
+            ).fetchall()
+        )
+        if others:  # new levels (an agreement stands once made: its holder keeps adjusting it)
             raise CollabError(
                 f"another supplier holds consigned stock of {sku} at {location}"
                 if actor.role == "supplier"

@@ -145,3 +145,9 @@ def test_signing_in_is_required_once_suppliers_can_sign_in(network):
     assert users.sign_in_required(network, AuthSettings())
     users.set_disabled(network, "sup.one", True, by="admin")
     assert not users.sign_in_required(network, AuthSettings())
+
+
+def test_a_supplier_default_role_requires_signing_in(network):
+    from control_tower.config import AuthSettings
+
+    assert users.sign_in_required(network, AuthSettings(oidc_default_role="supplier:SUP1"))

@@ -509,3 +509,41 @@ def test_a_late_statement_of_a_period_is_reconciled_with_the_first(vmi_store: St
         .height
         == 0
     )
+
+
+def test_an_event_id_holding_own_replays_cleanly(vmi_store: Store) -> None:
+    receive(vmi_store, "r1", "A", 100)
+    sale = [Movement("POS:owner-7", DAY0 + timedelta(hours=1), "A", "VMI", T.SALE, -30)]
+    assert ledger.post(vmi_store, sale).written == 3
+    before = vmi_store.query("SELECT * FROM ledger ORDER BY event_id")
+    assert ledger.post(vmi_store, sale).written == 0
+    assert vmi_store.query("SELECT * FROM ledger ORDER BY event_id").equals(before)
+
+
+def test_a_late_arriving_sale_takes_what_was_there_at_its_time(vmi_store: Store) -> None:
+    """The supplier's stock since day 0, ours only from day 2: a day-1 sale posted on day 3
+    takes the supplier's, not ours that was not there yet."""
+    receive(vmi_store, "r1", "A", 10)
+    ledger.post(vmi_store, [Movement("ours", DAY0 + timedelta(days=2), "A", "VMI", T.RECEIPT, 5)])
+    ledger.post(vmi_store, [Movement("late", DAY0 + timedelta(days=1), "A", "VMI", T.SALE, -5)])
+    assert vmi_store.query("SELECT event_id, quantity FROM payables").rows() == [
+        ("late:own:SUP-JNB", 5)
+    ]
+    own = vmi.ownership(vmi_store).row(0, named=True)
+    assert (own["owned"], own["consigned"]) == (5, 5)
+
+
+def test_a_holder_keeps_adjusting_its_levels_beside_another_suppliers_stock(
+    vmi_store: Store,
+) -> None:
+    with vmi_store.transaction() as cur:
+        cur.execute("INSERT INTO suppliers (code, name, vmi) VALUES ('SUP-VX', 'VX', true)")
+        cur.execute(
+            "INSERT INTO supplier_products (supplier, sku, lead_time_mean_days, price) "
+            "VALUES ('SUP-VX', 'A', 4, 2.0)"
+        )
+    vmi.set_level(vmi_store, PLANNER, "SUP-JNB", "A", "VMI", 10, 60, "contract")
+    ledger.post(vmi_store, [Movement("vx", DAY0, "A", "VMI", T.RECEIPT, 7, "SUP-VX", "CO-9")])
+    vmi.set_level(vmi_store, JNB, "SUP-JNB", "A", "VMI", 12, 70, "bigger batches")
+    vmi.set_level(vmi_store, PLANNER, "SUP-JNB", "A", "VMI", 12, 80, "peak")
+    assert vmi.levels(vmi_store)["max_qty"].to_list() == [80]
