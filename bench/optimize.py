@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["auto", "decomposed", "coupled"], default="auto")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--store", action="store_true", help="also time storing the plan")
+    parser.add_argument(
+        "--without-supplier-stock",
+        action="store_true",
+        help="plan without the suppliers' reported stock ([suppliers] plan_on_stock = false)",
+    )
     args = parser.parse_args(argv)
 
     from control_tower.config import load_settings
@@ -55,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         update={
             "optimizer": settings.optimizer.model_copy(
                 update={"mode": args.mode, "horizon_days": args.horizon}
-            )
+            ),
+            "suppliers": settings.suppliers.model_copy(
+                update={"plan_on_stock": not args.without_supplier_stock}
+            ),
         }
     )
     parts: dict[str, list[float]] = {}

@@ -309,6 +309,11 @@ class SupplierSettings(BaseModel):
         description="low-water thresholds in units, by supplier ('SUP-X') or supplier and SKU "
         "('SUP-X/SKU'); the SKU's entry wins",
     )
+    plan_on_stock: bool = Field(
+        True,
+        description="plans may order from the stock and capacity suppliers report (with the "
+        "transit from their site instead of the lead time, never more than reported)",
+    )
     stock_transit_days: int = Field(
         2,
         ge=0,

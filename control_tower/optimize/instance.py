@@ -523,7 +523,7 @@ def build_instance(
         _supplier_stock(
             store, as_of, horizon, sku_index, settings.suppliers.stock_report_stale_days
         )
-        if state is None
+        if state is None and settings.suppliers.plan_on_stock
         else {}
     )
     supply: list[SupplyOption] = []

@@ -279,3 +279,11 @@ def test_a_stale_report_is_not_planned_on(short_dc):
     # eight days after the report: left out; seven: still planned on
     assert build_instance(short_dc, stale, as_of=day(8)).pools == []
     assert build_instance(short_dc, stale, as_of=day(7)).pools != []
+
+
+def test_plans_can_be_told_not_to_use_supplier_stock(short_dc):
+    report(short_dc, 80, available=1)
+    off = SETTINGS.model_copy(deep=True)
+    off.suppliers.plan_on_stock = False
+    assert build_instance(short_dc, off).pools == []
+    assert build_instance(short_dc, SETTINGS).pools != []
