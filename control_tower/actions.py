@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import duckdb
 import polars as pl
@@ -739,6 +739,24 @@ def _post_expedite(
     )
 
 
+def _received_now(cur: duckdb.DuckDBPyConnection, action: dict) -> datetime:
+    """When goods booked without a time arrived: at noon of the data's today (a receipt is
+    never dated ahead of the data, which would move its today), and not before a transfer
+    left; with no data yet, at noon of the planned arrival."""
+    today = _data_today(cur)
+    if today is None:
+        return datetime.combine(action["arrival_date"], time(12))
+    at = datetime.combine(today, time(12))
+    if action["kind"] == "transfer":
+        left = cur.execute(
+            "SELECT max(ts) FROM ledger WHERE reference = ? AND movement_type = 'transfer_out'",
+            [reference(action["action_id"])],
+        ).fetchall()[0][0]
+        if left is not None and left > at:
+            at = left
+    return at
+
+
 def receive(
     store: Store,
     action_id: int,
@@ -747,16 +765,15 @@ def receive(
     quantity: int | None = None,
 ) -> dict:
     """Book the arrival of a posted action (the transfer's ``transfer_in``, or a receipt
-    against the PO line); the action closes when all of it has arrived. An expedite closes
+    against the PO line), at ``when`` (default: noon of the data's today, see
+    :func:`_received_now`); the action closes when all of it has arrived. An expedite closes
     once its target has arrived (booked on the PO line or transfer itself)."""
     _allow(actor, "post")
     with store.transaction() as cur:
         action = _load(cur, action_id)
         _expect(cur, action, "posted")
         ref = reference(action_id)
-        at = when or datetime.combine(action["arrival_date"], datetime.min.time()) + timedelta(
-            hours=12
-        )
+        at = when or _received_now(cur, action)
         if action["kind"] == "request_allocation":
             raise ActionRefused(
                 f"{action['supplier']} answers a request for allocation in the supplier portal; "

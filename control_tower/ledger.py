@@ -322,6 +322,14 @@ WHERE l.event_id IN (SELECT event_id FROM ownership_ids)
        AND l.reference IN (SELECT event_id FROM ownership_ids))
 """
 
+# The ownership rows (a consumption's consignment_consume pairs) this call just wrote.
+_PASSED_SQL = """
+SELECT count(*) FROM ledger l JOIN new_movements n USING (event_id)
+WHERE l.recorded_at = current_timestamp AND n.movement_type = 'consignment_consume'
+  AND n.reference IN (SELECT event_id FROM new_movements)
+  AND starts_with(n.event_id, n.reference || ':o')
+"""
+
 _PAYABLES_SQL = """
 INSERT INTO payables (event_id, supplier, sku, location, consumed_at, quantity, unit_price,
                       amount, price_source)
@@ -493,7 +501,8 @@ def append_movements(
     """Append movements inside the caller's transaction.
 
     ``movements`` has the :data:`LEDGER_COLUMNS` with signed quantities. Returns (written,
-    skipped as exact replays, negative balances found; empty when ``check_negative`` is off,
+    skipped as exact replays; both counting the movements given, not the ownership rows a
+    consumption of consigned stock adds, negative balances found; empty when ``check_negative`` is off,
     for a caller that checks once after several appends). Raises :class:`DuplicateEventError`
     when an event id is already used by a different movement. The caller rolls back on any
     error or on a non-empty negative list. Consumption of consigned stock is expanded by
@@ -523,14 +532,21 @@ def append_movements(
         before = cur.execute("SELECT count(*) FROM ledger").fetchall()[0][0]
         cur.execute(_INSERT_SQL).fetchall()
         written = cur.execute("SELECT count(*) FROM ledger").fetchall()[0][0] - before
+        passed = 0  # ownership rows written: not counted as the posting's own movements
         if written:
             cur.execute(_PAYABLES_SQL).fetchall()
+            passed = cur.execute(_PASSED_SQL).fetchall()[0][0]
     negatives = (
         find_negative_balances(cur, frame, limit=problem_limit)
         if written and check_negative
         else []
     )
-    return written, frame.height - written, negatives
+    pairs = frame.filter(
+        (pl.col("movement_type") == "consignment_consume")
+        & pl.col("reference").is_in(frame["event_id"].implode())
+        & pl.col("event_id").str.starts_with(pl.col("reference") + ":o")
+    ).height
+    return written - passed, frame.height - pairs - (written - passed), negatives
 
 
 def _movements_frame(movements: Sequence[Movement]) -> pl.DataFrame:

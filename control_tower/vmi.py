@@ -237,7 +237,7 @@ def payables(
     end: date | None = None,
     unsettled_only: bool = False,
 ) -> pl.DataFrame:
-    """``supplier``'s payable lines consumed between ``start`` and ``end`` (inclusive), oldest
+    """``supplier``'s payable lines consumed between ``start`` and ``end`` (inclusive), newest
     first: event_id, sku, location, consumed_at, quantity, unit_price, amount, price_source,
     statement_id."""
     scope(actor, supplier)
@@ -246,7 +246,7 @@ def payables(
         "amount::DOUBLE AS amount, price_source, statement_id FROM payables "
         "WHERE supplier = $supplier AND ($start IS NULL OR consumed_at >= $start) "
         "AND ($end IS NULL OR consumed_at < $end) AND (NOT $open OR statement_id IS NULL) "
-        "ORDER BY consumed_at, event_id",
+        "ORDER BY consumed_at DESC, event_id",
         {
             "supplier": supplier,
             "start": position.midnight(start) if start else None,

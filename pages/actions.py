@@ -108,6 +108,9 @@ with reported():
     table = actions.list_actions(
         store, statuses=statuses or None, sku=sku, location=location, action_ids=wanted
     )
+    done = st.session_state.get("act_done")
+    if done and done[0] not in table["action_id"].to_list():  # left the filter (e.g. closed)
+        st.success(plain(done[1]), icon=":material/check_circle:")
     counts = table.group_by("status").len().sort("status")
     st.caption(
         f"{table.height:,} actions"
