@@ -209,11 +209,14 @@ def supplier_items(store: Store, actor: Actor | None, supplier: str) -> pl.DataF
     )
 
 
-def _validated_stock(
-    store: Store, supplier: str, frame: pl.DataFrame, source: str, as_of_day: date
+def validated_file(
+    store: Store, supplier: str, frame: pl.DataFrame, spec, source: str, today: date
 ) -> pl.DataFrame:
-    """The report's rows, typed; or an :class:`ImportValidationError` naming every bad cell.
-    A SKU the supplier does not supply us is refused like an unknown one."""
+    """``frame`` (a supplier's file or edited table, cells as text) checked against ``spec``
+    and typed, with every column of the spec; or an :class:`ImportValidationError` naming
+    every bad cell (nothing is written by a caller that gets one). A column the spec does not
+    have is refused; a SKU the supplier does not supply us is refused like an unknown one."""
+    from control_tower.errors import ImportValidationError, RowProblem
     from control_tower.ingest.reader import ROW_COLUMN
     from control_tower.ingest.validate import problem_list, validate
 
@@ -223,10 +226,9 @@ def _validated_stock(
         assert (entity, key) == ("products", "sku")
         return items
 
+    columns = [c.name for c in spec.columns]
     raw = frame.drop(ROW_COLUMN) if ROW_COLUMN in frame.columns else frame
-    unexpected = sorted(set(raw.columns) - set(STOCK_COLUMNS))
-    from control_tower.errors import ImportValidationError, RowProblem
-
+    unexpected = sorted(set(raw.columns) - set(columns))
     if unexpected:
         raise ImportValidationError(
             [
@@ -235,22 +237,19 @@ def _validated_stock(
                     None,
                     ", ".join(unexpected),
                     None,
-                    "unexpected column(s); the columns are " + ", ".join(STOCK_COLUMNS),
+                    "unexpected column(s); the columns are " + ", ".join(columns),
                 )
             ]
         )
     if frame.height == 0:
         raise ImportValidationError([RowProblem(source, None, None, None, "no rows to record")])
-    checked = validate(frame, _stock_spec(), first_row=2, known=known, today=as_of_day)
+    checked = validate(frame, spec, first_row=2, known=known, today=today)
     if not checked.ok:
         problems = problem_list(checked.problems, source, 50)
         raise ImportValidationError(problems, total=checked.problems.height)
     typed = checked.typed
     assert typed is not None
-    for column in STOCK_COLUMNS:
-        if column not in typed.columns:
-            typed = typed.with_columns(pl.lit(None).alias(column))
-    return typed
+    return typed.with_columns([pl.lit(None).alias(c) for c in columns if c not in typed.columns])
 
 
 def record_stock(
@@ -274,7 +273,7 @@ def record_stock(
     if stamp.date() > today:
         raise CollabError(f"a report cannot be as of {stamp:%Y-%m-%d}, after the data's {today}")
     source = (source or "").strip()[:200] or "inline edit"
-    typed = _validated_stock(store, supplier, frame, source, today)
+    typed = validated_file(store, supplier, frame, _stock_spec(), source, today)
     start = monday(stamp.date())
     stock = typed.select(
         pl.lit(supplier).alias("supplier"),

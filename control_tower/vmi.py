@@ -22,7 +22,7 @@ import polars as pl
 
 from control_tower import position
 from control_tower.actions import Actor
-from control_tower.collab import CollabError, scope
+from control_tower.collab import CollabError, scope, validated_file
 from control_tower.errors import NotFoundError
 from control_tower.store import Store, registered
 
@@ -492,41 +492,14 @@ def record_consumption(
     Returns the report id."""
     scope(actor, supplier, write=True)
     assert actor is not None
-    from control_tower.errors import ImportValidationError, RowProblem
-    from control_tower.ingest.reader import ROW_COLUMN
-    from control_tower.ingest.validate import problem_list, validate
-
     if period_end < period_start:
         raise CollabError(f"the period ends ({period_end}) before it starts ({period_start})")
     today = position.resolve_as_of(store, None)
     if period_start > today:
         raise CollabError(f"the period starts after the data's today {today}")
     source = (source or "").strip()[:200] or "inline"
-    items = store.query("SELECT sku FROM supplier_products WHERE supplier = ?", [supplier])["sku"]
-    raw = frame.drop(ROW_COLUMN) if ROW_COLUMN in frame.columns else frame
-    extra = sorted(set(raw.columns) - {"sku", "quantity"})
-    if extra:
-        raise ImportValidationError(
-            [
-                RowProblem(
-                    source,
-                    None,
-                    ", ".join(extra),
-                    None,
-                    "unexpected column(s); the columns are sku, quantity",
-                )
-            ]
-        )
-    if frame.height == 0:
-        raise ImportValidationError([RowProblem(source, None, None, None, "no rows to record")])
-    checked = validate(
-        frame, _consumption_spec(), first_row=2, known=lambda e, k: items, today=today
-    )
-    if not checked.ok:
-        raise ImportValidationError(
-            problem_list(checked.problems, source, 50), total=checked.problems.height
-        )
-    typed = checked.typed.select("sku", pl.col("quantity").cast(pl.Int64))
+    checked = validated_file(store, supplier, frame, _consumption_spec(), source, today)
+    typed = checked.select("sku", pl.col("quantity").cast(pl.Int64))
     with store.transaction() as cur:
         report_id = cur.execute(
             "INSERT INTO supplier_consumption_reports (supplier, period_start, period_end, "

@@ -5,7 +5,12 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
@@ -14,6 +19,9 @@ from control_tower import exceptions
 from control_tower.config import Settings
 from control_tower.store import Store
 from tests.conftest import copy_of
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -68,3 +76,34 @@ def click_until(button, shown, attempts: int = 3, timeout_ms: int = 20_000) -> N
         except AssertionError:
             if attempt == attempts - 1:
                 raise
+
+
+@contextmanager
+def demo_dashboard(db: Path) -> Iterator[Page]:
+    """The dashboard served on ``db`` with the demo users on, and a headless Chromium page
+    (60 s timeouts: a loaded CI machine reruns the app slowly); the base URL is
+    ``page.base_url``. Both are stopped on the way out."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.test_deep_link import ROOT, free_port, started, stop, wait_for
+
+    expect.set_options(timeout=60_000)
+    port = free_port()
+    env = dict(os.environ, CONTROL_TOWER_DB=str(db), CONTROL_TOWER_DEMO_USERS="1")
+    server = started(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+        + ["--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.set_default_timeout(60_000)
+            page.base_url = f"http://127.0.0.1:{port}"
+            yield page
+            browser.close()
+    finally:
+        stop(server)

@@ -6,15 +6,11 @@ Run with ``pytest -m e2e``; they fail where ``/usr/bin/chromium`` is missing."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 from control_tower.store import Store
 from tests.conftest import copy_of
-from tests.e2e.conftest import click_until
-from tests.e2e.test_deep_link import CHROMIUM, ROOT, free_port, started, stop, wait_for
+from tests.e2e.conftest import click_until, demo_dashboard
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +18,7 @@ SUPPLIER = "demo.supplier"
 
 
 def test_a_supplier_uploads_its_stock_in_the_portal(demo_db_path, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     path = copy_of(demo_db_path, tmp_path)
     with Store(path) as store:
@@ -42,45 +38,28 @@ def test_a_supplier_uploads_its_stock_in_the_portal(demo_db_path, tmp_path):
     bad = tmp_path / "jnb-bad.csv"
     bad.write_text(f"sku,available_quantity\n{skus[0]},lots\n", encoding="utf-8")
 
-    expect.set_options(timeout=60_000)
-    port = free_port()
-    env = dict(os.environ, CONTROL_TOWER_DB=str(path), CONTROL_TOWER_DEMO_USERS="1")
-    server = started(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-        + ["--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.set_default_timeout(60_000)
-            page.goto(f"http://127.0.0.1:{port}/")
-            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-            sidebar = page.get_by_test_id("stSidebar")
-            sidebar.locator("summary", has_text="Sign in").click()
-            click_until(
-                sidebar.get_by_role("button", name=f"{SUPPLIER} (supplier of SUP-JNB)"),
-                page.get_by_role("heading", name="Supplier portal"),
-            )
-            # the portal only: no other page in the navigation
-            expect(sidebar.get_by_role("link", name="Overview")).to_have_count(0)
-            expect(sidebar.get_by_role("link", name="Inventory")).to_have_count(0)
-            page.get_by_text("Upload a stock file (CSV or Excel)").click()
-            uploader = page.locator(".st-key-sp_upload input[type=file]")
-            record = page.get_by_role("button", name="Record the upload")
-            uploader.set_input_files(str(bad))
-            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-            click_until(record, page.get_by_text("Import refused: nothing was written"))
-            uploader.set_input_files(str(good))
-            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-            click_until(record, page.get_by_text("Recorded jnb-stock.csv as report #"))
-            browser.close()
-    finally:
-        stop(server)
+    with demo_dashboard(path) as page:
+        page.goto(f"{page.base_url}/")
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.locator("summary", has_text="Sign in").click()
+        click_until(
+            sidebar.get_by_role("button", name=f"{SUPPLIER} (supplier of SUP-JNB)"),
+            page.get_by_role("heading", name="Supplier portal"),
+        )
+        # the portal only: no other page in the navigation
+        expect(sidebar.get_by_role("link", name="Overview")).to_have_count(0)
+        expect(sidebar.get_by_role("link", name="Inventory")).to_have_count(0)
+        page.get_by_text("Upload a stock file (CSV or Excel)").click()
+        uploader = page.locator(".st-key-sp_upload input[type=file]")
+        record = page.get_by_role("button", name="Record the upload")
+        uploader.set_input_files(str(bad))
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        click_until(record, page.get_by_text("Import refused: nothing was written"))
+        uploader.set_input_files(str(good))
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        click_until(record, page.get_by_text("Recorded jnb-stock.csv as report #"))
     with Store(path) as store:
         assert store.scalar("SELECT count(*) FROM supplier_stock_reports") == reports + 1
         rows = store.rows(
