@@ -17,6 +17,7 @@ from ui import auth, state, tables
 from ui.entry import through_app
 from ui.errors import reported, show_error
 from ui.format import plain
+from ui.supplier_columns import LEVEL_COLUMNS, STATEMENT_COLUMNS
 from ui.widgets import keyed_table
 
 through_app()
@@ -221,12 +222,7 @@ def _vmi_tab(store, actor, supplier: str) -> None:
     keyed_table(
         levels.drop("supplier", "location_name"),
         key="sp_levels",
-        column_config={
-            "min_qty": NUMBER("min", format="localized"),
-            "max_qty": NUMBER("max", format="localized"),
-            "consigned": NUMBER("consigned", format="localized"),
-            "on_order": NUMBER("on call-off", format="localized"),
-        },
+        column_config=LEVEL_COLUMNS,
     )
     labels = {f"{r['sku']} at {r['location']}": r for r in levels.iter_rows(named=True)}
     st.markdown("**Change a level**")
@@ -270,12 +266,7 @@ def _settlement_tab(store, actor, supplier: str, today) -> None:
         keyed_table(
             heads,
             key="sp_statements",
-            column_config={
-                "quantity": NUMBER("quantity", format="localized"),
-                "amount": NUMBER("amount", format="localized"),
-                "difference_units": NUMBER("units in dispute", format="localized"),
-                "issued_at": st.column_config.DatetimeColumn("issued", format="YYYY-MM-DD HH:mm"),
-            },
+            column_config=STATEMENT_COLUMNS,
         )
         pick = st.selectbox(
             "Statement",

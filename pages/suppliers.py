@@ -14,6 +14,7 @@ from control_tower.errors import ControlTowerError
 from ui import auth, charts, state
 from ui.entry import through_app
 from ui.errors import reported, show_error
+from ui.supplier_columns import LEVEL_COLUMNS, STATEMENT_COLUMNS
 from ui.widgets import keyed_table
 
 through_app()
@@ -171,12 +172,7 @@ with reported():
         keyed_table(
             levels.drop("location_name"),
             key="sup_levels",
-            column_config={
-                "min_qty": NUMBER("min", format="localized"),
-                "max_qty": NUMBER("max", format="localized"),
-                "consigned": NUMBER("consigned", format="localized"),
-                "on_order": NUMBER("on call-off", format="localized"),
-            },
+            column_config=LEVEL_COLUMNS,
         )
 
     st.subheader("Settlement")
@@ -188,11 +184,7 @@ with reported():
         keyed_table(
             heads,
             key="sup_statements",
-            column_config={
-                "quantity": NUMBER("quantity", format="localized"),
-                "amount": NUMBER("amount", format="localized"),
-                "difference_units": NUMBER("units in dispute", format="localized"),
-            },
+            column_config=STATEMENT_COLUMNS,
         )
     else:
         st.info("No settlement statement yet.")
