@@ -34,7 +34,9 @@ def _done(key: str, message: str) -> None:
 
 
 def _show_done(key: str) -> None:
-    message = st.session_state.pop(key, None)
+    # kept, not popped: the tab says what was last done in it until something else is (a
+    # rerun the editor asks for right after a save would otherwise lose it unseen)
+    message = st.session_state.get(key)
     if message:
         st.success(message, icon=":material/check_circle:")
 

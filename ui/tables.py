@@ -28,6 +28,7 @@ POSITION_COLUMNS = (
     "status",
     "abc_xyz",
     "on_hand",
+    "consigned",
     "available",
     "in_transit_in",
     "on_order",
