@@ -15,6 +15,7 @@ nothing, like every import.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -675,8 +676,9 @@ def stock_of_sku(store: Store, sku: str, *, as_of: date | None = None) -> pl.Dat
 
 
 def stock_with_marks(store: Store, settings, *, as_of: date | None = None) -> pl.DataFrame:
-    """:func:`supplier_stock` with each SKU's low-water mark (units) and whether the reported
-    stock is below it (the rule :mod:`control_tower.supplier_rules` raises)."""
+    """:func:`supplier_stock` with our network's expected daily demand of each SKU, its
+    low-water mark (units) and whether the reported stock is below it (what the rule in
+    :mod:`control_tower.supplier_rules` raises)."""
     from control_tower import supplier_rules
 
     day = position.resolve_as_of(store, as_of)
@@ -687,10 +689,12 @@ def stock_with_marks(store: Store, settings, *, as_of: date | None = None) -> pl
             {"as_of": day, "days": settings.position.demand_window_days},
         )
     )
+    daily = [float(demand.get(sku) or 0.0) for sku in stock["sku"].to_list()]
     marks = [
-        float(supplier_rules.threshold(settings, sup, sku, float(demand.get(sku) or 0.0)))
-        for sup, sku in stock.select("supplier", "sku").iter_rows()
+        math.ceil(supplier_rules.threshold(settings, sup, sku, d))
+        for (sup, sku), d in zip(stock.select("supplier", "sku").iter_rows(), daily, strict=True)
     ]
-    return stock.with_columns(pl.Series("low_water_mark", marks, dtype=pl.Float64)).with_columns(
-        (pl.col("available_qty") < pl.col("low_water_mark")).alias("low_water")
-    )
+    return stock.with_columns(
+        pl.Series("daily_demand", daily, dtype=pl.Float64),
+        pl.Series("low_water_mark", marks, dtype=pl.Int64),
+    ).with_columns((pl.col("available_qty") < pl.col("low_water_mark")).alias("low_water"))

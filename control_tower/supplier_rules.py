@@ -62,11 +62,9 @@ def supplier_rows(
 def _low_water(
     store: Store, settings: Settings, as_of: date, prices: dict[str, float]
 ) -> list[dict]:
-    stock = collab.supplier_stock(store, as_of=as_of)
+    stock = collab.stock_with_marks(store, settings, as_of=as_of)
     if stock.height == 0:
         return []
-    days = settings.position.demand_window_days
-    demand = dict(store.rows(NETWORK_DEMAND_SQL, {"as_of": as_of, "days": days}))
     u = settings.exceptions.urgency_days
     stale = settings.suppliers.stock_report_stale_days
     rows: list[dict] = []
@@ -74,10 +72,8 @@ def _low_water(
     for r in stock.iter_rows(named=True):
         supplier, sku = r["supplier"], r["sku"]
         reported[supplier] = max(reported.get(supplier, r["reported_at"]), r["reported_at"])
-        daily = float(demand.get(sku) or 0.0)
-        level = threshold(settings, supplier, sku, daily)
-        held = int(r["available_qty"])
-        if level <= 0 or held >= level:
+        daily, level, held = r["daily_demand"], r["low_water_mark"], int(r["available_qty"])
+        if not r["low_water"]:
             continue
         short = level - held
         cover = held / daily if daily > 0 else math.inf
@@ -246,26 +242,35 @@ def draft_in(cur: duckdb.DuckDBPyConnection, items: pl.DataFrame, as_of: date) -
     live = cur.execute(LIVE_SQL).fetchall()
     asked = {(sku, supplier) for kind, sku, supplier, _ in live if kind == "request_allocation"}
     ordered = {(sku, to) for kind, sku, _, to in live if kind == "purchase_order"}
+    # where each supplier delivers (its quickest lane, else the central DC), and its terms
+    delivers_to = dict(
+        cur.execute(
+            "SELECT s.code, coalesce((SELECT to_location FROM lanes WHERE from_location = "
+            "s.location ORDER BY transit_days LIMIT 1), (SELECT code FROM locations WHERE kind = "
+            "'central_dc' ORDER BY code LIMIT 1)) FROM suppliers s"
+        ).fetchall()
+    )
+    terms = {
+        (supplier, sku): (float(lead), max(int(pack or 1), 1), int(moq or 0))
+        for supplier, sku, lead, pack, moq in cur.execute(
+            "SELECT supplier, sku, lead_time_mean_days, pack_size, moq FROM supplier_products"
+        ).fetchall()
+    }
     rows = []
     for item in items.filter(pl.col("rule") == "supplier_low_water").iter_rows(named=True):
         facts = json.loads(item["facts"])
         supplier = facts["supplier"]
         if (item["sku"], supplier) in asked:
             continue
-        to = cur.execute(
-            "SELECT coalesce((SELECT to_location FROM lanes WHERE from_location = s.location "
-            "ORDER BY transit_days LIMIT 1), (SELECT code FROM locations WHERE kind = "
-            "'central_dc' ORDER BY code LIMIT 1)) FROM suppliers s WHERE s.code = ?",
-            [supplier],
-        ).fetchall()
-        if not to or to[0][0] is None:
+        to = delivers_to.get(supplier)
+        if to is None:
             continue
         level = int(math.ceil(facts["threshold"]))
         rows.append(
             (
                 "request_allocation",
                 item["sku"],
-                to[0][0],
+                to,
                 supplier,
                 level,
                 as_of,
@@ -280,14 +285,9 @@ def draft_in(cur: duckdb.DuckDBPyConnection, items: pl.DataFrame, as_of: date) -
         if facts["status"] != "below min" or (item["sku"], item["location"]) in ordered:
             continue
         supplier = facts["supplier"]
-        terms = cur.execute(
-            "SELECT lead_time_mean_days, pack_size, moq FROM supplier_products "
-            "WHERE supplier = ? AND sku = ?",
-            [supplier, item["sku"]],
-        ).fetchall()
-        if not terms:
+        if (supplier, item["sku"]) not in terms:
             continue
-        lead, pack, moq = float(terms[0][0]), max(int(terms[0][1] or 1), 1), int(terms[0][2] or 0)
+        lead, pack, moq = terms[(supplier, item["sku"])]
         want = facts["max"] - facts["consigned"] - facts["on_order"]
         if want <= 0:
             continue

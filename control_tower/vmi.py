@@ -446,20 +446,7 @@ def statements(
     issued_at, issued_by, lines, quantity, amount, reported (whether the supplier reported
     consumption for the period), differing_lines, difference_units."""
     scope(actor, supplier)
-    heads = store.query(
-        "SELECT statement_id, period_start, period_end, issued_at, issued_by, lines, quantity, "
-        "amount::DOUBLE AS amount FROM settlement_statements WHERE supplier = ? "
-        "ORDER BY period_start DESC, statement_id DESC",
-        [supplier],
-    )
-    summary = _period_summary(reconciliation(store, supplier=supplier, tolerance=tolerance))
-    return heads.join(
-        summary.drop("supplier"), on=["period_start", "period_end"], how="left"
-    ).with_columns(
-        pl.col("reported").fill_null(False),
-        pl.col("differing_lines").fill_null(0),
-        pl.col("difference_units").fill_null(0),
-    )
+    return all_statements(store, supplier=supplier, tolerance=tolerance).drop("supplier")
 
 
 def _consumption_spec():
@@ -534,15 +521,18 @@ def upload_consumption(
     )
 
 
-def all_statements(store: Store, *, tolerance: int = 0) -> pl.DataFrame:
-    """Every supplier's statements, newest first, with their reconciliation summary (see
-    :func:`statements`); staff reading."""
+def all_statements(
+    store: Store, *, supplier: str | None = None, tolerance: int = 0
+) -> pl.DataFrame:
+    """Every supplier's statements (or one supplier's), newest first, with their
+    reconciliation summary (see :func:`statements`); staff reading."""
     heads = store.query(
         "SELECT statement_id, supplier, period_start, period_end, issued_at, issued_by, lines, "
         "quantity, amount::DOUBLE AS amount FROM settlement_statements "
-        "ORDER BY period_start DESC, statement_id DESC"
+        "WHERE $all OR supplier = $supplier ORDER BY period_start DESC, statement_id DESC",
+        {"all": supplier is None, "supplier": supplier or ""},
     )
-    summary = _period_summary(reconciliation(store, tolerance=tolerance))
+    summary = _period_summary(reconciliation(store, supplier=supplier, tolerance=tolerance))
     return heads.join(
         summary, on=["supplier", "period_start", "period_end"], how="left"
     ).with_columns(
