@@ -27,17 +27,17 @@ approver approves and rejects (never an action they proposed or edited, unless
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 import duckdb
 import polars as pl
 
-from control_tower import ledger
+from control_tower import ledger, position
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.ledger import Movement, MovementType
-from control_tower.store import Store, registered
+from control_tower.store import Store, data_now, data_today, registered
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def propose_transfer(
         lane = lanes[0] if lanes else None
         if lane is None:
             raise ActionRefused(f"there is no lane from {from_location!r} to {to_location!r}")
-        today = _data_today(cur) or date.today()
+        today = _today(cur)
         leave = ship_date or today + timedelta(days=1)
         action_id = cur.execute(
             "INSERT INTO actions (created_at, kind, status, as_of, sku, from_location, "
@@ -453,7 +453,7 @@ def propose_expedite(
         line = inbound_line(cur, reference, sku)
         if line.left <= 0:
             raise ActionRefused(f"{reference} has nothing of {sku} left to arrive")
-        today = _data_today(cur) or date.today()
+        today = _today(cur)
         wanted = requested or today + timedelta(days=2)
         if wanted <= today:
             raise ActionRefused(f"ask for a date after the data's today ({today}), not {wanted}")
@@ -494,12 +494,14 @@ def _check_expedite(cur: duckdb.DuckDBPyConnection, action: dict) -> Inbound:
     return line
 
 
-def _data_today(cur: duckdb.DuckDBPyConnection) -> date | None:
-    """The data's today (``Store.as_of``), read inside the caller's transaction."""
-    return cur.execute(
-        "SELECT greatest((SELECT max(ts)::DATE FROM ledger), "
-        "(SELECT max(date) FROM demand_history))"
-    ).fetchall()[0][0]
+def _today(cur: duckdb.DuckDBPyConnection, action: dict | None = None) -> date:
+    """The data's today (:func:`control_tower.store.data_today`) inside the caller's
+    transaction; in a store without movements or demand yet, the day ``action`` was drafted
+    on. Without either there is nothing to act on."""
+    today = data_today(cur) or (action["as_of"] if action else None)
+    if today is None:
+        raise ActionRefused("the store holds no stock movements or demand yet: nothing to act on")
+    return today
 
 
 def _editors(cur: duckdb.DuckDBPyConnection, action_id: int) -> set[str]:
@@ -510,26 +512,125 @@ def _editors(cur: duckdb.DuckDBPyConnection, action_id: int) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _source_stock(cur: duckdb.DuckDBPyConnection, action: dict) -> tuple[int, int, str]:
-    """Units at the transfer's source (the owner holding the most, the company first when it
-    suffices), and what approved, unposted transfers from there already promise."""
+def _giving_owner(cur: duckdb.DuckDBPyConnection, action: dict) -> tuple[int, str]:
+    """Units at the transfer's source now and the owner that gives them: the company when it
+    holds enough, otherwise the owner holding the most (consigned stock at a VMI site)."""
     owners = cur.execute(
         "SELECT owner, sum(quantity)::BIGINT FROM ledger WHERE sku = ? AND location = ? "
         "GROUP BY owner ORDER BY (owner = 'company') DESC, sum(quantity) DESC",
         [action["sku"], action["from_location"]],
     ).fetchall()
-    promised = cur.execute(
-        "SELECT coalesce(sum(quantity), 0)::BIGINT FROM actions WHERE status = 'approved' "
-        "AND kind = 'transfer' AND sku = ? AND from_location = ? AND action_id <> ?",
-        [action["sku"], action["from_location"], action["action_id"]],
-    ).fetchall()[0][0]
     if not owners:
-        return 0, int(promised), "company"
+        return 0, "company"
     company = next((int(q) for o, q in owners if o == "company"), 0)
-    if company - promised >= action["quantity"]:
-        return company, int(promised), "company"
+    if company >= action["quantity"]:
+        return company, "company"
     owner, units = max(owners, key=lambda r: r[1])
-    return int(units), int(promised), owner
+    return int(units), owner
+
+
+@dataclass(frozen=True)
+class SourceStock:
+    """What a transfer's source can give on its ship date: the stock it holds now (of the
+    owner that gives most: the company's, or a supplier's consigned stock at a VMI site),
+    plus inbound due there by the ship date that is not late (a late line is no promise),
+    less what approved transfers out of it already promised."""
+
+    sku: str
+    location: str
+    ship_date: date
+    on_hand: int
+    inbound: tuple[tuple[str, int, date], ...]  # (reference, units, expected date)
+    promised: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand + sum(units for _, units, _ in self.inbound) - self.promised
+
+    def shortage_text(self, quantity: int) -> str:
+        """Why ``quantity`` cannot leave: the figures that add up to what is there."""
+        parts = [f"{self.location} holds {self.on_hand:,} of {self.sku}"]
+        if self.inbound:
+            due = ", ".join(f"{ref} {units:,} on {when}" for ref, units, when in self.inbound)
+            parts.append(
+                f"{sum(u for _, u, _ in self.inbound):,} due in by {self.ship_date} ({due})"
+            )
+        if self.promised:
+            parts.append(f"{self.promised:,} already promised to approved transfers")
+        return (
+            "; ".join(parts)
+            + f": {max(self.available, 0):,} can leave on {self.ship_date}, "
+            + f"the transfer needs {quantity:,}"
+        )
+
+    def relies_on(self, quantity: int) -> str | None:
+        """The inbound a transfer of ``quantity`` needs, in words, or None when the stock
+        held now (less promises) covers it."""
+        if self.on_hand - self.promised >= quantity or not self.inbound:
+            return None
+        due = ", ".join(f"{ref} ({units:,} due {when})" for ref, units, when in self.inbound)
+        return f"relies on inbound to {self.location}: {due}"
+
+
+SOURCE_STOCK_SQL = """
+WITH pairs AS (SELECT DISTINCT sku, location FROM source_pairs),
+owners AS (
+    SELECT l.sku, l.location, l.owner, sum(l.quantity)::BIGINT AS units
+    FROM ledger l JOIN pairs p ON p.sku = l.sku AND p.location = l.location
+    WHERE l.ts < $cutoff
+    GROUP BY ALL
+),
+promised AS (
+    SELECT a.sku, a.from_location AS location, sum(a.quantity)::BIGINT AS units
+    FROM actions a JOIN pairs p ON p.sku = a.sku AND p.location = a.from_location
+    WHERE a.status = 'approved' AND a.kind = 'transfer' AND a.action_id <> $exclude
+    GROUP BY ALL
+)
+SELECT p.sku, p.location,
+       coalesce((SELECT units FROM owners o WHERE o.sku = p.sku AND o.location = p.location
+                 AND o.owner = 'company'), 0) AS company,
+       coalesce((SELECT max(units) FROM owners o WHERE o.sku = p.sku
+                 AND o.location = p.location AND o.owner <> 'company'), 0) AS consigned,
+       coalesce(pr.units, 0) AS promised
+FROM pairs p LEFT JOIN promised pr USING (sku, location)
+"""
+
+
+def source_stock(
+    store: Store, transfers: pl.DataFrame, today: date, *, exclude: int = -1
+) -> list[SourceStock]:
+    """Per row of ``transfers`` (sku, from_location, ship_date) its :class:`SourceStock` as of
+    the data's ``today``, ignoring action ``exclude`` among the promises. Reads through the
+    store's cursor, so inside a transaction it sees that transaction's writes. One read for
+    all rows: a plan releases hundreds at once."""
+    if transfers.height == 0:
+        return []
+    pairs = transfers.select("sku", pl.col("from_location").alias("location"))
+    cur = store.cursor()
+    with registered(cur, "source_pairs", pairs):
+        held = store.query(
+            SOURCE_STOCK_SQL,
+            {"cutoff": data_now(today) + timedelta(seconds=1), "exclude": exclude},
+        )
+    stock = {(r["sku"], r["location"]): r for r in held.iter_rows(named=True)}
+    due = (
+        position.inbound(store, as_of=today)
+        .filter(pl.col("expected_date") > today)  # a late line is no promise
+        .join(pairs.unique(), left_on=["sku", "to_location"], right_on=["sku", "location"])
+        .select("sku", "to_location", "reference", "remaining", "expected_date")
+    )
+    inbound: dict[tuple[str, str], list[tuple[str, int, date]]] = {}
+    for sku, loc, ref, units, when in due.iter_rows():
+        inbound.setdefault((sku, loc), []).append((ref, int(units), when))
+    out = []
+    for sku, loc, ship in transfers.select("sku", "from_location", "ship_date").iter_rows():
+        row = stock.get((sku, loc), {"company": 0, "consigned": 0, "promised": 0})
+        company, consigned = int(row["company"]), int(row["consigned"])
+        coming = tuple(i for i in inbound.get((sku, loc), []) if i[2] <= ship)
+        if consigned > company + sum(u for _, u, _ in coming):  # a VMI site's supplier stock
+            company, coming = consigned, ()
+        out.append(SourceStock(sku, loc, ship, company, coming, int(row["promised"])))
+    return out
 
 
 def approve(
@@ -555,8 +656,8 @@ def approve(
                     f"{actor.name} proposed or edited action {action_id}; another approver "
                     "must decide it (separation of duties)"
                 )
-        today = _data_today(cur)
-        if today is not None and (today - action["as_of"]).days > settings.actions.stale_after_days:
+        today = _today(cur, action)
+        if (today - action["as_of"]).days > settings.actions.stale_after_days:
             raise ActionRefused(
                 f"action {action_id} was drafted on data as of {action['as_of']}; the data is "
                 f"now as of {today}: re-plan before approving"
@@ -564,13 +665,21 @@ def approve(
         if action["kind"] == "expedite":
             _check_expedite(cur, action)
         elif action["kind"] == "transfer" and action["from_location"]:
-            units, promised, _owner = _source_stock(cur, action)
-            if units - promised < action["quantity"]:
-                raise ActionRefused(
-                    f"{action['from_location']} holds {units:,} of {action['sku']}"
-                    + (f", {promised:,} already promised to approved transfers" if promised else "")
-                    + f"; the transfer needs {action['quantity']:,}"
-                )
+            ship = max(action["ship_date"], today)
+            (source,) = source_stock(
+                store,
+                pl.DataFrame(
+                    {
+                        "sku": [action["sku"]],
+                        "from_location": [action["from_location"]],
+                        "ship_date": [ship],
+                    }
+                ),
+                today,
+                exclude=action_id,
+            )
+            if source.available < action["quantity"]:
+                raise ActionRefused(source.shortage_text(action["quantity"]))
         _set_status(cur, action_id, "approved")
         _event(
             cur,
@@ -659,13 +768,44 @@ def post(
                 action["quantity"],
             )
             return _load(cur, action_id)
-        shipped = when or datetime.combine(action["ship_date"], datetime.min.time())
-        arrival = action["arrival_date"]
-        if arrival < shipped.date():
-            arrival = shipped.date() + (action["arrival_date"] - action["ship_date"])
+        today = _today(cur, action)
+        now = data_now(today)
+        if when is not None and when > now:
+            raise ActionRefused(
+                f"a posting dated {when:%Y-%m-%d %H:%M} is after the data's today ({today}) "
+                "and would move it; post it without a date (it is booked now, in data time)",
+                title="Posting dated in the future",
+            )
+        shipped = when or now
+        transit = action["arrival_date"] - action["ship_date"]
+        arrival = max(action["arrival_date"], shipped.date() + transit)
         ref = reference(action_id)
         if action["kind"] == "transfer":
-            _units, _promised, owner = _source_stock(cur, action)
+            units, owner = _giving_owner(cur, action)
+            if units < action["quantity"]:
+                (source,) = source_stock(
+                    store,
+                    pl.DataFrame(
+                        {
+                            "sku": [action["sku"]],
+                            "from_location": [action["from_location"]],
+                            "ship_date": [action["ship_date"]],
+                        }
+                    ),
+                    today,
+                    exclude=action_id,
+                )
+                raise ActionRefused(
+                    f"{action['from_location']} holds {units:,} of {action['sku']} now; the "
+                    f"transfer needs {action['quantity']:,}"
+                    + (
+                        f". It {source.relies_on(action['quantity'])}: post it once that is "
+                        "received"
+                        if source.relies_on(action["quantity"])
+                        else ""
+                    ),
+                    title="Not enough stock to ship",
+                )
             ledger.dispatch_in(
                 cur,
                 ref,
@@ -709,7 +849,7 @@ def _post_expedite(
     cur: duckdb.DuckDBPyConnection, action: dict, actor: Actor, committed: date
 ) -> None:
     line = _check_expedite(cur, action)
-    today = _data_today(cur) or date.today()
+    today = _today(cur)
     if committed < today:
         raise ActionRefused(f"the committed date {committed} is before the data's today {today}")
     if line.kind == "purchase_order":
@@ -740,13 +880,9 @@ def _post_expedite(
 
 
 def _received_now(cur: duckdb.DuckDBPyConnection, action: dict) -> datetime:
-    """When goods booked without a time arrived: at noon of the data's today (a receipt is
-    never dated ahead of the data, which would move its today), and not before a transfer
-    left; with no data yet, at noon of the planned arrival."""
-    today = _data_today(cur)
-    if today is None:
-        return datetime.combine(action["arrival_date"], time(12))
-    at = datetime.combine(today, time(12))
+    """When goods booked without a time arrived: now in data time (:func:`data_now`, never
+    ahead of the data's today, which would move it), and not before a transfer left."""
+    at = data_now(_today(cur, action))
     if action["kind"] == "transfer":
         left = cur.execute(
             "SELECT max(ts) FROM ledger WHERE reference = ? AND movement_type = 'transfer_out'",
@@ -773,6 +909,13 @@ def receive(
         action = _load(cur, action_id)
         _expect(cur, action, "posted")
         ref = reference(action_id)
+        if when is not None and when > data_now(_today(cur, action)):
+            raise ActionRefused(
+                f"a receipt dated {when:%Y-%m-%d %H:%M} is after the data's today "
+                f"({_today(cur, action)}) and would move it; book it without a date (now, in "
+                "data time)",
+                title="Receipt dated in the future",
+            )
         at = when or _received_now(cur, action)
         if action["kind"] == "request_allocation":
             raise ActionRefused(
@@ -846,3 +989,117 @@ def receive(
                 action["quantity"],
             )
     return get_action(store, action_id)
+
+
+# -- releasing a plan ------------------------------------------------------------------------------
+def release_lines(
+    store: Store, lines: pl.DataFrame, as_of: date, release_days: int
+) -> pl.DataFrame:
+    """Which lines of a plan made on data as of ``as_of`` become proposed actions now: those
+    due in the release window (shipping, or ordered, by ``as_of + release_days``; the plan's
+    first day is ``as_of + 1``) that can be carried out when due. A transfer is released
+    only when its source can give the units on its ship date (:class:`SourceStock`, less
+    what the lines released before it take from there, in ship-date order); a released line
+    that relies on inbound says so in its reason, a line held back says why. Later lines
+    stay planned: the next plan replaces them (a rolling horizon, as MRP's planned versus
+    firmed orders). Returns ``lines`` (line_no, kind, sku, from_location, quantity,
+    ship_date, reason, ...) with ``release_now`` and ``reason`` set."""
+    due = pl.col("ship_date") <= as_of + timedelta(days=release_days)
+    lines = lines.with_columns(release_now=due)
+    transfers = lines.filter(due & (pl.col("kind") == "transfer")).sort("ship_date", "line_no")
+    if transfers.height == 0:
+        return lines
+    taken: dict[tuple[str, str], int] = {}
+    decided: dict[int, tuple[bool, str]] = {}
+    rows = transfers.iter_rows(named=True)
+    for row, source in zip(rows, source_stock(store, transfers, as_of), strict=True):
+        key = (row["sku"], row["from_location"])
+        earlier = taken.get(key, 0)
+        left = replace(source, promised=source.promised + earlier)
+        if left.available < row["quantity"]:
+            decided[row["line_no"]] = (
+                False,
+                f"; not released: {left.shortage_text(row['quantity'])}"
+                + (f" (the plan's earlier lines take {earlier:,} of it)" if earlier else ""),
+            )
+            continue
+        taken[key] = earlier + row["quantity"]
+        relies = left.relies_on(row["quantity"])
+        if relies:
+            decided[row["line_no"]] = (True, f"; {relies}")
+    if not decided:
+        return lines
+    notes = pl.DataFrame(
+        {
+            "line_no": list(decided),
+            "released": [v[0] for v in decided.values()],
+            "note": [v[1] for v in decided.values()],
+        },
+        schema={"line_no": lines.schema["line_no"], "released": pl.Boolean, "note": pl.String},
+    )
+    return (
+        lines.join(notes, on="line_no", how="left")
+        .with_columns(
+            release_now=pl.col("release_now") & pl.col("released").fill_null(True),
+            reason=pl.col("reason") + pl.col("note").fill_null(""),
+        )
+        .drop("released", "note")
+    )
+
+
+def propose_plan_lines(
+    cur: duckdb.DuckDBPyConnection,
+    run_id: int,
+    as_of: date,
+    proposed_by: str,
+    scope: list[str] | None,
+) -> int:
+    """Inside the caller's transaction (the plan run and its lines written): the run's
+    released lines become proposed actions, and the actions still proposed by earlier plans
+    (of the SKUs this run covers) are superseded, since nobody decided them and this run
+    replaces them; decided actions are never touched. Returns how many were proposed."""
+    cur.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE superseded AS
+        SELECT action_id, quantity FROM actions
+        WHERE status = 'proposed' AND plan_run IS NOT NULL AND plan_run < $run
+          AND ($all OR sku IN (SELECT unnest($skus)))
+        """,
+        {"run": run_id, "all": not scope, "skus": list(scope or [])},
+    )
+    cur.execute(
+        """
+        INSERT INTO action_events (action_id, occurred_at, actor, from_status, to_status,
+            reason, quantity_before, quantity_after)
+        SELECT action_id, $now, $by, 'proposed', 'superseded',
+               'replaced by plan run ' || $run::VARCHAR, quantity, quantity
+        FROM superseded
+        """,
+        {"now": datetime.now(), "by": proposed_by, "run": run_id},
+    )
+    cur.execute(
+        "UPDATE actions SET status = 'superseded' "
+        "WHERE action_id IN (SELECT action_id FROM superseded)"
+    )
+    cur.execute("DROP TABLE superseded")
+    made = cur.execute(
+        """
+        INSERT INTO actions (created_at, kind, status, plan_run, plan_line, as_of, sku,
+            from_location, to_location, supplier, quantity, ship_date, arrival_date,
+            proposed_by)
+        SELECT $now, CASE kind WHEN 'order' THEN 'purchase_order' ELSE 'transfer' END,
+               'proposed', run_id, line_no, $as_of, sku, from_location, to_location, supplier,
+               quantity, ship_date, arrival_date, $by
+        FROM plan_lines WHERE run_id = $run AND release_now ORDER BY line_no
+        RETURNING action_id, quantity
+        """,
+        {"now": datetime.now(), "as_of": as_of, "by": proposed_by, "run": run_id},
+    ).fetchall()
+    if made:
+        cur.executemany(
+            "INSERT INTO action_events (action_id, occurred_at, actor, from_status, to_status, "
+            "reason, quantity_before, quantity_after) VALUES (?, ?, ?, NULL, 'proposed', ?, "
+            "NULL, ?)",
+            [[i, datetime.now(), proposed_by, f"drafted by plan run {run_id}", q] for i, q in made],
+        )
+    return len(made)

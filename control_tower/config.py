@@ -232,6 +232,15 @@ class ExceptionSettings(BaseModel):
 
 
 class ActionSettings(BaseModel):
+    release_days: int = Field(
+        2,
+        ge=1,
+        le=28,
+        description="a plan's lines become proposed actions when they ship, or are ordered, "
+        "within this many days of the data's today (the plan's first day is the day after it: "
+        "2 = today and the next working day); later lines stay planned, and the next plan "
+        "replaces them",
+    )
     separation_of_duties: bool = Field(
         True, description="the one who proposed or edited an action cannot approve it"
     )

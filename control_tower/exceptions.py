@@ -891,11 +891,11 @@ def run_exceptions(
     now = datetime.now()
     with store.transaction() as cur:
         if settings.actions.draft_expedites:
-            result.items = _draft_expedites(store, cur, result.items, result.as_of, settings).sort(
-                ["severity", "exception_key"], descending=[True, False]
-            )
+            result.items = _draft_expedites(
+                store, cur, result.items, result.as_of, settings, created_by
+            ).sort(["severity", "exception_key"], descending=[True, False])
         if settings.actions.draft_supplier_actions and supplier_rules.draft_in(
-            cur, result.items, result.as_of
+            cur, result.items, result.as_of, created_by
         ):
             # the store's cursor is this transaction's: the links see what was just drafted
             result.items = _link_actions(store, result.items)[0].sort(
@@ -940,19 +940,18 @@ def run_exceptions(
     return result
 
 
-EXPEDITER = "exception engine"  # who proposes the drafted expedites, whoever ran the rules
-
-
 def _draft_expedites(
     store: Store,
     cur,
     items: pl.DataFrame,
     as_of: date,
     settings: Settings,
+    proposed_by: str,
 ) -> pl.DataFrame:
     """Inside the run's transaction: an expedite drafted for each late line without one,
     asking for delivery ``expedite_days`` ahead, or the day before the destination runs out
-    when sooner; the late items link to what was drafted."""
+    when sooner, under ``proposed_by`` (who ran the rules); the late items link to what
+    was drafted."""
     late = items.filter(pl.col("rule") == "late_inbound")  # the draft skips those with one
     runs_out = {
         (sku, loc): due
@@ -993,7 +992,7 @@ def _draft_expedites(
     ).fetchall()[0][0]
     drafted = len(
         actions.draft_expedites_in(
-            cur, frame, EXPEDITER, as_of, stale_after_days=settings.actions.stale_after_days
+            cur, frame, proposed_by, as_of, stale_after_days=settings.actions.stale_after_days
         )
     )
     still = cur.execute(

@@ -24,8 +24,6 @@ from control_tower import collab, vmi
 from control_tower.config import Settings
 from control_tower.store import Store, registered
 
-ALLOCATOR = "exception engine"
-
 NETWORK_DEMAND_SQL = """
 SELECT sku, sum(quantity) / $days AS daily
 FROM demand_history
@@ -233,10 +231,13 @@ WHERE kind IN ('request_allocation', 'purchase_order')
 """
 
 
-def draft_in(cur: duckdb.DuckDBPyConnection, items: pl.DataFrame, as_of: date) -> int:
+def draft_in(
+    cur: duckdb.DuckDBPyConnection, items: pl.DataFrame, as_of: date, proposed_by: str
+) -> int:
     """Inside the exception run's transaction: a request for allocation per low-water item
     and a call-off per VMI site below its min, unless one is live already (proposed,
-    approved, or sent and not yet answered or received). Returns how many were drafted."""
+    approved, or sent and not yet answered or received), proposed under ``proposed_by`` (who
+    ran the rules). Returns how many were drafted."""
     import json
 
     live = cur.execute(LIVE_SQL).fetchall()
@@ -334,11 +335,11 @@ def draft_in(cur: duckdb.DuckDBPyConnection, items: pl.DataFrame, as_of: date) -
             "SELECT ?, kind, 'proposed', ?, sku, to_location, supplier, quantity, ship_date, "
             "arrival_date, ?, explanation FROM supplier_drafts ORDER BY kind, sku "
             "RETURNING action_id, quantity, explanation",
-            [now, as_of, ALLOCATOR],
+            [now, as_of, proposed_by],
         ).fetchall()
     cur.executemany(
         "INSERT INTO action_events (action_id, occurred_at, actor, from_status, to_status, "
         "reason, quantity_before, quantity_after) VALUES (?, ?, ?, NULL, 'proposed', ?, NULL, ?)",
-        [[i, now, ALLOCATOR, text, qty] for i, qty, text in made],
+        [[i, now, proposed_by, text, qty] for i, qty, text in made],
     )
     return len(made)

@@ -317,13 +317,15 @@ def test_thresholds_come_from_config(network):
 
 def test_a_stockout_links_to_the_drafted_transfer_of_the_latest_plan(network):
     """CD-RDC runs out of A-100 on day 4, inside the 4-day lane from the central DC, which
-    holds 500: the plan drafts a transfer to CD-RDC, and the exception lists it."""
+    holds 500: the plan drafts a transfer to CD-RDC (leaving on day 2: released with a
+    window of a week), and the exception lists it."""
+    from control_tower.config import ActionSettings
     from control_tower.optimize import plan, save_plan
 
     stock(network, "A-100", "SH-CDC", 500, offset=0)
     stock(network, "A-100", "CD-RDC", 30, offset=0)
     add_demand(network, daily_demand("A-100", "CD-RDC", 10, 91))
-    result = plan(network, Settings(), as_of=AS_OF)
+    result = plan(network, Settings(actions=ActionSettings(release_days=7)), as_of=AS_OF)
     save_plan(network, result)
     drafted = network.query(
         "SELECT action_id FROM actions WHERE status = 'proposed' AND sku = 'A-100' "

@@ -30,7 +30,6 @@ from tests.test_position import (
 
 PLANNER = Actor("li.planner", "planner")
 APPROVER = Actor("zhao.approver", "approver")
-ENGINE = "exception engine"
 
 
 def late_po(store, expected_offset: int = -3, quantity: int = 120) -> None:
@@ -66,8 +65,8 @@ def test_a_run_drafts_one_expedite_per_late_line_linked_to_the_late_item_and_the
     assert drafted["status"] == "proposed"
     assert (drafted["target"], drafted["sku"], drafted["supplier"]) == ("PO-LATE", "A-100", "SUP1")
     assert (drafted["to_location"], drafted["from_location"]) == ("SH-CDC", None)
-    # the engine proposes it, not whoever ran the rules (who may approve it then)
-    assert drafted["quantity"] == 120 and drafted["proposed_by"] == ENGINE
+    # proposed under who ran the rules (a person, or the scheduler), never a generic name
+    assert drafted["quantity"] == 120 and drafted["proposed_by"] == PLANNER.name
     assert drafted["as_of"] == AS_OF and drafted["ship_date"] == AS_OF
     # the projection assumes the late line arrives tomorrow, so no stock-out: asked for by
     # the data's today + expedite_days
@@ -80,7 +79,7 @@ def test_a_run_drafts_one_expedite_per_late_line_linked_to_the_late_item_and_the
     )
     assert json.loads(stored) == [drafted["action_id"]]
     history = actions.action_history(network, drafted["action_id"])
-    assert history.height == 1 and history["actor"][0] == ENGINE
+    assert history.height == 1 and history["actor"][0] == PLANNER.name
     # the next run links the same expedite and drafts no other
     again = exc.run_exceptions(network, as_of=AS_OF)
     assert len(expedites(network)) == 1

@@ -99,9 +99,10 @@ def _context(instance: PlanInstance, solution: Solution) -> _Context:
     )
 
 
-def plan_lines(instance: PlanInstance, solution: Solution) -> list[PlanLine]:
+def plan_lines(instance: PlanInstance, solution: Solution, release_days: int = 2) -> list[PlanLine]:
     """Every transfer and order of the plan, by ship date, with why and what else was
-    compared."""
+    compared; ``release_now`` marks those due within ``release_days`` (what
+    :func:`control_tower.actions.release_lines` then checks can be carried out)."""
     ctx = _context(instance, solution)
     extra = ctx.extra
     lines: list[PlanLine] = []
@@ -122,7 +123,7 @@ def plan_lines(instance: PlanInstance, solution: Solution) -> list[PlanLine]:
                 quantity=int(q),
                 ship_date=instance.day(t),
                 arrival_date=instance.day(arrival),
-                release_now=bool(t < instance.review_days),
+                release_now=bool(t < release_days),
                 unit_price=lane.cost_per_unit,
                 value=float(q * instance.unit_cost[s]),
                 cost=float(q * lane.cost_per_unit + instance.transfer_line_cost),
@@ -155,7 +156,7 @@ def plan_lines(instance: PlanInstance, solution: Solution) -> list[PlanLine]:
                 quantity=int(q),
                 ship_date=instance.day(t),
                 arrival_date=instance.day(arrival),
-                release_now=bool(t < instance.review_days),
+                release_now=bool(t < release_days),
                 unit_price=option.price,
                 value=float(q * instance.unit_cost[s]),
                 cost=float(instance.order_cost + q * (extra[o] + option.freight_per_unit)),

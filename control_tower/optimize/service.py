@@ -12,6 +12,7 @@ from datetime import date
 
 import polars as pl
 
+from control_tower import actions
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.optimize.instance import NetworkState, PlanInstance, WhatIf, build_instance
@@ -42,6 +43,7 @@ class Plan:
     run_id: int | None = None
     scope: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+    release_days: int = 2  # lines due within this many days are proposed (actions settings)
 
     @property
     def status(self) -> SolveStatus:
@@ -106,7 +108,12 @@ def plan(
         build_s,
     )
     return plan_instance(
-        instance, progress=progress, build_s=build_s, scope=skus, with_lines=with_lines
+        instance,
+        progress=progress,
+        build_s=build_s,
+        scope=skus,
+        with_lines=with_lines,
+        release_days=settings.actions.release_days,
     )
 
 
@@ -117,6 +124,7 @@ def plan_instance(
     build_s: float = 0.0,
     scope: list[str] | None = None,
     with_lines: bool = True,
+    release_days: int = 2,
 ) -> Plan:
     """Solve an instance already built (the simulator builds its own) and read it out."""
     tick = time.perf_counter()
@@ -128,7 +136,7 @@ def plan_instance(
         solution.status = SolveStatus.ERROR
         solution.message = "internal check failed: " + "; ".join(broken)
     solved = solution.status in ("optimal", "feasible")
-    lines = plan_lines(instance, solution) if solved and with_lines else []
+    lines = plan_lines(instance, solution, release_days) if solved and with_lines else []
     return Plan(
         instance=instance,
         solution=solution,
@@ -139,6 +147,7 @@ def plan_instance(
         solve_s=solve_s - solution.build_s,
         scope=scope,
         notes=list(instance.notes),
+        release_days=release_days,
     )
 
 
@@ -152,9 +161,11 @@ def save_plan(
 ) -> int:
     """Store the run, its lines and projection in one transaction; returns its id.
 
-    A base plan (no what-if) that is optimal or feasible proposes each line as an action and
-    supersedes the actions still proposed by earlier plans (an event records it); a what-if
-    run, or a plan without a solution, proposes nothing."""
+    A base plan (no what-if) that is optimal or feasible proposes the lines due now that can
+    be carried out (:func:`control_tower.actions.release_lines`) as actions under
+    ``created_by`` and supersedes the actions still proposed by earlier plans (an event
+    records it); the other lines stay planned lines of the run. A what-if run, or a plan
+    without a solution, proposes nothing."""
     instance, solution = result.instance, result.solution
     if base_run is not None and not store.scalar(
         "SELECT count(*) FROM plan_runs WHERE run_id = ?", [base_run]
@@ -194,6 +205,9 @@ def save_plan(
             for n, line in enumerate(result.lines, start=1)
         ],
         schema=LINE_SCHEMA,
+    )
+    lines = actions.release_lines(store, lines, instance.as_of, result.release_days).select(
+        list(LINE_SCHEMA)
     )
     with store.transaction() as cur:
         cur.execute(
@@ -246,29 +260,7 @@ def save_plan(
             )
             cur.unregister("new_projection")
         if proposes:
-            _supersede(cur, run_id, result.scope)
-            cur.execute(
-                """
-                INSERT INTO actions (kind, status, plan_run, plan_line, as_of, sku,
-                    from_location, to_location, supplier, quantity, ship_date, arrival_date,
-                    proposed_by)
-                SELECT CASE kind WHEN 'order' THEN 'purchase_order' ELSE 'transfer' END,
-                       'proposed', run_id, line_no, ?, sku, from_location, to_location, supplier,
-                       quantity, ship_date, arrival_date, ?
-                FROM plan_lines WHERE run_id = ? ORDER BY line_no
-                """,
-                [instance.as_of, created_by, run_id],
-            )
-            cur.execute(
-                """
-                INSERT INTO action_events (action_id, actor, from_status, to_status, reason,
-                    quantity_after)
-                SELECT action_id, ?, NULL, 'proposed', 'drafted by plan run ' || plan_run,
-                       quantity
-                FROM actions WHERE plan_run = ?
-                """,
-                [created_by, run_id],
-            )
+            actions.propose_plan_lines(cur, run_id, instance.as_of, created_by, result.scope)
     result.run_id = int(run_id)
     log.info("plan run %d stored: %s", run_id, result.summary())
     if proposes:
@@ -279,35 +271,6 @@ def save_plan(
         except ControlTowerError as exc:  # the plan is stored; its proposals stay unexplained
             log.warning("plan run %d: drafted actions not explained: %s", run_id, exc)
     return int(run_id)
-
-
-def _supersede(cur, run_id: int, scope: list[str] | None) -> None:
-    """Actions still proposed by earlier plans (of the SKUs this plan covers) are superseded:
-    the new plan's lines replace them."""
-    cur.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE superseded AS
-        SELECT action_id, quantity FROM actions
-        WHERE status = 'proposed' AND plan_run IS NOT NULL AND plan_run < $run
-          AND ($all OR sku IN (SELECT unnest($skus)))
-        """,
-        {"run": run_id, "all": not scope, "skus": list(scope or [])},
-    )
-    cur.execute(
-        """
-        INSERT INTO action_events (action_id, actor, from_status, to_status, reason,
-            quantity_before, quantity_after)
-        SELECT action_id, ?, 'proposed', 'superseded', 'replaced by plan run ' || ?::VARCHAR,
-               quantity, quantity
-        FROM superseded
-        """,
-        [PROPOSER, run_id],
-    )
-    cur.execute(
-        "UPDATE actions SET status = 'superseded' "
-        "WHERE action_id IN (SELECT action_id FROM superseded)"
-    )
-    cur.execute("DROP TABLE superseded")
 
 
 LINE_SCHEMA = {

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -175,12 +175,30 @@ class Store:
 
     # -- business time ---------------------------------------------------------------------
     def as_of(self) -> date | None:
-        """The data's 'today': the latest day that has a ledger movement or demand record.
-        Positions and KPIs default to it, so a demo made two years ago still reads as now."""
-        return self.scalar(
-            "SELECT max(d) FROM (SELECT max(CAST(ts AS DATE)) AS d FROM ledger "
-            "UNION ALL SELECT max(date) FROM demand_history)"
-        )
+        """The data's 'today' (:func:`data_today`). Positions and KPIs default to it, so a
+        demo made two years ago still reads as now."""
+        return data_today(self.cursor())
+
+
+DATA_TODAY_SQL = (
+    "SELECT max(d) FROM (SELECT max(CAST(ts AS DATE)) AS d FROM ledger "
+    "UNION ALL SELECT max(date) FROM demand_history)"
+)
+
+
+def data_today(cur: duckdb.DuckDBPyConnection) -> date | None:
+    """The data's today: the latest day with a stock movement or a demand record, i.e. of
+    events that have happened; None for a store without either. The one definition, read
+    through any cursor (inside a caller's transaction too). Nothing the program writes by
+    itself is dated after it (see :func:`data_now`), so only new data moves it."""
+    return cur.execute(DATA_TODAY_SQL).fetchall()[0][0]
+
+
+def data_now(today: date) -> datetime:
+    """The instant at which something done now is recorded in data time: the last second
+    of the data's today. A posting or report made now is later than every event of the data
+    and never after its today, whatever the wall clock's time of day."""
+    return datetime.combine(today, time(23, 59, 59))
 
 
 @contextmanager

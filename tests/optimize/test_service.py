@@ -8,6 +8,7 @@ import shutil
 from datetime import timedelta
 
 import numpy as np
+import polars as pl
 import pytest
 
 from control_tower.config import ForecastSettings, OptimizerSettings, Settings
@@ -97,7 +98,12 @@ def test_a_plan_is_stored_with_lines_projection_and_proposed_actions(demo):
     assert json.loads(first["alternatives"])
     assert first["reason"]
     actions = demo.query("SELECT * FROM actions WHERE plan_run = ?", [run_id])
-    assert actions.height == lines.height
+    released = lines.filter(pl.col("release_now"))
+    # only the lines due in the release window are proposed; the rest stay planned lines
+    assert 0 < actions.height == released.height < lines.height
+    assert sorted(actions["plan_line"]) == sorted(released["line_no"])
+    last = result.as_of + timedelta(days=SETTINGS.actions.release_days)
+    assert actions["ship_date"].max() <= last < lines["ship_date"].max()
     assert set(actions["status"]) == {"proposed"}
     assert set(actions["kind"]) <= {"transfer", "purchase_order"}
     events = demo.scalar(
@@ -105,7 +111,7 @@ def test_a_plan_is_stored_with_lines_projection_and_proposed_actions(demo):
         "WHERE a.plan_run = ? AND e.to_status = 'proposed'",
         [run_id],
     )
-    assert events == lines.height
+    assert events == released.height
     projection = load_projection(demo, run_id)
     assert projection["served"].sum() == result.kpis["served_units"]
     assert plan_flows(demo, run_id)["units"].sum() == lines["quantity"].sum()

@@ -12,7 +12,13 @@ import pytest
 
 from control_tower import collab
 from control_tower.actions import Actor
-from control_tower.config import OptimizerSettings, PolicySettings, Settings, SupplierSettings
+from control_tower.config import (
+    ActionSettings,
+    OptimizerSettings,
+    PolicySettings,
+    Settings,
+    SupplierSettings,
+)
 from control_tower.ingest import ingest_frames
 from control_tower.optimize import (
     NetworkState,
@@ -211,7 +217,10 @@ def test_reported_stock_is_ordered_no_earlier_than_it_is_ready_and_never_beyond_
         assert line.ship_date >= day(3)
         assert line.arrival_date >= day(3) + timedelta(days=1)  # available date + transit
         assert (line.arrival_date - line.ship_date).days == 1
-    run_id = save_plan(short_dc, result)
+    # the call-off leaves on day 3, after the default release window: a week's window
+    # releases it as a proposed order
+    weekly = SETTINGS.model_copy(update={"actions": ActionSettings(release_days=7)})
+    run_id = save_plan(short_dc, plan(short_dc, weekly))
     lines = load_plan_lines(short_dc, run_id)
     assert "supplier stock" in set(lines["source_kind"])
     actions = short_dc.query(

@@ -1,0 +1,182 @@
+"""The decision loop's guarantees in real DuckDB files: only the plan's lines due now become
+proposals, and only those that can be carried out when due; approval checks the units the
+source holds on the ship date (inbound due by then counts, a late line does not) and says
+what is missing; a posting is booked in data time and never moves the data's today."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+import pytest
+
+from control_tower import actions, kpis
+from control_tower.actions import ActionRefused, Actor
+from control_tower.ledger import on_hand
+from control_tower.store import Store, data_now
+from tests.test_position import AS_OF, add_purchase_orders, day, mv, post
+
+PLANNER = Actor("li.planner", "planner")
+APPROVER = Actor("zhao.approver", "approver")
+
+
+def draft(store: Store, quantity: int, ship: int = 1) -> int:
+    """A transfer of A-100 from SH-CDC to CD-RDC leaving ``ship`` days after AS_OF."""
+    return actions.propose_transfer(
+        store,
+        "A-100",
+        "SH-CDC",
+        "CD-RDC",
+        quantity,
+        PLANNER,
+        reason="CD-RDC runs short",
+        ship_date=day(ship),
+    )["action_id"]
+
+
+def test_posting_a_transfer_that_ships_tomorrow_keeps_the_datas_today(network):
+    post(network, mv("R-CDC", 0, "A-100", "SH-CDC", "receipt", 500))
+    before = kpis.network_kpis(network)
+    action_id = draft(network, 100, ship=1)
+    actions.approve(network, action_id, APPROVER)
+    posted = actions.post(network, action_id, PLANNER)
+    assert network.as_of() == AS_OF  # the data's today did not move to the ship date
+    assert on_hand(network, "A-100", "SH-CDC") == 400
+    ship_date, expected = network.rows(
+        "SELECT ship_date, expected_date FROM transfers WHERE transfer_id = ?",
+        [actions.reference(action_id)],
+    )[0]
+    assert ship_date == AS_OF  # booked now, in data time
+    assert expected == posted["arrival_date"]  # arriving as planned, not earlier
+    leg = network.scalar(
+        "SELECT ts FROM ledger WHERE reference = ? AND movement_type = 'transfer_out'",
+        [actions.reference(action_id)],
+    )
+    assert leg == data_now(AS_OF)
+    after = kpis.network_kpis(network)
+    assert after["fill_rate"] == before["fill_rate"]  # no KPI shifted to another day
+    assert after["stockout_days"] == before["stockout_days"]
+    closed = actions.receive(network, action_id, PLANNER)
+    assert closed["status"] == "closed" and network.as_of() == AS_OF
+
+
+def test_a_posting_or_receipt_dated_after_the_datas_today_is_refused_and_writes_nothing(network):
+    post(network, mv("R-CDC", 0, "A-100", "SH-CDC", "receipt", 500))
+    action_id = draft(network, 100)
+    actions.approve(network, action_id, APPROVER)
+    tomorrow = datetime.combine(day(1), datetime.min.time())
+    rows = network.scalar("SELECT count(*) FROM ledger")
+    with pytest.raises(ActionRefused, match="after the data's today"):
+        actions.post(network, action_id, PLANNER, when=tomorrow)
+    assert actions.get_action(network, action_id)["status"] == "approved"
+    assert network.scalar("SELECT count(*) FROM ledger") == rows
+    actions.post(network, action_id, PLANNER)
+    with pytest.raises(ActionRefused, match="after the data's today"):
+        actions.receive(network, action_id, PLANNER, when=tomorrow)
+    assert actions.get_action(network, action_id)["status"] == "posted"
+    assert network.as_of() == AS_OF
+
+
+def test_approval_counts_inbound_due_by_the_ship_date_but_never_a_late_line(network):
+    """SH-CDC holds 50; PO-ON (200) is due tomorrow, PO-LATE (300) was due yesterday. A
+    transfer of 200 leaving in two days can be approved (50 + 200); one of 300 cannot: the
+    late line is no promise, and the refusal adds up what is there."""
+    post(network, mv("R-CDC", 0, "A-100", "SH-CDC", "receipt", 50))
+    add_purchase_orders(
+        network,
+        [
+            ("PO-ON", "A-100", "SH-CDC", 200, day(-10), day(1), "open"),
+            ("PO-LATE", "A-100", "SH-CDC", 300, day(-20), day(-1), "open"),
+        ],
+    )
+    fits = draft(network, 200, ship=2)
+    too_many = draft(network, 300, ship=2)
+    actions.approve(network, fits, APPROVER)
+    with pytest.raises(ActionRefused) as refused:
+        actions.approve(network, too_many, APPROVER)
+    text = refused.value.detail
+    assert "SH-CDC holds 50 of A-100" in text
+    assert "200 due in by" in text and "PO-ON 200" in text and "PO-LATE" not in text
+    assert "200 already promised to approved transfers" in text
+    assert "50 can leave" in text and "needs 300" in text
+    # the approved one relies on PO-ON: it can be posted once that is received, not before
+    with pytest.raises(ActionRefused, match="PO-ON") as early:
+        actions.post(network, fits, PLANNER)
+    assert "holds 50 of A-100 now" in early.value.detail
+    assert actions.get_action(network, fits)["status"] == "approved"
+
+
+def lines(*rows: tuple) -> pl.DataFrame:
+    """Plan lines: (line_no, kind, from_location, quantity, ship offset)."""
+    return pl.DataFrame(
+        [
+            {
+                "line_no": n,
+                "kind": kind,
+                "sku": "A-100",
+                "from_location": source,
+                "to_location": "CD-RDC",
+                "quantity": quantity,
+                "ship_date": day(offset),
+                "reason": "CD-RDC faces demand",
+            }
+            for n, kind, source, quantity, offset in rows
+        ]
+    )
+
+
+def test_only_lines_due_in_the_window_that_can_be_carried_out_are_released(network):
+    """SH-CDC holds 500 and 200 more are due on day 2 (PO-ON). Window: days 1 and 2.
+    Line 1 (300, day 1) fits; line 2 (300, day 2) relies on PO-ON (500 - 300 + 200 = 400);
+    line 3 (300, day 2) finds 100 left and is held, saying why; line 4 leaves on day 5 and
+    stays planned; line 5, an order, is due on day 1 and released."""
+    post(network, mv("R-CDC", 0, "A-100", "SH-CDC", "receipt", 500))
+    add_purchase_orders(network, [("PO-ON", "A-100", "SH-CDC", 200, day(-10), day(2), "open")])
+    out = actions.release_lines(
+        network,
+        lines(
+            (1, "transfer", "SH-CDC", 300, 1),
+            (2, "transfer", "SH-CDC", 300, 2),
+            (3, "transfer", "SH-CDC", 300, 2),
+            (4, "transfer", "SH-CDC", 300, 5),
+            (5, "order", None, 1000, 1),
+        ),
+        AS_OF,
+        release_days=2,
+    ).sort("line_no")
+    assert out["release_now"].to_list() == [True, True, False, False, True]
+    reason = dict(zip(out["line_no"], out["reason"], strict=True))
+    assert reason[1] == "CD-RDC faces demand"
+    assert reason[2].endswith("relies on inbound to SH-CDC: PO-ON (200 due " + str(day(2)) + ")")
+    assert "not released: SH-CDC holds 500 of A-100; 200 due in by" in reason[3]
+    assert "100 can leave on" in reason[3] and "the plan's earlier lines take 600" in reason[3]
+    assert reason[4] == "CD-RDC faces demand"
+
+
+def test_a_new_plan_supersedes_only_undecided_proposals_under_its_author(network):
+    from control_tower.config import ActionSettings, Settings
+    from control_tower.optimize import plan, save_plan
+    from tests.test_exceptions import add_demand, daily_demand, stock
+
+    stock(network, "A-100", "SH-CDC", 500, offset=0)
+    stock(network, "A-100", "CD-RDC", 10, offset=0)
+    add_demand(network, daily_demand("A-100", "CD-RDC", 10, 91))
+    weekly = Settings(actions=ActionSettings(release_days=7))
+    first = save_plan(network, plan(network, weekly, as_of=AS_OF), created_by="li.planner")
+    drafted = network.query(
+        "SELECT action_id, proposed_by FROM actions WHERE plan_run = ?", [first]
+    )
+    assert drafted.height >= 1 and set(drafted["proposed_by"]) == {"li.planner"}
+    kept = int(drafted["action_id"][0])
+    actions.approve(network, kept, APPROVER)
+    second = save_plan(network, plan(network, weekly, as_of=AS_OF), created_by="wang.planner")
+    assert actions.get_action(network, kept)["status"] == "approved"  # decided: untouched
+    superseded = network.query(
+        "SELECT e.actor FROM action_events e JOIN actions a USING (action_id) "
+        "WHERE a.plan_run = ? AND e.to_status = 'superseded'",
+        [first],
+    )
+    assert set(superseded["actor"]) <= {"wang.planner"}
+    assert superseded.height == drafted.height - 1
+    ship_dates = network.query("SELECT ship_date FROM actions WHERE plan_run = ?", [second])
+    assert all(d <= AS_OF + timedelta(days=7) for d in ship_dates["ship_date"])
