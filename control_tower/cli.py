@@ -31,6 +31,35 @@ def _db_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _actor_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as",
+        dest="actor",
+        metavar="NAME",
+        help="the name runs and changes are recorded under (default: your operating-system "
+        "user name)",
+    )
+
+
+def _actor_name(args: argparse.Namespace) -> str:
+    """Who acts: --as NAME, else the operating-system user; never a generic name."""
+    name = (getattr(args, "actor", None) or "").strip()
+    if name:
+        return name
+    import getpass
+
+    try:
+        name = getpass.getuser().strip()
+    except (OSError, KeyError, ImportError):
+        name = ""
+    if not name:
+        raise ControlTowerError(
+            "no operating-system user name to record this under; pass --as NAME",
+            title="Who is acting?",
+        )
+    return name
+
+
 def _db_path(args: argparse.Namespace) -> str:
     return args.db or load_settings().db_path
 
@@ -78,6 +107,7 @@ def cmd_import_folder(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from control_tower.ingest.demo import build_demo
+    from control_tower.ingest.demo_activity import seed_activity
     from control_tower.store import Store
 
     if getattr(args, "out", None):
@@ -102,6 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         Path(path).unlink()
         Path(path + ".wal").unlink(missing_ok=True)
     started = time.perf_counter()
+    activity = None
     try:
         with Store(path) as store:
             results = build_demo(
@@ -112,6 +143,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 progress=not args.quiet,
             )
+            if not getattr(args, "data_only", False):
+                bar = _progress_bar(args, unit="step") if not args.quiet else None
+                activity = seed_activity(store, load_settings(), progress=bar)
     except BaseException:
         # a half-built demo is worse than none
         Path(path).unlink(missing_ok=True)
@@ -119,6 +153,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise
     for r in results.values():
         sys.stdout.write(f"{r.entity:<18} {r.rows_written:>12,} rows\n")
+    if activity is not None:
+        for step in activity.cycle.steps:
+            sys.stdout.write(f"{step.name:<18} {step.summary} ({step.seconds:.1f} s)\n")
+        sys.stdout.write(f"{'decisions':<18} {activity.summary()}\n")
     sys.stdout.write(f"demo database {path} built in {time.perf_counter() - started:.1f} s\n")
     return 0
 
@@ -228,6 +266,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             days=args.days,
             seed=args.seed,
             quiet=False,
+            verbose=args.verbose,
         )
         cmd_demo(demo_args)
     app = Path(__file__).resolve().parent.parent / "app.py"
@@ -287,10 +326,11 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             locations=_list_arg(args.locations),
             workers=args.workers,
             show_bar=sys.stderr.isatty() or args.verbose,
+            created_by=_actor_name(args),
         )
         board = leaderboard(store, run.run_id, by="demand_class")
     sys.stdout.write(
-        f"forecast run {run.run_id}: as of {run.as_of}, {run.horizon} days, "
+        f"forecast run {run.run_id} by {run.created_by}: as of {run.as_of}, {run.horizon} days, "
         f"{run.series_count} series ({run.reused} reused, {run.failures} failed), "
         f"{run.executor} x{run.workers}, Prophet settings "
         f"'{run.settings.get('prophet', {}).get('name')}', "
@@ -370,6 +410,35 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cycle(args: argparse.Namespace) -> int:
+    from control_tower.cycle import CycleError, baselines_only, baselines_only_note, run_cycle
+
+    settings = load_settings()
+    note = None
+    if args.baselines_only:
+        settings = baselines_only(settings)
+        note = baselines_only_note(settings)
+    name = _actor_name(args)
+    with _open(args) as store:
+        try:
+            cycle = run_cycle(
+                store,
+                settings,
+                name,
+                progress=_progress_bar(args, unit="step"),
+                forecast_note=note,
+            )
+        except CycleError as exc:
+            for step in exc.done:
+                sys.stdout.write(f"  {step.name:<11} {step.summary} ({step.seconds:.1f} s)\n")
+            sys.stderr.write(f"{exc.title}\n{exc.detail}\n")
+            return 3 if exc.no_plan else 2
+    sys.stdout.write(f"cycle as {name}: forecast, plan and exceptions in {cycle.seconds:.1f} s\n")
+    for step in cycle.steps:
+        sys.stdout.write(f"  {step.name:<11} {step.summary} ({step.seconds:.1f} s)\n")
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
 
 
@@ -398,7 +467,8 @@ def _what_if(args: argparse.Namespace):
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from control_tower.optimize import plan, save_plan
+    from control_tower.cycle import note_missing_forecast, save_plan_as
+    from control_tower.optimize import plan
 
     settings = load_settings()
     updates = {k: v for k, v in (("horizon_days", args.horizon), ("mode", args.mode)) if v}
@@ -416,7 +486,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
             skus=_list_arg(args.skus),
             what_if=what_if,
         )
-        run_id = None if args.dry_run else save_plan(store, result, base_run=args.base_run)
+        if args.dry_run:
+            run_id = None
+            note_missing_forecast(result, settings)
+        else:
+            run_id = save_plan_as(
+                store, result, settings, _actor_name(args), base_run=args.base_run
+            )
     k, c = result.kpis, result.costs
     if args.format == "json":
         payload = {
@@ -432,6 +508,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             "kpis": k,
             "costs": c,
             "lines": len(result.lines),
+            "notes": result.notes,
         }
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         return 0
@@ -447,6 +524,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     if result.solution.message:
         sys.stdout.write(f"  {result.solution.message}\n")
+    for note in result.notes:
+        sys.stdout.write(f"  note: {note}\n")
     sys.stdout.write(
         f"  {k['transfers']} transfers ({k['lateral_transfers']} between neighbours), "
         f"{k['orders']} orders; planned fill rate {k['fill_rate']:.1%}, average inventory "
@@ -509,7 +588,9 @@ def cmd_exceptions(args: argparse.Namespace) -> int:
         if args.dry_run:
             result = exceptions.detect(store, settings, as_of=args.as_of)
         else:
-            result = exceptions.run_exceptions(store, settings, as_of=args.as_of, created_by="cli")
+            result = exceptions.run_exceptions(
+                store, settings, as_of=args.as_of, created_by=_actor_name(args)
+            )
     items = result.items
     if args.rule:
         items = items.filter(pl.col("rule").is_in(args.rule))
@@ -553,6 +634,7 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     from control_tower import users
 
+    by = _actor_name(args) if args.users_command != "list" else ""
     with _open(args) as store:
         if args.users_command == "add":
             if args.password_stdin:
@@ -567,7 +649,7 @@ def cmd_users(args: argparse.Namespace) -> int:
                 args.role,
                 password,
                 display_name=args.name,
-                by=os.environ.get("USER", "cli"),
+                by=by,
                 supplier=args.supplier,
             )
             sys.stdout.write(f"added {args.username} ({args.role})\n")
@@ -576,7 +658,7 @@ def cmd_users(args: argparse.Namespace) -> int:
                 store,
                 args.username,
                 args.users_command == "disable",
-                by=os.environ.get("USER", "cli"),
+                by=by,
             )
             sys.stdout.write(f"{args.users_command}d {args.username}\n")
         else:
@@ -634,13 +716,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(args: argparse.Namespace):
+def _progress_bar(args: argparse.Namespace, unit: str = "day"):
     """A tqdm bar on stderr when it is a terminal (or --verbose)."""
-    if not (sys.stderr.isatty() or args.verbose):
+    if not (sys.stderr.isatty() or getattr(args, "verbose", False)):
         return None
     from tqdm import tqdm
 
-    bar = tqdm(total=1, unit="day", file=sys.stderr)
+    bar = tqdm(total=1, unit=unit, file=sys.stderr)
 
     def update(done: int, total: int, stage: str) -> None:
         bar.total = total
@@ -715,7 +797,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="build the demo network database",
         description="Generate a realistic demo network (Chinese cities, "
-        "seasonality, festivals, imbalances) and import it.",
+        "seasonality, festivals, imbalances) and import it; then run a first cycle as "
+        "demo.planner (a forecast with the backtested baselines only, a plan, the exception "
+        "rules) and decide a few proposals as the demo users.",
     )
     _db_arg(p)
     p.add_argument("--skus", type=_positive, default=d.skus, help="number of SKUs (%(default)s)")
@@ -729,6 +813,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (%(default)s)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--data-only",
+        action="store_true",
+        help="only the data: no first forecast, plan, exception run or decisions",
+    )
     p.add_argument(
         "--out",
         metavar="DIR",
@@ -793,6 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skus", nargs="+", metavar="SKU", help="only these SKUs")
     p.add_argument("--locations", nargs="+", metavar="LOC", help="only these locations")
     p.add_argument("--workers", type=_positive, default=fs.workers, help="processes")
+    _actor_arg(p)
     p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser(
@@ -844,7 +934,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-run", type=int, help="the plan run a what-if is compared with")
     p.add_argument("--dry-run", action="store_true", help="print the plan, store nothing")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    _actor_arg(p)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser(
+        "cycle",
+        help="forecast, plan and run the exception rules, in that order",
+        description="One planning cycle: a forecast (not made again when no series changed "
+        "since the last run), a plan on it (its lines proposed as actions) and the exception "
+        "rules (linked to the plan's proposals), each stored under --as NAME. Stops at the "
+        "first step that fails, with exit code 2 (3: the plan has no solution).",
+    )
+    _db_arg(p)
+    _actor_arg(p)
+    p.add_argument(
+        "--baselines-only",
+        action="store_true",
+        help="forecast with the backtested baselines only, without Prophet: seconds instead "
+        "of minutes (the run records it)",
+    )
+    p.set_defaults(func=cmd_cycle)
 
     p = sub.add_parser(
         "simulate",
@@ -887,6 +996,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive, default=20, help="exceptions listed (default 20)")
     p.add_argument("--dry-run", action="store_true", help="detect, store nothing")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    _actor_arg(p)
     p.set_defaults(func=cmd_exceptions)
 
     p = sub.add_parser(
@@ -926,6 +1036,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and rejects), admin.",
     )
     _db_arg(p)
+    _actor_arg(p)
     users_sub = p.add_subparsers(dest="users_command", required=True)
     q = users_sub.add_parser("add", help="add a user (asks for the password)")
     q.add_argument("username")

@@ -131,24 +131,30 @@ with reported():
     settings = state.get_settings()
     actor = auth.current_actor()
     run = exceptions.latest_run(store)
+    may_run = actor is not None and actor.role in actions.CAN["propose"]
     top = st.columns([3, 1])
     with top[1]:
-        if st.button("Run the exception rules", icon=":material/play_arrow:", key="exc_run"):
+        if st.button(
+            "Run the exception rules",
+            icon=":material/play_arrow:",
+            key="exc_run",
+            disabled=not may_run,
+            help=None if may_run else "Sign in as a planner: the run drafts expedites",
+        ):
             with st.spinner("Checking every SKU and location…"):
-                exceptions.run_exceptions(
-                    store, settings, created_by=actor.name if actor else "dashboard"
-                )
+                exceptions.run_exceptions(store, settings, created_by=actor.name)
             run = exceptions.latest_run(store)
     if run is None:
         st.info(
             "**No exception run yet.** Run the rules: they check projected stock-outs, safety "
             "stock, excess, dead stock, late inbound, demand beyond the forecast and data "
             "problems, and rank what they find by value at risk."
+            + ("" if may_run else " Sign in as a planner (sidebar) to run them.")
         )
         st.stop()
     top[0].caption(
         f"Run {run['run_id']} as of **{run['as_of']}**, {run['created_at']:%Y-%m-%d %H:%M} by "
-        f"{run['created_by']}: {run['raised']:,} exceptions in {run['seconds']:.1f} s"
+        f"{plain(run['created_by'])}: {run['raised']:,} exceptions in {run['seconds']:.1f} s"
         + (f"; drafted actions from plan run {run['plan_run']}" if run["plan_run"] else "")
     )
 

@@ -11,12 +11,13 @@ import polars as pl
 import streamlit as st
 
 from control_tower import forecast as fc
+from control_tower.actions import CAN, Actor
 from control_tower.config import ForecastSettings
 from control_tower.errors import ControlTowerError
 from control_tower.forecast.service import MAX_HORIZON
 from control_tower.forecast.service import data_as_of as last_demand_day
 from control_tower.store import Store
-from ui import cached, state, tables
+from ui import auth, cached, state, tables
 from ui.charts import PLOT_CONFIG
 from ui.entry import through_app
 from ui.errors import reported, show_error
@@ -56,6 +57,8 @@ COLUMNS = {
     "workers": NUMBER("workers", format="%d"),
     "prophet_setting": TEXT("Prophet setting", help="The tuned Prophet configuration"),
     "scope": TEXT("scope", width="medium"),
+    "created_by": TEXT("run by"),
+    "note": TEXT("how it was made", width="large"),
     # leaderboards
     "method": "method",
     "series": NUMBER("series", format="localized"),
@@ -111,6 +114,8 @@ RUN_COLUMNS = (
     "workers",
     "prophet_setting",
     "scope",
+    "created_by",
+    "note",
 )
 SERIES_COLUMNS = (
     "sku",
@@ -133,10 +138,15 @@ SERIES_COLUMNS = (
 
 # -- a new run ------------------------------------------------------------------------------
 def new_run(
-    store: Store, settings: ForecastSettings, positions: pl.DataFrame, runs: pl.DataFrame
+    store: Store,
+    settings: ForecastSettings,
+    positions: pl.DataFrame,
+    runs: pl.DataFrame,
+    actor: Actor | None,
 ) -> None:
     """The SKU filter first (the whole network takes minutes), then horizon, as-of, workers,
-    what it will cost in time, and the button."""
+    what it will cost in time, and the button (for a planner: the run is stored under their
+    name)."""
     names = dict(positions.select("sku", "name").unique(subset="sku").sort("sku").iter_rows())
     skus = st.multiselect(
         "SKUs to forecast",
@@ -202,10 +212,28 @@ def new_run(
         "Stay on this page until the run finishes: changing a widget or leaving stops it, and "
         "nothing is stored until it completes."
     )
+    may_run = actor is not None and actor.role in CAN["propose"]
+    if not may_run:
+        st.caption("Sign in as a planner (sidebar) to start a run: it is stored under your name.")
     label = f"Forecast {len(skus)} SKU(s)" if skus else "Forecast the whole network"
-    if st.button(label, key="fc_start", type="primary", icon=":material/play_arrow:"):
+    if (
+        st.button(
+            label,
+            key="fc_start",
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=not may_run,
+        )
+        and may_run
+    ):
         start_run(
-            store, settings, skus=skus, horizon=int(horizon), as_of=as_of, workers=int(workers)
+            store,
+            settings,
+            skus=skus,
+            horizon=int(horizon),
+            as_of=as_of,
+            workers=int(workers),
+            actor_name=actor.name,
         )
 
 
@@ -217,6 +245,7 @@ def start_run(
     horizon: int,
     as_of: date | None,
     workers: int,
+    actor_name: str,
 ) -> None:
     """Run, showing progress; on success remember the message and the run, and show it."""
     bar = st.progress(0.0, text="Loading demand…")
@@ -239,6 +268,7 @@ def start_run(
             workers=workers,
             progress=progress,
             show_bar=False,
+            created_by=actor_name,
         )
     except ControlTowerError as exc:
         bar.empty()
@@ -266,12 +296,17 @@ def pick_run(store: Store, runs: pl.DataFrame) -> fc.ForecastRun:
     )
     run = cached.forecast_run(store, run_id)
     prophet = (run.settings.get("prophet") or {}).get("name") or "—"
+    if run.settings.get("prophet_classes") == []:
+        prophet = "none (Prophet not tried)"
     st.caption(
         f"Created {run.created_at:%Y-%m-%d %H:%M} · as of **{run.as_of}** · horizon "
         f"{run.horizon} days · {run.series_count:,} series ({run.reused:,} reused) · "
         f"{run.failures:,} failure(s) · {run.duration_s:.1f} s on {run.executor} "
         f"x{run.workers} · Prophet setting **{plain(prophet)}**"
+        + (f" · run by **{plain(run.created_by)}**" if run.created_by else "")
     )
+    if run.note:
+        st.info(f"**How this run was made:** {plain(run.note)}.", icon=":material/info:")
     with st.expander(f"Recent runs ({len(ids)})", icon=":material/history:"):
         keyed_table(
             tables.pick_columns(tables.runs_table(runs), RUN_COLUMNS),
@@ -501,6 +536,7 @@ def accuracy(store: Store, run: fc.ForecastRun, summary: pl.DataFrame) -> None:
 with reported():
     store = state.store_with_data()
     settings = state.get_settings().forecast
+    actor = auth.current_actor()
     positions = cached.positions(store)
     runs = cached.forecast_runs(store)
 
@@ -517,12 +553,12 @@ with reported():
             "(seconds), or leave the SKUs empty to forecast the whole network (minutes)."
         )
         st.subheader("Start a forecast run")
-        new_run(store, settings, positions, runs)
+        new_run(store, settings, positions, runs, actor)
         st.stop()
 
     run = pick_run(store, runs)
     with st.expander("Start a new run", icon=":material/play_circle:"):
-        new_run(store, settings, positions, runs)
+        new_run(store, settings, positions, runs, actor)
 
     summary = cached.series_summary(store, run.run_id)
     if summary.is_empty():

@@ -12,9 +12,10 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from control_tower import optimize, simulate
+from control_tower import actions, optimize, simulate
+from control_tower.cycle import save_plan_as
 from control_tower.errors import ControlTowerError
-from ui import plan_charts, state
+from ui import auth, plan_charts, state
 from ui.charts import PLOT_CONFIG
 from ui.entry import through_app
 from ui.errors import reported, show_error
@@ -59,8 +60,15 @@ def _run_label(row: dict) -> str:
 with reported():
     store = state.store_with_data()
     settings = state.get_settings()
+    actor = auth.current_actor()
+    may_plan = actor is not None and actor.role in actions.CAN["propose"]
 
     with st.expander("Run a plan", expanded=False, icon=":material/play_arrow:"):
+        if not may_plan:
+            st.caption(
+                "Sign in as a planner (sidebar) to run a plan: its lines are proposed as "
+                "actions under your name."
+            )
         with st.form("plan_run_form"):
             left, right = st.columns(2)
             horizon = left.number_input(
@@ -73,8 +81,10 @@ with reported():
                 "(small networks); auto picks by size",
                 key="plan_mode",
             )
-            go_plan = st.form_submit_button("Run plan", icon=":material/play_arrow:")
-        if go_plan:
+            go_plan = st.form_submit_button(
+                "Run plan", icon=":material/play_arrow:", disabled=not may_plan
+            )
+        if go_plan and may_plan:
             chosen = settings.model_copy(
                 update={
                     "optimizer": settings.optimizer.model_copy(
@@ -85,7 +95,7 @@ with reported():
             bar = st.progress(0.0, text="reading stock, forecasts and policies")
             try:
                 result = optimize.plan(store, chosen, progress=_progress(bar))
-                run_id = optimize.save_plan(store, result, created_by="dashboard")
+                run_id = save_plan_as(store, result, chosen, actor.name)
             except ControlTowerError as exc:
                 show_error(exc)
             else:
@@ -110,12 +120,22 @@ with reported():
     run = optimize.get_plan_run(store, run_id)
     box = STATUS_BOX.get(run["status"], st.error)
     box(plain(optimize.status_text(run)))
+    if run["forecast_run"] is None:
+        st.warning(
+            "**Planned without a forecast.** Each series' demand is its recent mean: no "
+            "seasonality, festivals or trend. Run a forecast (Forecasts page, or "
+            "`control-tower cycle`) and plan again.",
+            icon=":material/warning:",
+        )
     st.caption(
         f"{plain(run['method'])}. {run['sku_count']:,} SKUs x {run['location_count']} locations "
         f"x {run['horizon']} days; forecast run {run['forecast_run'] or 'none (history)'}; "
+        f"run by {plain(run['created_by'])}; "
         f"read {run['build_s']:.1f} s, solved in {run['solve_s']:.1f} s."
         + (f" {plain(run['message'])}" if run["message"] and run["status"] != "infeasible" else "")
     )
+    if run["notes"]:
+        st.caption("Notes: " + "; ".join(plain(note) for note in run["notes"]) + ".")
     kpis, costs = run["kpis"], run["costs"]
     cols = st.columns(5)
     cols[0].metric("Planned fill rate", f"{kpis['fill_rate']:.1%}")
@@ -236,9 +256,11 @@ with reported():
             lane = d.selectbox("Lane repriced", ["none", *choices["lanes"]], key="plan_wi_lane")
             factor = d.number_input("Cost factor", 0.0, 20.0, 1.5, 0.1, key="plan_wi_factor")
             go_what_if = st.form_submit_button(
-                "Re-plan and compare", icon=":material/compare_arrows:"
+                "Re-plan and compare", icon=":material/compare_arrows:", disabled=not may_plan
             )
-        if go_what_if:
+        if not may_plan:
+            st.caption("Sign in as a planner to run a what-if.")
+        if go_what_if and may_plan:
             what_if = optimize.WhatIf(
                 service_level=level if use_level else None,
                 supplier_delay_days={supplier: int(delay)} if supplier != "none" and delay else {},
@@ -265,9 +287,7 @@ with reported():
                         what_if=what_if,
                         progress=_progress(bar),
                     )
-                    other = optimize.save_plan(
-                        store, result, created_by="dashboard", base_run=run_id
-                    )
+                    other = save_plan_as(store, result, base_settings, actor.name, base_run=run_id)
                 except ControlTowerError as exc:
                     show_error(exc)
                 else:

@@ -48,6 +48,8 @@ class ForecastRun:
     failures: int
     reused: int
     scope: str | None
+    created_by: str | None = None  # who made it (None: a run stored before this was recorded)
+    note: str | None = None  # how it was made, when not with the configured pipeline
 
 
 DEMAND_SQL = """
@@ -353,8 +355,10 @@ def _previous_tuning(
     names = {c.name: c for c in PROPHET_GRID}
     for (text,) in rows:
         stored = json.loads(text)
-        if "tuning" not in stored or stored.get("model_version") != MODEL_VERSION:
-            continue  # that run reused older settings (no chains), or tuned another model
+        if not stored.get("tuning") or stored.get("model_version") != MODEL_VERSION:
+            # that run reused older settings (no chains), tuned another model, or scored
+            # nothing (no series to tune on, or Prophet not tried: its choice is no choice)
+            continue
         chosen = stored.get("prophet", {})
         if chosen.get("name") in names and names[chosen["name"]].as_dict() == chosen:
             return names[chosen["name"]]
@@ -373,9 +377,18 @@ def forecast(
     progress: Progress | None = None,
     show_bar: bool = True,
     prophet_fn=None,
+    created_by: str | None = None,
+    note: str | None = None,
+    reuse_run: bool = False,
 ) -> ForecastRun:
     """Forecast every SKU x location with demand up to ``as_of`` (default: the last demand
-    date) for ``horizon`` days, and store the run. Returns the stored run."""
+    date) for ``horizon`` days, and store the run under ``created_by`` (with ``note``, how it
+    was made when not with the configured pipeline). Returns the stored run.
+
+    ``reuse_run``: when the latest run covers every series, as of the same day, for the same
+    horizon and settings, and each series' history, calendar and price are unchanged
+    (:func:`identical_run`), that run is returned and nothing is stored: it is what this run
+    would compute."""
     settings = settings or ForecastSettings()
     horizon = settings.horizon if horizon is None else horizon
     if workers is not None and workers < 1:
@@ -438,6 +451,13 @@ def forecast(
             json.dumps(spec_settings, sort_keys=True).encode(), usedforsecurity=False
         ).hexdigest()
         keys = [fit_key(s, spec_hash) for s in series]
+        if reuse_run and not (skus or locations):
+            same = identical_run(store, as_of, horizon, spec_hash, series, keys)
+            if same is not None:
+                log.info("forecast as of %s: run %d has every series unchanged", as_of, same)
+                if progress:
+                    progress(len(series), len(series), "forecast")
+                return get_run(store, same)
         reusable = _reusable(store, series, keys)
         todo = [s for s, k in zip(series, keys, strict=True) if (s.sku, s.location) not in reusable]
         results: list[SeriesResult] = []
@@ -485,7 +505,49 @@ def forecast(
         results=results,
         reusable=reusable,
         scope=scope,
+        created_by=created_by,
+        note=note,
     )
+
+
+def identical_run(
+    store: Store,
+    as_of: date,
+    horizon: int,
+    spec_hash: str,
+    series: list[SeriesInput],
+    keys: list[str],
+) -> int | None:
+    """The latest run, when it is over every series, as of ``as_of``, for ``horizon`` days,
+    with the settings of ``spec_hash``, without failures, and holds exactly these series with
+    these fit keys (same history, calendar and price): a new run would repeat it."""
+    rows = store.rows(
+        "SELECT run_id, as_of, horizon, settings_hash, failures, series_count, scope "
+        "FROM forecast_runs ORDER BY run_id DESC LIMIT 1"
+    )
+    if not rows:
+        return None
+    run_id, run_as_of, run_horizon, run_hash, failures, count, scope = rows[0]
+    if (run_as_of, run_horizon, run_hash, failures, count, scope) != (
+        as_of,
+        horizon,
+        spec_hash,
+        0,
+        len(series),
+        None,
+    ):
+        return None
+    frame = pl.DataFrame(
+        {"sku": [s.sku for s in series], "location": [s.location for s in series], "fit_key": keys}
+    )
+    cur = store.cursor()
+    with registered(cur, "wanted_keys", frame):
+        matched = cur.execute(
+            "SELECT count(*) FROM forecast_series f JOIN wanted_keys w "
+            "USING (sku, location, fit_key) WHERE f.run_id = ?",
+            [run_id],
+        ).fetchall()[0][0]
+    return int(run_id) if matched == len(series) else None
 
 
 def _reusable(
@@ -524,6 +586,8 @@ def _write_run(
     results: list[SeriesResult],
     reusable,
     scope,
+    created_by: str | None = None,
+    note: str | None = None,
 ) -> ForecastRun:
     key_of = {(s.sku, s.location): k for s, k in zip(series, keys, strict=True)}
     failures = sum(1 for r in results if r.failure)
@@ -594,7 +658,8 @@ def _write_run(
         )
         cur.execute(
             "INSERT INTO forecast_runs (run_id, as_of, horizon, settings, settings_hash, executor, "
-            "workers, duration_s, series_count, failures, reused, scope) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "workers, duration_s, series_count, failures, reused, scope, created_by, note) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 run_id,
                 as_of,
@@ -608,6 +673,8 @@ def _write_run(
                 failures,
                 len(reusable),
                 scope,
+                created_by,
+                note,
             ],
         )
         with registered(cur, "new_series", series_rows):
@@ -697,6 +764,8 @@ def _run_from_row(row: tuple) -> ForecastRun:
         failures,
         reused,
         scope,
+        created_by,
+        note,
     ) = row
     return ForecastRun(
         int(run_id),
@@ -711,6 +780,8 @@ def _run_from_row(row: tuple) -> ForecastRun:
         int(failures),
         int(reused),
         scope,
+        created_by,
+        note,
     )
 
 
@@ -732,7 +803,10 @@ FORECAST_COLUMNS = (
     "cum_p95",
     "cum_p99",
 )
-RUN_COLUMNS = "run_id, created_at, as_of, horizon, settings, executor, workers, duration_s, series_count, failures, reused, scope"
+RUN_COLUMNS = (
+    "run_id, created_at, as_of, horizon, settings, executor, workers, duration_s, series_count, "
+    "failures, reused, scope, created_by, note"
+)
 
 
 def get_run(store: Store, run_id: int) -> ForecastRun:
@@ -768,7 +842,7 @@ def list_runs(store: Store, limit: int = 50) -> pl.DataFrame:
     return store.query(
         "SELECT run_id, created_at, as_of, horizon, executor, workers, "
         "round(duration_s, 1) AS duration_s, series_count, failures, reused, scope, "
-        "json_extract_string(settings, '$.prophet.name') AS prophet_setting "
+        "json_extract_string(settings, '$.prophet.name') AS prophet_setting, created_by, note "
         "FROM forecast_runs ORDER BY run_id DESC LIMIT $limit",
         {"limit": limit},
     )

@@ -201,6 +201,44 @@ def test_a_second_identical_run_reuses_every_series(crafted_store):
     assert b.drop("reused").equals(a.drop("reused"))
 
 
+def test_a_run_over_unchanged_data_is_not_made_again_when_asked_to_reuse_it(crafted_store):
+    first = forecast(crafted_store, BASELINES_ONLY, horizon=14, show_bar=False, created_by="li")
+    again = forecast(
+        crafted_store, BASELINES_ONLY, horizon=14, show_bar=False, created_by="wang", reuse_run=True
+    )
+    assert again == first and count(crafted_store, "forecast_runs") == 1
+    assert again.created_by == "li"  # the run that was made, by who made it
+    # another horizon is another run, and so is any change in the history
+    longer = forecast(crafted_store, BASELINES_ONLY, horizon=21, show_bar=False, reuse_run=True)
+    assert longer.run_id == first.run_id + 1
+    assert (
+        forecast(crafted_store, BASELINES_ONLY, horizon=21, show_bar=False, reuse_run=True)
+        == longer
+    )
+    ingest_frame(
+        crafted_store,
+        "demand",
+        demand_rows([("SEASONAL", "CQ-RDC", AS_OF - timedelta(days=3), 999)]),
+    )
+    changed = forecast(crafted_store, BASELINES_ONLY, horizon=21, show_bar=False, reuse_run=True)
+    assert changed.run_id == longer.run_id + 1
+    assert changed.reused == changed.series_count - 1
+
+
+def test_a_baselines_only_run_leaves_prophets_settings_to_be_tuned(crafted_store):
+    """A run that tried no Prophet chose no Prophet setting: the next run with Prophet tunes."""
+    forecast(crafted_store, BASELINES_ONLY, horizon=14, show_bar=False, note="baselines only")
+    assert latest_run(crafted_store).note == "baselines only"
+    tuned = forecast(
+        crafted_store,
+        WITH_PROPHET.model_copy(update={"tuning_sample": 1}),
+        horizon=14,
+        skus=["SEASONAL"],
+        show_bar=False,
+    )
+    assert tuned.settings["tuning"]
+
+
 def test_a_changed_history_recomputes_only_that_series(crafted_store):
     first = forecast(crafted_store, BASELINES_ONLY, horizon=14, show_bar=False)
     day = AS_OF - timedelta(days=3)

@@ -33,10 +33,13 @@ def _as(at, actor: Actor | None):
 
 
 def test_without_a_run_the_inbox_says_how_to_get_one_and_the_button_runs_the_rules(db):
-    at = run(page("exceptions"))
-    assert any("No exception run yet" in i.value for i in at.info)
+    anonymous = run(page("exceptions"))
+    assert any("No exception run yet" in i.value for i in anonymous.info)
+    assert anonymous.button(key="exc_run").disabled  # a run is recorded under a name
+    at = run(_as(page("exceptions"), PLANNER))
     at.button(key="exc_run").click()
     run(at)
+    assert store_query(db, "SELECT created_by FROM exception_runs").item() == PLANNER.name
     stored = store_query(db, "SELECT count(*) FROM exception_run_items").item()
     assert stored > 0
     shown = table(at, "exc_inbox")

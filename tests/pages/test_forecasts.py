@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from control_tower import forecast as fc
+from control_tower.actions import Actor
 from control_tower.config import ForecastSettings
 from control_tower.ingest import ingest_frames
 from control_tower.store import Store
@@ -21,6 +22,7 @@ from ui.format import plain
 
 from ._support import page, run, store_query, table
 
+PLANNER = Actor("li.planner", "planner")
 HOSTILE = "<b>bold</b> **stars** [link](https://example.com) :red[red] $x^2$ _under_ #1"
 
 
@@ -98,6 +100,9 @@ def test_no_run_yet_says_so_and_offers_the_run_button(on_demo):
     # Before a whole-network run the page says how big it is.
     assert any("whole network" in w.value and "series" in w.value for w in at.warning)
     assert not at.get("plotly_chart")
+    # Signed out, nobody starts a run: it is stored under the signed-in planner's name.
+    assert button.disabled
+    assert any("Sign in as a planner" in c.value for c in at.caption)
 
 
 def test_the_run_picker_lists_runs_with_their_settings(on_forecast):
@@ -282,7 +287,9 @@ def test_the_run_button_stores_a_run_of_the_chosen_skus(on_forecast_copy):
         [sku],
     )["n"][0]
     before = store_query(on_forecast_copy["path"], "SELECT max(run_id) AS r FROM forecast_runs")
-    at = run(page("forecasts"))
+    at = page("forecasts")
+    at.session_state["actor"] = PLANNER
+    run(at)
     at.multiselect(key="fc_new_skus").set_value([sku])
     at.number_input(key="fc_new_workers").set_value(1)
     at.number_input(key="fc_new_horizon").set_value(28)
@@ -296,9 +303,11 @@ def test_the_run_button_stores_a_run_of_the_chosen_skus(on_forecast_copy):
     assert f"Run {new_id} stored" in at.success[0].value
     stored = store_query(
         on_forecast_copy["path"],
-        "SELECT series_count, horizon, workers, scope FROM forecast_runs WHERE run_id = ?",
+        "SELECT series_count, horizon, workers, scope, created_by FROM forecast_runs "
+        "WHERE run_id = ?",
         [new_id],
     ).row(0, named=True)
+    assert stored["created_by"] == PLANNER.name  # who started it, from the sign-in
     assert stored["series_count"] == locations
     assert stored["horizon"] == 28 and stored["workers"] == 1
     assert json.loads(stored["scope"])["skus"] == [sku]
@@ -308,7 +317,9 @@ def test_the_run_button_stores_a_run_of_the_chosen_skus(on_forecast_copy):
 
 
 def test_a_run_the_service_refuses_is_an_error_message(on_forecast_copy):
-    at = run(page("forecasts"))
+    at = page("forecasts")
+    at.session_state["actor"] = PLANNER
+    run(at)
     at.multiselect(key="fc_new_skus").set_value([on_forecast_copy["other_sku"]])
     at.number_input(key="fc_new_workers").set_value(1)
     first = store_query(on_forecast_copy["path"], "SELECT min(date) AS d FROM demand_history")

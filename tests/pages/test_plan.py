@@ -9,9 +9,12 @@ import shutil
 
 import pytest
 
+from control_tower.actions import Actor
 from control_tower.store import Store
 
 from ._support import page, run, store_query, table
+
+PLANNER = Actor("li.planner", "planner")
 
 
 @pytest.fixture
@@ -24,6 +27,12 @@ def plan_db(demo_db, tmp_path, monkeypatch, fresh_caches):
     return path
 
 
+def _signed_in(actor: Actor = PLANNER):
+    at = page("plan")
+    at.session_state["actor"] = actor
+    return run(at)
+
+
 def _run_plan(at):
     at.number_input(key="plan_horizon").set_value(21)
     at.button(key="FormSubmitter:plan_run_form-Run plan").click()
@@ -34,15 +43,28 @@ def test_without_a_plan_the_page_says_how_to_get_one(plan_db):
     at = run(page("plan"))
     assert at.title[0].value == "Plan"
     assert any("No plan yet" in i.value for i in at.info)
+    # signed out (or as a viewer), nobody runs a plan: its lines are proposed under a name
+    assert at.button(key="FormSubmitter:plan_run_form-Run plan").disabled
+    assert any("Sign in as a planner" in c.value for c in at.caption)
+    viewer = _signed_in(Actor("demo.viewer", "viewer"))
+    assert viewer.button(key="FormSubmitter:plan_run_form-Run plan").disabled
 
 
 def test_running_a_plan_stores_it_and_shows_its_lines_and_costs(plan_db):
-    at = run(page("plan"))
-    at = _run_plan(at)
-    run_id, status, kpis, costs = store_query(
-        plan_db, "SELECT run_id, status, kpis, costs FROM plan_runs"
+    at = _run_plan(_signed_in())
+    run_id, status, kpis, costs, created_by, notes = store_query(
+        plan_db, "SELECT run_id, status, kpis, costs, created_by, notes FROM plan_runs"
     ).row(0)
     assert status in ("optimal", "feasible")
+    # the run and its proposals are the signed-in planner's
+    assert created_by == PLANNER.name
+    proposers = store_query(
+        plan_db, "SELECT DISTINCT proposed_by FROM actions WHERE plan_run = ?", [run_id]
+    )["proposed_by"].to_list()
+    assert proposers == [PLANNER.name]
+    # the demo copy has no forecast run: the run says so, and the page shows it
+    assert json.loads(notes)[0].startswith("no forecast run covers this plan")
+    assert any("Planned without a forecast" in w.value for w in at.warning)
     assert any(f"Plan run {run_id}" in s.value for s in at.success)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Planned fill rate"] == f"{json.loads(kpis)['fill_rate']:.1%}"
@@ -64,15 +86,18 @@ def test_running_a_plan_stores_it_and_shows_its_lines_and_costs(plan_db):
 
 
 def test_a_what_if_is_compared_with_the_base_plan(plan_db):
-    at = _run_plan(run(page("plan")))
+    at = _run_plan(_signed_in())
     central = store_query(plan_db, "SELECT code FROM locations WHERE kind = 'central_dc'")["code"][
         0
     ]
     at.multiselect(key="plan_wi_closed").set_value([central])
     at.button(key="FormSubmitter:plan_what_if-Re-plan and compare").click()
     run(at)
-    runs = store_query(plan_db, "SELECT run_id, base_run, what_if FROM plan_runs ORDER BY run_id")
+    runs = store_query(
+        plan_db, "SELECT run_id, base_run, what_if, created_by FROM plan_runs ORDER BY run_id"
+    )
     assert runs.height == 2
+    assert runs["created_by"].to_list() == [PLANNER.name, PLANNER.name]
     assert runs["base_run"][1] == runs["run_id"][0]
     assert json.loads(runs["what_if"][1])["closed_locations"] == [central]
     compare = table(at, "plan_compare")
@@ -81,7 +106,7 @@ def test_a_what_if_is_compared_with_the_base_plan(plan_db):
 
 
 def test_a_replay_of_reorder_rules_is_stored_and_charted(plan_db):
-    at = _run_plan(run(page("plan")))
+    at = _run_plan(_signed_in())
     at.number_input(key="plan_sim_days").set_value(14)
     at.text_input(key="plan_sim_scales").set_value("1, 2")
     at.checkbox(key="plan_sim_optimizer").set_value(False)
