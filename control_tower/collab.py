@@ -7,16 +7,17 @@ data: every function here that a supplier can call takes the :class:`Actor` and 
 read and record for any supplier, a viewer may read.
 
 A stock report is one upload or one inline edit, kept with its as-of time (when the figures
-were true, as the supplier says; default the data's today) and who recorded it; the current
-figure of a SKU is the latest report naming it, as of a day. Writing a report is all or
-nothing, like every import.
+were true, in data time: the end of the data day they were counted on, by default the data's
+today; see :func:`end_of_day`), when and by whom it was recorded (the wall clock, for the audit
+only); the current figure of a SKU is the latest report naming it, as of a day (the latest
+as-of, then the latest report id). Writing a report is all or nothing, like every import.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import polars as pl
 
@@ -149,9 +150,13 @@ def monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _now_on(day: date) -> datetime:
-    """The data's day at the current time of day: an as-of for a report made now."""
-    return datetime.combine(day, datetime.now().time().replace(microsecond=0))
+def end_of_day(day: date) -> datetime:
+    """The last second of ``day``: the as-of of a report made through the portal on that data
+    day, whatever the wall clock says. In data time a report made now is made once the data's
+    today is complete: every reader of that day sees it (positions are as of the end of a
+    day), no reader of an earlier day does, it is never older than what the day already
+    holds, and the reports of one day share it, so the newest wins by report id."""
+    return datetime.combine(day, time(23, 59, 59))
 
 
 # -- recording what suppliers hold ----------------------------------------------------------
@@ -259,18 +264,24 @@ def record_stock(
     supplier: str,
     frame: pl.DataFrame,
     *,
-    as_of: datetime | None = None,
+    as_of: date | datetime | None = None,
     source: str = "inline edit",
 ) -> int:
     """Record one stock report for ``supplier`` from ``frame`` (the columns of
     :data:`STOCK_COLUMNS`, ``sku`` and ``available_quantity`` required), all or nothing;
-    returns the report id. ``as_of`` (default: the data's today, at the current time) may not
-    be after the data's today nor before the supplier's latest report."""
+    returns the report id. ``as_of`` is when the figures were true: a time, or a day (its
+    end, :func:`end_of_day`), by default the data's today; it may not be after the data's
+    today nor before the supplier's latest report (one as of the same time is newer)."""
     scope(actor, supplier, write=True)
     assert actor is not None
     _known_supplier(store, supplier)
     today = position.resolve_as_of(store, None)
-    stamp = as_of or _now_on(today)
+    if as_of is None:
+        stamp = end_of_day(today)
+    elif isinstance(as_of, datetime):
+        stamp = as_of
+    else:
+        stamp = end_of_day(as_of)
     if stamp.date() > today:
         raise CollabError(f"a report cannot be as of {stamp:%Y-%m-%d}, after the data's {today}")
     source = (source or "").strip()[:200] or "inline edit"
@@ -339,7 +350,7 @@ def upload_stock(
     data: bytes,
     filename: str,
     *,
-    as_of: datetime | None = None,
+    as_of: date | datetime | None = None,
 ) -> int:
     """Record a stock report from an uploaded CSV or Excel file (see :func:`record_stock`)."""
     scope(actor, supplier, write=True)
@@ -506,9 +517,9 @@ def answer_allocation(
     """``supplier`` answers a request for allocation sent to it: it allocates ``quantity``
     (0 when it cannot), ready from ``available_date``, and the request closes with the
     answer in its trail. An allocation beyond what the supplier last reported holding for us
-    is also a stock report line of that SKU, dated now (returned: its report id); one within
-    it, or a refusal, changes no figure (a report's date is when its figures were true).
-    One transaction."""
+    is also a stock report line of that SKU, as of the end of the data's today (returned: its
+    report id); one within it, or a refusal, changes no figure (a report's date is when its
+    figures were true). One transaction."""
     scope(actor, supplier, write=True)
     assert actor is not None
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
@@ -536,14 +547,15 @@ def answer_allocation(
             raise CollabError(
                 f"request {action_id} is {action['status']}, not waiting for an answer"
             )
-        stamp = _now_on(today)
+        stamp = end_of_day(today)
         latest = cur.execute(
             "SELECT max(as_of) FROM supplier_stock_reports WHERE supplier = ?", [supplier]
         ).fetchall()[0][0]
         if latest is not None and stamp < latest:
             stamp = latest
-        # the SKU's current report line: an allocation beyond it is the new figure (a
-        # report of its own, dated now); one within it, or a refusal, changes no figure
+        # the SKU's current report line: an allocation beyond it is the new figure (a report
+        # of its own, as of the end of the data's today); one within it, or a refusal,
+        # changes no figure
         current = cur.execute(
             "SELECT s.available_qty FROM supplier_stock s "
             "JOIN supplier_stock_reports r USING (report_id) WHERE s.supplier = ? AND s.sku = ? "

@@ -349,11 +349,12 @@ WITH periods AS (  -- the periods of the statements asked for
     SELECT supplier, period_start, period_end, max(statement_id) AS statement_id,
            list(statement_id ORDER BY statement_id) AS statement_ids
     FROM settled GROUP BY ALL
-), rep AS (  -- the supplier's latest consumption report for exactly that period
+), rep AS (  -- the supplier's last consumption report for exactly that period (report ids
+            -- grow as reports are recorded; the wall clock's recorded_at decides nothing)
     SELECT p.supplier, p.period_start, p.period_end, r.report_id
     FROM periods p JOIN supplier_consumption_reports r USING (supplier, period_start, period_end)
     QUALIFY row_number() OVER (PARTITION BY p.supplier, p.period_start, p.period_end
-                               ORDER BY r.recorded_at DESC, r.report_id DESC) = 1
+                               ORDER BY r.report_id DESC) = 1
 ), ours AS (
     SELECT t.supplier, t.period_start, t.period_end, l.sku,
            sum(l.quantity) AS quantity, sum(l.amount) AS amount

@@ -5,7 +5,7 @@ sees only its own supplier; staff pick any supplier (to record what one said by 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 import streamlit as st
@@ -47,8 +47,8 @@ def _stock_tab(store, actor, supplier: str, today) -> None:
     st.caption(
         "What you hold for us now, per SKU: units, the first day they can ship, and what you "
         f"can make available in each of the next {CAPACITY_WEEKS} weeks (week 1 is this week). "
-        "Edit the table and save, or upload a file; each save or upload is kept with its as-of "
-        "time."
+        "Edit the table and save, or upload a file; each save or upload is a report as of the "
+        "end of the day its figures were counted on (today's, unless you say otherwise)."
     )
     editable = current.select(
         "sku",
@@ -99,19 +99,17 @@ def _stock_tab(store, actor, supplier: str, today) -> None:
             key="sp_template",
         )
         file = st.file_uploader("Stock file", type=["csv", "xlsx"], key="sp_upload")
-        a, b = st.columns(2)
-        day = a.date_input("As of (day)", value=today, max_value=today, key="sp_asof_day")
-        now = datetime.now().time().replace(second=0, microsecond=0)
-        at = b.time_input("As of (time)", value=now, key="sp_asof_time")
+        day = st.date_input(
+            "Counted on",
+            value=today,
+            max_value=today,
+            key="sp_asof_day",
+            help="The day the file's figures were true; the report is as of the end of it.",
+        )
         if st.button("Record the upload", key="sp_record", disabled=file is None):
             try:
                 report = collab.upload_stock(
-                    store,
-                    actor,
-                    supplier,
-                    file.getvalue(),
-                    file.name,
-                    as_of=datetime.combine(day, at),
+                    store, actor, supplier, file.getvalue(), file.name, as_of=day
                 )
                 _done("sp_stock_done", f"Recorded {file.name} as report #{report}.")
             except ControlTowerError as exc:

@@ -1,8 +1,11 @@
-"""Shared fixtures: real DuckDB files in temporary folders."""
+"""Shared fixtures: real DuckDB files in temporary folders; the ``--clock HH:MM`` option."""
 
 from __future__ import annotations
 
-from datetime import date
+import argparse
+import os
+import re
+from datetime import date, datetime, time
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +15,69 @@ from control_tower.ingest import ingest_frames
 from control_tower.store import Store
 
 DEMO_SIZE = {"skus": 30, "locations": 4, "days": 180, "seed": 3}
+
+# -- the wall clock: pytest --clock HH:MM ---------------------------------------------------
+CLOCK_ENV = "TESTS_CLOCK_OFFSET"  # read by tests/clock/sitecustomize.py in every subprocess
+CLOCK_DIR = Path(__file__).resolve().parent / "clock"
+_CLOCK_KEY = pytest.StashKey[tuple]()
+
+
+def time_of_day(text: str) -> time:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+        raise argparse.ArgumentTypeError(f"expected HH:MM (00:00 to 23:59), got {text!r}")
+    return time.fromisoformat(text)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        metavar="HH:MM",
+        type=time_of_day,
+        default=None,
+        help="run with the wall clock travelled to HH:MM of the real current date (it keeps "
+        "ticking), in the tests and in every Python process they start",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    clock: time | None = config.getoption("--clock")
+    if clock is None:
+        return
+    import time_machine
+    from time_machine import escape_hatch
+
+    # the real clock, also in a process started travelled (a run under another run's clock)
+    travelling = escape_hatch.is_travelling()
+    real = escape_hatch.time.time() if travelling else datetime.now().timestamp()
+    today = datetime.fromtimestamp(real).date()
+    offset = datetime.combine(today, clock).timestamp() - real
+    traveller = time_machine.travel(real + offset, tick=True)
+    traveller.start()
+    saved = {name: os.environ.get(name) for name in (CLOCK_ENV, "PYTHONPATH")}
+    os.environ[CLOCK_ENV] = repr(offset)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(CLOCK_DIR)] + ([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else [])
+    )
+    config.stash[_CLOCK_KEY] = (traveller, saved)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    travelled = config.stash.get(_CLOCK_KEY, None)
+    if travelled is None:
+        return
+    traveller, saved = travelled
+    traveller.stop()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("--clock") is None:
+        return None
+    return f"clock: wall clock travelled to {datetime.now():%Y-%m-%d %H:%M}"
 
 
 @pytest.fixture

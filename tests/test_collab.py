@@ -134,6 +134,52 @@ def test_a_report_cannot_be_dated_after_the_data_or_before_the_last_one(
         collab.record_stock(collab_store, MNF, "SUP-MNF", frame, as_of=datetime(2026, 3, 9, 9))
 
 
+@pytest.mark.parametrize("clock", ["00:05", "12:00", "23:55"])
+def test_a_report_made_in_the_portal_is_as_of_the_end_of_the_data_day_at_any_hour(
+    collab_store: Store, clock: str
+) -> None:
+    """Issue 17: whatever the wall clock reads, an inline edit and an upload right after it
+    are both as of the end of the data's today (the upload, newer, wins by its id); a file
+    counted on an earlier day is as of that day's end, refused only once a newer report
+    exists. recorded_at stays the wall clock's, for the audit."""
+    import time_machine
+
+    hour, minute = map(int, clock.split(":"))
+    end = datetime(2026, 3, 10, 23, 59, 59)
+    with time_machine.travel(datetime(2026, 3, 10, hour, minute).timestamp(), tick=False):
+        counted = collab.upload_stock(
+            collab_store,
+            MNF,
+            "SUP-MNF",
+            b"sku,available_quantity\nS,30\n",
+            "mnf.csv",
+            as_of=date(2026, 3, 9),
+        )
+        edit = collab.record_stock(
+            collab_store, MNF, "SUP-MNF", pl.DataFrame({"sku": ["S"], "available_quantity": ["40"]})
+        )
+        upload = collab.upload_stock(
+            collab_store, MNF, "SUP-MNF", b"sku,available_quantity\nS,50\n", "mnf.csv"
+        )
+        with pytest.raises(CollabError, match="older"):
+            collab.upload_stock(
+                collab_store,
+                MNF,
+                "SUP-MNF",
+                b"sku,available_quantity\nS,60\n",
+                "mnf.csv",
+                as_of=date(2026, 3, 9),
+            )
+    reports = collab.stock_reports(collab_store, MNF, "SUP-MNF")
+    assert reports["report_id"].to_list() == [upload, edit, counted]
+    assert reports["as_of"].to_list() == [end, end, datetime(2026, 3, 9, 23, 59, 59)]
+    assert {(t.hour, t.minute) for t in reports["recorded_at"]} == {(hour, minute)}
+    now = collab.supplier_stock(collab_store).row(0, named=True)
+    assert (now["available_qty"], now["report_id"], now["reported_at"]) == (50, upload, end)
+    before = collab.supplier_stock(collab_store, as_of=date(2026, 3, 9)).row(0, named=True)
+    assert (before["available_qty"], before["report_id"]) == (30, counted)
+
+
 def test_a_supplier_never_sees_or_changes_another_suppliers_data(collab_store: Store) -> None:
     """Every portal service refuses a supplier user who asks for another supplier's data;
     and nothing is written by a refused change."""
@@ -270,6 +316,7 @@ def test_low_water_raises_an_exception_and_a_request_the_supplier_answers(
     assert actions.get_action(collab_store, request["action_id"])["status"] == "closed"
     now = collab.supplier_stock(collab_store).row(0, named=True)
     assert (now["available_qty"], now["available_date"]) == (150, TODAY + timedelta(days=2))
+    assert now["reported_at"] == datetime(2026, 3, 10, 23, 59, 59)  # the data's today, at its end
     assert (
         exceptions.detect(collab_store, Settings())
         .items.filter(pl.col("rule") == "supplier_low_water")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -62,6 +62,7 @@ __all__ = [
     "ingest_file",
     "ingest_frame",
     "ingest_frames",
+    "latest_day_begun",
     "preview",
     "preview_tables",
     "read_table",
@@ -117,6 +118,15 @@ class _Known:
         return self._cache[(entity, key)]
 
 
+def latest_day_begun() -> date:
+    """The latest calendar day that has begun somewhere (the UTC date plus one: no zone is
+    more than 14 hours ahead of UTC): an import's events may not be dated after it. Not the
+    data's today, which an import moves forward (a new day's sales are after it), nor the
+    server's own date, which would refuse a sale made early in the morning in a zone ahead of
+    the server's at some times of day."""
+    return datetime.now(UTC).date() + timedelta(days=1)
+
+
 def _check(
     store: Store,
     entity: str,
@@ -124,7 +134,13 @@ def _check(
     first_row: int,
     batch: Mapping[str, pl.DataFrame],
 ) -> Validated:
-    return validate(frame, spec_for(entity), first_row=first_row, known=_Known(store, batch))
+    return validate(
+        frame,
+        spec_for(entity),
+        first_row=first_row,
+        known=_Known(store, batch),
+        today=latest_day_begun(),
+    )
 
 
 def preview(

@@ -230,11 +230,12 @@ def validate(
     *,
     first_row: int,
     known: KnownKeys,
-    today: date | None = None,
+    today: date,
 ) -> Validated:
     """Check ``frame`` against ``spec``; references are resolved with ``known(entity, key)``.
-    Dates of things that happened may not be after ``today`` (default: the calendar date)."""
-    today = today or date.today()
+    Dates of things that happened may not be after ``today``, which the caller names: the
+    data's today for a supplier's report, the latest day begun anywhere for an import (see
+    :func:`control_tower.ingest.latest_day_begun`)."""
     rows = frame.height
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
@@ -362,7 +363,7 @@ def validate(
                         c.is_not_null() & (day > today) & (day <= DATE_MAX),
                         col.name,
                         c.cast(pl.String),
-                        f"in the future (after today, {today})",
+                        f"in the future (after {today})",
                     )
                 )
 
@@ -516,7 +517,7 @@ def _entity_rules(entity: str, t: pl.DataFrame, known: KnownKeys, today: date) -
                 shipped & (pl.col("ship_date") > today) & (pl.col("ship_date") <= DATE_MAX),
                 "ship_date",
                 pl.col("ship_date").cast(pl.String),
-                f"shipped in the future (after today, {today})",
+                f"shipped in the future (after {today})",
             )
         )
         found.append(

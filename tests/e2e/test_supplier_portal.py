@@ -1,10 +1,13 @@
 """A supplier in a real browser: the demo supplier of SUP-JNB signs in, sees the portal and
 nothing else, uploads a stock file (a bad one first: refused, nothing written), and the
-report lands in the store with the chosen as-of day.
+report lands in the store as of the end of the data's today (after the demo's reports of that
+morning, whatever the time of day: tests/test_clock.py runs this at 00:30 and 23:30).
 
 Run with ``pytest -m e2e``; they fail where ``/usr/bin/chromium`` is missing."""
 
 from __future__ import annotations
+
+from datetime import datetime, time
 
 import pytest
 
@@ -29,6 +32,7 @@ def test_a_supplier_uploads_its_stock_in_the_portal(demo_db_path, tmp_path):
             )
         ]
         reports = store.scalar("SELECT count(*) FROM supplier_stock_reports")
+        today = store.as_of()
     good = tmp_path / "jnb-stock.csv"
     good.write_text(
         "sku,available_quantity,available_date,capacity_week_1\n"
@@ -63,7 +67,7 @@ def test_a_supplier_uploads_its_stock_in_the_portal(demo_db_path, tmp_path):
     with Store(path) as store:
         assert store.scalar("SELECT count(*) FROM supplier_stock_reports") == reports + 1
         rows = store.rows(
-            "SELECT r.supplier, r.recorded_by, r.source, s.sku, s.available_qty "
+            "SELECT r.supplier, r.recorded_by, r.source, r.as_of, s.sku, s.available_qty "
             "FROM supplier_stock s JOIN supplier_stock_reports r USING (report_id) "
             "WHERE r.report_id = (SELECT max(report_id) FROM supplier_stock_reports) ORDER BY s.sku"
         )
@@ -71,8 +75,9 @@ def test_a_supplier_uploads_its_stock_in_the_portal(demo_db_path, tmp_path):
             "SELECT sku, capacity FROM supplier_capacity "
             "WHERE report_id = (SELECT max(report_id) FROM supplier_stock_reports)"
         )
+    end = datetime.combine(today, time(23, 59, 59))
     assert rows == [
-        ("SUP-JNB", SUPPLIER, "jnb-stock.csv", skus[0], 1234),
-        ("SUP-JNB", SUPPLIER, "jnb-stock.csv", skus[1], 0),
+        ("SUP-JNB", SUPPLIER, "jnb-stock.csv", end, skus[0], 1234),
+        ("SUP-JNB", SUPPLIER, "jnb-stock.csv", end, skus[1], 0),
     ]
     assert capacity == [(skus[0], 500)]

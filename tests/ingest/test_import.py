@@ -4,7 +4,7 @@ value and reason, and a file with any bad row changes nothing."""
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 
 import openpyxl
 import polars as pl
@@ -408,6 +408,19 @@ def test_a_ledger_movement_in_the_future_is_refused(network):
     only_problem(err, 2, "ts", "out of range")
     err = refused(network, "ledger", LEDGER_HEADER + "e1,2099-01-01,A-100,SH-CDC,receipt,10,,\n")
     only_problem(err, 2, "ts", "in the future")
+
+
+def test_a_day_already_begun_east_of_the_server_is_not_in_the_future(network):
+    """Issue 17: at 23:30 UTC it is the next morning in Shanghai, so that day's demand is
+    imported whatever the time of day; a day begun nowhere yet is still refused."""
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 7, 23, 30, tzinfo=UTC).timestamp()):
+        ingest_bytes(
+            network, "demand", b"sku,location,date,quantity\nA-100,CD-RDC,2026-12-08,1\n", "d.csv"
+        )
+        err = refused(network, "demand", "sku,location,date,quantity\nA-100,CD-RDC,2026-12-09,1\n")
+    only_problem(err, 2, "date", "in the future (after 2026-12-08)")
 
 
 @pytest.mark.parametrize(

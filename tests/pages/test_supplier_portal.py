@@ -38,6 +38,12 @@ def test_signed_out_the_portal_shows_nothing(on_demo: Path) -> None:
 def test_a_supplier_sees_only_its_own_items_everywhere(on_demo: Path) -> None:
     at = portal(JNB)
     assert "sp_supplier" not in [s.key for s in at.selectbox]
+    # an upload is as of the end of a data day, never of the wall clock's time when it rendered
+    assert not at.time_input
+    assert (
+        at.date_input(key="sp_asof_day").value
+        == store_query(on_demo, "SELECT max(date) AS d FROM demand_history")["d"][0]
+    )
     own = skus_of(on_demo, "SUP-JNB")
     assert set(table(at, "sp_editor_SUP-JNB")["sku"]) == own
     for key in ("sp_reports", "sp_orders", "sp_levels", "sp_statements", "sp_payables"):
