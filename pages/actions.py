@@ -1,17 +1,19 @@
 """Actions and audit: every drafted, approved, rejected, posted and closed action, with its
-full trail (who, when, from and to, why, quantities before and after); post approved actions
-and receive posted ones; export the trail."""
+explanation (a plan's proposal as a card: why, if nothing is done, with it, the cost in parts,
+the alternatives) and its full trail (who, when, from and to, why, quantities before and
+after); post approved actions and receive posted ones; export the trail."""
 
 from __future__ import annotations
 
 import polars as pl
 import streamlit as st
 
-from control_tower import actions
+from control_tower import actions, explain
 from control_tower.errors import ControlTowerError
 from ui import auth, state
 from ui.entry import through_app
 from ui.errors import reported, show_error
+from ui.explanation import explanation_card
 from ui.format import plain
 from ui.widgets import keyed_table
 
@@ -135,8 +137,11 @@ with reported():
         if done and done[0] == action_id:
             st.success(plain(done[1]), icon=":material/check_circle:")
         st.markdown(plain(actions.describe(chosen)))
-        if chosen["explanation"]:
-            st.caption(plain(chosen["explanation"]))
+        explanation_card(
+            explain.explanation_of(store, action_id),
+            chosen["explanation"],
+            key="act_explanation",
+        )
         keyed_table(
             actions.action_history(store, action_id).select(list(TRAIL_COLUMNS)),
             key="act_trail",

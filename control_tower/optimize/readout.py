@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -58,6 +59,49 @@ def spare_stock(instance: PlanInstance, solution: Solution) -> np.ndarray:
     dropping below its safety stock later in the plan: min over later days of (stock - SS)."""
     slack = solution.inventory - np.ceil(instance.safety_stock)[:, :, None]
     return np.minimum.accumulate(slack[:, :, ::-1], axis=2)[:, :, ::-1]
+
+
+def whole_safety_stock(units: float) -> int:
+    """A safety stock as the plan holds it: whole units, rounded up (a float a hair above a
+    whole number is that number)."""
+    return math.ceil(units - 1e-9)
+
+
+def review_window(arrival: int, review_days: int, horizon: int) -> tuple[int, int]:
+    """The plan days ``[start, stop)`` a line's stock is for: one review period from its
+    arrival, within the horizon (none after it)."""
+    return arrival, max(min(arrival + review_days, horizon), arrival)
+
+
+def trucks(load: float, capacity: float) -> int:
+    """The trucks a departure of ``load`` units takes on a lane carrying ``capacity`` a truck
+    (one when unlimited): it pays the lane's fixed cost once a truck."""
+    return math.ceil(load / capacity) if math.isfinite(capacity) else 1
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a line's stock is for: the destination's demand and shipments onward in the review
+    period from its arrival, against its projected stock the day before and its safety stock
+    (whole units, as the plan holds it). ``sentence`` is the line's reason."""
+
+    destination: str
+    window_start: date
+    window_days: int
+    demand: int
+    onward: int
+    stock_before: int
+    safety_stock: int
+
+    def sentence(self) -> str:
+        needs = f"{self.demand:,} units of demand" + (
+            f" and {self.onward:,} to ship onward" if self.onward else ""
+        )
+        return (
+            f"{self.destination} faces {needs} in the {self.window_days} days from "
+            f"{self.window_start}; projected stock the day before: {self.stock_before:,}, "
+            f"safety stock: {self.safety_stock:,}"
+        )
 
 
 @dataclass
@@ -192,24 +236,22 @@ def _stock_reason(instance: PlanInstance, option: SupplyOption, day: int) -> str
 def _reason(
     instance: PlanInstance, solution: Solution, ctx: _Context, s: int, dest: int, arrival: int
 ) -> str:
-    """What the stock is for: the destination's demand and shipments onward in the review
-    period after it arrives, against its stock the day before and its safety stock."""
-    window = slice(arrival, min(arrival + instance.review_days, instance.horizon))
-    demand = int(solution.demand[s, dest, window].sum())
-    onward = int(ctx.outbound[s, dest, window].sum())
+    """What the stock is for (:class:`Need`), from the plan's own projection and lines."""
+    start, stop = review_window(arrival, instance.review_days, instance.horizon)
     before = (
         int(solution.inventory[s, dest, arrival - 1])
         if arrival > 0
         else int(instance.on_hand[s, dest])
     )
-    safety = math.ceil(instance.safety_stock[s, dest] - 1e-9)
-    name = instance.locations[dest]
-    needs = f"{demand} units of demand" + (f" and {onward} to ship onward" if onward else "")
-    return (
-        f"{name} faces {needs} in the {window.stop - window.start} days from "
-        f"{instance.day(arrival)}; projected stock the day before: {before}, safety stock: "
-        f"{safety}"
-    )
+    return Need(
+        destination=instance.locations[dest],
+        window_start=instance.day(arrival),
+        window_days=stop - start,
+        demand=int(solution.demand[s, dest, start:stop].sum()),
+        onward=int(ctx.outbound[s, dest, start:stop].sum()),
+        stock_before=before,
+        safety_stock=whole_safety_stock(instance.safety_stock[s, dest]),
+    ).sentence()
 
 
 def _alternatives(
@@ -297,18 +339,23 @@ def _verdict(a: dict, best: dict | None, arrival: int, horizon: int) -> str:
             return "no stock left: the plan takes all the supplier holds for us"
         return "no stock to spare: it would fall below its own safety stock"
     if best is not None and a["cost_per_unit"] > best["cost_per_unit"] + 1e-9:
-        return f"costs {a['cost_per_unit'] - best['cost_per_unit']:.2f} more per unit"
+        # the difference of the costs as shown (to the cent), so the figures add up
+        more = round(a["cost_per_unit"], 2) - round(best["cost_per_unit"], 2)
+        if more < 0.005:
+            return "costs less than 0.01 more per unit"
+        return f"costs {more:.2f} more per unit"
     if held:
-        return f"as good; the supplier holds {a['spare_stock']} more units the plan leaves"
+        return f"as good; the supplier holds {a['spare_stock']:,} more units the plan leaves"
     if a["spare_stock"] is not None:
-        return f"could also send up to {a['spare_stock']} units; the plan uses them elsewhere"
+        return f"could also send up to {a['spare_stock']:,} units; the plan uses them elsewhere"
     return "as good; the plan takes one source per review day"
 
 
 def cost_breakdown(instance: PlanInstance, solution: Solution) -> dict[str, float]:
     """The plan's cost by item, with fixed costs counted as incurred: one per lane shipment
-    (a departure day, more trucks when the load exceeds a truck's capacity), per supplier
-    delivery, per order line and per transfer line."""
+    (a departure day, more :func:`trucks` when the load exceeds a truck's capacity), per
+    supplier delivery, per order line and per transfer line. An explanation shares a
+    departure's fixed cost over its lines by units (:mod:`control_tower.explain`)."""
     short_units = solution.demand - solution.served
     shortage = float((short_units.sum(axis=(1, 2)) * instance.shortage_cost).sum())
     holding = float((solution.inventory * instance.holding_cost[:, :, None]).sum())
@@ -323,8 +370,7 @@ def cost_breakdown(instance: PlanInstance, solution: Solution) -> dict[str, floa
         transport += float(solution.ship_qty[on].sum()) * lane.cost_per_unit
         for day in np.unique(solution.ship_day[on]):
             load = float(solution.ship_qty[on & (solution.ship_day == day)].sum())
-            trucks = math.ceil(load / lane.capacity) if math.isfinite(lane.capacity) else 1
-            transport += trucks * lane.fixed_cost
+            transport += trucks(load, lane.capacity) * lane.fixed_cost
     extra = premiums(instance)
     ordering = 0.0
     deliveries = set()
