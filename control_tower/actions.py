@@ -1103,3 +1103,148 @@ def propose_plan_lines(
             [[i, datetime.now(), proposed_by, f"drafted by plan run {run_id}", q] for i, q in made],
         )
     return len(made)
+
+
+# -- approval by policy ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AutoApprovalResult:
+    """What a pass of the auto-approval policy did: the actions it approved, and per limit
+    how many proposals it left to people because of it."""
+
+    policy: str
+    approved: list[int]
+    left_to_people: int
+    kept_by: dict[str, int]
+
+
+AUTO_CANDIDATES_SQL = """
+SELECT a.action_id, a.kind, a.sku, a.from_location, a.to_location, a.supplier, a.quantity,
+       a.ship_date, a.as_of, a.target, a.quantity * coalesce(p.unit_cost, 0) AS value
+FROM actions a LEFT JOIN products p USING (sku)
+WHERE a.status = 'proposed'
+ORDER BY a.ship_date, a.action_id
+"""
+
+
+def _policy_limits(
+    a: dict, policy, severity: float, max_level: float | None
+) -> tuple[str | None, str]:
+    """(the limit that keeps ``a`` for people or None, the limits it passed, in words)."""
+    if a["kind"] not in policy.kinds:
+        return "kind", ""
+    passed = []
+    if a["kind"] != "expedite":  # an expedite buys nothing new
+        if a["value"] > policy.max_value:
+            return "value", ""
+        passed.append(f"value {a['value']:,.2f} within {policy.max_value:,.0f}")
+    if a["kind"] in ("transfer", "purchase_order"):
+        if max_level is None or max_level <= 0:
+            return "max level", ""
+        limit = policy.max_level_share * max_level
+        if a["quantity"] > limit:
+            return "max level", ""
+        passed.append(
+            f"{a['quantity']:,} units within {policy.max_level_share:g} x the max level "
+            f"{max_level:,.0f} at {a['to_location']}"
+        )
+    if a["kind"] == "transfer" and policy.lanes is not None:
+        lane = f"{a['from_location']}>{a['to_location']}"
+        if lane not in policy.lanes:
+            return "lane", ""
+        passed.append(f"lane {lane} allowed")
+    supplier = a["supplier"]
+    if supplier and policy.suppliers is not None:
+        if supplier not in policy.suppliers:
+            return "supplier", ""
+        passed.append(f"supplier {supplier} allowed")
+    if severity > policy.max_linked_severity:
+        return "linked severity", ""
+    passed.append(
+        f"linked severity {severity:,.0f} within {policy.max_linked_severity:,.0f}"
+        if severity
+        else "linked to no exception"
+    )
+    return None, "; ".join(passed)
+
+
+def auto_approve(
+    store: Store,
+    settings: Settings,
+    *,
+    severities: dict[int, float],
+    max_levels: dict[tuple[str, str], float],
+) -> AutoApprovalResult:
+    """Approve by the configured policy (``[actions.auto_approve]``) every proposal within
+    all its limits, as ``policy:<name>``, with the limits that passed it as the reason; the
+    others stay proposed for people. ``severities``: per action the highest severity of the
+    exceptions linked to it; ``max_levels``: per (sku, location) the policy's max level.
+    The checks a person's approval makes hold too: nothing drafted on stale data, and a
+    transfer only when its source can give the units on its ship date after every transfer
+    approved before it (in ship-date order). One transaction; each action's state is
+    re-read in it, so one decided meanwhile by a person is left alone."""
+    policy = settings.actions.auto_approve
+    actor = Actor(f"policy:{policy.name}", "approver")
+    proposed = store.query(AUTO_CANDIDATES_SQL)
+    if not policy.enabled or proposed.height == 0:
+        return AutoApprovalResult(
+            policy.name, [], proposed.height, {"switched off": 1} if not policy.enabled else {}
+        )
+    today = data_today(store.cursor()) or proposed["as_of"].max()
+    kept: dict[str, int] = {}
+    passing: list[tuple[dict, str]] = []
+    for a in proposed.iter_rows(named=True):
+        if (today - a["as_of"]).days > settings.actions.stale_after_days:
+            kept["stale"] = kept.get("stale", 0) + 1
+            continue
+        blocked, reason = _policy_limits(
+            a,
+            policy,
+            severities.get(a["action_id"], 0.0),
+            max_levels.get((a["sku"], a["to_location"])),
+        )
+        if blocked:
+            kept[blocked] = kept.get(blocked, 0) + 1
+            continue
+        passing.append((a, reason))
+    transfers = pl.DataFrame(
+        [a for a, _ in passing if a["kind"] == "transfer" and a["from_location"]],
+        schema=proposed.schema,
+    ).with_columns(ship_date=pl.max_horizontal("ship_date", pl.lit(today)))
+    sources = dict(zip(transfers["action_id"], source_stock(store, transfers, today), strict=True))
+    taken: dict[tuple[str, str], int] = {}
+    approved: list[int] = []
+    with store.transaction() as cur:
+        for a, reason in passing:
+            if a["action_id"] in sources:
+                key = (a["sku"], a["from_location"])
+                source = sources[a["action_id"]]
+                left = replace(source, promised=source.promised + taken.get(key, 0))
+                if left.available < a["quantity"]:
+                    kept["source stock"] = kept.get("source stock", 0) + 1
+                    continue
+                taken[key] = taken.get(key, 0) + a["quantity"]
+            if a["kind"] == "expedite" and inbound_line(cur, a["target"], a["sku"]).left <= 0:
+                kept["nothing left to expedite"] = kept.get("nothing left to expedite", 0) + 1
+                continue
+            if _load(cur, a["action_id"])["status"] != "proposed":
+                continue  # decided by a person meanwhile
+            _set_status(cur, a["action_id"], "approved")
+            _event(
+                cur,
+                a["action_id"],
+                actor,
+                "proposed",
+                "approved",
+                f"within policy {policy.name}: {reason}",
+                a["quantity"],
+                a["quantity"],
+            )
+            approved.append(a["action_id"])
+    log.info(
+        "policy %s approved %d of %d proposals; kept for people: %s",
+        policy.name,
+        len(approved),
+        proposed.height,
+        kept,
+    )
+    return AutoApprovalResult(policy.name, approved, proposed.height - len(approved), kept)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -231,7 +232,46 @@ class ExceptionSettings(BaseModel):
     )
 
 
+class AutoApproval(BaseModel):
+    """A routine-approval policy: a proposal within every limit is approved by rule, recorded
+    as approved by ``policy:<name>`` with the limits that passed it; the rest go to people.
+    Approval by policy re-checks what a person's approval checks (stale data, the source's
+    stock on the ship date)."""
+
+    name: str = Field("routine", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    enabled: bool = Field(True, description="off: every proposal waits for a person")
+    kinds: list[Literal["transfer", "purchase_order", "expedite", "request_allocation"]] = Field(
+        default_factory=lambda: ["transfer", "purchase_order", "expedite", "request_allocation"],
+        description="kinds of action the policy may approve",
+    )
+    max_value: float = Field(
+        50_000.0,
+        ge=0,
+        description="most a transfer, order or request may move or buy, at unit cost (an "
+        "expedite buys nothing new: limited by the risk it serves only)",
+    )
+    max_level_share: float = Field(
+        1.0,
+        ge=0,
+        description="a transfer or order of at most this share of its destination's max level "
+        "(an expedite moves units already ordered: not limited by it)",
+    )
+    lanes: list[str] | None = Field(
+        None, description='transfers only on these lanes ("FROM>TO"); none listed: any lane'
+    )
+    suppliers: list[str] | None = Field(
+        None, description="orders and expedites only with these suppliers; none listed: any"
+    )
+    max_linked_severity: float = Field(
+        30_000.0,
+        ge=0,
+        description="no stock-out or below-safety-stock exception it serves above this "
+        "severity (sales or buffer at risk x urgency): those decisions are for people",
+    )
+
+
 class ActionSettings(BaseModel):
+    auto_approve: AutoApproval = Field(default_factory=AutoApproval)
     release_days: int = Field(
         2,
         ge=1,

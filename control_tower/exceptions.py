@@ -31,14 +31,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from control_tower import actions, position, supplier_rules
+from control_tower import actions, position, supplier_rules, vmi
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.kpis import aging_bucket_labels
@@ -92,6 +93,11 @@ class ExceptionRun:
     seconds: float
     plan_run: int | None
     forecast_run: int | None
+    # per (sku, location) running short: (available, arrivals, demand, lead days), what the
+    # remedies' effect is projected from
+    projections: dict = field(default_factory=dict, repr=False)
+    max_levels: dict = field(default_factory=dict, repr=False)  # (sku, location) -> units
+    auto: actions.AutoApprovalResult | None = None  # what the approval policy did after it
 
     @property
     def raised(self) -> int:
@@ -216,6 +222,34 @@ class Projection:
         return self.units_short * self.price
 
 
+def shortfall_window(
+    arrivals: np.ndarray, s_day: int, lead_days: float | None
+) -> tuple[int | None, int]:
+    """The stock-out rule's window for a stock-out on day index ``s_day``: (index of the
+    first arrival after it or None, the window's end, exclusive). The window runs to the
+    later of that arrival and the day an order placed today could arrive (``lead_days``;
+    the horizon when None): what only supply already on its way, or faster than an order,
+    can change. Arrivals before the lead time's end never shorten it, so a remedy is never
+    credited with a shorter window."""
+    horizon = len(arrivals)
+    lead_end = horizon if lead_days is None else min(int(np.ceil(lead_days)), horizon)
+    later = np.nonzero(arrivals[s_day + 1 :] > 0)[0]
+    next_index = s_day + 1 + int(later[0]) if later.size else None
+    return next_index, max(lead_end, next_index or 0)
+
+
+def lost_sales(available: float, arrivals: np.ndarray, demand: np.ndarray, end: int) -> float:
+    """Units of demand that cannot be served in days ``[0, end)``: stock never goes below
+    zero, what cannot be served is lost (as the simulator serves demand)."""
+    stock, lost = float(available), 0.0
+    for t in range(end):
+        stock += arrivals[t]
+        served = min(stock, demand[t])
+        lost += demand[t] - served
+        stock -= served
+    return lost
+
+
 def shortfall(
     available: float,
     arrivals: np.ndarray,
@@ -224,29 +258,24 @@ def shortfall(
     lead_days: float | None = None,
 ) -> tuple[np.ndarray, date | None, date | None, float]:
     """The stock-out rule's arithmetic. Stock at the end of each day from ``available``,
-    ``arrivals`` and ``demand`` (day t at index t - 1); the first day it ends below zero; the
-    first arrival after that; and the units short by the day before that arrival, or, with
-    nothing on the way, by the day an order placed today could arrive (``lead_days``; the
-    horizon's end when None). A stock-out after that day is the normal reorder's business:
-    its date is returned with 0 units short."""
+    ``arrivals`` and ``demand`` (day t at index t - 1; negative: units short so far); the
+    first day it ends below zero; the first arrival after that; and the units short
+    (:func:`lost_sales`) over :func:`shortfall_window`: to the later of that arrival and the
+    day an order placed today could arrive (``lead_days``; the horizon when None). With
+    nothing on the way, a stock-out from that day on is the normal reorder's business: its
+    date is returned with 0 units short. Adding supply, or bringing it forward, never
+    raises the units short."""
     stock_end = available + np.cumsum(arrivals - demand)
     out = np.nonzero(stock_end < -1e-9)[0]
     if not out.size or available < 0:
         return stock_end, None, None, 0.0
     s_day = int(out[0])
     stockout = as_of + timedelta(days=s_day + 1)
-    later = np.nonzero(arrivals[s_day + 1 :] > 0)[0]
-    if later.size:
-        end = s_day + 1 + int(later[0])  # index of the next arrival's day
-        next_arrival = as_of + timedelta(days=end + 1)
-    else:
-        horizon = len(stock_end)
-        end = horizon if lead_days is None else min(int(np.ceil(lead_days)), horizon)
-        next_arrival = None
-        if s_day >= end:
-            return stock_end, stockout, None, 0.0
-    short = float(max(-stock_end[max(end - 1, s_day)], 0.0))
-    return stock_end, stockout, next_arrival, short
+    next_index, end = shortfall_window(arrivals, s_day, lead_days)
+    next_arrival = None if next_index is None else as_of + timedelta(days=next_index + 1)
+    if next_index is None and s_day >= end:
+        return stock_end, stockout, None, 0.0
+    return stock_end, stockout, next_arrival, lost_sales(available, arrivals, demand, end)
 
 
 def project(
@@ -338,8 +367,9 @@ def _stock_rules(
     prices: dict[str, float],
     forecast_run: int | None,
     inbound: pl.DataFrame,
-) -> tuple[list[dict], int | None]:
-    """Projected stock-outs, then below safety stock and excess against the policies."""
+) -> tuple[list[dict], int | None, dict]:
+    """Projected stock-outs, then below safety stock and excess against the policies; and
+    per stock-out its projection's inputs (for the remedies' effect)."""
     opt = settings.exceptions
     horizon = opt.lookahead_days
     u = opt.urgency_days
@@ -349,8 +379,9 @@ def _stock_rules(
         on=["sku", "location"],
         how="left",
     )
+    projections: dict[tuple[str, str], tuple] = {}
     if stock.height == 0:
-        return rows, None
+        return rows, None, projections
     stock = stock.with_row_index("i")
     flows = _flows(store, stock, as_of, horizon, forecast_run, inbound)
     demand, arrivals, forecasted = flows.demand, flows.arrivals, flows.forecasted
@@ -368,14 +399,23 @@ def _stock_rules(
         if due is None or units <= 0:
             continue
         s_day = (due - as_of).days - 1  # index of the stock-out day
+        _next, end = shortfall_window(arrivals[i], s_day, float(lead[i]))
+        window_end = as_of + timedelta(days=end)  # the window's last day
         until = (
-            "the next delivery"
-            if next_day
-            else "a replenishment ordered today could arrive (the source's lead time)"
+            f"by {window_end}, the day before the next delivery"
+            if next_day and next_day == window_end + timedelta(days=1)
+            else f"by {window_end}, before a replenishment ordered today could arrive"
+            + (f" (counting the delivery of {next_day})" if next_day else "")
         )
         r = stock.row(int(i), named=True)  # a few hundred rows: the ones running out
         price = prices.get(r["sku"], r["unit_cost"] or 0.0)
         short_by_pair.add(int(i))
+        projections[(r["sku"], r["location"])] = (
+            available[i],
+            arrivals[i],
+            demand[i],
+            float(lead[i]),
+        )
         rows.append(
             {
                 "rule": "stockout",
@@ -390,11 +430,9 @@ def _stock_rules(
                     f"{r['sku']} ({r['name']}) at {r['location']}: {r['available']:,} available, "
                     f"{'forecast' if forecasted[i] else 'recent demand'} "
                     f"{demand[i, : s_day + 1].mean():.1f} a day; stock runs out on {due} and "
-                    f"{units:,.0f} units go short until {until}"
-                    + (f" ({next_day})" if next_day else "")
-                    + f"; {units:,.0f} x {price:,.2f} = {units * price:,.0f} of sales at risk."
+                    f"{units:,.0f} units go short {until}"
+                    f"; {units:,.0f} x {price:,.2f} = {units * price:,.0f} of sales at risk."
                 ),
-                "suggestion": "approve the drafted transfer or order, or expedite inbound",
                 "facts": {
                     "available": r["available"],
                     "in_transit": r["in_transit_in"],
@@ -403,6 +441,7 @@ def _stock_rules(
                     "demand_source": "forecast" if forecasted[i] else "recent demand",
                     "stockout_date": due,
                     "next_arrival": next_day,
+                    "short_until": window_end,
                     "late_units_assumed_tomorrow": float(late_units[i]),
                     "units_short": units,
                     "price": price,
@@ -446,7 +485,6 @@ def _stock_rules(
                         f"({r['source'] or 'no source'}): {gap:,.0f} units short of the buffer, "
                         f"{gap * unit_cost:,.0f} at cost; {cover:.1f} days of cover."
                     ),
-                    "suggestion": "approve the drafted replenishment",
                     "facts": {
                         "available": r["available"],
                         "safety_stock": round(float(safety), 2),
@@ -492,7 +530,7 @@ def _stock_rules(
                     },
                 }
             )
-    return rows, used_run
+    return rows, used_run, projections
 
 
 def _dead_stock(settings: Settings, as_of: date, pos: pl.DataFrame) -> list[dict]:
@@ -831,6 +869,193 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
     return linked.select(list(ITEM_SCHEMA)), plan_run
 
 
+SHORT_RULES = ("stockout", "below_safety_stock")
+
+REMEDY_SQL = """
+SELECT a.action_id, a.kind, a.sku, a.from_location, a.to_location, a.supplier, a.quantity,
+       a.arrival_date, a.target, l.cost / a.quantity AS cost_per_unit,
+       coalesce(p.expected_date, t.expected_date) AS target_expected
+FROM actions a
+LEFT JOIN plan_lines l ON l.run_id = a.plan_run AND l.line_no = a.plan_line
+LEFT JOIN purchase_orders p ON p.po_number = a.target AND p.sku = a.sku
+LEFT JOIN transfers t ON t.transfer_id = a.target
+WHERE a.action_id IN (SELECT unnest($ids))
+"""
+
+PLANNED_SQL = """
+SELECT sku, to_location, coalesce(from_location, supplier) AS source, quantity, ship_date,
+       arrival_date, release_now, reason
+FROM plan_lines
+WHERE run_id = (SELECT max(run_id) FROM plan_runs WHERE base_run IS NULL AND what_if = '{}')
+  AND kind IN ('transfer', 'order')
+ORDER BY ship_date, line_no
+"""
+
+
+def remedy_moves(action: dict, as_of: date) -> list[tuple[date, float]]:
+    """What approving a remedy changes in its destination's projection, as (day, units):
+    a transfer or order adds its units on its arrival day; an expedite moves its line's units
+    from the line's expected date to the date asked for (a late line is already projected
+    tomorrow: nothing moves)."""
+    if action["kind"] != "expedite":
+        return [(action["arrival_date"], float(action["quantity"]))]
+    expected = action.get("target_expected")
+    if expected is None or expected <= as_of or action["arrival_date"] >= expected:
+        return []
+    return [
+        (action["arrival_date"], float(action["quantity"])),
+        (expected, -float(action["quantity"])),
+    ]
+
+
+def short_avoided(
+    projection: tuple, moves: list[tuple[date, float]], as_of: date
+) -> tuple[float, float, date | None]:
+    """(units short avoided, units short, stock-out date) of one stock-out if ``moves``
+    ((day, units) added to what arrives) were made: the units lost over the stock-out's own
+    window (:func:`shortfall_window`, as things stand) with and without them."""
+    available, arrivals, demand, lead = projection
+    _stock, out, _next, short = shortfall(available, arrivals, demand, as_of, lead)
+    if out is None or short <= 0:
+        return 0.0, 0.0, out
+    horizon = len(arrivals)
+    _i, end = shortfall_window(arrivals, (out - as_of).days - 1, lead)
+    extra = np.zeros(horizon)
+    for day, units in moves:
+        t = min(max((day - as_of).days, 1), horizon + 1)
+        if t <= horizon:
+            extra[t - 1] += units
+    short_with = lost_sales(available, arrivals + extra, demand, end)
+    return max(short - short_with, 0.0), short, out
+
+
+def _remedy_effect(projection: tuple | None, action: dict, as_of: date) -> str:
+    """What approving a remedy does to a stock-out, in figures: whether it arrives before
+    the stock-out, and the units short it avoids of those projected."""
+    if projection is None:
+        return ""
+    moves = remedy_moves(action, as_of)
+    avoided, short, out = short_avoided(projection, moves, as_of)
+    if out is None or short <= 0:
+        return ""
+    if not moves:
+        return f"; {action['target']} is late: the projection already counts it tomorrow"
+    late = (action["arrival_date"] - out).days
+    when = (
+        f"arrives {late} day{'s' if late != 1 else ''} after the stock-out"
+        if late > 0
+        else "arrives before the stock-out"
+    )
+    if avoided < 0.5:
+        _i, end = shortfall_window(projection[1], (out - as_of).days - 1, projection[3])
+        return (
+            f"; {when} but avoids none of the {short:,.0f} units short by "
+            f"{as_of + timedelta(days=end)}: its units sell out before a delivery that could "
+            "follow them"
+        )
+    return f"; {when}: {avoided:,.0f} of {short:,.0f} units short avoided"
+
+
+def remedies(
+    store: Store, items: pl.DataFrame, as_of: date, projections: dict | None = None
+) -> pl.DataFrame:
+    """Each stock-out and below-safety-stock item's linked actions ranked as remedies: for a
+    stock-out, what avoids the most units short first (:func:`short_avoided`); then the
+    earliest arrival (so a neighbour's stock or an expedite that comes sooner leads), then
+    the cheaper per unit; and its suggestion in figures: the action to approve first and,
+    for a stock-out, whether it arrives before it and how many of the units short it avoids.
+    An item without a live action says why: the plan's line for it is held (and why), or
+    planned for later, or there is none, or no plan has been run."""
+    projections = projections or {}
+    short = items.filter(pl.col("rule").is_in(SHORT_RULES))
+    if short.height == 0:
+        return items
+    ids = sorted({i for text in short["action_ids"].drop_nulls() for i in json.loads(text)})
+    found = store.query(REMEDY_SQL, {"ids": ids or [-1]})
+    by_id = {r["action_id"]: r for r in found.iter_rows(named=True)}
+    planned: dict[tuple[str, str], list[dict]] = {}
+    for r in store.query(PLANNED_SQL).iter_rows(named=True):
+        planned.setdefault((r["sku"], r["to_location"]), []).append(r)
+    has_plan = bool(store.scalar("SELECT count(*) FROM plan_runs"))
+    ranked, suggestions = [], []
+    for row in short.iter_rows(named=True):
+        key = (row["sku"], row["location"])
+        linked = [by_id[i] for i in json.loads(row["action_ids"] or "[]") if i in by_id]
+        projection = projections.get(key) if row["rule"] == "stockout" else None
+        avoids = {
+            a["action_id"]: (
+                short_avoided(projection, remedy_moves(a, as_of), as_of)[0] if projection else 0.0
+            )
+            for a in linked
+        }
+        linked.sort(  # what avoids most units short first, then the sooner, then the cheaper
+            key=lambda a: (
+                -round(avoids[a["action_id"]]),
+                a["arrival_date"],
+                a["cost_per_unit"] if a["cost_per_unit"] is not None else math.inf,
+                a["action_id"],
+            )
+        )
+        ranked.append(
+            json.dumps([a["action_id"] for a in linked], separators=(",", ":")) if linked else None
+        )
+        if linked:
+            first = linked[0]
+            if first["kind"] == "expedite":
+                what = (
+                    f"expedite {first['target']} ({first['quantity']:,} units asked for by "
+                    f"{first['arrival_date']})"
+                )
+            else:
+                source = first["from_location"] or first["supplier"]
+                what = (
+                    f"{first['kind'].replace('_', ' ')} of {first['quantity']:,} from {source}, "
+                    f"arriving {first['arrival_date']}"
+                )
+            effect = (
+                _remedy_effect(projections.get(key), first, as_of)
+                if row["rule"] == "stockout"
+                else ""
+            )
+            more = f" ({len(linked) - 1} more linked)" if len(linked) > 1 else ""
+            suggestions.append(f"approve action {first['action_id']} first: {what}{effect}{more}")
+            continue
+        lines = planned.get(key, [])
+        held = next((p for p in lines if "not released: " in p["reason"]), None)
+        later = next((p for p in lines if not p["release_now"]), None)
+        if held is not None:
+            why = held["reason"].split("not released: ", 1)[1]
+            suggestions.append(
+                f"no action to approve: the plan's {held['quantity']:,} from {held['source']} "
+                f"is held back ({why}); expedite inbound or find stock elsewhere"
+            )
+        elif later is not None:
+            suggestions.append(
+                f"no action to approve yet: the plan sends {later['quantity']:,} from "
+                f"{later['source']} on {later['ship_date']}, arriving {later['arrival_date']} "
+                "(planned, proposed when due)"
+            )
+        elif has_plan:
+            suggestions.append(
+                "no action to approve: the latest plan sends nothing here (no source with "
+                "spare stock or a lane fast enough to pay for it); check the sources"
+            )
+        else:
+            suggestions.append("no action to approve: run a plan to draft transfers and orders")
+    keyed = short.select("exception_key").with_columns(
+        ranked_ids=pl.Series(ranked, dtype=pl.String),
+        remedy=pl.Series(suggestions, dtype=pl.String),
+    )
+    return (
+        items.join(keyed, on="exception_key", how="left")
+        .with_columns(
+            action_ids=pl.coalesce("ranked_ids", "action_ids"),
+            suggestion=pl.coalesce("remedy", "suggestion"),
+        )
+        .select(list(ITEM_SCHEMA))
+    )
+
+
 # -- the verbs -------------------------------------------------------------------------------------
 def detect(
     store: Store,
@@ -857,7 +1082,7 @@ def detect(
     )
     prices = _prices(store)
     inbound = position.inbound(store, as_of=as_of)
-    stock_rows, used_run = _stock_rules(
+    stock_rows, used_run, projections = _stock_rules(
         store, settings, as_of, pos, pol, prices, forecast_run, inbound
     )
     rows = (
@@ -869,10 +1094,23 @@ def detect(
         + supplier_rules.supplier_rows(store, settings, as_of, prices)
     )
     items, plan_run = _link_actions(store, _frame(rows))
-    items = items.sort(["severity", "exception_key"], descending=[True, False])
+    items = remedies(store, items, as_of, projections).sort(
+        ["severity", "exception_key"], descending=[True, False]
+    )
     seconds = time.perf_counter() - started
     log.info("exceptions as of %s: %d raised in %.2f s", as_of, items.height, seconds)
-    return ExceptionRun(None, as_of, items, seconds, plan_run, used_run)
+    max_levels = {  # a VMI site's max is the level agreed with its supplier
+        (sku, loc): float(level)
+        for sku, loc, level in vmi.levels(store, as_of=as_of)
+        .select("sku", "location", "max_qty")
+        .iter_rows()
+    }
+    max_levels.update(
+        ((sku, loc), float(level))
+        for sku, loc, level in pol.select("sku", "location", "max_level").iter_rows()
+        if level is not None
+    )
+    return ExceptionRun(None, as_of, items, seconds, plan_run, used_run, projections, max_levels)
 
 
 def run_exceptions(
@@ -882,25 +1120,31 @@ def run_exceptions(
     as_of: date | None = None,
     forecast_run: int | None = None,
     created_by: str = "exception engine",
+    auto_approve: bool = False,
 ) -> ExceptionRun:
     """Detect and store a run in one transaction: the run, its items, and each exception's
     first and last seen (an exception not raised again is closed; its acknowledgement and
-    snooze stay)."""
+    snooze stay). Then, with ``auto_approve`` (the daily cycle, the CLI and the dashboard
+    ask for it), the approval policy (:func:`control_tower.actions.auto_approve`) decides
+    the routine proposals, knowing which exceptions each one serves."""
     settings = settings or Settings()
     result = detect(store, settings, as_of=as_of, forecast_run=forecast_run)
     now = datetime.now()
     with store.transaction() as cur:
         if settings.actions.draft_expedites:
-            result.items = _draft_expedites(
-                store, cur, result.items, result.as_of, settings, created_by
+            result.items = remedies(
+                store,
+                _draft_expedites(store, cur, result.items, result.as_of, settings, created_by),
+                result.as_of,
+                result.projections,
             ).sort(["severity", "exception_key"], descending=[True, False])
         if settings.actions.draft_supplier_actions and supplier_rules.draft_in(
             cur, result.items, result.as_of, created_by
         ):
             # the store's cursor is this transaction's: the links see what was just drafted
-            result.items = _link_actions(store, result.items)[0].sort(
-                ["severity", "exception_key"], descending=[True, False]
-            )
+            result.items = remedies(
+                store, _link_actions(store, result.items)[0], result.as_of, result.projections
+            ).sort(["severity", "exception_key"], descending=[True, False])
         run_id = cur.execute(
             "INSERT INTO exception_runs (created_by, as_of, plan_run, forecast_run, settings, "
             "raised, seconds) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
@@ -937,7 +1181,23 @@ def run_exceptions(
                 [run_id, now, run_id, now],
             )
     result.run_id = run_id
+    if auto_approve:
+        result.auto = actions.auto_approve(
+            store, settings, severities=linked_severity(result.items), max_levels=result.max_levels
+        )
     return result
+
+
+def linked_severity(items: pl.DataFrame) -> dict[int, float]:
+    """Per action the highest severity of the stock-outs and below-safety-stock exceptions
+    that link to it: the sales or buffer at risk it serves (a late line's or an excess's
+    value is money tied up, not at risk of loss)."""
+    out: dict[int, float] = {}
+    short = items.filter(pl.col("rule").is_in(SHORT_RULES))
+    for text, severity in short.select("action_ids", "severity").drop_nulls().iter_rows():
+        for action_id in json.loads(text):
+            out[action_id] = max(out.get(action_id, 0.0), float(severity))
+    return out
 
 
 def _draft_expedites(
@@ -948,10 +1208,13 @@ def _draft_expedites(
     settings: Settings,
     proposed_by: str,
 ) -> pl.DataFrame:
-    """Inside the run's transaction: an expedite drafted for each late line without one,
-    asking for delivery ``expedite_days`` ahead, or the day before the destination runs out
-    when sooner, under ``proposed_by`` (who ran the rules); the late items link to what
-    was drafted."""
+    """Inside the run's transaction, under ``proposed_by`` (who ran the rules): an expedite
+    drafted for each late line without one, asking for delivery ``expedite_days`` ahead, or
+    the day before the destination runs out when sooner; and, for each stock-out that comes
+    before the next delivery, an expedite of that delivery (a PO line or transfer not yet
+    late), asking for it the day before the stock-out (tomorrow at the earliest): the
+    fastest remedy when no stock can get there sooner. The items link to what was
+    drafted."""
     late = items.filter(pl.col("rule") == "late_inbound")  # the draft skips those with one
     runs_out = {
         (sku, loc): due
@@ -986,6 +1249,7 @@ def _draft_expedites(
                 ),
             }
         )
+    lines += _pull_ins(store, items, as_of)
     frame = pl.DataFrame(lines, schema=actions.EXPEDITE_LINES)
     live = cur.execute(
         "SELECT count(*) FROM actions WHERE kind = 'expedite' AND status = 'proposed'"
@@ -1003,6 +1267,52 @@ def _draft_expedites(
     log.info("exception run drafted %d expedites", drafted)
     # the store's cursor is this transaction's, so the links see what was just drafted
     return _link_actions(store, items)[0]
+
+
+def _pull_ins(store: Store, items: pl.DataFrame, as_of: date) -> list[dict]:
+    """Expedite lines (:data:`actions.EXPEDITE_LINES`) pulling in the next delivery of each
+    stock-out that comes before it."""
+    outs = items.filter(pl.col("rule") == "stockout")
+    if outs.height == 0:
+        return []
+    wanted: dict[tuple[str, str, date], tuple[date, float]] = {}
+    for row in outs.iter_rows(named=True):
+        nxt = json.loads(row["facts"]).get("next_arrival")
+        if nxt:
+            wanted[(row["sku"], row["location"], date.fromisoformat(nxt))] = (
+                row["due_date"],
+                row["units"],
+            )
+    if not wanted:
+        return []
+    due = position.inbound(store, as_of=as_of).filter(pl.col("expected_date") > as_of)
+    lines = []
+    for r in due.iter_rows(named=True):
+        hit = wanted.get((r["sku"], r["to_location"], r["expected_date"]))
+        if hit is None:
+            continue
+        out, short = hit
+        asked = max(out - timedelta(days=1), as_of + timedelta(days=1))
+        source = r["supplier"] or r["from_location"]
+        lines.append(
+            {
+                "kind": r["kind"],
+                "reference": r["reference"],
+                "sku": r["sku"],
+                "source": source,
+                "to_location": r["to_location"],
+                "units_left": int(r["remaining"]),
+                "expected_date": r["expected_date"],
+                "requested": asked,
+                "explanation": (
+                    f"{r['reference']} from {source}: {int(r['remaining']):,} units of "
+                    f"{r['sku']} for {r['to_location']} are due on {r['expected_date']}, after "
+                    f"{r['to_location']} runs out on {out} ({short:,.0f} units short until "
+                    f"then); ask for delivery by {asked}."
+                ),
+            }
+        )
+    return lines
 
 
 def latest_run(store: Store) -> dict | None:

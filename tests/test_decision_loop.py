@@ -5,10 +5,14 @@ what is missing; a posting is booked in data time and never moves the data's tod
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from control_tower import actions, kpis
 from control_tower.actions import ActionRefused, Actor
@@ -180,3 +184,141 @@ def test_a_new_plan_supersedes_only_undecided_proposals_under_its_author(network
     assert superseded.height == drafted.height - 1
     ship_dates = network.query("SELECT ship_date FROM actions WHERE plan_run = ?", [second])
     assert all(d <= AS_OF + timedelta(days=7) for d in ship_dates["ship_date"])
+
+
+def test_a_stockout_suggests_its_fastest_remedy_first_with_the_units_it_avoids(network):
+    """CD-RDC holds 30 of A-100 and sells 10 a day: it runs out on day 4. Two transfers are
+    drafted: 100 from SH-CDC (4-day lane, arriving day 5) and 100 from the neighbour CQ-RDC
+    (1-day lane, arriving day 2). The neighbour's comes first, and the suggestion states
+    what it avoids, as the what-if projection computes it."""
+    from control_tower import exceptions as exc
+    from tests.test_exceptions import add_demand, daily_demand, stock
+
+    stock(network, "A-100", "SH-CDC", 500, offset=0)
+    stock(network, "A-100", "CQ-RDC", 200, offset=0)
+    stock(network, "A-100", "CD-RDC", 30, offset=0)
+    add_demand(network, daily_demand("A-100", "CD-RDC", 10, 28))
+    central = draft(network, 100)
+    neighbour = actions.propose_transfer(
+        network, "A-100", "CQ-RDC", "CD-RDC", 100, PLANNER, reason="faster", ship_date=day(1)
+    )
+    [item] = (
+        exc.detect(network, as_of=AS_OF)
+        .items.filter((pl.col("rule") == "stockout") & (pl.col("location") == "CD-RDC"))
+        .to_dicts()
+    )
+    assert json.loads(item["action_ids"]) == [neighbour["action_id"], central]
+    with_it = exc.project(network, "A-100", "CD-RDC", as_of=AS_OF, extra=[(day(2), 100)])
+    avoided = item["units"] - with_it.units_short
+    assert avoided > 0
+    assert item["suggestion"] == (
+        f"approve action {neighbour['action_id']} first: transfer of 100 from CQ-RDC, "
+        f"arriving {day(2)}; arrives before the stock-out: {avoided:,.0f} of "
+        f"{item['units']:,.0f} units short avoided (1 more linked)"
+    )
+
+
+def test_a_stockout_without_an_action_says_why(network):
+    from control_tower import exceptions as exc
+    from tests.test_exceptions import add_demand, daily_demand, stock
+
+    stock(network, "A-100", "CD-RDC", 30, offset=0)
+    add_demand(network, daily_demand("A-100", "CD-RDC", 10, 28))
+    [item] = (
+        exc.detect(network, as_of=AS_OF)
+        .items.filter((pl.col("rule") == "stockout") & (pl.col("location") == "CD-RDC"))
+        .to_dicts()
+    )
+    assert item["action_ids"] is None
+    assert item["suggestion"] == "no action to approve: run a plan to draft transfers and orders"
+
+
+def test_routine_proposals_are_approved_by_policy_and_the_rest_left_to_people(network):
+    """SH-CDC holds 500 of A-100 (unit cost 2.00 in the tiny network). Within the limits
+    (value 2,000 here, the max level, linked severity 1,000): #1, 100 units, no exception.
+    Left to people: #2, 1,500 units (value over the limit), #3, 100 units serving an
+    exception of severity 5,000, #4, 100 units over the max level of 80 at CQ-RDC."""
+    from control_tower.config import ActionSettings, AutoApproval, Settings
+
+    post(network, mv("R-CDC", 0, "A-100", "SH-CDC", "receipt", 2000))
+    routine = draft(network, 100)
+    big = draft(network, 1500)
+    risky = draft(network, 100)
+    over_max = actions.propose_transfer(
+        network, "A-100", "SH-CDC", "CQ-RDC", 100, PLANNER, reason="stock", ship_date=day(1)
+    )["action_id"]
+    unit_cost = network.scalar("SELECT unit_cost FROM products WHERE sku = 'A-100'")
+    policy = AutoApproval(max_value=float(unit_cost) * 1000, max_linked_severity=1000)
+    cfg = Settings(actions=ActionSettings(auto_approve=policy))
+    levels = {("A-100", "CD-RDC"): 2000.0, ("A-100", "CQ-RDC"): 80.0}
+    result = actions.auto_approve(network, cfg, severities={risky: 5000.0}, max_levels=levels)
+    assert result.approved == [routine]
+    assert result.kept_by == {"value": 1, "linked severity": 1, "max level": 1}
+    assert result.left_to_people == 3
+    trail = actions.action_history(network, routine).row(-1, named=True)
+    assert (trail["actor"], trail["to_status"]) == ("policy:routine", "approved")
+    assert "within policy routine" in trail["reason"]
+    assert "100 units within 1 x the max level 2,000 at CD-RDC" in trail["reason"]
+    for left in (big, risky, over_max):
+        assert actions.get_action(network, left)["status"] == "proposed"
+    # switched off: nothing is approved by rule
+    off = Settings(actions=ActionSettings(auto_approve=AutoApproval(enabled=False)))
+    assert actions.auto_approve(network, off, severities={}, max_levels=levels).approved == []
+
+
+def test_the_policy_never_approves_more_than_the_source_can_give(network):
+    """SH-CDC holds 150: of two routine transfers of 100, the first (by ship date) is
+    approved by rule and the second waits for a person, as a person's approval would
+    refuse it."""
+    from control_tower.config import Settings
+
+    post(network, mv("R-CDC", 0, "A-100", "SH-CDC", "receipt", 150))
+    first = draft(network, 100, ship=1)
+    second = draft(network, 100, ship=2)
+    levels = {("A-100", "CD-RDC"): 1000.0}
+    result = actions.auto_approve(network, Settings(), severities={}, max_levels=levels)
+    assert result.approved == [first] and result.kept_by == {"source stock": 1}
+    with pytest.raises(ActionRefused, match="50 can leave"):
+        actions.approve(network, second, APPROVER)
+
+
+def test_units_short_are_the_sales_lost_until_an_order_placed_today_could_arrive():
+    """30 in stock, 10 a day, 15 arriving on day 5, an order placed today arrives on day
+    11 (lead time 10). Day 4 runs out (10 lost); day 5 the 15 arrive and serve 10; day 6
+    serves the 5 left and loses 5; days 7 to 10 lose 40: 55 units short by day 10, not
+    only the 10 before the small delivery."""
+    from control_tower.exceptions import shortfall
+
+    demand = np.full(28, 10.0)
+    arrivals = np.zeros(28)
+    arrivals[4] = 15  # day 5
+    _stock, out, next_arrival, short = shortfall(30.0, arrivals, demand, AS_OF, 10.0)
+    assert (out, next_arrival, short) == (day(4), day(5), 55.0)
+
+
+@given(
+    available=st.integers(0, 200),
+    demand=st.lists(st.integers(0, 40), min_size=28, max_size=28),
+    arrivals=st.lists(st.integers(0, 150), min_size=28, max_size=28),
+    lead=st.integers(1, 28),
+    units=st.integers(1, 300),
+    day_from=st.integers(1, 28),
+    day_to=st.integers(1, 28),
+)
+@settings(max_examples=300, deadline=None)
+def test_more_or_earlier_supply_never_raises_the_units_short(
+    available, demand, arrivals, lead, units, day_from, day_to
+):
+    """The remedies' arithmetic: adding units on any day, or moving a delivery earlier,
+    never raises the units short over the stock-out's window."""
+    from control_tower.exceptions import short_avoided
+
+    projection = (float(available), np.array(arrivals, float), np.array(demand, float), lead)
+    added, short, _out = short_avoided(projection, [(day(day_to), units)], AS_OF)
+    assert 0 <= added <= short + 1e-9
+    early, late = sorted((day_from, day_to))
+    delivered = np.array(arrivals, float)
+    delivered[late - 1] += units  # a delivery of ``units`` on day ``late``, brought forward
+    with_delivery = (float(available), delivered, np.array(demand, float), lead)
+    moved, _s, _o = short_avoided(with_delivery, [(day(early), units), (day(late), -units)], AS_OF)
+    assert moved >= -1e-9

@@ -89,7 +89,9 @@ def test_a_run_drafts_one_expedite_per_late_line_linked_to_the_late_item_and_the
 def test_an_expedite_asks_for_the_day_before_the_destination_runs_out_when_sooner(network):
     """CD-RDC holds 1, sells 10 a day, and its transfer of 15 from SH-CDC (in transit since
     day -6) was due on day -4: even with the late transfer assumed tomorrow, stock runs out
-    on day 2, so the expedite asks for day 1; a transfer expedite names its shipping site."""
+    on day 2, so the expedite asks for day 1; a transfer expedite names its shipping site.
+    The next delivery, PO-1 due on day 9, comes after the stock-out: it is pulled in by an
+    expedite of its own, asking for the same day."""
     stock(network, "A-100", "SH-CDC", 500, offset=-30)
     ship(network, "T-LATE", -6, "A-100", "SH-CDC", "CD-RDC", 15)
     stock(network, "A-100", "CD-RDC", 1, offset=0)
@@ -97,7 +99,16 @@ def test_an_expedite_asks_for_the_day_before_the_destination_runs_out_when_soone
     add_purchase_orders(network, [("PO-1", "A-100", "CD-RDC", 100, day(-2), day(9), "open")])
     run = exc.run_exceptions(network, as_of=AS_OF)
     stockout = next(r for r in run.items.to_dicts() if r["rule"] == "stockout")
-    (drafted,) = expedites(network)
+    by_target = {d["target"]: d for d in expedites(network)}
+    assert sorted(by_target) == ["PO-1", "T-LATE"]
+    drafted, pulled = by_target["T-LATE"], by_target["PO-1"]
+    assert (pulled["target"], pulled["supplier"], pulled["quantity"]) == ("PO-1", "SUP1", 100)
+    assert pulled["arrival_date"] == max(stockout["due_date"] - timedelta(days=1), day(1))
+    assert (
+        f"are due on {day(9)}, after CD-RDC runs out on {stockout['due_date']}"
+        in pulled["explanation"]
+    )
+    assert pulled["action_id"] in json.loads(stockout["action_ids"])
     assert (drafted["target"], drafted["from_location"], drafted["supplier"]) == (
         "T-LATE",
         "SH-CDC",
