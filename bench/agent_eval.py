@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(args.db, copy)
         with Store(copy) as store:
             if not store.scalar("SELECT count(*) FROM plan_runs"):
-                save_plan(store, plan(store, settings))
-            exceptions.run_exceptions(store, settings)
+                save_plan(store, plan(store, settings), created_by="bench")
+            exceptions.run_exceptions(store, settings, created_by="bench")
             cases = build_cases(store, settings)
             start_s = 0.0
             if not args.no_model:

@@ -90,6 +90,7 @@ def measure(db: Path, settings) -> dict:
             "SELECT action_id, kind, quantity * p.unit_cost AS value FROM actions "
             "JOIN products p USING (sku) WHERE status = 'proposed'"
         )
+        groups = exceptions.decisions(store, "exception")["group"].n_unique()
         severity = exceptions.linked_severity(run.items)
         at_risk = sum(
             1
@@ -172,6 +173,7 @@ def measure(db: Path, settings) -> dict:
             "by_policy": len(run.auto.approved) if run.auto else 0,
             "people": people.height,
             "people_at_risk": at_risk,
+            "groups": groups,
             "kept_by": run.auto.kept_by if run.auto else {},
             "planned_later": planned_later,
             "top": len(top),
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     header = (
         "| seed | as of | proposed (transfers / orders / expedites / other) | planned later "
-        "| approved by policy | for people (with money at risk) "
+        "| approved by policy | for people (with money at risk; groups by exception) "
         "| with a remedy | approvable | before the stock-out | units short avoided |"
     )
     print(header)
@@ -220,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {seed} | {m['as_of']} | {sum(p.values()):,} ({p.get('transfer', 0):,} / "
             f"{p.get('purchase_order', 0):,} / {p.get('expedite', 0):,} / {other:,}) "
             f"| {m['planned_later']:,} | {m['by_policy']:,} "
-            f"| {m['people']:,} ({m['people_at_risk']:,}) | {share(m['with_remedy'], m['top'])} "
+            f"| {m['people']:,} ({m['people_at_risk']:,}; {m['groups']:,}) "
+            f"| {share(m['with_remedy'], m['top'])} "
             f"| {share(m['approved'], m['with_remedy'])} | {share(m['in_time'], m['could'])} "
             f"| {m['avoided']:,.0f} of {m['short']:,.0f} "
             f"({m['avoided'] / m['short']:.0%}) |"

@@ -572,6 +572,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _auto_summary(auto) -> str:
+    """One line: what the approval policy decided after a run."""
+    kept = ", ".join(f"{n} {why}" for why, n in sorted(auto.kept_by.items()))
+    return (
+        f"policy {auto.policy}: {len(auto.approved):,} approved, {auto.left_to_people:,} left "
+        "to people" + (f" (kept by {kept})" if kept else "")
+    )
+
+
 def cmd_exceptions(args: argparse.Namespace) -> int:
     import polars as pl
 
@@ -589,7 +598,11 @@ def cmd_exceptions(args: argparse.Namespace) -> int:
             result = exceptions.detect(store, settings, as_of=args.as_of)
         else:
             result = exceptions.run_exceptions(
-                store, settings, as_of=args.as_of, created_by=_actor_name(args)
+                store,
+                settings,
+                as_of=args.as_of,
+                created_by=_actor_name(args),
+                auto_approve=not args.no_auto_approve,
             )
     items = result.items
     if args.rule:
@@ -603,6 +616,8 @@ def cmd_exceptions(args: argparse.Namespace) -> int:
             "plan_run": result.plan_run,
             "forecast_run": result.forecast_run,
             "raised": result.raised,
+            "approved_by_policy": result.auto.approved if result.auto else [],
+            "left_to_people": result.auto.left_to_people if result.auto else None,
             "exceptions": [
                 {
                     **row,
@@ -622,11 +637,108 @@ def cmd_exceptions(args: argparse.Namespace) -> int:
     )
     for rule, count, value in by_rule.iter_rows():
         sys.stdout.write(f"  {rule:<20}{count:>7,}  value at risk {value:,.0f}\n")
+    if result.auto is not None:
+        sys.stdout.write(f"  {_auto_summary(result.auto)}\n")
     for row in items.head(args.top).iter_rows(named=True):
         sys.stdout.write(
             f"{row['severity']:>12,.0f}  {row['title']}\n              {row['detail']}\n"
         )
     return 0
+
+
+ACTION_FIELDS = (
+    "action_id",
+    "kind",
+    "status",
+    "sku",
+    "from_location",
+    "supplier",
+    "to_location",
+    "quantity",
+    "ship_date",
+    "arrival_date",
+    "proposed_by",
+    "target",
+)
+
+
+def _action_line(a: dict) -> str:
+    source = a["from_location"] or a["supplier"] or ""
+    return (
+        f"{a['action_id']:>7}  {a['status']:<10} {a['kind']:<18} {a['quantity']:>9,} "
+        f"{a['sku']:<10} {source:>8} -> {a['to_location']:<8} arrives {a['arrival_date']}"
+    )
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    """Decide and carry out drafted actions from a script, as a named local user: the same
+    services, role checks and audit trail as the dashboard."""
+    from control_tower import actions, users
+
+    settings = load_settings()
+    verb = args.actions_command
+    with _open(args) as store:
+        if verb == "list":
+            frame = actions.list_actions(
+                store, statuses=args.status, sku=args.sku, location=args.location
+            ).head(args.limit)
+            if args.format == "json":
+                rows = frame.select(list(ACTION_FIELDS)).to_dicts()
+                sys.stdout.write(json.dumps(rows, default=str, ensure_ascii=False) + "\n")
+            else:
+                sys.stdout.write(f"{frame.height:,} actions\n")
+                for a in frame.iter_rows(named=True):
+                    sys.stdout.write(_action_line(a) + "\n")
+            return 0
+        if verb == "show":
+            action = actions.get_action(store, args.id)
+            trail = actions.action_history(store, args.id)
+            if args.format == "json":
+                payload = {
+                    **{k: action[k] for k in ACTION_FIELDS},
+                    "explanation": action["explanation"],
+                    "history": trail.select(
+                        "occurred_at", "actor", "from_status", "to_status", "reason"
+                    ).to_dicts(),
+                }
+                sys.stdout.write(
+                    json.dumps(payload, default=str, ensure_ascii=False, indent=2) + "\n"
+                )
+            else:
+                sys.stdout.write(_action_line(action) + "\n")
+                sys.stdout.write(f"  {actions.describe(action)}\n")
+                for line in (action["explanation"] or "").splitlines():
+                    sys.stdout.write(f"  {line}\n")
+                for e in trail.iter_rows(named=True):
+                    sys.stdout.write(
+                        f"  {e['occurred_at']:%Y-%m-%d %H:%M} {e['actor']}: {e['from_status']} "
+                        f"-> {e['to_status']}" + (f" ({e['reason']})" if e["reason"] else "") + "\n"
+                    )
+            return 0
+        actor = users.local_actor(
+            store, _actor_name(args), demo_users=settings.auth.demo_users or args.demo_users
+        )
+        results = []
+        for action_id in args.ids:
+            try:
+                if verb == "approve":
+                    done = actions.approve(store, action_id, actor, args.reason, settings=settings)
+                elif verb == "reject":
+                    done = actions.reject(store, action_id, actor, args.reason)
+                elif verb == "post":
+                    done = actions.post(store, action_id, actor, committed_date=args.committed)
+                else:
+                    done = actions.receive(store, action_id, actor)
+                results.append({"action_id": action_id, "status": done["status"], "error": None})
+            except ControlTowerError as exc:
+                results.append({"action_id": action_id, "status": None, "error": exc.detail})
+    if args.format == "json":
+        sys.stdout.write(json.dumps(results, ensure_ascii=False) + "\n")
+    else:
+        for r in results:
+            outcome = r["status"] or f"refused: {r['error']}"
+            sys.stdout.write(f"action {r['action_id']}: {outcome}\n")
+    return 0 if all(r["error"] is None for r in results) else 2
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -995,6 +1107,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--location", nargs="+", help="show only these locations")
     p.add_argument("--top", type=_positive, default=20, help="exceptions listed (default 20)")
     p.add_argument("--dry-run", action="store_true", help="detect, store nothing")
+    p.add_argument(
+        "--no-auto-approve",
+        action="store_true",
+        help="leave every proposal to people (default: the [actions.auto_approve] policy "
+        "approves the routine ones after the run)",
+    )
     p.add_argument("--format", choices=["table", "json"], default="table")
     _actor_arg(p)
     p.set_defaults(func=cmd_exceptions)
@@ -1027,6 +1145,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--location", nargs="+", help="only these locations")
     p.add_argument("--rule", nargs="+", help="only these rules")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "actions",
+        help="list, show, approve, reject, post or receive drafted actions",
+        description="Decide and carry out drafted actions from a script, as a named local "
+        "user (--as NAME: a user added with `users add`, whose role bounds what it may do; "
+        "every change is in the audit trail under that name). Exits 2 when any action was "
+        "refused, saying why per action.",
+    )
+    _db_arg(p)
+    _actor_arg(p)
+    p.add_argument(
+        "--demo-users", action="store_true", help="also act as a demo user (demo.approver...)"
+    )
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    actions_sub = p.add_subparsers(dest="actions_command", required=True)
+    q = actions_sub.add_parser("list", help="actions, newest first")
+    q.add_argument("--status", nargs="+", help="proposed, approved, rejected, posted, closed...")
+    q.add_argument("--sku")
+    q.add_argument("--location", help="either end")
+    q.add_argument("--limit", type=_positive, default=100)
+    q = actions_sub.add_parser("show", help="one action, its explanation and its trail")
+    q.add_argument("id", type=_positive)
+    for name, text in (
+        ("approve", "approve proposed actions (re-checked: stale data, the source's stock)"),
+        ("reject", "reject proposed actions, with a reason"),
+        ("post", "carry out approved actions (a transfer leaves, an order is placed)"),
+        ("receive", "book the arrival of posted actions"),
+    ):
+        q = actions_sub.add_parser(name, help=text)
+        q.add_argument("ids", type=_positive, nargs="+", metavar="ID")
+        if name in ("approve", "reject"):
+            q.add_argument("--reason", required=name == "reject")
+        if name == "post":
+            q.add_argument(
+                "--committed",
+                type=_date,
+                help="an expedite: the date the supplier committed to (default: as asked)",
+            )
+    p.set_defaults(func=cmd_actions)
 
     p = sub.add_parser(
         "users",

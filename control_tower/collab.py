@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from control_tower import position
 from control_tower.actions import Actor, PermissionDenied
 from control_tower.errors import ControlTowerError, NotFoundError
-from control_tower.store import Store
+from control_tower.store import Store, data_now
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +151,13 @@ def monday(day: date) -> date:
 
 
 def end_of_day(day: date) -> datetime:
-    """The last second of ``day``: the as-of of a report made through the portal on that data
-    day, whatever the wall clock says. In data time a report made now is made once the data's
-    today is complete: every reader of that day sees it (positions are as of the end of a
-    day), no reader of an earlier day does, it is never older than what the day already
-    holds, and the reports of one day share it, so the newest wins by report id."""
-    return datetime.combine(day, time(23, 59, 59))
+    """The as-of of a report made through the portal on data day ``day``, whatever the wall
+    clock says: :func:`control_tower.store.data_now` (its last second). In data time a report
+    made now is made once the data's today is complete: every reader of that day sees it
+    (positions are as of the end of a day), no reader of an earlier day does, it is never
+    older than what the day already holds, and the reports of one day share it, so the
+    newest wins by report id."""
+    return data_now(day)
 
 
 # -- recording what suppliers hold ----------------------------------------------------------

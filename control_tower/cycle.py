@@ -152,11 +152,13 @@ def run_cycle(
     *,
     progress: Progress | None = None,
     forecast_note: str | None = None,
+    auto_approve: bool = True,
 ) -> Cycle:
     """Forecast, plan and run the exception rules, each stored under ``actor_name``, each
-    step reading what the one before stored. ``progress`` hears (done, total, stage) within
-    each step, stages prefixed by the step. ``forecast_note`` is recorded on the forecast run
-    when one is made (how it was made, when not with the configured pipeline).
+    step reading what the one before stored; then (``auto_approve``) the approval policy
+    decides the routine proposals. ``progress`` hears (done, total, stage) within each step,
+    stages prefixed by the step. ``forecast_note`` is recorded on the forecast run when one
+    is made (how it was made, when not with the configured pipeline).
 
     Raises :class:`CycleError` at the first step that fails (a plan without a solution is
     stored, with its status, and stops the cycle): what follows would read a failed input."""
@@ -235,7 +237,9 @@ def run_cycle(
     if progress:
         progress(0, 1, f"{step}: rules")
     try:
-        found = exceptions.run_exceptions(store, settings, forecast_run=run.run_id, created_by=name)
+        found = exceptions.run_exceptions(
+            store, settings, forecast_run=run.run_id, created_by=name, auto_approve=auto_approve
+        )
     except Exception as exc:
         raise failed(step, exc) from exc
     if progress:
@@ -249,7 +253,13 @@ def run_cycle(
             found.run_id,
             time.perf_counter() - started,
             f"run {found.run_id}: {found.raised:,} exceptions, {linked:,} with a drafted action"
-            + (f" (plan run {found.plan_run})" if found.plan_run else ""),
+            + (f" (plan run {found.plan_run})" if found.plan_run else "")
+            + (
+                f"; policy {found.auto.policy} approved {len(found.auto.approved):,}, "
+                f"{found.auto.left_to_people:,} left to people"
+                if found.auto
+                else ""
+            ),
         )
     )
     log.info("cycle: %s", done[-1].summary)

@@ -1119,7 +1119,7 @@ def run_exceptions(
     *,
     as_of: date | None = None,
     forecast_run: int | None = None,
-    created_by: str = "exception engine",
+    created_by: str,
     auto_approve: bool = False,
 ) -> ExceptionRun:
     """Detect and store a run in one transaction: the run, its items, and each exception's
@@ -1443,3 +1443,73 @@ def record_count(
             "VALUES (?, ?, ?, ?, ?) RETURNING count_id",
             [sku, location, counted_at, int(quantity), counted_by],
         ).fetchall()[0][0]
+
+
+DECISION_GROUPS = ("exception", "destination", "supplier")
+
+WAITING_SQL = """
+SELECT a.action_id, a.kind, a.sku, coalesce(a.from_location, a.supplier) AS source,
+       a.to_location, a.supplier, a.quantity, a.arrival_date, a.target,
+       (a.quantity * coalesce(p.unit_cost, 0))::DOUBLE AS value
+FROM actions a LEFT JOIN products p USING (sku)
+WHERE a.status = 'proposed'
+ORDER BY a.action_id
+"""
+
+
+def decisions(store: Store, by: str = "exception") -> pl.DataFrame:
+    """The proposals waiting for people (what the approval policy left), in groups a manager
+    decides together: ``by`` the exception each serves first (its most severe linked
+    exception; actions serving none form one group), its destination, or its supplier (or
+    shipping location). Each action carries the money at risk it serves (the highest value
+    at risk of the latest run's exceptions linked to it) and its value at cost; groups come
+    most money at risk first. Columns: group, at_risk (the group's), action_id, kind, sku,
+    source, to_location, quantity, arrival_date, value, serves (the exception's title),
+    serves_at_risk."""
+    if by not in DECISION_GROUPS:
+        raise ExceptionInputError(
+            f"decisions are grouped by {', '.join(DECISION_GROUPS)}, not {by!r}"
+        )
+    waiting = store.query(WAITING_SQL)
+    items = list_exceptions(store, include_snoozed=True)
+    serves: dict[int, tuple[float, str, float]] = {}  # action -> (severity, title, at risk)
+    for text, severity, title, at_risk in items.select(
+        "action_ids", "severity", "title", "value_at_risk"
+    ).iter_rows():
+        for action_id in json.loads(text) if text else []:
+            if action_id not in serves or severity > serves[action_id][0]:
+                serves[action_id] = (float(severity), title, float(at_risk))
+    ids = waiting["action_id"].to_list()
+    waiting = waiting.with_columns(
+        serves=pl.Series([serves.get(i, (0, None, 0))[1] for i in ids], dtype=pl.String),
+        serves_at_risk=pl.Series([serves.get(i, (0, None, 0.0))[2] for i in ids]),
+    )
+    key = {
+        "exception": pl.col("serves").fill_null("serving no exception"),
+        "destination": pl.col("to_location"),
+        "supplier": pl.coalesce("supplier", "source"),
+    }[by]
+    grouped = waiting.with_columns(group=key)
+    totals = grouped.group_by("group").agg(
+        at_risk=(
+            pl.col("serves_at_risk").max() if by == "exception" else pl.col("serves_at_risk").sum()
+        )
+    )
+    return (
+        grouped.join(totals, on="group")
+        .sort(["at_risk", "group", "action_id"], descending=[True, False, False])
+        .select(
+            "group",
+            "at_risk",
+            "action_id",
+            "kind",
+            "sku",
+            "source",
+            "to_location",
+            "quantity",
+            "arrival_date",
+            "value",
+            "serves",
+            "serves_at_risk",
+        )
+    )

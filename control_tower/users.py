@@ -166,6 +166,29 @@ def sign_in(store: Store, username: str, password: str) -> Actor:
     return Actor(username.strip(), role, supplier)
 
 
+def local_actor(store: Store, username: str, *, demo_users: bool = False) -> Actor:
+    """The actor a command-line user acts as: an enabled local user (``users add``), with
+    its role; with ``demo_users`` (the demo's setting) a demo user too. Whoever can open the
+    database file can act as any of them, so the command line asks no password; the role
+    still bounds what each may do, and every change is recorded under the name."""
+    name = username.strip()
+    rows = store.rows("SELECT role, disabled, supplier FROM users WHERE username = ?", [name])
+    if rows:
+        role, disabled, supplier = rows[0]
+        if disabled:
+            raise SignInError(f"user {name!r} is disabled; ask an admin")
+        return Actor(name, role, supplier)
+    demo = next((u for u in DEMO_USERS if u.name == name), None)
+    if demo is not None and demo_users:
+        return demo
+    raise NotFoundError(
+        f"{name!r} is not a local user; act with --as NAME of a user added with "
+        "`control-tower users add`"
+        + (" (or a demo user, with --demo-users)" if demo is not None else ""),
+        title="Unknown user",
+    )
+
+
 def oidc_actor(email: str, roles: dict[str, str], default_role: str) -> Actor:
     """The actor for someone signed in with OpenID Connect: the role configured for their
     e-mail (compared without regard to case), else the default."""

@@ -12,12 +12,13 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from control_tower import actions, exceptions, position
+from control_tower import actions, exceptions, explain, position
 from control_tower.errors import ControlTowerError
 from ui import auth, state
 from ui.charts import PLOT_CONFIG
 from ui.entry import through_app
 from ui.errors import reported, show_error
+from ui.explanation import explanation_card
 from ui.format import plain
 from ui.widgets import keyed_table
 
@@ -63,8 +64,11 @@ def _decide(store, action_id: int, actor) -> None:
     st.markdown(
         f"**Action {action_id}**: {plain(actions.describe(action))} · status **{action['status']}**"
     )
-    if action["explanation"]:
-        st.caption(plain(action["explanation"]))
+    explanation_card(
+        explain.explanation_of(store, action_id),
+        action["explanation"],
+        key=f"exc_explanation_{action_id}",
+    )
     if action["status"] != "proposed" or actor is None:
         if actor is None:
             st.caption("Sign in to decide drafted actions.")
@@ -97,6 +101,78 @@ def _decide(store, action_id: int, actor) -> None:
                     st.success(f"Action {action_id} now {int(qty):,}.")
                 except ControlTowerError as exc:
                     show_error(exc)
+
+
+DECISION_COLUMNS = {
+    "action_id": NUMBER("action"),
+    "kind": "kind",
+    "sku": "SKU",
+    "source": "from",
+    "to_location": "to",
+    "quantity": NUMBER("units", format="localized"),
+    "arrival_date": st.column_config.DateColumn("arrives"),
+    "value": NUMBER("value at cost", format="localized"),
+    "serves": st.column_config.TextColumn("serves", width="large"),
+    "serves_at_risk": NUMBER("its value at risk", format="localized"),
+}
+GROUPS_SHOWN = 12
+
+
+def _decisions(store, actor, settings) -> None:
+    """The proposals the approval policy left to people, in groups with select-all."""
+    by = st.radio(
+        "Decisions for people, grouped by",
+        list(exceptions.DECISION_GROUPS),
+        horizontal=True,
+        key="exc_decide_by",
+    )
+    waiting = exceptions.decisions(store, by)
+    groups = waiting["group"].unique(maintain_order=True).to_list()
+    st.caption(
+        f"**{waiting.height:,}** proposals wait for a decision, in **{len(groups):,}** groups, "
+        "most money at risk first; the approval policy decided the routine ones."
+    )
+    may_decide = actor is not None and actor.role in actions.CAN["decide"]
+    for n, group in enumerate(groups[:GROUPS_SHOWN]):
+        rows = waiting.filter(pl.col("group") == group)
+        at_risk = rows["at_risk"][0]
+        with st.expander(
+            f"{plain(group)}: {rows.height} action{'s' if rows.height != 1 else ''}, "
+            f"{at_risk:,.0f} at risk",
+            expanded=n == 0,
+        ):
+            picked = keyed_table(
+                rows.select(list(DECISION_COLUMNS)).with_columns(
+                    pl.col("value", "serves_at_risk").round(0)
+                ),
+                key=f"exc_decide_{by}_{n}",
+                column_config=DECISION_COLUMNS,
+                on_select="rerun" if may_decide else "ignore",
+                selection_mode="multi-row",
+            )
+            if not may_decide:
+                continue
+            chosen = [rows["action_id"][i] for i in (picked.selection.rows if picked else [])]
+            a, b = st.columns(2)
+            every = a.button(
+                f"Approve all {rows.height} in this group",
+                key=f"exc_decide_all_{by}_{n}",
+                icon=":material/done_all:",
+            )
+            some = b.button(
+                f"Approve the {len(chosen)} selected",
+                key=f"exc_decide_some_{by}_{n}",
+                disabled=not chosen,
+            )
+            if every or some:
+                ids = rows["action_id"].to_list() if every else chosen
+                results = actions.approve_many(store, ids, actor, settings=settings)
+                keyed_table(
+                    pl.DataFrame(results, schema=["action", "outcome"], orient="row"),
+                    key=f"exc_decide_results_{by}_{n}",
+                )
+    if len(groups) > GROUPS_SHOWN:
+        st.caption(f"{len(groups) - GROUPS_SHOWN:,} more groups: filter the inbox below.")
 
 
 def _history_chart(store, sku: str, location: str, as_of) -> None:
@@ -142,7 +218,15 @@ with reported():
             help=None if may_run else "Sign in as a planner: the run drafts expedites",
         ):
             with st.spinner("Checking every SKU and location…"):
-                exceptions.run_exceptions(store, settings, created_by=actor.name)
+                done = exceptions.run_exceptions(
+                    store, settings, created_by=actor.name, auto_approve=True
+                )
+            if done.auto is not None:
+                st.toast(
+                    f"Policy {done.auto.policy}: {len(done.auto.approved):,} routine proposals "
+                    f"approved, {done.auto.left_to_people:,} left to people",
+                    icon=":material/rule:",
+                )
             run = exceptions.latest_run(store)
     if run is None:
         st.info(
@@ -158,6 +242,9 @@ with reported():
         + (f"; drafted actions from plan run {run['plan_run']}" if run["plan_run"] else "")
     )
 
+    _decisions(store, actor, settings)
+
+    st.markdown("#### Exceptions")
     f1, f2, f3, f4, f5 = st.columns([2, 2, 1, 1, 1])
     rules = f1.multiselect(
         "Rule", list(exceptions.RULES), format_func=RULE_LABELS.get, key="exc_rules"

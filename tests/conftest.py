@@ -22,6 +22,9 @@ CLOCK_DIR = Path(__file__).resolve().parent / "clock"
 _CLOCK_KEY = pytest.StashKey[tuple]()
 
 
+TESTER = "test.planner"  # who runs the plans and rules of the tests (never a generic name)
+
+
 def time_of_day(text: str) -> time:
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
         raise argparse.ArgumentTypeError(f"expected HH:MM (00:00 to 23:59), got {text!r}")
@@ -163,7 +166,7 @@ def planned_demo_path(demo_db_path, tmp_path_factory) -> Path:
     settings = Settings()
     settings.optimizer.horizon_days = 21
     with Store(path) as s:
-        save_plan(s, plan(s, settings))
+        save_plan(s, plan(s, settings), created_by=TESTER)
     return path
 
 
@@ -177,7 +180,7 @@ def copy_of(source: Path, folder: Path, *, exception_run: bool = False) -> Path:
         from control_tower import exceptions
 
         with Store(path) as s:
-            exceptions.run_exceptions(s)
+            exceptions.run_exceptions(s, created_by=TESTER)
     return path
 
 

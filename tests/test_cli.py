@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ SUBCOMMANDS = [
     "exceptions",
     "users",
     "report",
+    "actions",
 ]
 
 
@@ -266,3 +268,40 @@ def test_exceptions_runs_stores_and_lists_the_most_severe_first(demo_db_path, tm
     assert "(not stored)" in text and "late_inbound" in text
     assert main(["exceptions", "--db", str(db), "--rule", "nonsense"]) == 2
     assert "unknown rule nonsense" in capsys.readouterr().err
+
+
+def test_actions_are_decided_and_posted_from_a_script_as_a_named_local_user(
+    planned_demo_path, tmp_path, capsys, monkeypatch
+):
+    """A script lists the proposals as JSON, approves one as a local approver (a name that
+    is no local user is refused, and a viewer may not approve), posts it as a planner, and
+    the trail records each under its name."""
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(planned_demo_path, db)
+    base = ["actions", "--db", str(db), "--format", "json"]
+    users = (("li.planner", "planner"), ("zhao.approver", "approver"), ("sun.viewer", "viewer"))
+    for name, role in users:
+        monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+        add = ["users", "--db", str(db), "--as", "admin.x", "add", name, "--role", role]
+        assert main([*add, "--password-stdin"]) == 0
+    capsys.readouterr()
+    assert main([*base, "list", "--status", "proposed", "--limit", "50"]) == 0
+    proposed = json.loads(capsys.readouterr().out)
+    assert proposed and {a["status"] for a in proposed} == {"proposed"}
+    orders = [a for a in proposed if a["kind"] == "purchase_order"]
+    chosen = (orders or proposed)[0]["action_id"]
+    assert main([*base, "--as", "nobody", "approve", str(chosen)]) == 2
+    assert "is not a local user" in capsys.readouterr().err
+    assert main([*base, "--as", "sun.viewer", "approve", str(chosen)]) == 2
+    refused = json.loads(capsys.readouterr().out)[0]
+    assert refused["status"] is None and "sun.viewer is a viewer" in refused["error"]
+    assert main([*base, "--as", "zhao.approver", "approve", str(chosen), "99999"]) == 2
+    outcome = json.loads(capsys.readouterr().out)
+    assert outcome[0] == {"action_id": chosen, "status": "approved", "error": None}
+    assert outcome[1]["status"] is None and "no action 99999" in outcome[1]["error"]
+    assert main([*base, "--as", "li.planner", "post", str(chosen)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "posted"
+    assert main([*base, "show", str(chosen)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    trail = [(e["actor"], e["to_status"]) for e in shown["history"]]
+    assert trail[-2:] == [("zhao.approver", "approved"), ("li.planner", "posted")]

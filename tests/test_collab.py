@@ -18,6 +18,7 @@ from control_tower.errors import ImportValidationError, NotFoundError
 from control_tower.ledger import Movement
 from control_tower.ledger import MovementType as T
 from control_tower.store import Store
+from tests.conftest import TESTER
 from tests.test_vmi import JNB, OTHER, PLANNER, vmi_frames
 
 APPROVER = Actor("zhao.approver", "approver")
@@ -274,7 +275,7 @@ def test_low_water_raises_an_exception_and_a_request_the_supplier_answers(
     collab.record_stock(
         collab_store, MNF, "SUP-MNF", pl.DataFrame({"sku": ["S"], "available_quantity": ["90"]})
     )
-    run = exceptions.run_exceptions(collab_store, Settings())
+    run = exceptions.run_exceptions(collab_store, Settings(), created_by=TESTER)
     item = run.items.filter(pl.col("rule") == "supplier_low_water").row(0, named=True)
     assert (item["sku"], item["reference"], item["units"]) == ("S", "SUP-MNF", 50.0)
     drafted = actions.list_actions(collab_store).filter(pl.col("kind") == "request_allocation")
@@ -287,7 +288,7 @@ def test_low_water_raises_an_exception_and_a_request_the_supplier_answers(
     )
     assert item["action_ids"] == f"[{request['action_id']}]"
     # a second run drafts no second request while one is live
-    exceptions.run_exceptions(collab_store, Settings())
+    exceptions.run_exceptions(collab_store, Settings(), created_by=TESTER)
     assert (
         actions.list_actions(collab_store).filter(pl.col("kind") == "request_allocation").height
         == 1
@@ -368,7 +369,7 @@ def test_vmi_below_min_drafts_a_call_off_received_as_the_suppliers_stock(
         [Movement("r1", datetime(2026, 3, 9), "A", "VMI", T.RECEIPT, 10, "SUP-JNB", "CO-0")],
     )
     vmi.set_level(collab_store, PLANNER, "SUP-JNB", "A", "VMI", 50, 200, "contract")
-    run = exceptions.run_exceptions(collab_store, Settings())
+    run = exceptions.run_exceptions(collab_store, Settings(), created_by=TESTER)
     item = run.items.filter(pl.col("rule") == "vmi_level").row(0, named=True)
     assert (item["sku"], item["location"], item["units"]) == ("A", "VMI", 40.0)
     call_off = (
@@ -426,7 +427,7 @@ def test_an_allocation_keeps_the_capacity_and_a_refusal_lowers_nothing(collab_st
     )
     cfg = Settings()
     cfg.suppliers.low_water = {"SUP-MNF": 1000}
-    exceptions.run_exceptions(collab_store, cfg)
+    exceptions.run_exceptions(collab_store, cfg, created_by=TESTER)
     ids = (
         actions.list_actions(collab_store)
         .filter(pl.col("kind") == "request_allocation")["action_id"]

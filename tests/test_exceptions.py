@@ -17,6 +17,7 @@ from control_tower.errors import NotFoundError
 from control_tower.forecast import forecast
 from control_tower.policies import set_override
 from control_tower.store import Store
+from tests.conftest import TESTER
 from tests.test_position import (
     AS_OF,
     add_demand,
@@ -244,8 +245,8 @@ def _late_po_scenario(store) -> None:
 
 def test_runs_keep_one_item_per_exception_with_first_and_last_seen(network):
     _late_po_scenario(network)
-    first = exc.run_exceptions(network, as_of=AS_OF)
-    second = exc.run_exceptions(network, as_of=AS_OF)
+    first = exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
+    second = exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     key = "late_inbound|A-100|SH-CDC|PO-LATE"
     row = network.query("SELECT * FROM exceptions WHERE exception_key = ?", [key]).row(
         0, named=True
@@ -261,7 +262,7 @@ def test_runs_keep_one_item_per_exception_with_first_and_last_seen(network):
     )
     # the PO arrives: the next run no longer raises it, and the exception is closed
     network.cursor().execute("UPDATE purchase_orders SET status = 'closed'")
-    exc.run_exceptions(network, as_of=AS_OF)
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     assert network.scalar("SELECT open FROM exceptions WHERE exception_key = ?", [key]) is False
     inbox = exc.list_exceptions(network)
     assert key not in inbox["exception_key"].to_list()
@@ -269,7 +270,7 @@ def test_runs_keep_one_item_per_exception_with_first_and_last_seen(network):
 
 def test_acknowledge_and_snooze_need_a_reason_and_are_audited(network):
     _late_po_scenario(network)
-    run = exc.run_exceptions(network, as_of=AS_OF)
+    run = exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     key = "late_inbound|A-100|SH-CDC|PO-LATE"
     with pytest.raises(exc.ExceptionInputError, match="reason"):
         exc.acknowledge(network, key, "planner", "  ")
@@ -288,7 +289,7 @@ def test_acknowledge_and_snooze_need_a_reason_and_are_audited(network):
     assert history["kind"].to_list() == ["acknowledge", "snooze"]
     assert history["reason"].to_list() == ["supplier confirmed Friday"] * 2
     # a snooze ends: a run after its day shows the exception again
-    later = exc.run_exceptions(network, as_of=AS_OF + timedelta(days=3))
+    later = exc.run_exceptions(network, as_of=AS_OF + timedelta(days=3), created_by=TESTER)
     assert key in exc.list_exceptions(network, later.run_id)["exception_key"].to_list()
 
 
@@ -297,7 +298,7 @@ def test_the_inbox_filters_by_rule_and_location_and_refuses_unknown_rules(networ
     stock(network, "A-100", "CD-RDC", 30, offset=0)
     add_demand(network, daily_demand("A-100", "CD-RDC", 10, 28))
     add_purchase_orders(network, [("PO-1", "A-100", "CD-RDC", 100, day(-2), day(6), "open")])
-    exc.run_exceptions(network, as_of=AS_OF)
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     assert set(exc.list_exceptions(network, rules=["late_inbound"])["rule"]) == {"late_inbound"}
     assert set(exc.list_exceptions(network, locations=["CD-RDC"])["location"]) == {"CD-RDC"}
     severities = exc.list_exceptions(network)["severity"].to_list()
@@ -326,13 +327,13 @@ def test_a_stockout_links_to_the_drafted_transfer_of_the_latest_plan(network):
     stock(network, "A-100", "CD-RDC", 30, offset=0)
     add_demand(network, daily_demand("A-100", "CD-RDC", 10, 91))
     result = plan(network, Settings(actions=ActionSettings(release_days=7)), as_of=AS_OF)
-    save_plan(network, result)
+    save_plan(network, result, created_by=TESTER)
     drafted = network.query(
         "SELECT action_id FROM actions WHERE status = 'proposed' AND sku = 'A-100' "
         "AND to_location = 'CD-RDC'"
     )["action_id"].to_list()
     assert drafted
-    run = exc.run_exceptions(network, as_of=AS_OF)
+    run = exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     assert run.plan_run == result.run_id
     [item] = run.items.filter(
         (pl.col("rule") == "stockout") & (pl.col("location") == "CD-RDC")

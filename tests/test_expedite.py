@@ -16,6 +16,7 @@ from control_tower import exceptions as exc
 from control_tower.actions import ActionRefused, Actor
 from control_tower.config import Settings
 from control_tower.errors import NotFoundError
+from tests.conftest import TESTER
 from tests.test_exceptions import stock
 from tests.test_position import (
     AS_OF,
@@ -81,7 +82,7 @@ def test_a_run_drafts_one_expedite_per_late_line_linked_to_the_late_item_and_the
     history = actions.action_history(network, drafted["action_id"])
     assert history.height == 1 and history["actor"][0] == PLANNER.name
     # the next run links the same expedite and drafts no other
-    again = exc.run_exceptions(network, as_of=AS_OF)
+    again = exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     assert len(expedites(network)) == 1
     assert json.loads(late_item(again)["action_ids"]) == [drafted["action_id"]]
 
@@ -97,7 +98,7 @@ def test_an_expedite_asks_for_the_day_before_the_destination_runs_out_when_soone
     stock(network, "A-100", "CD-RDC", 1, offset=0)
     add_demand(network, daily_demand("A-100", "CD-RDC", 10, 28))
     add_purchase_orders(network, [("PO-1", "A-100", "CD-RDC", 100, day(-2), day(9), "open")])
-    run = exc.run_exceptions(network, as_of=AS_OF)
+    run = exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     stockout = next(r for r in run.items.to_dicts() if r["rule"] == "stockout")
     by_target = {d["target"]: d for d in expedites(network)}
     assert sorted(by_target) == ["PO-1", "T-LATE"]
@@ -124,7 +125,7 @@ def test_an_expedite_asks_for_the_day_before_the_destination_runs_out_when_soone
 
 def test_approve_post_with_the_committed_date_and_close_once_received(network):
     late_po(network)
-    exc.run_exceptions(network, as_of=AS_OF)
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     (drafted,) = expedites(network)
     action_id = drafted["action_id"]
     actions.approve(network, action_id, APPROVER)
@@ -140,7 +141,7 @@ def test_approve_post_with_the_committed_date_and_close_once_received(network):
         trail["reason"]
     )
     # the next run: the line is no longer late, and no new expedite is drafted
-    run = exc.run_exceptions(network, as_of=AS_OF)
+    run = exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     assert "late_inbound" not in set(run.items["rule"])
     assert len(expedites(network)) == 1
     # closing needs the goods: refused while 120 are due, closed after the receipt
@@ -152,7 +153,7 @@ def test_approve_post_with_the_committed_date_and_close_once_received(network):
 
 def test_approval_is_refused_when_nothing_is_left_to_arrive(network):
     late_po(network)
-    exc.run_exceptions(network, as_of=AS_OF)
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     (drafted,) = expedites(network)
     post(network, mv("RCV-1", 0, "A-100", "SH-CDC", "receipt", 120, reference="PO-LATE"))
     with pytest.raises(ActionRefused, match="nothing of A-100 left to arrive: nothing to expedite"):
@@ -162,24 +163,24 @@ def test_approval_is_refused_when_nothing_is_left_to_arrive(network):
 
 def test_a_rejected_expedite_is_not_drafted_again_until_the_line_gets_a_new_date(network):
     late_po(network)
-    exc.run_exceptions(network, as_of=AS_OF)
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     (drafted,) = expedites(network)
     actions.reject(network, drafted["action_id"], APPROVER, "supplier already shipping")
-    exc.run_exceptions(network, as_of=AS_OF)
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     assert [e["status"] for e in expedites(network)] == ["rejected"]
     # the supplier gives a new date, which passes too: the line is late again, so a new
     # expedite is drafted
     network.cursor().execute(
         "UPDATE purchase_orders SET expected_date = ? WHERE po_number = 'PO-LATE'", [day(2)]
     )
-    exc.run_exceptions(network, as_of=day(5))
+    exc.run_exceptions(network, as_of=day(5), created_by=TESTER)
     assert [e["status"] for e in expedites(network)] == ["rejected", "proposed"]
 
 
 def test_no_expedites_when_turned_off(network):
     late_po(network)
     off = Settings.model_validate({"actions": {"draft_expedites": False}})
-    run = exc.run_exceptions(network, off, as_of=AS_OF)
+    run = exc.run_exceptions(network, off, as_of=AS_OF, created_by=TESTER)
     assert expedites(network) == [] and late_item(run)["action_ids"] is None
 
 
@@ -203,7 +204,7 @@ def test_an_expedite_drafted_by_hand_is_checked(network):
     with pytest.raises(ActionRefused, match="already has an expedite"):
         actions.propose_expedite(network, "PO-LATE", "A-100", PLANNER, reason="again")
     # the engine links the hand-drafted one instead of drafting another
-    run = exc.run_exceptions(network, as_of=AS_OF)
+    run = exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     assert json.loads(late_item(run)["action_ids"]) == [made["action_id"]]
     assert len(expedites(network)) == 1
     # the proposer cannot approve it (separation of duties); another approver can
@@ -214,13 +215,13 @@ def test_an_expedite_drafted_by_hand_is_checked(network):
 
 def test_a_stale_proposed_expedite_is_superseded_and_drafted_afresh(network):
     late_po(network)
-    exc.run_exceptions(network, as_of=AS_OF)
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     (old,) = expedites(network)
     # two days on (beyond stale_after_days), the old proposal can no longer be approved
     post(network, mv("S-later", 2, "A-100", "SH-CDC", "sale", 1))
     with pytest.raises(ActionRefused, match="re-plan before approving"):
         actions.approve(network, old["action_id"], APPROVER)
-    run = exc.run_exceptions(network, as_of=day(2))
+    run = exc.run_exceptions(network, as_of=day(2), created_by=TESTER)
     first, fresh = expedites(network)
     assert (first["status"], fresh["status"]) == ("superseded", "proposed")
     assert fresh["as_of"] == day(2) and fresh["target"] == "PO-LATE"
@@ -232,12 +233,14 @@ def test_a_stale_proposed_expedite_is_superseded_and_drafted_afresh(network):
 
 def test_after_a_rejection_a_person_may_still_ask_for_an_expedite(network):
     late_po(network)
-    exc.run_exceptions(network, as_of=AS_OF)
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     (drafted,) = expedites(network)
     actions.reject(network, drafted["action_id"], APPROVER, "supplier says it ships today")
     again = actions.propose_expedite(
         network, "PO-LATE", "A-100", PLANNER, reason="it did not ship", requested=day(2)
     )
     assert again["status"] == "proposed" and again["action_id"] != drafted["action_id"]
-    exc.run_exceptions(network, as_of=AS_OF)  # the engine links it, drafts no third
+    exc.run_exceptions(
+        network, as_of=AS_OF, created_by=TESTER
+    )  # the engine links it, drafts no third
     assert [e["status"] for e in expedites(network)] == ["rejected", "proposed"]

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from control_tower import exceptions, reports
 from control_tower.cli import main
 from control_tower.ingest import ingest_frame
+from tests.conftest import TESTER
 from tests.test_exceptions import _late_po_scenario, stock
 from tests.test_position import AS_OF, add_demand, add_purchase_orders, daily_demand, day
 
@@ -31,7 +32,7 @@ def reported(network):
     stock(network, "A-100", "CD-RDC", 30, offset=0)
     add_demand(network, daily_demand("A-100", "CD-RDC", 10, 28))
     add_purchase_orders(network, [("PO-1", "A-100", "CD-RDC", 100, day(-2), day(6), "open")])
-    exceptions.run_exceptions(network, as_of=AS_OF)
+    exceptions.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     return network
 
 
@@ -137,7 +138,7 @@ def test_the_pdf_draws_chinese_product_names_with_the_packaged_font(network, tmp
         ),
     )
     add_purchase_orders(network, [("PO-TEA", "TEA-1", "SH-CDC", 10, day(-20), day(-2), "open")])
-    exceptions.run_exceptions(network, as_of=AS_OF)
+    exceptions.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
     path = tmp_path / "r.pdf"
     reports.write_report(network, path, "pdf")
     # pypdf reads the fallback font's glyphs with a NUL before each: drop both kinds of space
@@ -160,7 +161,7 @@ def test_the_pdf_explains_the_top_exceptions_drafted_actions(reported, tmp_path)
         actions.Actor("li.planner", "planner"),
         reason="CD-RDC runs out on day 4: cover it from the central DC",
     )
-    exceptions.run_exceptions(reported, as_of=AS_OF)
+    exceptions.run_exceptions(reported, as_of=AS_OF, created_by=TESTER)
     path = tmp_path / "r.pdf"
     report = reports.write_report(reported, path, "pdf")
     row = report.filter(pl.col("Explanation").str.contains(f"#{made['action_id']}")).row(

@@ -2,7 +2,8 @@
 something to show the first time it opens: a forecast run, a plan with its proposals, an
 exception run linked to them, and a few proposals decided by the demo users (``demo.planner``
 ran the cycle; ``demo.approver`` approved some, rejected one with a reason; ``demo.planner``
-posted one of those approved and booked its arrival).
+posted one of those approved and booked its arrival; the approval policy then approved the
+routine proposals left, as it does after every cycle).
 
 The forecast is the fastest one the settings allow that is still chosen by backtest
 (:func:`control_tower.cycle.baselines_only`: 11 s on the 300-SKU demo on two idle cores,
@@ -21,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from control_tower import actions
+from control_tower import actions, exceptions
 from control_tower.config import Settings
 from control_tower.cycle import Cycle, Progress, baselines_only, baselines_only_note, run_cycle
 from control_tower.store import Store
@@ -44,6 +45,7 @@ class DemoActivity:
     approved: tuple[int, ...]
     rejected: int | None
     received: int | None
+    policy: actions.AutoApprovalResult | None = None
 
     def summary(self) -> str:
         decided = f"{len(self.approved)} proposals approved by {APPROVER.name}"
@@ -51,6 +53,11 @@ class DemoActivity:
             decided += f", action {self.rejected} rejected with a reason"
         if self.received is not None:
             decided += f", action {self.received} posted and received by {PLANNER.name}"
+        if self.policy is not None:
+            decided += (
+                f"; policy {self.policy.policy} approved {len(self.policy.approved)} routine "
+                f"proposals, {self.policy.left_to_people} left to people"
+            )
         return decided
 
 
@@ -75,16 +82,21 @@ def _candidates(store: Store, cycle: Cycle) -> list[int]:
 def _decide(
     store: Store, settings: Settings, candidates: list[int]
 ) -> tuple[list[int], int | None]:
-    """Approve the first ``APPROVED`` candidates that can be approved, reject the next one."""
+    """Reject the last candidate (the least pressing) with a reason, and approve the first
+    ``APPROVED`` of the others that can be approved (the approval policy has already
+    decided the routine ones, so few may be left)."""
+    if not candidates:
+        return [], None
+    *others, last = candidates
+    rejected = None
+    try:
+        actions.reject(store, last, APPROVER, REJECTION)
+        rejected = last
+    except actions.ActionRefused as exc:
+        log.info("demo: action %d not rejected: %s", last, exc.detail)
     approved: list[int] = []
-    for n, action_id in enumerate(candidates):
+    for action_id in others:
         if len(approved) == APPROVED:
-            for other in candidates[n:]:
-                try:
-                    actions.reject(store, other, APPROVER, REJECTION)
-                    return approved, other
-                except actions.ActionRefused as exc:
-                    log.info("demo: action %d not rejected: %s", other, exc.detail)
             break
         try:
             actions.approve(store, action_id, APPROVER, settings=settings)
@@ -92,7 +104,7 @@ def _decide(
             log.info("demo: action %d not approved: %s", action_id, exc.detail)
             continue
         approved.append(action_id)
-    return approved, None
+    return approved, rejected
 
 
 def _carry_out(store: Store, approved: list[int]) -> int | None:
@@ -120,10 +132,23 @@ def seed_activity(
     :class:`~control_tower.cycle.CycleError` when a step of the cycle fails."""
     quick = baselines_only(settings or Settings())
     cycle = run_cycle(
-        store, quick, PLANNER.name, progress=progress, forecast_note=baselines_only_note(quick)
+        store,
+        quick,
+        PLANNER.name,
+        progress=progress,
+        forecast_note=baselines_only_note(quick),
+        auto_approve=False,
     )
     approved, rejected = _decide(store, quick, _candidates(store, cycle))
+    # then the approval policy decides the routine proposals left, as after any cycle
+    run = cycle.exception_run
+    policy = actions.auto_approve(
+        store,
+        quick,
+        severities=exceptions.linked_severity(run.items),
+        max_levels=run.max_levels,
+    )
     received = _carry_out(store, approved) if approved and store.as_of() else None
-    activity = DemoActivity(cycle, tuple(approved), rejected, received)
+    activity = DemoActivity(cycle, tuple(approved), rejected, received, policy)
     log.info("demo: %s", activity.summary())
     return activity

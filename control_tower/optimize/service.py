@@ -28,8 +28,6 @@ from control_tower.store import Store
 
 log = logging.getLogger(__name__)
 
-PROPOSER = "optimizer"
-
 
 @dataclass
 class Plan:
@@ -156,7 +154,7 @@ def save_plan(
     store: Store,
     result: Plan,
     *,
-    created_by: str = PROPOSER,
+    created_by: str,
     base_run: int | None = None,
 ) -> int:
     """Store the run, its lines and projection in one transaction; returns its id.

@@ -8,13 +8,14 @@ import shutil
 from control_tower import exceptions
 from control_tower.cli import main
 from control_tower.store import Store
+from tests.conftest import TESTER
 
 
 def test_ask_prints_the_answer_tool_calls_and_facts(demo_db_path, tmp_path, capsys):
     path = tmp_path / "demo.duckdb"
     shutil.copy(demo_db_path, path)
     with Store(path) as store:
-        exceptions.run_exceptions(store)
+        exceptions.run_exceptions(store, created_by=TESTER)
         item = exceptions.list_exceptions(store, rules=["stockout"]).row(0, named=True)
     question = f"Which locations run out of {item['sku']} in the next two weeks?"
     assert main(["ask", "--db", str(path), question, "--format", "json"]) == 0

@@ -18,7 +18,7 @@ import pytest
 from control_tower import exceptions
 from control_tower.config import Settings
 from control_tower.store import Store
-from tests.conftest import copy_of
+from tests.conftest import TESTER, copy_of
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -40,14 +40,16 @@ def chromium_installed() -> Path:
 @pytest.fixture
 def planned(planned_demo_path, tmp_path):
     """The demo with a plan's drafted actions and an exception run; the inbox's top
-    exception with a drafted action and that action (a transfer its source can cover)."""
+    exception with a drafted action, and the first action it suggests (a transfer or an
+    order, which can be approved and carried out now)."""
     path = copy_of(planned_demo_path, tmp_path)
     settings = Settings()
     with Store(path) as store:
-        # the plan's transfers only: an expedite drafted for a late PO could top the inbox
+        # the plan's transfers and orders only: an expedite drafted for a late PO could top
+        # the inbox, and it changes no ledger
         settings.actions.draft_expedites = False
         settings.actions.draft_supplier_actions = False
-        exceptions.run_exceptions(store, settings)
+        exceptions.run_exceptions(store, settings, created_by=TESTER)
         inbox = exceptions.list_exceptions(store).filter(pl.col("action_ids").is_not_null())
         top = inbox.row(0, named=True)
         action_id = json.loads(top["action_ids"])[0]
@@ -58,8 +60,10 @@ def planned(planned_demo_path, tmp_path):
         held = store.scalar(
             "SELECT sum(quantity) FROM ledger WHERE sku = ? AND location = ?", [sku, source]
         )
-    assert kind == "transfer" and held >= qty, "the demo's top drafted action must be coverable"
-    return path, action_id
+    assert kind == "purchase_order" or (kind == "transfer" and held >= qty), (
+        "the demo's top suggested action must be one that can be carried out now"
+    )
+    return path, action_id, top
 
 
 def click_until(button, shown, attempts: int = 3, timeout_ms: int = 20_000) -> None:

@@ -1,7 +1,8 @@
 """A real server and a real browser (Playwright driving Debian's headless Chromium): sign in
-as the demo approver, approve the top drafted transfer in the Exceptions inbox, post it on the
-Actions page, and find the approval, the posting and the transfer's outbound leg in the audit
-trail and the ledger.
+as the demo approver, approve the first action the top exception of the inbox suggests, post
+it on the Actions page, find the approval and the posting in the audit trail, the transfer's
+outbound leg in the ledger (or the order's line), and see the next exception run resolve the
+exception or cut its shortage by the units the action avoids, as its suggestion said.
 
 Run with ``pytest -m e2e``; they fail where ``/usr/bin/chromium`` is missing (the README's
 test command installs it: tests/e2e/install-chromium).
@@ -9,9 +10,15 @@ test command installs it: tests/e2e/install-chromium).
 
 from __future__ import annotations
 
+import re
+
+import polars as pl
 import pytest
 
+from control_tower import exceptions
+from control_tower.config import Settings
 from control_tower.store import Store
+from tests.conftest import TESTER
 from tests.e2e.conftest import click_until, demo_dashboard
 
 pytestmark = pytest.mark.e2e
@@ -19,10 +26,12 @@ pytestmark = pytest.mark.e2e
 APPROVER = "demo.approver"
 
 
-def test_an_approver_approves_the_top_transfer_and_the_ledger_and_trail_change(planned, tmp_path):
+def test_an_approver_approves_the_top_suggestion_and_the_next_run_shows_the_problem_go(
+    planned, tmp_path
+):
     from playwright.sync_api import expect
 
-    path, action_id = planned
+    path, action_id, top = planned
     with demo_dashboard(path) as page:
         page.goto(f"{page.base_url}/exceptions")
         expect(page.get_by_role("heading", name="Exceptions")).to_be_visible()
@@ -54,9 +63,29 @@ def test_an_approver_approves_the_top_transfer_and_the_ledger_and_trail_change(p
             "SELECT actor, to_status FROM action_events WHERE action_id = ? ORDER BY event_id",
             [action_id],
         )
+        kind, quantity = store.rows(
+            "SELECT kind, quantity FROM actions WHERE action_id = ?", [action_id]
+        )[0]
         leg = store.rows(
             "SELECT movement_type, quantity FROM ledger WHERE reference = ?", [f"ACT-{action_id}"]
         )
-        quantity = store.scalar("SELECT quantity FROM actions WHERE action_id = ?", [action_id])
-    assert trail == [("optimizer", "proposed"), (APPROVER, "approved"), (APPROVER, "posted")]
-    assert leg == [("transfer_out", -quantity)]
+        line = store.rows(
+            "SELECT quantity, status FROM purchase_orders WHERE po_number = ?",
+            [f"ACT-{action_id}"],
+        )
+        again = exceptions.run_exceptions(store, Settings(), created_by=TESTER)
+    assert trail == [(TESTER, "proposed"), (APPROVER, "approved"), (APPROVER, "posted")]
+    if kind == "transfer":
+        assert leg == [("transfer_out", -quantity)]
+    else:
+        assert leg == [] and line == [(quantity, "open")]
+    # the next run: the exception is gone, or its shortage is cut by what was promised
+    after = again.items.filter(pl.col("exception_key") == top["exception_key"])
+    if top["rule"] == "stockout":
+        avoided = re.search(r"([\d,]+) of ([\d,]+) units short avoided", top["suggestion"])
+        assert avoided, top["suggestion"]
+        promised = float(avoided.group(1).replace(",", ""))
+        left = after["units"][0] if after.height else 0.0
+        assert left == pytest.approx(top["units"] - promised, abs=1.0)
+    elif after.height:
+        assert after["units"][0] < top["units"]

@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from control_tower.store import Store
+from tests.conftest import TESTER
 from tests.e2e.test_deep_link import CHROMIUM, ROOT, free_port, stop, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +50,7 @@ def test_oidc_users_sign_in_with_their_configured_role_and_sign_out(planned, tmp
     from oidc_provider_mock import run_server_in_thread
     from playwright.sync_api import expect, sync_playwright
 
-    path, action_id = planned
+    path, action_id, _top = planned
     expect.set_options(timeout=60_000)  # a loaded CI machine reruns the app slowly
     port = free_port()
     workdir = tmp_path / "server"
@@ -132,4 +133,4 @@ def test_oidc_users_sign_in_with_their_configured_role_and_sign_out(planned, tmp
             "SELECT actor, to_status FROM action_events WHERE action_id = ? ORDER BY event_id",
             [action_id],
         )
-    assert trail == [("optimizer", "proposed"), (APPROVER, "approved")], log.read_text()
+    assert trail == [(TESTER, "proposed"), (APPROVER, "approved")], log.read_text()

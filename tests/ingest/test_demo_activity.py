@@ -44,6 +44,12 @@ def test_a_fresh_demo_has_a_forecast_a_plan_an_exception_run_and_decisions(fresh
             "JOIN actions a USING (action_id) WHERE e.to_status NOT IN ('proposed', 'superseded') "
             "ORDER BY e.event_id"
         )
+        # the cycle's approval policy decided the routine proposals, saying which limits
+        # passed them; the rest are the demo users' decisions
+        by_policy = decided.filter(decided["actor"] == "policy:routine")
+        assert by_policy.height > 0 and set(by_policy["to_status"]) == {"approved"}
+        assert all(r.startswith("within policy routine: ") for r in by_policy["reason"])
+        decided = decided.filter(decided["actor"] != "policy:routine")
         by_status = {s: decided.filter(decided["to_status"] == s) for s in decided["to_status"]}
         assert set(decided["actor"]) <= demo_names
         assert set(decided["plan_run"]) == {plan_run}

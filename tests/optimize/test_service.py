@@ -31,6 +31,7 @@ from control_tower.optimize import (
 )
 from control_tower.optimize.solve import balance_errors
 from control_tower.store import Store
+from tests.conftest import TESTER
 
 FAST_FORECAST = ForecastSettings(workers=1, tuning_sample=0, prophet_classes=[])
 SETTINGS = Settings(optimizer=OptimizerSettings(horizon_days=28))
@@ -87,7 +88,7 @@ def test_a_plan_is_stored_with_lines_projection_and_proposed_actions(demo):
     result = plan(demo, SETTINGS)
     assert result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
     assert balance_errors(result.instance, result.solution) == []
-    run_id = save_plan(demo, result)
+    run_id = save_plan(demo, result, created_by=TESTER)
     run = get_plan_run(demo, "latest")
     assert run["run_id"] == run_id
     assert run["forecast_run"] == result.instance.forecast_run
@@ -118,8 +119,8 @@ def test_a_plan_is_stored_with_lines_projection_and_proposed_actions(demo):
 
 
 def test_a_new_plan_supersedes_the_proposals_of_the_one_before(demo):
-    first = save_plan(demo, plan(demo, SETTINGS))
-    second = save_plan(demo, plan(demo, SETTINGS))
+    first = save_plan(demo, plan(demo, SETTINGS), created_by=TESTER)
+    second = save_plan(demo, plan(demo, SETTINGS), created_by=TESTER)
     statuses = dict(
         demo.rows("SELECT plan_run, list(DISTINCT status) FROM actions GROUP BY ALL ORDER BY 1")
     )
@@ -130,10 +131,10 @@ def test_a_new_plan_supersedes_the_proposals_of_the_one_before(demo):
 
 
 def test_a_what_if_is_stored_against_its_base_and_proposes_nothing(demo):
-    base = save_plan(demo, plan(demo, SETTINGS))
+    base = save_plan(demo, plan(demo, SETTINGS), created_by=TESTER)
     central = demo.scalar("SELECT code FROM locations WHERE kind = 'central_dc'")
     what_if = WhatIf(service_level=0.995, closed_locations=(central,))
-    other = save_plan(demo, plan(demo, SETTINGS, what_if=what_if), base_run=base)
+    other = save_plan(demo, plan(demo, SETTINGS, what_if=what_if), base_run=base, created_by=TESTER)
     assert demo.scalar("SELECT count(*) FROM actions WHERE plan_run = ?", [other]) == 0
     run = get_plan_run(demo, other)
     assert run["base_run"] == base

@@ -33,7 +33,7 @@ from control_tower.optimize import (
     save_plan,
 )
 from control_tower.optimize.solve import balance_errors
-from tests.conftest import tiny_network_frames
+from tests.conftest import TESTER, tiny_network_frames
 from tests.optimize.instances import make_instance
 from tests.test_position import (
     AS_OF,
@@ -220,7 +220,7 @@ def test_reported_stock_is_ordered_no_earlier_than_it_is_ready_and_never_beyond_
     # the call-off leaves on day 3, after the default release window: a week's window
     # releases it as a proposed order
     weekly = SETTINGS.model_copy(update={"actions": ActionSettings(release_days=7)})
-    run_id = save_plan(short_dc, plan(short_dc, weekly))
+    run_id = save_plan(short_dc, plan(short_dc, weekly), created_by=TESTER)
     lines = load_plan_lines(short_dc, run_id)
     assert "supplier stock" in set(lines["source_kind"])
     actions = short_dc.query(

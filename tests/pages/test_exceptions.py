@@ -9,7 +9,7 @@ import pytest
 from control_tower import exceptions
 from control_tower.actions import Actor
 from control_tower.store import Store
-from tests.conftest import copy_of
+from tests.conftest import TESTER, copy_of
 from ui.format import plain
 
 from ._support import page, run, store_query, table
@@ -51,7 +51,7 @@ def test_without_a_run_the_inbox_says_how_to_get_one_and_the_button_runs_the_rul
 
 def test_filters_and_grouping(db):
     with Store(db) as store:
-        exceptions.run_exceptions(store)
+        exceptions.run_exceptions(store, created_by=TESTER)
     at = run(page("exceptions"))
     at.multiselect(key="exc_rules").set_value(["late_inbound"])
     at.radio(key="exc_group").set_value("location")
@@ -64,7 +64,7 @@ def test_filters_and_grouping(db):
 
 def test_what_each_role_may_do_from_the_inbox(db):
     with Store(db) as store:
-        exceptions.run_exceptions(store)
+        exceptions.run_exceptions(store, created_by=TESTER)
     anonymous = run(page("exceptions"))
     assert not [b for b in anonymous.button if b.key == "exc_bulk_go"]
     assert any("Sign in" in c.value for c in anonymous.caption)
@@ -79,7 +79,7 @@ def test_an_approver_approves_drafted_actions_from_the_inbox_and_the_trail_shows
     """A drafted action its source can cover, approved in bulk from the inbox: the store has
     it approved by the approver, and the Actions page's audit trail shows it."""
     with Store(db) as store:
-        exceptions.run_exceptions(store)
+        exceptions.run_exceptions(store, created_by=TESTER)
     at = run(_as(page("exceptions"), APPROVER))
     offered = [int(str(o).split(":")[0]) for o in at.multiselect(key="exc_bulk").options]
     coverable = store_query(  # orders, and transfers whose source holds the units
@@ -122,7 +122,7 @@ def test_the_reports_page_previews_filters_and_offers_the_three_downloads(db):
     at = run(page("reports"))
     assert any("No exception run yet" in i.value for i in at.info)
     with Store(db) as store:
-        exceptions.run_exceptions(store)
+        exceptions.run_exceptions(store, created_by=TESTER)
         stored = store.scalar("SELECT count(*) FROM exception_run_items")
     at = run(page("reports"))
     assert len(table(at, "rep_preview")) == min(stored, 500)
@@ -139,7 +139,7 @@ def test_an_expedite_is_approved_in_the_inbox_and_its_committed_date_recorded_on
     offers its expedite; on the Actions page a planner records the supplier's committed date,
     which moves the PO line's expected date, and closing it waits for the goods."""
     with Store(db) as store:
-        exceptions.run_exceptions(store)
+        exceptions.run_exceptions(store, created_by=TESTER)
     drafted = store_query(
         db,
         "SELECT action_id, target, sku, arrival_date FROM actions WHERE kind = 'expedite' "
@@ -185,3 +185,36 @@ def test_an_expedite_is_approved_in_the_inbox_and_its_committed_date_recorded_on
     run(acts)
     assert [e.value for e in acts.error] == ["Action refused"]
     assert any("to arrive" in t.value for t in acts.text)
+
+
+def test_the_inbox_groups_the_decisions_left_to_people_and_approves_a_group_at_once(db):
+    """After a run with the approval policy, the inbox lists what waits for people in groups
+    (by exception, destination or supplier), most money at risk first; an approver approves
+    the first group with one click, and each of its actions is then approved by them."""
+    with Store(db) as store:
+        done = exceptions.run_exceptions(store, created_by=PLANNER.name, auto_approve=True)
+        waiting = exceptions.decisions(store, "destination")
+    assert done.auto is not None and done.auto.left_to_people == waiting.height > 0
+    at = run(_as(page("exceptions"), APPROVER))
+    at.radio(key="exc_decide_by").set_value("destination")
+    run(at)
+    first = waiting.filter(waiting["group"] == waiting["group"][0])
+    shown = table(at, "exc_decide_destination_0")
+    assert shown["action_id"].tolist() == first["action_id"].to_list()
+    assert any(f"**{waiting.height:,}** proposals wait" in c.value for c in at.caption)
+    at.button(key="exc_decide_all_destination_0").click()
+    run(at)
+    outcomes = table(at, "exc_decide_results_destination_0")
+    assert outcomes["action"].tolist() == first["action_id"].to_list()
+    pairs = zip(outcomes["action"], outcomes["outcome"], strict=True)
+    approved = [int(a) for a, o in pairs if o == "approved"]
+    assert approved  # a refusal says why, row by row; the others are approved
+    actors = store_query(
+        db,
+        "SELECT DISTINCT actor FROM action_events WHERE to_status = 'approved' "
+        "AND action_id IN (SELECT unnest(?))",
+        [approved],
+    )["actor"].to_list()
+    assert actors == [APPROVER.name]
+    viewer = run(_as(page("exceptions"), Actor("sun.viewer", "viewer")))
+    assert not [b for b in viewer.button if str(b.key).startswith("exc_decide_all")]
