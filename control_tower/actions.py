@@ -148,6 +148,21 @@ def _event(
     )
 
 
+def record_proposed(
+    cur: duckdb.DuckDBPyConnection, proposed_by: str, made: list[tuple[int, int, str]]
+) -> None:
+    """Inside the caller's transaction: the audit event of each action just drafted, as
+    (action_id, quantity, reason) rows: who drafted it, and why."""
+    if made:
+        now = datetime.now()
+        cur.executemany(
+            "INSERT INTO action_events (action_id, occurred_at, actor, from_status, to_status, "
+            "reason, quantity_before, quantity_after) VALUES (?, ?, ?, NULL, 'proposed', ?, "
+            "NULL, ?)",
+            [[i, now, proposed_by, reason, qty] for i, qty, reason in made],
+        )
+
+
 def _set_status(cur: duckdb.DuckDBPyConnection, action_id: int, status: str) -> None:
     cur.execute("UPDATE actions SET status = ? WHERE action_id = ?", [status, action_id])
 
@@ -404,13 +419,7 @@ def draft_expedites_in(
                 "decisions_stand": decisions_stand,
             },
         ).fetchall()
-    if made:
-        cur.executemany(
-            "INSERT INTO action_events (action_id, occurred_at, actor, from_status, to_status, "
-            "reason, quantity_before, quantity_after) VALUES (?, ?, ?, NULL, 'proposed', ?, "
-            "NULL, ?)",
-            [[i, datetime.now(), proposed_by, text, qty] for i, qty, text in made],
-        )
+    record_proposed(cur, proposed_by, made)
     return sorted(int(r[0]) for r in made)
 
 
@@ -1095,13 +1104,7 @@ def propose_plan_lines(
         """,
         {"now": datetime.now(), "as_of": as_of, "by": proposed_by, "run": run_id},
     ).fetchall()
-    if made:
-        cur.executemany(
-            "INSERT INTO action_events (action_id, occurred_at, actor, from_status, to_status, "
-            "reason, quantity_before, quantity_after) VALUES (?, ?, ?, NULL, 'proposed', ?, "
-            "NULL, ?)",
-            [[i, datetime.now(), proposed_by, f"drafted by plan run {run_id}", q] for i, q in made],
-        )
+    record_proposed(cur, proposed_by, [(i, q, f"drafted by plan run {run_id}") for i, q in made])
     return len(made)
 
 

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from control_tower import collab, vmi
+from control_tower import actions, collab, vmi
 from control_tower.config import Settings
 from control_tower.store import Store, registered
 
@@ -337,9 +337,5 @@ def draft_in(
             "RETURNING action_id, quantity, explanation",
             [now, as_of, proposed_by],
         ).fetchall()
-    cur.executemany(
-        "INSERT INTO action_events (action_id, occurred_at, actor, from_status, to_status, "
-        "reason, quantity_before, quantity_after) VALUES (?, ?, ?, NULL, 'proposed', ?, NULL, ?)",
-        [[i, now, proposed_by, text, qty] for i, qty, text in made],
-    )
+    actions.record_proposed(cur, proposed_by, made)
     return len(made)
