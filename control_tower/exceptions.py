@@ -278,6 +278,29 @@ def shortfall(
     return stock_end, stockout, next_arrival, lost_sales(available, arrivals, demand, end)
 
 
+def what_if_shortfall(
+    available: float,
+    arrivals: np.ndarray,
+    extra: np.ndarray,
+    demand: np.ndarray,
+    as_of: date,
+    lead_days: float | None = None,
+) -> tuple[np.ndarray, date | None, date | None, float]:
+    """:func:`shortfall` with ``extra`` units arriving (a what-if, an action's effect), the
+    units short counted over the window of things as they stand, so a change is never
+    credited with a shorter window: the units short with it are those without it less
+    :func:`short_avoided`'s figure."""
+    changed = arrivals + extra
+    stock_end, out, next_arrival, _short = shortfall(available, changed, demand, as_of, lead_days)
+    _s, base_out, _n, base_short = shortfall(available, arrivals, demand, as_of, lead_days)
+    if base_out is None or base_short <= 0:
+        # nothing short as things stand: the change's own window
+        return stock_end, out, next_arrival, _short
+    _i, end = shortfall_window(arrivals, (base_out - as_of).days - 1, lead_days)
+    short = lost_sales(available, changed, demand, end)
+    return stock_end, out, next_arrival, short
+
+
 def project(
     store: Store,
     sku: str,
@@ -327,8 +350,8 @@ def project(
         if p.inputs.location == location
     ]
     lead = found[0] if found else None  # no policy (not a stocking location): the horizon
-    stock_end, stockout, next_arrival, short = shortfall(
-        available, flows.arrivals[0] + added, flows.demand[0], as_of, lead
+    stock_end, stockout, next_arrival, short = what_if_shortfall(
+        available, flows.arrivals[0], added, flows.demand[0], as_of, lead
     )
     dates = [as_of + timedelta(days=t) for t in range(1, horizon + 1)]
     price = _prices(store).get(sku, 0.0)

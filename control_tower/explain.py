@@ -95,17 +95,25 @@ class Outlook:
     lowest_stock: int
     price: float
     sales_at_risk: float
+    short_until: date | None = None  # the last day the units short are counted to
 
     def sentence(self, days: int) -> str:
         if self.stockout_date is None:
             return f"no stock-out within {days} days (lowest stock {whole(self.lowest_stock)})"
         if self.units_short <= 0:
             return f"runs out on {self.stockout_date}, after an order placed today could arrive"
-        until = (
-            f"until the delivery on {self.next_arrival}"
-            if self.next_arrival
-            else "until an order placed today could arrive"
-        )
+        if self.short_until is not None:
+            until = f"by {self.short_until}" + (
+                f" (counting the delivery on {self.next_arrival})"
+                if self.next_arrival and self.next_arrival <= self.short_until
+                else ""
+            )
+        else:  # a record written before the window was stored
+            until = (
+                f"until the delivery on {self.next_arrival}"
+                if self.next_arrival
+                else "until an order placed today could arrive"
+            )
         short = whole(self.units_short)
         return (
             f"runs out on {self.stockout_date}, {short} unit{'' if short == '1' else 's'} short "
@@ -335,7 +343,8 @@ def _json_default(value: object) -> object:
 
 
 def _outlook_from(d: dict) -> Outlook:
-    day = {k: date.fromisoformat(d[k]) if d[k] else None for k in ("stockout_date", "next_arrival")}
+    dates = ("stockout_date", "next_arrival", "short_until")
+    day = {k: date.fromisoformat(d[k]) if d.get(k) else None for k in dates}
     return Outlook(**{**d, **day})
 
 
@@ -457,7 +466,9 @@ def _safety(policy: Policy, cycle_days: int) -> SafetyStock:
     )
 
 
-def _outlook(stock_end: np.ndarray, stockout, arrival, short: float, price: float) -> Outlook:
+def _outlook(
+    stock_end: np.ndarray, stockout, arrival, short: float, price: float, until: date | None
+) -> Outlook:
     return Outlook(
         stockout_date=stockout,
         units_short=float(short),
@@ -465,6 +476,7 @@ def _outlook(stock_end: np.ndarray, stockout, arrival, short: float, price: floa
         lowest_stock=int(round(float(stock_end.min()))) if stock_end.size else 0,
         price=price,
         sales_at_risk=float(short) * price,
+        short_until=until if short > 0 else None,
     )
 
 
@@ -606,14 +618,25 @@ def build_explanations(
         lead = policy.inputs.lead_time_days if policy is not None else None
         if i not in as_things_stand:
             as_things_stand[i] = exceptions.shortfall(available[i], arrivals, demand, as_of, lead)
-        without = _outlook(*as_things_stand[i], price)
+        base_out = as_things_stand[i][1]
+        until = (
+            as_of
+            + timedelta(
+                days=exceptions.shortfall_window(arrivals, (base_out - as_of).days - 1, lead)[1]
+            )
+            if base_out is not None
+            else None
+        )
+        without = _outlook(*as_things_stand[i], price, until)
         t = (a["arrival_date"] - as_of).days
         with_it = None
         if t <= horizon:
             extra = np.zeros(horizon)
             extra[max(t, 1) - 1] = a["quantity"]
-            found_with = exceptions.shortfall(available[i], arrivals + extra, demand, as_of, lead)
-            with_it = _outlook(*found_with, price)
+            found_with = exceptions.what_if_shortfall(
+                available[i], arrivals, extra, demand, as_of, lead
+            )
+            with_it = _outlook(*found_with, price, until)
         safety = None
         if policy is not None:
             lane_fed = policy.inputs.source.startswith(LANE_FROM)

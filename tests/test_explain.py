@@ -287,7 +287,7 @@ def test_whole_units_never_show_minus_zero():
 # -- a worked example on the tiny network --------------------------------------------------------
 WORKED = """\
 Why: CD-RDC faces 70 units of demand in the 7 days from 2024-03-03; projected stock the day before: 20, safety stock: 8.
-If nothing is done: CD-RDC runs out on 2024-03-05, 10 units short until an order placed today could arrive (40.00 of sales at risk).
+If nothing is done: CD-RDC runs out on 2024-03-05, 10 units short by 2024-03-05 (40.00 of sales at risk).
 With it: runs out on 2024-03-19, after an order placed today could arrive.
 Cost: 106.40 (transport 144 x 0.20 = 28.80; share of the lane's fixed cost 80.00 x 144 / 200 units = 57.60; handling 20.00).
 Alternatives (cost a unit as the plan compared them): SH-CDC (central DC, 1.10 a unit, arrives 2024-03-06): arrives 2024-03-06, 3 days later.
@@ -359,7 +359,7 @@ def test_a_worked_transfer_from_a_neighbour(network):
     assert network.scalar("SELECT explanation FROM actions") == WORKED
     record = explanation_of(network, action_id)
     assert record.need == WORKED_NEED
-    assert record.without == Outlook(day(4), 10, None, 30 - 280, 4.0, 40.0)
+    assert record.without == Outlook(day(4), 10, None, 30 - 280, 4.0, 40.0, day(4))
     assert record.with_it == Outlook(day(18), 0, None, 174 - 280, 4.0, 0.0)
     assert [(p.item, p.amount) for p in record.costs] == [
         ("transport", 28.8),
