@@ -9,9 +9,10 @@ severe stock-out and below-safety-stock exceptions and the first action each sug
 - ``proposals``: actions proposed for a decision (plan lines released now, expedites,
   requests to suppliers), and the plan's lines left planned for later;
 - ``with a remedy``: share of the 100 with at least one linked action;
-- ``approvable``: share of those whose first suggested action an approver can approve,
-  taking them in order of severity as a manager would (each approval promises stock the next
-  ones cannot use); the refusals' reasons are listed;
+- ``approvable``: share of those whose first suggested action an approver can approve (or
+  the approval policy, which checks the same, approved already), taking them in order of
+  severity as a manager would (each approval promises stock the next ones cannot use); the
+  refusals' reasons are listed;
 - ``before the stock-out``: of the stock-outs where some source could deliver in time (a
   lane from a location holding stock, or a supplier, arriving by the stock-out date), the
   share whose first remedy arrives by then;
@@ -150,7 +151,7 @@ def measure(db: Path, settings) -> dict:
             with_remedy += 1
             first = actions.get_action(store, ids[0])
             if first["status"] == "approved":
-                approved += 1  # a remedy shared with an item above it
+                approved += 1  # approved already: by the policy, or for an item above it
             else:
                 try:
                     actions.approve(store, ids[0], approver, settings=settings)
