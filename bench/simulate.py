@@ -3,8 +3,10 @@
     .venv/bin/python bench/simulate.py --db /tmp/demo.duckdb --days 56
 
 Data: the demo network (``build_demo``, 300 SKUs, a central DC, 7 regional DCs, 730 days),
-built into ``--db`` when the file does not exist. The held-out period is the last ``--days``
-days of history: the replay starts from the stock and inbound the ledger recorded the evening
+built into ``--db`` when the file does not exist (``--demo-seed`` for another network). The
+held-out period is the last ``--days`` days of history, or the ``--days`` ending
+``--offset-days`` before its last day (``--offset-days 56``: the 8 weeks before the last 8):
+the replay starts from the stock and inbound the ledger recorded the evening
 before and serves the demand customers actually placed (``control_tower.simulate``).
 
 - ``optimizer``: every ``--forecast-days`` a forecast run as of that evening (the pipeline
@@ -56,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="demo database (built if missing)")
     parser.add_argument("--days", type=int, default=56)
+    parser.add_argument(
+        "--offset-days",
+        type=int,
+        default=0,
+        help="end the held-out period this many days before the data's last day (56: the 8 "
+        "weeks before the last 8)",
+    )
+    parser.add_argument("--demo-seed", type=int, default=None, help="build the demo with it")
     parser.add_argument("--review-days", type=int, default=1, help="days between plans")
     parser.add_argument("--forecast-days", type=int, default=7, help="days between forecasts")
     parser.add_argument("--workers", type=int, default=2)
@@ -78,11 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.db.exists():
         started = time.perf_counter()
         with Store(args.db) as store:
-            build_demo(store)
+            build_demo(store, **({} if args.demo_seed is None else {"seed": args.demo_seed}))
         print(f"built the demo into {args.db} in {time.perf_counter() - started:.0f} s")
     results = []
     with Store(args.db) as store:
-        last = store.scalar("SELECT max(date) FROM demand_history")
+        last = store.scalar("SELECT max(date) FROM demand_history") - timedelta(
+            days=args.offset_days
+        )
         start = last - timedelta(days=args.days - 1)
         print(
             f"held-out period: {start} .. {last} ({args.days} days), review every "
