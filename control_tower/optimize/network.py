@@ -7,7 +7,10 @@ For each SKU, a unit of stock at location ``l`` on day ``t`` either
   cost minus the shortage cost: each unit served saves it),
 - stays to the next day (``CARRY``, cost the holding cost; the first ``safety stock`` units
   ride a parallel ``PROTECTED`` arc whose cost is lower by the safety-stock penalty, so stock
-  below the safety stock costs that penalty per unit and day),
+  below the safety stock costs that penalty per unit and day; at a location fed only over
+  lanes, stock above the policy's max level rides an ``OVER`` arc dearer by the same penalty,
+  unless it was there or on its way already, so a transfer brings stock up to the max and
+  no further, and of two days equally good the later departure wins),
 - or, on a departure day, leaves on a lane and arrives ``transit_days`` later (``LANE``).
 Units enter as stock on hand (day 0), as arrivals already scheduled, or as supplier orders
 placed on a review day arriving a lead time later (``ORDER`` arcs from the source). A
@@ -42,8 +45,19 @@ import numpy as np
 
 from control_tower.optimize.instance import PlanInstance
 
-CARRY_PROTECTED, CARRY, DEMAND, LANE, ORDER, BYPASS, STOCK = range(7)
-ARC_KINDS = ("carry_protected", "carry", "demand", "lane", "order", "bypass", "supplier_stock")
+CARRY_PROTECTED, CARRY, DEMAND, LANE, ORDER, BYPASS, STOCK, CARRY_OVER = range(8)
+ARC_KINDS = (
+    "carry_protected",
+    "carry",
+    "demand",
+    "lane",
+    "order",
+    "bypass",
+    "supplier_stock",
+    "carry_over_max",
+)
+CARRY_KINDS = (CARRY_PROTECTED, CARRY, CARRY_OVER)  # the parallel arcs of a node's stock
+POSTPONE_PER_DAY = 1e-3  # the flow's tie-break for a later departure, per unit and day
 SOURCE, SINK = 0, 1
 
 
@@ -157,6 +171,31 @@ def _lane_departures(instance: PlanInstance, weekly: bool) -> dict[str, np.ndarr
     return out
 
 
+def max_level_ceiling(
+    instance: PlanInstance, skus: np.ndarray, demand: np.ndarray, days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where stock above the max level is penalised, ``[block, L]``: a location fed only over
+    lanes (no supplier delivers the SKU there) with a max level; and (for every location,
+    ``inf`` without a max level) per node (``days``: the
+    node days, ``demand``: each node's demand, ``[block, L, P]``), the stock at the node's
+    end above which it is: the max level less the node's demand (stock just after an
+    arrival, before the sales, is at most the max), or what is there or on its way already
+    (on hand plus arrivals so far) when that is more, so only what the plan sends in counts."""
+    skus = np.asarray(skus, dtype=np.int64)
+    supplied = np.zeros((len(skus), len(instance.locations)), bool)
+    for i, s in enumerate(skus.tolist()):
+        for o in instance.options_of.get(s, []):
+            supplied[i, instance.supply[o].destination] = True
+    top = instance.max_level[skus]
+    capped = ~supplied & np.isfinite(top)
+    there = np.rint(instance.on_hand[skus])[:, :, None] + np.cumsum(
+        np.rint(instance.arrivals[skus]), axis=2
+    )
+    last_day = np.append(days[1:], instance.horizon) - 1  # each node's last day
+    room = np.floor(top)[:, :, None] - demand  # inf where there is no max level
+    return capped, np.maximum(room, there[:, :, last_day])
+
+
 def node_days(instance: PlanInstance, skus: np.ndarray, weekly: bool) -> np.ndarray:
     """The days that get a node: every day, or with ``weekly`` every day within ``fine_days``
     and until the lanes' departures on the next day have arrived (up to six days), then every
@@ -265,7 +304,27 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray, weekly: bool = False) -
         loc[protected],
         t[protected],
     )
-    add(node, next_node, big, holding, holding, CARRY, k, loc, t)
+    # above the max level at a location no supplier delivers the SKU to
+    capped, ceiling = max_level_ceiling(instance, skus, demand, days)
+    if capped.any() and periods:
+        below_max = np.where(
+            capped[:, :, None], np.clip(ceiling - safety[:, :, None], 0, big), big
+        ).astype(np.int64)
+        add(node, next_node, below_max, holding, holding, CARRY, k, loc, t)
+        over = np.broadcast_to(capped[:, :, None], node.shape)
+        add(
+            node[over],
+            next_node[over],
+            big,
+            (holding + penalty)[over],
+            (holding + penalty)[over],
+            CARRY_OVER,
+            k[over],
+            loc[over],
+            t[over],
+        )
+    else:
+        add(node, next_node, big, holding, holding, CARRY, k, loc, t)
 
     # demand
     served = demand > 0
@@ -295,7 +354,10 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray, weekly: bool = False) -
         head = node[kk, dest[None, :], joins[arrive][None, :]]
         cap = np.minimum(lanes["capacity"][ok], big).astype(np.int64)[None, :]
         line = instance.transfer_line_cost / np.maximum(instance.lot_size[skus][:, dest], 1.0)
-        cost = lanes["unit_cost"][ok][None, :] + line
+        # of two departures otherwise equal the later wins: stock stays upstream, where any
+        # destination can still have it, until it is needed (a thousandth a unit and day)
+        later = (horizon - leave) * POSTPONE_PER_DAY
+        cost = lanes["unit_cost"][ok][None, :] + line + later[None, :]
         add(tail, head, cap, cost, lanes["cost_per_unit"][ok][None, :], LANE, kk, j, leave)
 
     # supplier orders; a stock pool's from its node, which holds the pool's units

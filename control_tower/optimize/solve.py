@@ -39,7 +39,7 @@ from ortools.linear_solver.python import model_builder_helper as mbh
 from control_tower.optimize.instance import PlanInstance
 from control_tower.optimize.network import (
     CARRY,
-    CARRY_PROTECTED,
+    CARRY_KINDS,
     DEMAND,
     LANE,
     ORDER,
@@ -48,6 +48,7 @@ from control_tower.optimize.network import (
     daily_projection,
     integer_demand,
     lane_unit_cost,
+    max_level_ceiling,
     order_unit_cost,
     premiums,
 )
@@ -130,7 +131,7 @@ def _read_flows(
         out["served"][row[demand], arcs.ref[demand], arcs.day[demand]] = flows[demand]
         # a node's stock is the sum of its two carry arcs, rounded once: a MIP may split a
         # whole number of units between them in halves (2.5 + 4.5 = 7, not 2 + 4)
-        carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
+        carry = np.isin(arcs.kind, CARRY_KINDS)
         _, n_loc, horizon = out["inventory"].shape
         keys = (row[carry] * n_loc + arcs.ref[carry]) * horizon + arcs.day[carry]
         unique, inverse = np.unique(keys, return_inverse=True)
@@ -253,7 +254,7 @@ def _priced(instance: PlanInstance, arcs: Arcs, pricing: Pricing) -> Arcs:
     cost, capacity = arcs.cost.copy(), arcs.capacity.copy()
     lane = arcs.kind == LANE
     cost[lane] += pricing.lane[arcs.ref[lane], arcs.day[lane]]
-    carry = (arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED)
+    carry = np.isin(arcs.kind, CARRY_KINDS)
     # a node stands for the days from its day to the next node's: storage prices add up over
     # them, storage caps hold on each of them
     period = np.searchsorted(arcs.days, arcs.day)
@@ -278,17 +279,15 @@ def _priced(instance: PlanInstance, arcs: Arcs, pricing: Pricing) -> Arcs:
         unlimited = np.iinfo(np.int64).max
         caps = np.minimum.reduceat(np.where(daily < 0, unlimited, daily), arcs.days, axis=1)
         caps[caps == unlimited] = -1
-        for kind in (CARRY_PROTECTED, CARRY):
+        taken = np.zeros_like(caps)  # what the node's earlier parallel carry arcs may hold
+        for kind in CARRY_KINDS:
             idx = np.nonzero((arcs.kind == kind) & (sku == g))[0]
             cap = caps[arcs.ref[idx], period[idx]]
             limited = cap >= 0
-            if kind == CARRY_PROTECTED:
-                protected = np.zeros_like(caps)
-                protected[arcs.ref[idx], period[idx]] = capacity[idx]
-                capacity[idx[limited]] = np.minimum(capacity[idx[limited]], cap[limited])
-            else:
-                rest = np.maximum(cap - protected[arcs.ref[idx], period[idx]], 0)
-                capacity[idx[limited]] = np.minimum(capacity[idx[limited]], rest[limited])
+            rest = np.maximum(cap - taken[arcs.ref[idx], period[idx]], 0)
+            capacity[idx[limited]] = np.minimum(capacity[idx[limited]], rest[limited])
+            taken[arcs.ref[idx], period[idx]] += capacity[idx]
+            if kind == CARRY:
                 extra.append(idx[limited])
     for g in block & pricing.order_cap.keys():
         caps = pricing.order_cap[g]
@@ -752,13 +751,20 @@ def _resolve(
 
 def flow_objective(instance: PlanInstance, solution: Solution) -> float:
     """The plan's cost as the flow model counts it (fixed costs shared per unit): demand not
-    served, below safety stock, holding, lanes and orders."""
+    served, below safety stock, above the max level where it counts, holding, lanes and
+    orders."""
     short = (solution.demand - solution.served).sum(axis=(1, 2))
     total = float((short * instance.shortage_cost).sum())
     total += float((solution.inventory * instance.holding_cost[:, :, None]).sum())
     penalty = np.minimum(instance.safety_penalty, instance.shortage_cost / (instance.horizon + 1))
     below = np.maximum(np.ceil(instance.safety_stock - 1e-9)[:, :, None] - solution.inventory, 0)
     total += float((below.sum(axis=(1, 2)) * penalty).sum())
+    everyone = np.arange(len(instance.skus))
+    capped, ceiling = max_level_ceiling(
+        instance, everyone, integer_demand(instance.demand), np.arange(instance.horizon)
+    )
+    above = np.where(capped[:, :, None], np.maximum(solution.inventory - ceiling, 0), 0.0)
+    total += float((above.sum(axis=(1, 2)) * penalty).sum())
     if solution.ship_qty.size:
         lane_cost = np.array([lane_unit_cost(instance, j) for j in range(len(instance.lanes))])
         dest = np.array([ln.destination for ln in instance.lanes])[solution.ship_lane]
@@ -870,11 +876,20 @@ def consolidate_transfers(
     before it (leaving on that earlier day) when the line cost saved exceeds what leaving
     earlier costs (holding, storage prices, time below safety stock at the origin less that
     at the destination), the origin holds the units on the days in between, the lane's
-    departure has room and the destination has space."""
+    departure has room and the destination has space, and the destination's stock stays
+    within its max level (the policy's ROP + EOQ) even just after the arrival: a line ships
+    what brings stock up to the max, never a month's worth ahead of need, as a planner
+    sizing transfers would (see :func:`.network.max_level_ceiling`)."""
     if solution.ship_qty.size < 2:
         return
     stored = solution.inventory.sum(axis=0).astype(float)
     penalty = np.minimum(instance.safety_penalty, instance.shortage_cost / (instance.horizon + 1))
+    _, ceiling = max_level_ceiling(
+        instance,
+        np.arange(len(instance.skus)),
+        integer_demand(instance.demand),
+        np.arange(instance.horizon),
+    )
     load = np.zeros((len(instance.lanes), instance.horizon))
     np.add.at(load, (solution.ship_lane, solution.ship_day), solution.ship_qty)
     order = np.lexsort((solution.ship_day, solution.ship_lane, solution.ship_sku))
@@ -922,6 +937,9 @@ def consolidate_transfers(
                 and (
                     room.size == 0
                     or room.max() + qty <= instance.location_capacity[lane.destination]
+                )
+                and (
+                    at_dest.size == 0 or (at_dest + qty <= ceiling[s, lane.destination, held]).all()
                 )
             ):
                 solution.inventory[s, lane.origin, first:day] -= qty
@@ -1113,7 +1131,7 @@ def solve_coupled(
         truck = new_vars(1, 1.0, option.freight_fixed, True)[0]
         rows.add(members + [truck], [1.0] * len(members) + [-big], -inf, 0.0)
     # location capacity per day, elastic
-    carry = np.nonzero((arcs.kind == CARRY) | (arcs.kind == CARRY_PROTECTED))[0]
+    carry = np.nonzero(np.isin(arcs.kind, CARRY_KINDS))[0]
     elastic: list[tuple[int, int, int]] = []
     used_by_others = fixed.inventory.sum(axis=0) if fixed is not None else None
     for j, cap in enumerate(instance.location_capacity):

@@ -193,3 +193,50 @@ def test_alternatives_say_why_a_later_source_lost():
     verdicts = {a["source"]: a["verdict"] for a in line.alternatives}
     assert verdicts["B"] == "arrives 2026-03-05, 2 days later"
     json.dumps(line.alternatives)  # stored as JSON
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_transfer_fills_a_regional_dc_up_to_its_max_level_not_beyond(mode):
+    """A sells 10 a day for 14 days and holds 10; the DC holds 500; the lane takes a day at
+    0.10 a unit, and a transfer line costs 2. A's max level is 50. Sending everything on day 0
+    would save lines but keep up to 120 units above the max for days, each unit-day costing
+    the penalty (20 x 0.1 / 7 = 0.29); even 10 units a day above it cost more than a line.
+    Optimum: every unit served, A's stock never above 50 even just after an arrival (at most
+    40 at the end of a day that sold 10), so each line is at most 50, and the 130 units take
+    three lines."""
+    instance = make_instance(
+        locations=("DC", "A"),
+        kinds=("central_dc", "regional_dc"),
+        demand={(0, 1): 10},
+        on_hand={(0, 0): 500, (0, 1): 10},
+        lanes=[Lane(0, 1, 1, 0.1, 0.0)],
+        transfer_line_cost=2.0,
+        mode=mode,
+    )
+    instance.max_level = np.array([[np.inf, 50.0]])
+    result = plan_instance(instance)
+    solution = result.solution
+    assert solution.status == SolveStatus.OPTIMAL
+    assert balance_errors(instance, solution) == []
+    assert solution.served.sum() == 140
+    assert solution.inventory[0, 1].max() <= 40
+    assert shipped(instance, solution, "DC", "A") == 130
+    assert solution.ship_qty.max() <= 50
+    assert len(solution.ship_qty) == 3
+
+
+def test_stock_already_above_the_max_level_is_not_penalised_and_not_moved():
+    """B holds 300 against a max level of 50 and sells nothing; A sells 10 a day and holds
+    140, all it needs. Nothing needs to move: stock that was there before the plan is not
+    pushed out (only what a plan sends in is held to the max)."""
+    instance = make_instance(
+        demand={(0, 1): 10},
+        on_hand={(0, 0): 0, (0, 1): 140, (0, 2): 300},
+        lanes=[Lane(2, 1, 1, 0.1, 0.0)],
+        transfer_line_cost=5.0,
+        mode="decomposed",
+    )
+    instance.max_level = np.array([[np.inf, 150.0, 50.0]])
+    result = plan_instance(instance)
+    assert result.solution.served.sum() == 140
+    assert result.solution.ship_qty.sum() == 0
