@@ -20,8 +20,9 @@ severe stock-out and below-safety-stock exceptions and the first action each sug
   it avoids (the what-if projection with its units on its arrival day) of the units short;
 - ``approved by policy`` / ``for people``: after the second run the approval policy
   (``[actions.auto_approve]``) approves the routine proposals; what is left waits for people,
-  and of those, how many serve a stock-out or below-safety-stock exception or exceed the
-  policy's value (money at risk).
+  and of those, how many serve an exception, how many carry money at risk (the exception's
+  value at risk, or the money the policy's limit that kept it guards: see
+  ``exceptions.decisions``), and in how many groups by exception the inbox shows them.
 
 Times are not the point here; the figures are.
 """
@@ -91,13 +92,10 @@ def measure(db: Path, settings) -> dict:
             "SELECT action_id, kind, quantity * p.unit_cost AS value FROM actions "
             "JOIN products p USING (sku) WHERE status = 'proposed'"
         )
-        groups = exceptions.decisions(store, "exception")["group"].n_unique()
-        severity = exceptions.linked_severity(run.items)
-        at_risk = sum(
-            1
-            for action_id, value in people.select("action_id", "value").iter_rows()
-            if severity.get(action_id, 0.0) > 0 or value > settings.actions.auto_approve.max_value
-        )
+        waiting = exceptions.decisions(store, "exception")
+        groups = waiting["group"].n_unique()
+        serving = waiting.filter(pl.col("serves").is_not_null()).height
+        at_risk = waiting.filter(pl.col("serves_at_risk") > 0).height
         planned_later = store.scalar(
             "SELECT count(*) FROM plan_lines WHERE run_id = ? AND NOT release_now", [run_id]
         )
@@ -174,6 +172,7 @@ def measure(db: Path, settings) -> dict:
             "by_policy": len(run.auto.approved) if run.auto else 0,
             "people": people.height,
             "people_at_risk": at_risk,
+            "people_serving": serving,
             "groups": groups,
             "kept_by": run.auto.kept_by if run.auto else {},
             "planned_later": planned_later,
@@ -211,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     header = (
         "| seed | as of | proposed (transfers / orders / expedites / other) | planned later "
-        "| approved by policy | for people (with money at risk; groups by exception) "
+        "| approved by policy | for people (serving an exception; with money at risk; groups) "
         "| with a remedy | approvable | before the stock-out | units short avoided |"
     )
     print(header)
@@ -223,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {seed} | {m['as_of']} | {sum(p.values()):,} ({p.get('transfer', 0):,} / "
             f"{p.get('purchase_order', 0):,} / {p.get('expedite', 0):,} / {other:,}) "
             f"| {m['planned_later']:,} | {m['by_policy']:,} "
-            f"| {m['people']:,} ({m['people_at_risk']:,}; {m['groups']:,}) "
+            f"| {m['people']:,} ({m['people_serving']:,}; {m['people_at_risk']:,}; "
+            f"{m['groups']:,}) "
             f"| {share(m['with_remedy'], m['top'])} "
             f"| {share(m['approved'], m['with_remedy'])} | {share(m['in_time'], m['could'])} "
             f"| {m['avoided']:,.0f} of {m['short']:,.0f} "

@@ -1129,23 +1129,41 @@ ORDER BY a.ship_date, a.action_id
 """
 
 
+@dataclass(frozen=True)
+class Kept:
+    """Why the policy leaves a proposal to people: the limit (a key of ``kept_by``), the
+    breach in figures, and the money the limit guards."""
+
+    limit: str
+    why: str
+    at_risk: float
+
+
 def _policy_limits(
     a: dict, policy, severity: float, max_level: float | None
-) -> tuple[str | None, str]:
-    """(the limit that keeps ``a`` for people or None, the limits it passed, in words)."""
+) -> tuple[Kept | None, str]:
+    """(why ``a`` is kept for people, or None; the limits it passed, in words)."""
+    value = float(a["value"])
     if a["kind"] not in policy.kinds:
-        return "kind", ""
+        return Kept("kind", f"the policy does not approve a {a['kind']}", value), ""
     passed = []
     if a["kind"] != "expedite":  # an expedite buys nothing new
-        if a["value"] > policy.max_value:
-            return "value", ""
-        passed.append(f"value {a['value']:,.2f} within {policy.max_value:,.0f}")
+        if value > policy.max_value:
+            why = f"{value:,.2f} at cost, above the policy's {policy.max_value:,.0f}"
+            return Kept("value", why, value - policy.max_value), ""
+        passed.append(f"value {value:,.2f} within {policy.max_value:,.0f}")
     if a["kind"] in ("transfer", "purchase_order"):
         if max_level is None or max_level <= 0:
-            return "max level", ""
+            why = f"{a['to_location']} has no max level for {a['sku']} to check it against"
+            return Kept("max level", why, value), ""
         limit = policy.max_level_share * max_level
         if a["quantity"] > limit:
-            return "max level", ""
+            over = a["quantity"] - limit
+            why = (
+                f"{a['quantity']:,} units to {a['to_location']}, {over:,.0f} above "
+                f"{policy.max_level_share:g} x its max level of {max_level:,.0f}"
+            )
+            return Kept("max level", why, over * value / max(a["quantity"], 1)), ""
         passed.append(
             f"{a['quantity']:,} units within {policy.max_level_share:g} x the max level "
             f"{max_level:,.0f} at {a['to_location']}"
@@ -1153,15 +1171,20 @@ def _policy_limits(
     if a["kind"] == "transfer" and policy.lanes is not None:
         lane = f"{a['from_location']}>{a['to_location']}"
         if lane not in policy.lanes:
-            return "lane", ""
+            return Kept("lane", f"lane {lane} is not among the policy's lanes", value), ""
         passed.append(f"lane {lane} allowed")
     supplier = a["supplier"]
     if supplier and policy.suppliers is not None:
         if supplier not in policy.suppliers:
-            return "supplier", ""
+            why = f"supplier {supplier} is not among the policy's suppliers"
+            return Kept("supplier", why, value), ""
         passed.append(f"supplier {supplier} allowed")
     if severity > policy.max_linked_severity:
-        return "linked severity", ""
+        why = (
+            f"serves an exception of severity {severity:,.0f}, above the policy's "
+            f"{policy.max_linked_severity:,.0f}"
+        )
+        return Kept("linked severity", why, severity), ""
     passed.append(
         f"linked severity {severity:,.0f} within {policy.max_linked_severity:,.0f}"
         if severity
@@ -1184,7 +1207,9 @@ def auto_approve(
     The checks a person's approval makes hold too: nothing drafted on stale data, and a
     transfer only when its source can give the units on its ship date after every transfer
     approved before it (in ship-date order). One transaction; each action's state is
-    re-read in it, so one decided meanwhile by a person is left alone."""
+    re-read in it, so one decided meanwhile by a person is left alone. Each proposal left to
+    people records why (``kept_for_people``: the limit and the breach in figures) and the
+    money that limit guards (``kept_at_risk``), for the inbox."""
     policy = settings.actions.auto_approve
     actor = Actor(f"policy:{policy.name}", "approver")
     proposed = store.query(AUTO_CANDIDATES_SQL)
@@ -1194,10 +1219,12 @@ def auto_approve(
         )
     today = data_today(store.cursor()) or proposed["as_of"].max()
     kept: dict[str, int] = {}
+    held: dict[int, Kept] = {}  # action -> why it waits for people
     passing: list[tuple[dict, str]] = []
     for a in proposed.iter_rows(named=True):
         if (today - a["as_of"]).days > settings.actions.stale_after_days:
-            kept["stale"] = kept.get("stale", 0) + 1
+            why = f"drafted on data as of {a['as_of']}, stale against {today}: re-plan"
+            held[a["action_id"]] = Kept("stale", why, float(a["value"]))
             continue
         blocked, reason = _policy_limits(
             a,
@@ -1206,7 +1233,7 @@ def auto_approve(
             max_levels.get((a["sku"], a["to_location"])),
         )
         if blocked:
-            kept[blocked] = kept.get(blocked, 0) + 1
+            held[a["action_id"]] = blocked
             continue
         passing.append((a, reason))
     transfers = pl.DataFrame(
@@ -1223,11 +1250,16 @@ def auto_approve(
                 source = sources[a["action_id"]]
                 left = replace(source, promised=source.promised + taken.get(key, 0))
                 if left.available < a["quantity"]:
-                    kept["source stock"] = kept.get("source stock", 0) + 1
+                    why = (
+                        f"{a['from_location']} can give {max(left.available, 0):,} of the "
+                        f"{a['quantity']:,} by {a['ship_date']} after what is promised"
+                    )
+                    held[a["action_id"]] = Kept("source stock", why, float(a["value"]))
                     continue
                 taken[key] = taken.get(key, 0) + a["quantity"]
             if a["kind"] == "expedite" and inbound_line(cur, a["target"], a["sku"]).left <= 0:
-                kept["nothing left to expedite"] = kept.get("nothing left to expedite", 0) + 1
+                why = f"{a['target']} has nothing of {a['sku']} left to arrive"
+                held[a["action_id"]] = Kept("nothing left to expedite", why, 0.0)
                 continue
             if _load(cur, a["action_id"])["status"] != "proposed":
                 continue  # decided by a person meanwhile
@@ -1243,6 +1275,14 @@ def auto_approve(
                 a["quantity"],
             )
             approved.append(a["action_id"])
+        for why in held.values():
+            kept[why.limit] = kept.get(why.limit, 0) + 1
+        if held:
+            cur.executemany(
+                "UPDATE actions SET kept_for_people = ?, kept_at_risk = ? "
+                "WHERE action_id = ? AND status = 'proposed'",
+                [[w.limit + ": " + w.why, round(w.at_risk, 2), i] for i, w in held.items()],
+            )
     log.info(
         "policy %s approved %d of %d proposals; kept for people: %s",
         policy.name,

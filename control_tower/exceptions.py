@@ -1473,7 +1473,8 @@ DECISION_GROUPS = ("exception", "destination", "supplier")
 WAITING_SQL = """
 SELECT a.action_id, a.kind, a.sku, coalesce(a.from_location, a.supplier) AS source,
        a.to_location, a.supplier, a.quantity, a.arrival_date, a.target,
-       (a.quantity * coalesce(p.unit_cost, 0))::DOUBLE AS value
+       (a.quantity * coalesce(p.unit_cost, 0))::DOUBLE AS value, a.kept_for_people,
+       a.kept_at_risk
 FROM actions a LEFT JOIN products p USING (sku)
 WHERE a.status = 'proposed'
 ORDER BY a.action_id
@@ -1485,10 +1486,13 @@ def decisions(store: Store, by: str = "exception") -> pl.DataFrame:
     decides together: ``by`` the exception each serves first (its most severe linked
     exception; actions serving none form one group), its destination, or its supplier (or
     shipping location). Each action carries the money at risk it serves (the highest value
-    at risk of the latest run's exceptions linked to it) and its value at cost; groups come
-    most money at risk first. Columns: group, at_risk (the group's), action_id, kind, sku,
-    source, to_location, quantity, arrival_date, value, serves (the exception's title),
-    serves_at_risk."""
+    at risk of the latest run's exceptions linked to it) and its value at cost; one serving
+    no exception carries the money the policy's limit that kept it guards (the value above
+    the limit, the units above the max level at cost), or, never seen by the policy, its
+    value. Groups come most money at risk first. Columns: group, at_risk (the group's),
+    action_id, kind, sku, source, to_location, quantity, arrival_date, value, serves (the
+    exception's title), serves_at_risk (the action's money at risk), kept (why the policy
+    left it to people)."""
     if by not in DECISION_GROUPS:
         raise ExceptionInputError(
             f"decisions are grouped by {', '.join(DECISION_GROUPS)}, not {by!r}"
@@ -1505,10 +1509,18 @@ def decisions(store: Store, by: str = "exception") -> pl.DataFrame:
     ids = waiting["action_id"].to_list()
     waiting = waiting.with_columns(
         serves=pl.Series([serves.get(i, (0, None, 0))[1] for i in ids], dtype=pl.String),
-        serves_at_risk=pl.Series([serves.get(i, (0, None, 0.0))[2] for i in ids]),
+        serves_at_risk=pl.Series(
+            [serves.get(i, (0, None, None))[2] for i in ids], dtype=pl.Float64
+        ),
+    ).with_columns(
+        serves_at_risk=pl.coalesce("serves_at_risk", "kept_at_risk", "value"),
+        kept=pl.col("kept_for_people"),
     )
     key = {
-        "exception": pl.col("serves").fill_null("serving no exception"),
+        "exception": pl.col("serves").fill_null(
+            pl.lit("serving no exception: ")
+            + pl.col("kept_for_people").str.split(":").list.first().fill_null("not checked")
+        ),
         "destination": pl.col("to_location"),
         "supplier": pl.coalesce("supplier", "source"),
     }[by]
@@ -1534,5 +1546,6 @@ def decisions(store: Store, by: str = "exception") -> pl.DataFrame:
             "value",
             "serves",
             "serves_at_risk",
+            "kept",
         )
     )

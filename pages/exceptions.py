@@ -113,7 +113,8 @@ DECISION_COLUMNS = {
     "arrival_date": st.column_config.DateColumn("arrives"),
     "value": NUMBER("value at cost", format="localized"),
     "serves": st.column_config.TextColumn("serves", width="large"),
-    "serves_at_risk": NUMBER("its value at risk", format="localized"),
+    "serves_at_risk": NUMBER("money at risk", format="localized"),
+    "kept": st.column_config.TextColumn("why it waits for you", width="large"),
 }
 GROUPS_SHOWN = 12
 

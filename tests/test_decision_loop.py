@@ -261,6 +261,28 @@ def test_routine_proposals_are_approved_by_policy_and_the_rest_left_to_people(ne
     assert "100 units within 1 x the max level 2,000 at CD-RDC" in trail["reason"]
     for left in (big, risky, over_max):
         assert actions.get_action(network, left)["status"] == "proposed"
+    # each left to people says why, and the money the limit that kept it guards
+    kept = dict(
+        network.rows(
+            "SELECT action_id, [kept_for_people, kept_at_risk::VARCHAR] FROM actions "
+            "WHERE action_id IN (?, ?, ?)",
+            [big, risky, over_max],
+        )
+    )
+    value = 1500 * float(unit_cost)
+    assert kept[big] == [
+        f"value: {value:,.2f} at cost, above the policy's {float(unit_cost) * 1000:,.0f}",
+        str(round(value - float(unit_cost) * 1000, 2)),
+    ]
+    assert kept[risky][0] == (
+        "linked severity: serves an exception of severity 5,000, above the policy's 1,000"
+    )
+    assert float(kept[risky][1]) == 5000.0
+    assert kept[over_max][0] == "max level: 100 units to CQ-RDC, 20 above 1 x its max level of 80"
+    assert float(kept[over_max][1]) == pytest.approx(20 * float(unit_cost))
+    assert (
+        network.scalar("SELECT kept_for_people FROM actions WHERE action_id = ?", [routine]) is None
+    )
     # switched off: nothing is approved by rule
     off = Settings(actions=ActionSettings(auto_approve=AutoApproval(enabled=False)))
     assert actions.auto_approve(network, off, severities={}, max_levels=levels).approved == []

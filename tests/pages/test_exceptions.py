@@ -201,6 +201,10 @@ def test_the_inbox_groups_the_decisions_left_to_people_and_approves_a_group_at_o
     first = waiting.filter(waiting["group"] == waiting["group"][0])
     shown = table(at, "exc_decide_destination_0")
     assert shown["action_id"].tolist() == first["action_id"].to_list()
+    # every decision left to people carries money at risk and says why it waits
+    assert (waiting["serves_at_risk"] > 0).all()
+    assert waiting["kept"].is_not_null().all()
+    assert shown["kept"].tolist() == first["kept"].to_list()
     assert any(f"**{waiting.height:,}** proposals wait" in c.value for c in at.caption)
     at.button(key="exc_decide_all_destination_0").click()
     run(at)
