@@ -696,7 +696,7 @@ def drafted_actions(ctx: ToolContext, args: ActionsArgs) -> ToolResult:
             + (f"; why: {reason}" if reason else "")
         )
     keep = ["action_id", "kind", "status", "sku", "from_location", "to_location", "supplier"]
-    keep += ["quantity", "ship_date", "arrival_date", "target"]
+    keep += ["quantity", "ship_date", "arrival_date", "target", "targets"]
     return _result(
         "drafted_actions", args, facts, _jsonable(frame.select(keep).to_dicts()), ["actions"]
     )

@@ -95,7 +95,8 @@ def _reason(reason: str | None, required: bool) -> str | None:
 
 COLUMNS = (
     "action_id, created_at, kind, status, plan_run, plan_line, as_of, sku, from_location, "
-    "to_location, supplier, quantity, ship_date, arrival_date, proposed_by, explanation, target"
+    "to_location, supplier, quantity, ship_date, arrival_date, proposed_by, explanation, target, "
+    "targets"
 )
 KINDS = ("transfer", "purchase_order", "expedite", "request_allocation")
 
@@ -167,13 +168,27 @@ def _set_status(cur: duckdb.DuckDBPyConnection, action_id: int, status: str) -> 
     cur.execute("UPDATE actions SET status = ? WHERE action_id = ?", [status, action_id])
 
 
+def expedite_targets(action: dict) -> list[str]:
+    """The PO lines or transfers an expedite chases (its ``targets``; one drafted before they
+    were recorded chases its ``target`` alone)."""
+    return list(action.get("targets") or ([action["target"]] if action.get("target") else []))
+
+
+def chases(action: dict) -> str:
+    """What an expedite chases, in words: "PO-1", "PO-1 and PO-2", "PO-1 and 8 more lines"."""
+    refs = expedite_targets(action)
+    if len(refs) <= 2:
+        return " and ".join(refs)
+    return f"{refs[0]} and {len(refs) - 1} more lines"
+
+
 def describe(action: dict) -> str:
     """One line for people: what the action does, between where, and when."""
     qty = f"{action['quantity']:,} {action['sku']}"
     if action["kind"] == "expedite":
         source = action["supplier"] or action["from_location"]
         return (
-            f"expedite {action['target']}: {qty} from {source} to {action['to_location']}, "
+            f"expedite {chases(action)}: {qty} from {source} to {action['to_location']}, "
             f"asked for by {action['arrival_date']}"
         )
     if action["kind"] == "request_allocation":
@@ -357,7 +372,8 @@ def inbound_line(cur: duckdb.DuckDBPyConnection, reference: str, sku: str) -> In
 
 BLOCKING_EXPEDITE_SQL = """
     SELECT 1 FROM actions a
-    WHERE a.kind = 'expedite' AND a.target = l.reference AND a.sku = l.sku
+    WHERE a.kind = 'expedite' AND list_contains(coalesce(a.targets, [a.target]), l.reference)
+      AND a.sku = l.sku
       AND (a.status IN ('proposed', 'approved')
            OR ($decisions_stand AND a.status IN ('rejected', 'posted')
                AND a.as_of >= l.expected_date))
@@ -386,38 +402,91 @@ def draft_expedites_in(
     stale_after_days: int | None = None,
     decisions_stand: bool = True,
 ) -> list[int]:
-    """Inside the caller's transaction: a proposed expedite per line of ``lines`` (columns
-    :data:`EXPEDITE_LINES`) asking for its units by ``requested``, unless nothing is left to
-    arrive or the line has an expedite in progress, or (``decisions_stand``) one decided on
-    data from after its current expected date. With ``stale_after_days``, proposed
-    expedites drafted on data older than that are superseded first (they could no longer be
-    approved), so their lines are drafted afresh. Returns the new action ids."""
+    """Inside the caller's transaction: proposed expedites for ``lines`` (columns
+    :data:`EXPEDITE_LINES`) asking for their units by ``requested``, leaving out a line with
+    nothing left to arrive or with an expedite in progress, or (``decisions_stand``) one
+    decided on data from after its current expected date. The late lines (expected by
+    ``as_of``) of one SKU from one source to one location make one expedite, as a buyer
+    makes one call for them: its units are theirs together, asked for by the earliest date
+    any of them asks, and it chases every one (``targets``, the earliest expected first).
+    A line not late yet (pulled in ahead of a stock-out) is an expedite of its own. With
+    ``stale_after_days``, proposed expedites drafted on data older than that are superseded
+    first (they could no longer be approved), so their lines are drafted afresh. Returns the
+    new action ids."""
     if stale_after_days is not None:
         _supersede_stale_expedites(cur, proposed_by, as_of, stale_after_days)
     if lines.height == 0:
         return []
     lines = lines.select([pl.col(c).cast(t) for c, t in EXPEDITE_LINES.items()])
     with registered(cur, "expedite_lines", lines):
-        made = cur.execute(
+        rows = cur.execute(
             f"""
+            SELECT {", ".join(f"l.{c}" for c in EXPEDITE_LINES)} FROM expedite_lines l
+            WHERE l.units_left > 0 AND NOT EXISTS ({BLOCKING_EXPEDITE_SQL})
+            """,  # noqa: S608
+            {"decisions_stand": decisions_stand},
+        ).fetchall()
+    open_lines = pl.DataFrame(rows, schema=EXPEDITE_LINES, orient="row")
+    if open_lines.height == 0:
+        return []
+    grouped = (
+        open_lines.with_columns(
+            late=pl.col("expected_date") <= as_of,
+            one=pl.when(pl.col("expected_date") <= as_of)
+            .then(pl.lit(""))
+            .otherwise(pl.col("reference")),  # a line not late yet stays alone
+        )
+        .sort("expected_date", "reference")
+        .group_by("kind", "source", "sku", "to_location", "one", maintain_order=True)
+        .agg(
+            target=pl.col("reference").first(),
+            targets=pl.col("reference"),
+            units=pl.col("units_left").sum(),
+            requested=pl.col("requested").min(),
+            explanations=pl.col("explanation"),
+        )
+        .sort("target", "sku")
+    )
+    rows = []
+    for g in grouped.iter_rows(named=True):
+        refs, texts = g["targets"], g["explanations"]
+        text = (
+            texts[0]
+            if len(refs) == 1
+            else (
+                f"{len(refs)} late lines of {g['sku']} from {g['source']} for "
+                f"{g['to_location']}, {g['units']:,} units in all: ask for them by "
+                f"{g['requested']}, in one call. " + " ".join(t for t in texts if t)
+            )
+        )
+        rows.append(
+            [
+                datetime.now(),
+                as_of,
+                g["sku"],
+                g["source"] if g["kind"] == "transfer" else None,
+                g["to_location"],
+                g["source"] if g["kind"] == "purchase_order" else None,
+                int(g["units"]),
+                as_of,
+                g["requested"],
+                proposed_by,
+                text,
+                g["target"],
+                list(refs),
+            ]
+        )
+    made = []
+    for row in rows:
+        made += cur.execute(
+            """
             INSERT INTO actions (created_at, kind, status, as_of, sku, from_location,
                 to_location, supplier, quantity, ship_date, arrival_date, proposed_by,
-                explanation, target)
-            SELECT $now, 'expedite', 'proposed', $as_of, l.sku,
-                CASE WHEN l.kind = 'transfer' THEN l.source END, l.to_location,
-                CASE WHEN l.kind = 'purchase_order' THEN l.source END, l.units_left, $as_of,
-                l.requested, $by, l.explanation, l.reference
-            FROM expedite_lines l
-            WHERE l.units_left > 0 AND NOT EXISTS ({BLOCKING_EXPEDITE_SQL})
-            ORDER BY l.reference, l.sku
+                explanation, target, targets)
+            VALUES (?, 'expedite', 'proposed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             RETURNING action_id, quantity, explanation
-            """,  # noqa: S608
-            {
-                "now": datetime.now(),
-                "as_of": as_of,
-                "by": proposed_by,
-                "decisions_stand": decisions_stand,
-            },
+            """,
+            row,
         ).fetchall()
     record_proposed(cur, proposed_by, made)
     return sorted(int(r[0]) for r in made)
@@ -494,13 +563,19 @@ def propose_expedite(
     return get_action(store, made[0])
 
 
-def _check_expedite(cur: duckdb.DuckDBPyConnection, action: dict) -> Inbound:
-    line = inbound_line(cur, action["target"], action["sku"])
-    if line.left <= 0:
+def expedite_lines(cur: duckdb.DuckDBPyConnection, action: dict) -> list[Inbound]:
+    """The lines an expedite chases that still have units to arrive."""
+    lines = [inbound_line(cur, ref, action["sku"]) for ref in expedite_targets(action)]
+    return [line for line in lines if line.left > 0]
+
+
+def _check_expedite(cur: duckdb.DuckDBPyConnection, action: dict) -> list[Inbound]:
+    lines = expedite_lines(cur, action)
+    if not lines:
         raise ActionRefused(
-            f"{action['target']} has nothing of {action['sku']} left to arrive: nothing to expedite"
+            f"{chases(action)} has nothing of {action['sku']} left to arrive: nothing to expedite"
         )
-    return line
+    return lines
 
 
 def _today(cur: duckdb.DuckDBPyConnection, action: dict | None = None) -> date:
@@ -857,20 +932,24 @@ def post(
 def _post_expedite(
     cur: duckdb.DuckDBPyConnection, action: dict, actor: Actor, committed: date
 ) -> None:
-    line = _check_expedite(cur, action)
+    lines = _check_expedite(cur, action)
     today = _today(cur)
     if committed < today:
         raise ActionRefused(f"the committed date {committed} is before the data's today {today}")
-    if line.kind == "purchase_order":
-        cur.execute(
-            "UPDATE purchase_orders SET expected_date = ? WHERE po_number = ? AND sku = ?",
-            [committed, line.reference, line.sku],
-        )
-    else:
-        cur.execute(
-            "UPDATE transfers SET expected_date = ? WHERE transfer_id = ?",
-            [committed, line.reference],
-        )
+    for line in lines:
+        if line.kind == "purchase_order":
+            cur.execute(
+                "UPDATE purchase_orders SET expected_date = ? WHERE po_number = ? AND sku = ?",
+                [committed, line.reference, line.sku],
+            )
+        else:
+            cur.execute(
+                "UPDATE transfers SET expected_date = ? WHERE transfer_id = ?",
+                [committed, line.reference],
+            )
+    chased = " and ".join(
+        f"{line.reference} (expected {line.expected_date} before)" for line in lines
+    )
     cur.execute(
         "UPDATE actions SET arrival_date = ? WHERE action_id = ?", [committed, action["action_id"]]
     )
@@ -881,8 +960,7 @@ def _post_expedite(
         actor,
         "approved",
         "posted",
-        f"{line.source} committed to {committed} for {line.reference} "
-        f"(expected {line.expected_date} before)",
+        f"{lines[0].source} committed to {committed} for {chased}",
         action["quantity"],
         action["quantity"],
     )
@@ -932,11 +1010,15 @@ def receive(
                 "nothing is received against it"
             )
         if action["kind"] == "expedite":
-            line = inbound_line(cur, action["target"], action["sku"])
-            if line.left > 0:
+            left = expedite_lines(cur, action)
+            if left:
                 raise ActionRefused(
-                    f"{line.reference} still has {line.left:,} of {line.sku} to arrive "
-                    f"(expected {line.expected_date}): book its receipt first"
+                    "; ".join(
+                        f"{line.reference} still has {line.left:,} of {line.sku} to arrive "
+                        f"(expected {line.expected_date})"
+                        for line in left
+                    )
+                    + ": book its receipt first"
                 )
             done = True
         elif action["kind"] == "transfer":
@@ -1122,7 +1204,8 @@ class AutoApprovalResult:
 
 AUTO_CANDIDATES_SQL = """
 SELECT a.action_id, a.kind, a.sku, a.from_location, a.to_location, a.supplier, a.quantity,
-       a.ship_date, a.as_of, a.target, a.quantity * coalesce(p.unit_cost, 0) AS value
+       a.ship_date, a.as_of, a.target, a.targets,
+       a.quantity * coalesce(p.unit_cost, 0) AS value
 FROM actions a LEFT JOIN products p USING (sku)
 WHERE a.status = 'proposed'
 ORDER BY a.ship_date, a.action_id
@@ -1257,8 +1340,8 @@ def auto_approve(
                     held[a["action_id"]] = Kept("source stock", why, float(a["value"]))
                     continue
                 taken[key] = taken.get(key, 0) + a["quantity"]
-            if a["kind"] == "expedite" and inbound_line(cur, a["target"], a["sku"]).left <= 0:
-                why = f"{a['target']} has nothing of {a['sku']} left to arrive"
+            if a["kind"] == "expedite" and not expedite_lines(cur, a):
+                why = f"{chases(a)} has nothing of {a['sku']} left to arrive"
                 held[a["action_id"]] = Kept("nothing left to expedite", why, 0.0)
                 continue
             if _load(cur, a["action_id"])["status"] != "proposed":

@@ -659,6 +659,7 @@ ACTION_FIELDS = (
     "arrival_date",
     "proposed_by",
     "target",
+    "targets",
 )
 
 

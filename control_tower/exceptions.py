@@ -832,7 +832,8 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
     stock out of one in excess (the plan's rebalancing transfers), the expedite chasing a
     late line. Returns the items and the latest plan run among those actions."""
     actions = store.query(
-        "SELECT action_id, plan_run, kind, target, sku, from_location, to_location, supplier "
+        "SELECT action_id, plan_run, kind, coalesce(targets, [target]) AS targets, sku, "
+        "from_location, to_location, supplier "
         "FROM actions WHERE status IN ('proposed', 'approved')"
     )
     plan_run = (
@@ -859,6 +860,8 @@ def _link_actions(store: Store, items: pl.DataFrame) -> tuple[pl.DataFrame, int 
     )
     chasing = (
         actions.filter(pl.col("kind") == "expedite")
+        .explode("targets")
+        .rename({"targets": "target"})
         .group_by("sku", "target")
         .agg(pl.col("action_id").sort().alias("expedite_ids"))
     )
@@ -896,7 +899,7 @@ SHORT_RULES = ("stockout", "below_safety_stock")
 
 REMEDY_SQL = """
 SELECT a.action_id, a.kind, a.sku, a.from_location, a.to_location, a.supplier, a.quantity,
-       a.arrival_date, a.target, l.cost / a.quantity AS cost_per_unit,
+       a.arrival_date, a.target, a.targets, l.cost / a.quantity AS cost_per_unit,
        coalesce(p.expected_date, t.expected_date) AS target_expected
 FROM actions a
 LEFT JOIN plan_lines l ON l.run_id = a.plan_run AND l.line_no = a.plan_line
@@ -962,7 +965,11 @@ def _remedy_effect(projection: tuple | None, action: dict, as_of: date) -> str:
     if out is None or short <= 0:
         return ""
     if not moves:
-        return f"; {action['target']} is late: the projection already counts it tomorrow"
+        late = actions.chases(action)
+        return (
+            f"; {late} {'is' if len(actions.expedite_targets(action)) == 1 else 'are'} late: "
+            "the projection already counts it tomorrow"
+        )
     late = (action["arrival_date"] - out).days
     when = (
         f"arrives {late} day{'s' if late != 1 else ''} after the stock-out"
@@ -1026,7 +1033,7 @@ def remedies(
             first = linked[0]
             if first["kind"] == "expedite":
                 what = (
-                    f"expedite {first['target']} ({first['quantity']:,} units asked for by "
+                    f"expedite {actions.chases(first)} ({first['quantity']:,} units asked for by "
                     f"{first['arrival_date']})"
                 )
             else:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from control_tower import exceptions
+from control_tower import actions, exceptions
 from control_tower.errors import ControlTowerError
 from control_tower.store import Store
 
@@ -81,7 +81,7 @@ def exception_report(
         row[0]: row
         for row in store.rows(
             "SELECT action_id, kind, quantity, from_location, supplier, to_location, status, "
-            "explanation, target FROM actions WHERE action_id IN (SELECT unnest(?))",
+            "explanation, target, targets FROM actions WHERE action_id IN (SELECT unnest(?))",
             [ids or [-1]],
         )
     }
@@ -89,8 +89,12 @@ def exception_report(
     def actions_text(text: str | None) -> tuple[str, str]:
         lines, notes = [], []
         for i in json.loads(text) if text else []:
-            _id, kind, qty, source, supplier, dest, status, note, target = drafted[i]
-            what = f"expedite {target}" if kind == "expedite" else kind.replace("_", " ")
+            _id, kind, qty, source, supplier, dest, status, note, target, targets = drafted[i]
+            what = (
+                f"expedite {actions.chases({'target': target, 'targets': targets})}"
+                if kind == "expedite"
+                else kind.replace("_", " ")
+            )
             lines.append(f"#{i} {what} {qty:,} {source or supplier or ''}>{dest} ({status})")
             if note:
                 notes.append(f"#{i}: {note}")

@@ -51,7 +51,7 @@ TRAIL_COLUMNS = {
 
 def _carry_out(store, chosen: dict, actor) -> None:
     """Post an approved action, receive a posted one; an expedite records the date its
-    supplier committed to, and closes once its target has arrived."""
+    supplier committed to, and closes once every line it chases has arrived."""
     action_id = chosen["action_id"]
     expedite = chosen["kind"] == "expedite"
     if chosen["status"] == "approved":
@@ -73,7 +73,7 @@ def _carry_out(store, chosen: dict, actor) -> None:
             try:
                 actions.post(store, action_id, actor, committed_date=committed)
                 done = (
-                    f"{chosen['target']} now expected on {committed}"
+                    f"{actions.chases(chosen)} now expected on {committed}"
                     if expedite
                     else f"posted as {actions.reference(action_id)}"
                 )
@@ -118,8 +118,14 @@ with reported():
         f"{table.height:,} actions"
         + (" · " + ", ".join(f"{s} {n:,}" for s, n in counts.iter_rows()) if table.height else "")
     )
+    chased = [
+        actions.chases(r) if r["kind"] == "expedite" else None
+        for r in table.select("kind", "target", "targets").iter_rows(named=True)
+    ]
     picked = keyed_table(
-        table.select(list(ACTION_COLUMNS)).head(5000),
+        table.with_columns(target=pl.Series(chased, dtype=pl.String))
+        .select(list(ACTION_COLUMNS))
+        .head(5000),
         key="act_table",
         column_config=ACTION_COLUMNS,
         on_select="rerun",

@@ -1,5 +1,6 @@
-"""Expedite actions: the exception run drafts one per late PO line or transfer, linked to the
-late item and to the stock-out it would prevent; approval re-checks that something is still
+"""Expedite actions: the exception run drafts one per late PO line or transfer (one for all
+the late lines of a SKU from one source to one location), linked to the late items and to
+the stock-out it would prevent; approval re-checks that something is still
 to arrive; posting records the committed date on the PO line or transfer (so the next run no
 longer calls it late); it closes once the goods have arrived. A rejected or posted expedite is
 not drafted again while the line's date stands."""
@@ -244,3 +245,55 @@ def test_after_a_rejection_a_person_may_still_ask_for_an_expedite(network):
         network, as_of=AS_OF, created_by=TESTER
     )  # the engine links it, drafts no third
     assert [e["status"] for e in expedites(network)] == ["rejected", "proposed"]
+
+
+def test_the_late_lines_of_one_sku_from_one_supplier_make_one_expedite_that_chases_them_all(
+    network,
+):
+    """PO-LATE (120, due 3 days ago), PO-LATE-2 (30, due 5 days ago) and PO-LATE-3 (50, due 1
+    day ago) of A-100 from SUP1 to SH-CDC: one call to SUP1 for all three, 200 units, the
+    earliest due first; each late item links it. Posting commits the date on all three;
+    closing waits for all three to arrive."""
+    late_po(network)
+    add_purchase_orders(
+        network,
+        [
+            ("PO-LATE-2", "A-100", "SH-CDC", 30, day(-20), day(-5), "open"),
+            ("PO-LATE-3", "A-100", "SH-CDC", 50, day(-20), day(-1), "open"),
+        ],
+    )
+    run = exc.run_exceptions(network, as_of=AS_OF, created_by=PLANNER.name)
+    (drafted,) = expedites(network)
+    assert drafted["targets"] == ["PO-LATE-2", "PO-LATE", "PO-LATE-3"]
+    assert drafted["target"] == "PO-LATE-2" and drafted["quantity"] == 200
+    assert drafted["explanation"].startswith(
+        "3 late lines of A-100 from SUP1 for SH-CDC, 200 units in all"
+    )
+    assert actions.describe(drafted).startswith("expedite PO-LATE-2 and 2 more lines: 200 A-100")
+    late = run.items.filter(run.items["rule"] == "late_inbound")
+    assert late.height == 3
+    assert {json.dumps(json.loads(t)) for t in late["action_ids"]} == {
+        json.dumps([drafted["action_id"]])
+    }
+    # the next run drafts no other while it is in progress
+    exc.run_exceptions(network, as_of=AS_OF, created_by=TESTER)
+    assert len(expedites(network)) == 1
+    action_id = drafted["action_id"]
+    actions.approve(network, action_id, APPROVER)
+    actions.post(network, action_id, PLANNER, committed_date=day(2))
+    dates = network.rows(
+        "SELECT po_number, expected_date FROM purchase_orders WHERE po_number LIKE 'PO-LATE%' "
+        "ORDER BY po_number"
+    )
+    assert dates == [("PO-LATE", day(2)), ("PO-LATE-2", day(2)), ("PO-LATE-3", day(2))]
+    trail = set(actions.action_history(network, action_id)["reason"])
+    assert (
+        f"SUP1 committed to {day(2)} for PO-LATE-2 (expected {day(-5)} before) and PO-LATE "
+        f"(expected {day(-3)} before) and PO-LATE-3 (expected {day(-1)} before)"
+    ) in trail
+    post(network, mv("RCV-1", 1, "A-100", "SH-CDC", "receipt", 120, reference="PO-LATE"))
+    with pytest.raises(ActionRefused, match="PO-LATE-2 still has 30 of A-100 to arrive"):
+        actions.receive(network, action_id, PLANNER)
+    post(network, mv("RCV-2", 1, "A-100", "SH-CDC", "receipt", 30, reference="PO-LATE-2"))
+    post(network, mv("RCV-3", 1, "A-100", "SH-CDC", "receipt", 50, reference="PO-LATE-3"))
+    assert actions.receive(network, action_id, PLANNER)["status"] == "closed"
