@@ -184,7 +184,9 @@ class PlanInstance:
     transfer_line_cost: float = 20.0
     safety_penalty: np.ndarray | None = None  # [S] per unit and day below safety stock
     lot_size: np.ndarray | None = None  # [S, L] the usual order or transfer size (EOQ, >= MOQ)
-    max_level: np.ndarray | None = None  # [S, L] the policy's max level (inf: none)
+    # [S, L] the days of demand the policy's max level covers (max level over its daily
+    # demand; inf: none): see network.max_level_ceiling
+    max_cover_days: np.ndarray | None = None
     budget: float | None = None
     forecast_run: int | None = None
     settings: OptimizerSettings = field(default_factory=OptimizerSettings)
@@ -201,9 +203,9 @@ class PlanInstance:
         if self.lot_size is None:
             self.lot_size = np.ones((s, n_loc))
         self.lot_size = np.array(self.lot_size, dtype=float)
-        if self.max_level is None:
-            self.max_level = np.full((s, n_loc), math.inf)
-        self.max_level = np.array(self.max_level, dtype=float)
+        if self.max_cover_days is None:
+            self.max_cover_days = np.full((s, n_loc), math.inf)
+        self.max_cover_days = np.array(self.max_cover_days, dtype=float)
         for option in self.supply:  # a supplier's usual order is at least its MOQ
             if 0 <= option.sku < s and 0 <= option.destination < n_loc:
                 self.lot_size[option.sku, option.destination] = max(
@@ -220,13 +222,15 @@ class PlanInstance:
             "location_capacity": (n_loc,),
             "safety_penalty": (s,),
             "lot_size": (s, n_loc),
-            "max_level": (s, n_loc),
+            "max_cover_days": (s, n_loc),
         }
         for name, shape in shapes.items():
             value = np.asarray(getattr(self, name))
             if value.shape != shape:
                 raise PlanInputError(f"{name} has shape {value.shape}, expected {shape}")
-            if name not in ("location_capacity", "max_level") and not np.all(np.isfinite(value)):
+            if name not in ("location_capacity", "max_cover_days") and not np.all(
+                np.isfinite(value)
+            ):
                 raise PlanInputError(f"{name} has a value that is not a finite number")
             if np.any(value < 0):
                 raise PlanInputError(f"{name} has a negative value")
@@ -460,7 +464,7 @@ def build_instance(
     lead = lead_times(store, settings.suppliers, as_of=as_of, skus=skus)  # read once
     safety = np.zeros((n_sku, n_loc))
     lot = np.ones((n_sku, n_loc))
-    top = np.full((n_sku, n_loc), math.inf)
+    cover = np.full((n_sku, n_loc), math.inf)
     for p in policies(
         store,
         policy_settings,
@@ -485,7 +489,8 @@ def build_instance(
         )
         safety[i, j] = periodic.safety_stock
         lot[i, j] = max(p.eoq, 1.0)
-        top[i, j] = p.max_level
+        if p.inputs.daily_demand > 0:
+            cover[i, j] = p.max_level / p.inputs.daily_demand
 
     holding = np.outer(unit_cost * policy_settings.holding_rate / 365.0, np.ones(n_loc))
     for j, kind in enumerate(kinds):
@@ -643,7 +648,7 @@ def build_instance(
         order_cost=policy_settings.order_cost,
         transfer_line_cost=policy_settings.transfer_line_cost,
         lot_size=lot,
-        max_level=top,
+        max_cover_days=cover,
         budget=opt.budget,
         forecast_run=run_used,
         settings=opt,

@@ -10,7 +10,7 @@ For each SKU, a unit of stock at location ``l`` on day ``t`` either
   below the safety stock costs that penalty per unit and day; at a location fed only over
   lanes, stock above the policy's max level rides an ``OVER`` arc dearer by the same penalty,
   unless it was there or on its way already, so a transfer brings stock up to the max and
-  no further, and of two days equally good the later departure wins),
+  no further),
 - or, on a departure day, leaves on a lane and arrives ``transit_days`` later (``LANE``).
 Units enter as stock on hand (day 0), as arrivals already scheduled, or as supplier orders
 placed on a review day arriving a lead time later (``ORDER`` arcs from the source). A
@@ -57,7 +57,6 @@ ARC_KINDS = (
     "carry_over_max",
 )
 CARRY_KINDS = (CARRY_PROTECTED, CARRY, CARRY_OVER)  # the parallel arcs of a node's stock
-POSTPONE_PER_DAY = 1e-3  # the flow's tie-break for a later departure, per unit and day
 SOURCE, SINK = 0, 1
 
 
@@ -172,27 +171,49 @@ def _lane_departures(instance: PlanInstance, weekly: bool) -> dict[str, np.ndarr
 
 
 def max_level_ceiling(
-    instance: PlanInstance, skus: np.ndarray, demand: np.ndarray, days: np.ndarray
+    instance: PlanInstance, skus: np.ndarray, days: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where stock above the max level is penalised, ``[block, L]``: a location fed only over
     lanes (no supplier delivers the SKU there) with a max level; and (for every location,
-    ``inf`` without a max level) per node (``days``: the
-    node days, ``demand``: each node's demand, ``[block, L, P]``), the stock at the node's
-    end above which it is: the max level less the node's demand (stock just after an
-    arrival, before the sales, is at most the max), or what is there or on its way already
-    (on hand plus arrivals so far) when that is more, so only what the plan sends in counts."""
+    ``inf`` without one) per node (``days``: the node days) the stock at the node's end above
+    which it is. The max level is held as the days of demand it covers
+    (``max_cover_days``), applied to the demand expected from then on, so stock may rise
+    ahead of a peak as it would for a time-phased max: at the end of day ``t``, the demand of
+    the ``cover - 1`` days after it (the stock just after an arrival, before the day's sales,
+    then covers ``cover`` days); or what is there or on its way already (on hand plus
+    arrivals so far) when that is more, so only what the plan sends in counts."""
     skus = np.asarray(skus, dtype=np.int64)
     supplied = np.zeros((len(skus), len(instance.locations)), bool)
     for i, s in enumerate(skus.tolist()):
         for o in instance.options_of.get(s, []):
             supplied[i, instance.supply[o].destination] = True
-    top = instance.max_level[skus]
-    capped = ~supplied & np.isfinite(top)
+    cover = instance.max_cover_days[skus]
+    capped = ~supplied & np.isfinite(cover)
     there = np.rint(instance.on_hand[skus])[:, :, None] + np.cumsum(
         np.rint(instance.arrivals[skus]), axis=2
     )
     last_day = np.append(days[1:], instance.horizon) - 1  # each node's last day
-    room = np.floor(top)[:, :, None] - demand  # inf where there is no max level
+    demand = instance.demand[skus]
+    horizon = instance.horizon
+    # demand so far at the start of each day, the days past the horizon at its last week's
+    # mean, so that a window may run past it
+    tail = demand[:, :, -7:].mean(axis=2, keepdims=True) if horizon else demand[:, :, :0]
+    cum = np.concatenate([np.zeros(demand.shape[:2] + (1,)), np.cumsum(demand, axis=2)], axis=2)
+
+    def so_far(at: np.ndarray) -> np.ndarray:  # at: [block, L, P] fractional days
+        inside = np.minimum(at, horizon)
+        k = np.floor(inside).astype(np.int64)
+        frac = inside - k
+        lower = np.take_along_axis(cum, np.minimum(k, horizon), axis=2)
+        upper = np.take_along_axis(cum, np.minimum(k + 1, horizon), axis=2)
+        return lower + frac * (upper - lower) + np.maximum(at - horizon, 0) * tail
+
+    finite = np.where(capped, cover, 1.0)[:, :, None]
+    end = np.broadcast_to(
+        last_day[None, None, :].astype(float), (len(skus),) + cover.shape[1:] + (len(days),)
+    )
+    room = so_far(end + np.maximum(finite, 1.0)) - so_far(end + 1.0)
+    room = np.where(np.isfinite(cover)[:, :, None], np.floor(room + 1e-9), np.inf)
     return capped, np.maximum(room, there[:, :, last_day])
 
 
@@ -305,7 +326,7 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray, weekly: bool = False) -
         t[protected],
     )
     # above the max level at a location no supplier delivers the SKU to
-    capped, ceiling = max_level_ceiling(instance, skus, demand, days)
+    capped, ceiling = max_level_ceiling(instance, skus, days)
     if capped.any() and periods:
         below_max = np.where(
             capped[:, :, None], np.clip(ceiling - safety[:, :, None], 0, big), big
@@ -354,10 +375,7 @@ def build_arcs(instance: PlanInstance, skus: np.ndarray, weekly: bool = False) -
         head = node[kk, dest[None, :], joins[arrive][None, :]]
         cap = np.minimum(lanes["capacity"][ok], big).astype(np.int64)[None, :]
         line = instance.transfer_line_cost / np.maximum(instance.lot_size[skus][:, dest], 1.0)
-        # of two departures otherwise equal the later wins: stock stays upstream, where any
-        # destination can still have it, until it is needed (a thousandth a unit and day)
-        later = (horizon - leave) * POSTPONE_PER_DAY
-        cost = lanes["unit_cost"][ok][None, :] + line + later[None, :]
+        cost = lanes["unit_cost"][ok][None, :] + line
         add(tail, head, cap, cost, lanes["cost_per_unit"][ok][None, :], LANE, kk, j, leave)
 
     # supplier orders; a stock pool's from its node, which holds the pool's units

@@ -760,9 +760,7 @@ def flow_objective(instance: PlanInstance, solution: Solution) -> float:
     below = np.maximum(np.ceil(instance.safety_stock - 1e-9)[:, :, None] - solution.inventory, 0)
     total += float((below.sum(axis=(1, 2)) * penalty).sum())
     everyone = np.arange(len(instance.skus))
-    capped, ceiling = max_level_ceiling(
-        instance, everyone, integer_demand(instance.demand), np.arange(instance.horizon)
-    )
+    capped, ceiling = max_level_ceiling(instance, everyone, np.arange(instance.horizon))
     above = np.where(capped[:, :, None], np.maximum(solution.inventory - ceiling, 0), 0.0)
     total += float((above.sum(axis=(1, 2)) * penalty).sum())
     if solution.ship_qty.size:
@@ -885,10 +883,7 @@ def consolidate_transfers(
     stored = solution.inventory.sum(axis=0).astype(float)
     penalty = np.minimum(instance.safety_penalty, instance.shortage_cost / (instance.horizon + 1))
     _, ceiling = max_level_ceiling(
-        instance,
-        np.arange(len(instance.skus)),
-        integer_demand(instance.demand),
-        np.arange(instance.horizon),
+        instance, np.arange(len(instance.skus)), np.arange(instance.horizon)
     )
     load = np.zeros((len(instance.lanes), instance.horizon))
     np.add.at(load, (solution.ship_lane, solution.ship_day), solution.ship_qty)
