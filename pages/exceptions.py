@@ -376,8 +376,17 @@ with reported():
                 )(proposed.filter(pl.col("action_id") == i).row(0, named=True)),
                 key="exc_bulk",
             )
-            if st.button("Approve selected", key="exc_bulk_go", disabled=not chosen):
-                results = actions.approve_many(store, chosen, actor, settings=settings)
+            a, b = st.columns(2)
+            some = a.button("Approve selected", key="exc_bulk_go", disabled=not chosen)
+            every = b.button(
+                f"Approve all {proposed.height:,} shown",
+                key="exc_bulk_all",
+                icon=":material/done_all:",
+                help="every proposed action of the exceptions the filters above show",
+            )
+            if some or every:
+                ids = proposed["action_id"].to_list() if every else chosen
+                results = actions.approve_many(store, ids, actor, settings=settings)
                 keyed_table(
                     pl.DataFrame(results, schema=["action", "outcome"], orient="row"),
                     key="exc_bulk_results",

@@ -4,6 +4,9 @@ an approver approves drafted actions from the inbox, and the audit trail shows i
 
 from __future__ import annotations
 
+import json
+
+import polars as pl
 import pytest
 
 from control_tower import exceptions
@@ -222,3 +225,61 @@ def test_the_inbox_groups_the_decisions_left_to_people_and_approves_a_group_at_o
     assert actors == [APPROVER.name]
     viewer = run(_as(page("exceptions"), Actor("sun.viewer", "viewer")))
     assert not [b for b in viewer.button if str(b.key).startswith("exc_decide_all")]
+
+
+def test_an_approver_approves_every_drafted_action_the_filtered_inbox_shows_at_once(db):
+    """Filtered to one location, "approve all shown" approves every proposed action of the
+    exceptions shown, no more: each is approved by the approver or refused with its reason,
+    and the proposals of other locations' exceptions stay proposed."""
+    with Store(db) as store:
+        run_id = exceptions.run_exceptions(store, created_by=TESTER).run_id
+    items = store_query(
+        db,
+        "SELECT location, action_ids FROM exception_run_items WHERE run_id = ? "
+        "AND action_ids IS NOT NULL",
+        [run_id],
+    )
+    # the location whose exceptions have the fewest drafted actions: a short list to approve
+    counts = items.group_by("location").len().sort("len", "location")
+    location = counts["location"][0]
+    mine = sorted(
+        {
+            i
+            for t in items.filter(pl.col("location") == location)["action_ids"]
+            for i in json.loads(t)
+        }
+    )
+    at = run(_as(page("exceptions"), APPROVER))
+    at.multiselect(key="exc_locs").set_value([location])
+    run(at)
+    shown = store_query(
+        db,
+        "SELECT action_id FROM actions WHERE status = 'proposed' AND action_id IN "
+        "(SELECT unnest(?)) ORDER BY action_id",
+        [mine],
+    )["action_id"].to_list()
+    assert shown
+    at.button(key="exc_bulk_all").click()
+    run(at)
+    outcomes = table(at, "exc_bulk_results")
+    assert sorted(int(a) for a in outcomes["action"]) == shown
+    approved = [
+        int(a)
+        for a, o in zip(outcomes["action"], outcomes["outcome"], strict=True)
+        if o == "approved"
+    ]
+    assert approved
+    actors = store_query(
+        db,
+        "SELECT DISTINCT actor FROM action_events WHERE to_status = 'approved' "
+        "AND action_id IN (SELECT unnest(?))",
+        [approved],
+    )["actor"].to_list()
+    assert actors == [APPROVER.name]
+    others = store_query(
+        db,
+        "SELECT count(*) AS n FROM actions WHERE status = 'approved' AND proposed_by = ? "
+        "AND action_id NOT IN (SELECT unnest(?))",
+        [TESTER, shown],
+    )["n"][0]
+    assert others == 0
