@@ -431,7 +431,6 @@ def draft_expedites_in(
         return []
     grouped = (
         open_lines.with_columns(
-            late=pl.col("expected_date") <= as_of,
             one=pl.when(pl.col("expected_date") <= as_of)
             .then(pl.lit(""))
             .otherwise(pl.col("reference")),  # a line not late yet stays alone
