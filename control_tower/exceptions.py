@@ -965,9 +965,9 @@ def _remedy_effect(projection: tuple | None, action: dict, as_of: date) -> str:
     if out is None or short <= 0:
         return ""
     if not moves:
-        late = actions.chases(action)
+        chased = actions.chases(action)
         return (
-            f"; {late} {'is' if len(actions.expedite_targets(action)) == 1 else 'are'} late: "
+            f"; {chased} {'is' if len(actions.expedite_targets(action)) == 1 else 'are'} late: "
             "the projection already counts it tomorrow"
         )
     late = (action["arrival_date"] - out).days
