@@ -1,6 +1,7 @@
 """The agent's evaluation corpus: questions written the way managers ask, in English, Chinese
-and both mixed (``data/agent_eval/dev.toml``, tuned on; ``test.toml``, held out and scored only
-at the end). A question names its entities through placeholders ("how many {product_short} in
+and both mixed, by three authors apart (``data/agent_eval/train.toml``, what a classifier of
+intents learns from; ``dev.toml``, tuned on; ``test.toml``, held out and scored only at the
+end). A question names its entities through placeholders ("how many {product_short} in
 {city}?") and roles ("the product of the top stock-out"); :func:`realise` fills them from a
 store, so the same corpus runs on a demo built with any seed.
 
@@ -26,7 +27,7 @@ from control_tower import actions, exceptions, position, reference
 from control_tower.store import Store
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "agent_eval"
-PARTS = ("dev", "test")
+PARTS = ("train", "dev", "test")  # train: the intent classifier's; dev: tuned on; test: held out
 PLACEHOLDER = re.compile(r"\{([a-z_0-9]+)\}")
 # placeholder -> the role key whose entity fills it
 GROUP_OF = {
