@@ -119,6 +119,9 @@ def build_model(config: ProphetConfig, history_days: int, *, fast_io: bool = Tru
     return model
 
 
+FIT_TIMEOUT_S = 60.0  # one series fits in well under a second; Stan's optimizer can spin
+
+
 def prophet_forecast(
     start: date,
     y: np.ndarray,
@@ -128,10 +131,13 @@ def prophet_forecast(
     holidays: pd.DataFrame | None,
     *,
     fast_io: bool = True,
+    timeout_s: float = FIT_TIMEOUT_S,
 ) -> np.ndarray:
     """Fit on ``y[: origin + 1]`` (day 0 is ``start``) and return the mean forecast for the
     ``horizon`` days after the origin, never below zero. Holidays enter as 0/1 regressors,
-    one per holiday or festival phase, with the holidays prior scale."""
+    one per holiday or festival phase, with the holidays prior scale. A fit that takes
+    longer than ``timeout_s`` is stopped with ``TimeoutError`` (Stan's L-BFGS was seen to spin
+    for over 40 minutes on one series of a demo); the pipeline then keeps the baselines."""
     train = y[: origin + 1]
     ds = pd.date_range(pd.Timestamp(start), periods=len(train) + horizon, freq="D")
     model = build_model(config, len(train), fast_io=fast_io)
@@ -149,7 +155,7 @@ def prophet_forecast(
             )
         frame = pd.concat([frame, indicators], axis=1)
     history = frame.iloc[: len(train)].assign(y=train.astype(float))
-    model.fit(history)
+    model.fit(history, timeout=timeout_s)
     predicted = model.predict(frame.iloc[len(train) :])["yhat"].to_numpy()
     if not np.all(np.isfinite(predicted)):
         raise ValueError("Prophet returned a non-finite forecast")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pytest
 
 from control_tower.forecast.holidays import holiday_frame
 from control_tower.forecast.prophet_model import DEFAULT_PROPHET, PROPHET_GRID, prophet_forecast
@@ -41,3 +42,11 @@ def test_handing_stan_arrays_changes_nothing_in_the_fit():
         fast = prophet_forecast(START, y, 28, len(y) - 29, config, holidays)
         slow = prophet_forecast(START, y, 28, len(y) - 29, config, holidays, fast_io=False)
         np.testing.assert_array_equal(fast, slow)
+
+
+def test_a_fit_that_runs_past_its_time_limit_is_stopped():
+    """Stan's optimizer once spun for 40 minutes on one series: a fit is stopped at its time
+    limit with TimeoutError (the pipeline catches it and keeps the baselines)."""
+    y = draw("seasonal", np.random.default_rng(7), 400, START).astype(float)
+    with pytest.raises(TimeoutError):
+        prophet_forecast(START, y, 14, len(y) - 1, PROPHET_GRID[0], None, timeout_s=1e-3)
