@@ -138,6 +138,14 @@ class OptimizerSettings(BaseModel):
     transfer_every_days: int = Field(
         1, ge=1, le=28, description="lanes between our locations depart every this many days"
     )
+    fill_to_max_level: bool = Field(
+        False,
+        description="transfers bring a location no supplier delivers to up to its max level "
+        "(held in days of the demand expected then) and no further: stock the plan sends above "
+        "it costs the safety-stock penalty. Fewer, steadier lines within the approval policy's "
+        "max-level limit; off by default, as it cost fill on a held-out period (seed 3, the "
+        "8 weeks before the last 8: 98.25% against 98.63%)",
+    )
     fine_days: int = Field(
         14,
         ge=0,

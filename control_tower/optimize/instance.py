@@ -489,7 +489,7 @@ def build_instance(
         )
         safety[i, j] = periodic.safety_stock
         lot[i, j] = max(p.eoq, 1.0)
-        if p.inputs.daily_demand > 0:
+        if opt.fill_to_max_level and p.inputs.daily_demand > 0:
             cover[i, j] = p.max_level / p.inputs.daily_demand
 
     holding = np.outer(unit_cost * policy_settings.holding_rate / 365.0, np.ones(n_loc))

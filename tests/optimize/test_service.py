@@ -201,3 +201,23 @@ def test_the_status_says_how_close_to_the_bound_the_plan_is():
     assert status_text({"status": "infeasible", "message": "A holds at most 5"}).endswith(
         "A holds at most 5"
     )
+
+
+def test_filling_to_the_max_level_is_a_setting_off_by_default(demo):
+    """Off: no location's stock is held to its max level. On: every stocking location a
+    policy covers holds its max level in days of demand (the level over the policy's daily
+    demand), and the plan keeps a regional DC's stock from what it sends within it."""
+    import numpy as np
+
+    from control_tower.optimize.network import max_level_ceiling
+
+    off = build_instance(demo, SETTINGS)
+    assert np.isinf(off.max_cover_days).all()
+    on_settings = SETTINGS.model_copy(deep=True)
+    on_settings.optimizer.fill_to_max_level = True
+    on = build_instance(demo, on_settings)
+    covered = np.isfinite(on.max_cover_days)
+    assert covered.any() and (on.max_cover_days[covered] > 0).all()
+    capped, _ceiling = max_level_ceiling(on, np.arange(len(on.skus)), np.arange(on.horizon))
+    regional = [j for j, k in enumerate(on.location_kinds) if k == "regional_dc"]
+    assert capped[:, regional].any()
