@@ -216,13 +216,7 @@ def test_the_inbox_groups_the_decisions_left_to_people_and_approves_a_group_at_o
     pairs = zip(outcomes["action"], outcomes["outcome"], strict=True)
     approved = [int(a) for a, o in pairs if o == "approved"]
     assert approved  # a refusal says why, row by row; the others are approved
-    actors = store_query(
-        db,
-        "SELECT DISTINCT actor FROM action_events WHERE to_status = 'approved' "
-        "AND action_id IN (SELECT unnest(?))",
-        [approved],
-    )["actor"].to_list()
-    assert actors == [APPROVER.name]
+    assert _approvers(db, approved) == [APPROVER.name]
     viewer = run(_as(page("exceptions"), Actor("sun.viewer", "viewer")))
     assert not [b for b in viewer.button if str(b.key).startswith("exc_decide_all")]
 
@@ -269,13 +263,7 @@ def test_an_approver_approves_every_drafted_action_the_filtered_inbox_shows_at_o
         if o == "approved"
     ]
     assert approved
-    actors = store_query(
-        db,
-        "SELECT DISTINCT actor FROM action_events WHERE to_status = 'approved' "
-        "AND action_id IN (SELECT unnest(?))",
-        [approved],
-    )["actor"].to_list()
-    assert actors == [APPROVER.name]
+    assert _approvers(db, approved) == [APPROVER.name]
     others = store_query(
         db,
         "SELECT count(*) AS n FROM actions WHERE status = 'approved' AND proposed_by = ? "
@@ -283,3 +271,13 @@ def test_an_approver_approves_every_drafted_action_the_filtered_inbox_shows_at_o
         [TESTER, shown],
     )["n"][0]
     assert others == 0
+
+
+def _approvers(db, ids: list[int]) -> list[str]:
+    """Who approved the actions ``ids``, per the audit trail."""
+    return store_query(
+        db,
+        "SELECT DISTINCT actor FROM action_events WHERE to_status = 'approved' "
+        "AND action_id IN (SELECT unnest(?))",
+        [ids],
+    )["actor"].to_list()
