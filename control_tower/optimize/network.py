@@ -189,6 +189,8 @@ def max_level_ceiling(
             supplied[i, instance.supply[o].destination] = True
     cover = instance.max_cover_days[skus]
     capped = ~supplied & np.isfinite(cover)
+    if not np.isfinite(cover).any():  # the setting is off: nothing to hold to a max level
+        return capped, np.full((len(skus), len(instance.locations), len(days)), np.inf)
     there = np.rint(instance.on_hand[skus])[:, :, None] + np.cumsum(
         np.rint(instance.arrivals[skus]), axis=2
     )
