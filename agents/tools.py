@@ -19,12 +19,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from control_tower import actions, exceptions, policies, position
+from control_tower import (
+    actions,
+    exceptions,
+    explain,
+    insights,
+    kpis,
+    optimize,
+    policies,
+    position,
+    vmi,
+)
 from control_tower.actions import Actor
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
@@ -173,21 +183,11 @@ class DraftArgs(SkuArgs):
 
 # -- helpers ---------------------------------------------------------------------------------------
 def _known_sku(store: Store, sku: str) -> dict:
-    rows = store.query(
-        "SELECT sku, name, category, unit_cost::DOUBLE AS unit_cost, price::DOUBLE AS price "
-        "FROM products WHERE sku = ?",
-        [sku],
-    )
-    if rows.height == 0:
-        raise NotFoundError(f"no product with SKU {sku!r}")
-    return rows.row(0, named=True)
+    return insights.product(store, sku)
 
 
 def _known_location(store: Store, code: str) -> dict:
-    rows = store.query("SELECT code, name, kind FROM locations WHERE code = ?", [code])
-    if rows.height == 0:
-        raise NotFoundError(f"no location {code!r}")
-    return rows.row(0, named=True)
+    return insights.location(store, code)
 
 
 def _as_of(ctx: ToolContext) -> date:
@@ -279,7 +279,7 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
         items = items.filter(pl.col("reference") == args.reference)
     if args.category:
         wanted = _category(store, args.category)
-        skus = [s for (s,) in store.rows("SELECT sku FROM products WHERE category = ?", [wanted])]
+        skus = insights.products(store).filter(pl.col("category") == wanted)["sku"].to_list()
         items = items.filter(pl.col("sku").is_in(skus))
     if args.within_days is not None:
         last = as_of + timedelta(days=args.within_days)
@@ -314,12 +314,7 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
 
 
 def _category(store: Store, text: str) -> str:
-    names = [c for (c,) in store.rows("SELECT DISTINCT category FROM products") if c]
-    lowered = text.casefold()
-    for name in names:
-        if lowered == name.casefold() or lowered in name.casefold():
-            return name
-    raise NotFoundError(f"no category {text!r}; categories are {', '.join(sorted(names))}")
+    return insights.category(store, text)
 
 
 def get_forecast(ctx: ToolContext, args: ForecastArgs) -> ToolResult:
@@ -606,8 +601,8 @@ def _score(query: str, sku: str, name: str) -> float:
 
 def search_products(ctx: ToolContext, args: SearchArgs) -> ToolResult:
     """Products by SKU or name, fuzzy, in English or Chinese: the best matches."""
-    products = ctx.store.rows(
-        "SELECT sku, name, category, unit_cost::DOUBLE, price::DOUBLE FROM products"
+    products = (
+        insights.products(ctx.store).select("sku", "name", "category", "unit_cost", "price").rows()
     )
     scored = sorted(
         (
@@ -746,6 +741,1267 @@ def draft_transfer(ctx: ToolContext, args: DraftArgs) -> ToolResult:
     return _result("draft_transfer", args, facts, _jsonable([made]), ["actions"])
 
 
+# -- coverage: KPIs, rankings, transfers and orders, VMI and money, filters --------------------
+# Every figure below comes from a core service (control_tower.insights and the services it
+# names); the tools only validate, pick the rows asked for and phrase them. Each list says
+# how many rows there are in all ("total") beside the rows shown.
+Metric = Literal[
+    "fill_rate",
+    "turnover",
+    "inventory_value",
+    "health_index",
+    "on_time_rate",
+    "forecast_bias",
+    "stockout_days",
+    "days_of_inventory",
+    "dead_stock_value",
+]
+PeriodName = Literal["this_week", "this_month", "last_month", "last_30_days", "current"]
+Measure = Literal[
+    "stockouts",
+    "units_short",
+    "sales_at_risk",
+    "below_safety",
+    "excess_value",
+    "excess_units",
+    "dead_stock_value",
+    "dead_stock_units",
+    "stock_value",
+    "stock_units",
+    "fill_rate",
+    "stockout_days",
+    "turnover",
+    "forecast_bias",
+    "health_index",
+    "late_lines",
+    "late_value",
+    "on_time_rate",
+    "lead_time",
+    "lead_time_spread",
+    "on_hand",
+    "days_of_cover",
+]
+Group = Literal["location", "region", "category", "supplier", "product"]
+Order = Literal["best", "worst", "highest", "lowest"]
+LocationKind = Literal["central_dc", "regional_dc", "store", "vmi"]
+SHARES = ("fill_rate", "on_time_rate", "forecast_bias")  # shown as percentages
+
+
+class ScopeArgs(_Args):
+    location: str | None = Field(None, pattern=CODE, description="a location code")
+    region: str | None = Field(None, max_length=80, description="a region, e.g. North China")
+    category: str | None = Field(None, max_length=80, description="a product category")
+    supplier: str | None = Field(None, pattern=CODE, description="a supplier code")
+
+
+class KpiArgs(ScopeArgs):
+    metric: Metric
+    period: PeriodName = "current"
+
+
+class RankArgs(ScopeArgs):
+    measure: Measure
+    by: Group = "location"
+    top_n: int = Field(10, ge=1, le=50)
+    order: Order = Field("worst", description="best/worst by the measure's direction")
+    period: PeriodName = "current"
+    sku: str | None = Field(None, pattern=CODE, description="one product (needed for on_hand)")
+    within_days: int | None = Field(None, ge=0, le=182, description="stock-outs due within")
+    location_kind: LocationKind | None = None
+
+
+class CompareArgs(_Args):
+    measure: Measure
+    entities: list[str] = Field(..., min_length=2, max_length=5, description="codes or names")
+    by: Group | None = Field(None, description="what the entities are (found when left out)")
+    period: PeriodName = "current"
+    sku: str | None = Field(None, pattern=CODE)
+    within_days: int | None = Field(None, ge=0, le=182)
+
+
+class TransfersArgs(_Args):
+    sku: str | None = Field(None, pattern=CODE)
+    to_location: str | None = Field(None, pattern=CODE, description="destination")
+    from_location: str | None = Field(None, pattern=CODE, description="source")
+    top: int = Field(10, ge=1, le=50)
+
+
+class TransferCostArgs(_Args):
+    from_location: str = Field(..., pattern=CODE)
+    to_location: str = Field(..., pattern=CODE)
+    sku: str | None = Field(None, pattern=CODE)
+    quantity: int | None = Field(None, gt=0, le=10_000_000)
+
+
+class PlanWhyArgs(_Args):
+    sku: str | None = Field(None, pattern=CODE)
+    from_location: str | None = Field(
+        None, pattern=CODE, description="the source: a location or supplier code"
+    )
+    to_location: str | None = Field(None, pattern=CODE)
+    action_id: int | None = Field(None, ge=1)
+    top: int = Field(5, ge=1, le=20)
+
+
+class OrdersArgs(_Args):
+    sku: str | None = Field(None, pattern=CODE)
+    supplier: str | None = Field(None, pattern=CODE)
+    location: str | None = Field(None, pattern=CODE, description="where it is delivered")
+    top: int = Field(10, ge=1, le=50)
+
+
+class ConsignedArgs(_Args):
+    location: str | None = Field(None, pattern=CODE, description="the VMI site")
+    supplier: str | None = Field(None, pattern=CODE)
+    sku: str | None = Field(None, pattern=CODE)
+    top: int = Field(20, ge=1, le=50)
+
+
+class OwedArgs(_Args):
+    supplier: str = Field(..., pattern=CODE)
+    period: Literal["unsettled", "this_week", "this_month", "last_month", "last_30_days"] = (
+        "unsettled"
+    )
+    sku: str | None = Field(None, pattern=CODE)
+    top: int = Field(10, ge=1, le=50)
+
+
+class SettlementArgs(_Args):
+    supplier: str | None = Field(None, pattern=CODE)
+    period: Literal["latest", "last_month", "all"] = "latest"
+    top: int = Field(10, ge=1, le=50)
+
+
+class LateArgs(_Args):
+    supplier: str | None = Field(None, pattern=CODE)
+    location: str | None = Field(None, pattern=CODE, description="either end")
+    sku: str | None = Field(None, pattern=CODE)
+    category: str | None = Field(None, max_length=80)
+    kind: Literal["purchase_order", "transfer"] | None = None
+    top: int = Field(10, ge=1, le=50)
+
+
+class ExcessDeadArgs(_Args):
+    kind: Literal["excess", "dead", "both"] = "both"
+    location: str | None = Field(None, pattern=CODE)
+    region: str | None = Field(None, max_length=80)
+    category: str | None = Field(None, max_length=80)
+    measure: Literal["value", "units"] = "value"
+    min_value: float | None = Field(None, ge=0, description="only rows worth at least this")
+    min_days_without_outbound: int | None = Field(
+        None, ge=1, le=3650, description="stock not moved for N days (instead of the dead rule)"
+    )
+    top: int = Field(10, ge=1, le=50)
+
+
+class SupplierPerfArgs(_Args):
+    supplier: str | None = Field(None, pattern=CODE)
+    measure: Literal["on_time_rate", "lead_time", "lead_time_spread"] = "on_time_rate"
+    order: Literal["best", "worst"] = "worst"
+
+
+class ActionStatusArgs(_Args):
+    action_id: int | None = Field(None, ge=1, description="one action; else a list by status")
+    status: Literal["proposed", "approved", "rejected", "posted", "closed", "superseded"] = (
+        "proposed"
+    )
+    kind: Literal["transfer", "purchase_order", "expedite", "request_allocation"] | None = None
+    top: int = Field(10, ge=1, le=50)
+
+
+def _refuse(error: NotFoundError) -> ToolError:
+    return ToolError(str(error))
+
+
+def _checked(
+    store: Store,
+    *,
+    sku: str | None = None,
+    locations: tuple[str | None, ...] = (),
+    supplier: str | None = None,
+    category: str | None = None,
+    region: str | None = None,
+) -> tuple[str | None, str | None]:
+    """Check the entities a call names (ToolError with what is unknown); the category and
+    region as the store spells them."""
+    try:
+        if sku:
+            insights.product(store, sku)
+        for code in filter(None, locations):
+            insights.location(store, code)
+        if supplier:
+            insights.supplier(store, supplier)
+        return (
+            insights.category(store, category) if category else None,
+            insights.region(store, region) if region else None,
+        )
+    except NotFoundError as exc:
+        raise _refuse(exc) from exc
+
+
+def _scope(store: Store, args: ScopeArgs) -> insights.Scope:
+    named = [k for k in ("location", "region", "category", "supplier") if getattr(args, k)]
+    if len(named) > 1:
+        raise ToolError(f"narrow to one of location, region, category or supplier, not {named}")
+    category, region = _checked(
+        store,
+        locations=(args.location,),
+        supplier=args.supplier,
+        category=args.category,
+        region=args.region,
+    )
+    return insights.Scope(args.location, region, category, args.supplier)
+
+
+def _figure(measure: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if measure in SHARES:
+        return f"{value * 100:.1f}%"
+    if measure in ("health_index", "turnover", "lead_time", "lead_time_spread", "days_of_cover"):
+        return _num(value, 1)
+    if measure == "days_of_inventory":
+        return _num(value, 1) + " days"
+    return _num(value, 2 if measure.endswith("value") or measure == "sales_at_risk" else 0)
+
+
+def _insight(call: Callable[[], Any]) -> Any:
+    """Run a core read, turning 'cannot answer that' into a refusal with the reason."""
+    try:
+        return call()
+    except insights.InsightError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def kpi(ctx: ToolContext, args: KpiArgs) -> ToolResult:
+    """A KPI (fill rate, turnover, days of inventory, inventory value, health index, dead
+    stock value, stock-out days, supplier on-time rate, forecast bias) over a period (this
+    week, this month to date, last month, the last 30 days, now) against the period before of
+    the same length, for the network or a location, region, category or supplier."""
+    scope = _scope(ctx.store, args)
+    found = _insight(
+        lambda: insights.kpi(
+            ctx.store, args.metric, args.period, scope=scope, settings=ctx.settings
+        )
+    )
+    p = found["period"]
+    where = f" at {scope.value}" if scope.value else " (network)"
+    label = args.metric.replace("_", " ")
+    now, before = p["current"], p["previous"]
+    facts = [
+        f"{label}{where}, {args.period.replace('_', ' ')} ({now['start']} to {now['end']}): "
+        f"{_figure(args.metric, found['value'])}; previous period ({before['start']} to "
+        f"{before['end']}): {_figure(args.metric, found['previous'])}.",
+        f"Period: {p['definition']}; the data's today is {p['today']}.",
+    ]
+    parts = found["parts"]
+    if "served" in parts:
+        facts.append(
+            f"{label}{where}: {_num(parts['served'])} of {_num(parts['demand'])} units of "
+            "demand served from stock."
+        )
+    if found.get("backtest_bias") is not None:
+        facts.append(
+            f"No forecast made before those days covers them; the latest forecast run "
+            f"({found['backtest_run']}) has a backtest bias of "
+            f"{found['backtest_bias'] * 100:+.1f}%."
+        )
+    return _result(
+        "kpi", args, facts, _jsonable([found])[0], ["core KPIs (control_tower.insights)"]
+    )
+
+
+def _rank_table(ctx: ToolContext, args: RankArgs | CompareArgs, by: str, scope) -> tuple:
+    frame, info = _insight(
+        lambda: insights.measure_by(
+            ctx.store,
+            args.measure,
+            by,
+            sku=args.sku,
+            scope=scope,
+            within_days=args.within_days,
+            period_name=args.period,
+            settings=ctx.settings,
+        )
+    )
+    return frame, info
+
+
+def rank(ctx: ToolContext, args: RankArgs) -> ToolResult:
+    """Locations, regions, categories, suppliers or products ranked on a measure (upcoming
+    stock-outs, units short, sales at risk, below safety stock, excess or dead stock value,
+    stock value, fill rate, turnover, forecast bias, health index, late lines, on-time rate,
+    lead time, on hand of one SKU): the top N best or worst, with how many there are."""
+    scope = _scope(ctx.store, args)
+    _checked(ctx.store, sku=args.sku)
+    frame, info = _rank_table(ctx, args, args.by, scope)
+    if args.location_kind and "kind" in frame.columns:
+        frame = frame.filter(pl.col("kind") == args.location_kind)
+    frame = insights.ranked(frame, info["better"], args.order)
+    total = frame.height
+    shown = frame.head(args.top_n)
+    what = args.measure.replace("_", " ")
+    facts = [
+        f"{total} {args.by}s ranked on {what} ({args.order} first"
+        + (f", {args.location_kind.replace('_', ' ')}s only" if args.location_kind else "")
+        + (f", SKU {args.sku}" if args.sku else "")
+        + (f", within {args.within_days} days" if args.within_days is not None else "")
+        + f"); the top {shown.height}:"
+    ]
+    for i, r in enumerate(shown.iter_rows(named=True), start=1):
+        facts.append(f"{i}. {r['key']}: {_figure(args.measure, r['value'])}")
+    if "period" in info:
+        p = info["period"]
+        facts.append(f"Over {p['current']['start']} to {p['current']['end']} ({p['name']}).")
+    facts.append(f"{what}: {info.get('definition', '')} ({info.get('source', '')}).")
+    data = {**info, "order": args.order, "total": total, "shown": shown.height}
+    data["rows"] = shown.to_dicts()
+    return _result("rank", args, facts, _jsonable([data])[0], [info.get("source", "core")])
+
+
+def _entity_group(store: Store, text: str) -> tuple[str, str]:
+    """(group, key) of a named entity: a location or supplier code, a SKU, a region or a
+    category."""
+    for group, check in (
+        ("location", insights.location),
+        ("supplier", insights.supplier),
+        ("product", insights.product),
+    ):
+        try:
+            check(store, text)
+            return group, text
+        except NotFoundError:
+            pass
+    for group, match in (("region", insights.region), ("category", insights.category)):
+        try:
+            return group, match(store, text)
+        except NotFoundError:
+            pass
+    raise ToolError(f"{text!r} is no location, supplier, SKU, region or category")
+
+
+def compare(ctx: ToolContext, args: CompareArgs) -> ToolResult:
+    """Two (or a few) named locations, suppliers, regions, categories or products side by
+    side on one measure (the rank tool's figures), with which is better and by how much."""
+    store = ctx.store
+    _checked(store, sku=args.sku)
+    found = [_entity_group(store, e) for e in args.entities]
+    groups = {g for g, _ in found}
+    by = args.by or (groups.pop() if len(groups) == 1 else None)
+    if by is None or any(g != by for g, _ in found):
+        raise ToolError(f"compare entities of one kind; got {sorted({g for g, _ in found})}")
+    frame, info = _rank_table(ctx, args, by, insights.Scope())
+    keys = [k for _, k in found]
+    rows = []
+    for key in keys:
+        hit = frame.filter(pl.col("key") == key)
+        rows.append(hit.row(0, named=True) if hit.height else {"key": key, "value": None})
+    valued = [r for r in rows if r["value"] is not None]
+    ordered = (
+        insights.ranked(
+            pl.DataFrame(valued).select("key", "value") if valued else pl.DataFrame(),
+            info["better"],
+            "best",
+        )
+        if valued
+        else None
+    )
+    leader = ordered["key"][0] if ordered is not None and ordered.height else None
+    what = args.measure.replace("_", " ")
+    facts = [
+        f"{what}: "
+        + "; ".join(f"{r['key']} {_figure(args.measure, r['value'])}" for r in rows)
+        + (f" ({args.sku})" if args.sku else "")
+        + "."
+    ]
+    if leader is not None and len(valued) == 2:
+        a, b = valued
+        gap = abs(a["value"] - b["value"])
+        if gap < 1e-9:
+            facts.append(f"{a['key']} and {b['key']} are level on {what}.")
+            leader = None
+        else:
+            shown_gap = (
+                f"{gap * 100:.1f} percentage points"
+                if args.measure in SHARES
+                else _figure(args.measure, gap)
+            )
+            facts.append(
+                f"Better on {what} ({info['better']} is better): {leader}, by {shown_gap}."
+            )
+    if "period" in info:
+        p = info["period"]
+        facts.append(f"Over {p['current']['start']} to {p['current']['end']} ({p['name']}).")
+    data = {**info, "rows": rows, "better_entity": leader}
+    return _result("compare", args, facts, _jsonable([data])[0], [info.get("source", "core")])
+
+
+# -- transfers and orders ---------------------------------------------------------------------
+def _plan_rows(store: Store, kind: str) -> tuple[pl.DataFrame, dict | None]:
+    """The latest base plan's lines of one kind ('transfer' | 'order') with the action
+    drafted from each (action_id, status; null when the line stays planned), and the run."""
+    try:
+        run = optimize.get_plan_run(store)
+    except NotFoundError:
+        return pl.DataFrame(), None
+    lines = optimize.load_plan_lines(store, run["run_id"]).filter(pl.col("kind") == kind)
+    drafted = (
+        actions.list_actions(store)
+        .filter(pl.col("plan_run") == run["run_id"])
+        .select(pl.col("plan_line").alias("line_no"), "action_id", pl.col("status"))
+    )
+    lines = lines.join(drafted, on="line_no", how="left")
+    return lines, run
+
+
+def _live_actions(store: Store, kind: str, run_id: int | None) -> pl.DataFrame:
+    """Live (proposed or approved) actions of a kind not drafted from the latest plan."""
+    frame = actions.list_actions(store, statuses=["proposed", "approved"]).filter(
+        pl.col("kind") == kind
+    )
+    if run_id is not None:
+        frame = frame.filter(pl.col("plan_run").is_null() | (pl.col("plan_run") != run_id))
+    return frame
+
+
+LINE_KEYS = (
+    "action_id",
+    "status",
+    "sku",
+    "from_location",
+    "to_location",
+    "supplier",
+    "quantity",
+    "ship_date",
+    "arrival_date",
+    "unit_price",
+    "cost",
+    "value",
+    "release_now",
+    "source_kind",
+    "reason",
+)
+
+
+def _line_rows(lines: pl.DataFrame, others: pl.DataFrame, run: dict | None) -> list[dict]:
+    rows = []
+    for r in lines.iter_rows(named=True):
+        rows.append({k: r.get(k) for k in LINE_KEYS} | {"origin": f"plan run {run['run_id']}"})
+        if rows[-1]["status"] is None:
+            rows[-1]["status"] = "planned"
+    for r in others.iter_rows(named=True):
+        rows.append(
+            {k: r.get(k) for k in LINE_KEYS}
+            | {
+                "origin": f"plan run {r['plan_run']}" if r["plan_run"] else "drafted by a person",
+                "reason": r["explanation"],
+            }
+        )
+    return sorted(rows, key=lambda r: (r["ship_date"], -r["quantity"], r["sku"]))
+
+
+def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
+    """The transfers suggested for a SKU and/or into or out of a location: the latest plan's
+    transfer lines (with the action number of those released as proposals) and any other
+    live transfer proposals, with dates, quantities and transport cost a unit; and the
+    lateral opportunities (one location short while another holds excess)."""
+    store = ctx.store
+    _checked(store, sku=args.sku, locations=(args.to_location, args.from_location))
+    lines, run = _plan_rows(store, "transfer")
+    run_id = run["run_id"] if run else None
+    others = _live_actions(store, "transfer", run_id)
+
+    def narrow(frame: pl.DataFrame) -> pl.DataFrame:
+        if frame.height == 0:
+            return frame
+        if args.sku:
+            frame = frame.filter(pl.col("sku") == args.sku)
+        if args.to_location:
+            frame = frame.filter(pl.col("to_location") == args.to_location)
+        if args.from_location:
+            frame = frame.filter(pl.col("from_location") == args.from_location)
+        return frame
+
+    rows = _line_rows(narrow(lines), narrow(others), run)
+    shown = rows[: args.top]
+    chances = kpis.imbalances(store, top=1000, settings=ctx.settings.position)
+    if args.sku:
+        chances = chances.filter(pl.col("sku") == args.sku)
+    if args.to_location:
+        chances = chances.filter(pl.col("short_location") == args.to_location)
+    if args.from_location:
+        chances = chances.filter(pl.col("excess_location") == args.from_location)
+    scope = " ".join(
+        filter(
+            None,
+            [
+                f"of {args.sku}" if args.sku else "",
+                f"from {args.from_location}" if args.from_location else "",
+                f"into {args.to_location}" if args.to_location else "",
+            ],
+        )
+    )
+    plan_text = f"plan run {run_id} as of {run['as_of']}" if run else "no plan run yet"
+    facts = [f"{len(rows)} suggested transfers {scope} ({plan_text}); {len(shown)} shown:"]
+    for r in shown:
+        number = f"#{r['action_id']} ({r['status']})" if r["action_id"] else r["status"]
+        facts.append(
+            f"{number}: {_num(r['quantity'])} {r['sku']} from {r['from_location']} to "
+            f"{r['to_location']}, leaving {r['ship_date']}, arriving {r['arrival_date']}"
+            + (
+                f", transport {_num(r['unit_price'], 3)} a unit, cost {_num(r['cost'], 2)}"
+                if r["unit_price"] is not None
+                else ""
+            )
+            + "."
+        )
+    if chances.height:
+        facts.append(
+            f"{chances.height} lateral opportunities (short at one location, excess at another)"
+            + (
+                f"; largest: {_num(chances['movable_units'][0])} {chances['sku'][0]} from "
+                f"{chances['excess_location'][0]} to {chances['short_location'][0]}."
+            )
+        )
+    data = {
+        "plan_run": run_id,
+        "plan_as_of": run["as_of"] if run else None,
+        "total": len(rows),
+        "shown": len(shown),
+        "rows": shown,
+        "opportunities": {"total": chances.height, "rows": chances.head(args.top).to_dicts()},
+    }
+    return _result(
+        "suggested_transfers",
+        args,
+        facts,
+        _jsonable([data])[0],
+        [plan_text, "actions", "imbalances"],
+    )
+
+
+def transfer_cost(ctx: ToolContext, args: TransferCostArgs) -> ToolResult:
+    """What moving stock from one location to another costs: the lane's transit days, cost a
+    unit and fixed cost a truck, and for a quantity (given, or the plan's for the SKU) the
+    total as an action's explanation counts it (transport + fixed cost a truck + handling);
+    with the plan's own lines on that lane."""
+    store = ctx.store
+    _checked(store, sku=args.sku, locations=(args.from_location, args.to_location))
+    found = insights.lane(store, args.from_location, args.to_location)
+    if found is None:
+        into = insights.lanes(store, destination=args.to_location)
+        sources = ", ".join(into["from_location"].to_list()) or "none"
+        raise ToolError(
+            f"no lane from {args.from_location} to {args.to_location}; lanes into "
+            f"{args.to_location} come from {sources}"
+        )
+    lines, run = _plan_rows(store, "transfer")
+    planned = []
+    if lines.height:
+        on_lane = lines.filter(
+            (pl.col("from_location") == args.from_location)
+            & (pl.col("to_location") == args.to_location)
+        )
+        if args.sku:
+            on_lane = on_lane.filter(pl.col("sku") == args.sku)
+        planned = _line_rows(on_lane, pl.DataFrame(), run)
+    quantity = args.quantity
+    basis = "as asked"
+    if quantity is None and args.sku and planned:
+        quantity, basis = int(planned[0]["quantity"]), "the plan's quantity"
+    today = position.resolve_as_of(store, None)
+    arrival = today + timedelta(days=1 + int(found["transit_days"]))
+    cost = insights.move_cost(found, quantity, ctx.settings) if quantity else None
+    facts = [
+        f"Lane {args.from_location} -> {args.to_location}: {found['transit_days']} days in transit, "
+        f"{_num(found['cost_per_unit'], 3)} a unit, fixed cost {_num(found['fixed_cost'], 2)} a "
+        "truck"
+        + (f" of {_num(found['capacity'])} units" if found["capacity"] else "")
+        + f"; shipped tomorrow it arrives {arrival}."
+    ]
+    if cost:
+        parts = "; ".join(
+            f"{p['label']} {p['working']} = {_num(p['amount'], 2)}".replace("  ", " ")
+            for p in cost["parts"]
+        )
+        facts.append(
+            f"Moving {_num(quantity)} units{' of ' + args.sku if args.sku else ''} ({basis}) costs "
+            f"{_num(cost['total'], 2)} ({parts}), {_num(cost['per_unit_all_in'], 2)} a unit all in."
+        )
+    for r in planned[:5]:
+        facts.append(
+            f"Planned: {_num(r['quantity'])} {r['sku']} leaving {r['ship_date']}"
+            + (f" (action #{r['action_id']})" if r["action_id"] else "")
+            + f", its cost in the plan {_num(r['cost'], 2)}."
+        )
+    data = {
+        "lane": found,
+        "arrival_if_shipped_tomorrow": arrival,
+        "quantity": quantity,
+        "quantity_basis": basis if quantity else None,
+        "cost": cost,
+        "planned": {"total": len(planned), "rows": planned[:10]},
+    }
+    return _result("transfer_cost", args, facts, _jsonable([data])[0], ["lanes", "plan lines"])
+
+
+def _why_rows(ctx: ToolContext, action_rows: list[dict], plan_rows: list[dict]) -> list[dict]:
+    out = []
+    for a in action_rows:
+        record = explain.explanation_of(ctx.store, a["action_id"])
+        row = {k: a.get(k) for k in LINE_KEYS if k in a} | {
+            "kind": a["kind"],
+            "status": a["status"],
+            "describe": actions.describe(a),
+        }
+        if record is not None:
+            row |= {
+                "why": record.why(),
+                "lines": [{"label": lab, "text": text} for lab, text in record.lines()],
+                "total_cost": record.total_cost,
+                "cost_parts": record.cost_rows(),
+                "alternatives": record.alternative_rows(),
+                "if_nothing_done": record.if_nothing_done(),
+                "with_it": record.with_action(),
+            }
+        else:
+            row |= {"why": a.get("explanation"), "lines": [], "alternatives": []}
+        out.append(row)
+    for r in plan_rows:
+        alternatives = json.loads(r["alternatives"]) if r.get("alternatives") else []
+        out.append(
+            {k: r.get(k) for k in LINE_KEYS}
+            | {
+                "kind": r["kind"],
+                "status": "planned",
+                "why": r["reason"],
+                "lines": [],
+                "total_cost": r["cost"],
+                "alternatives": alternatives,
+            }
+        )
+    return out
+
+
+def plan_why(ctx: ToolContext, args: PlanWhyArgs) -> ToolResult:
+    """Why the plan suggests a transfer or an order (by action number, or by SKU, source and
+    destination): the need it serves, what happens without it, its cost in parts and the
+    other sources the plan compared, from the action's explanation (the plan line's reason
+    for a line not yet released)."""
+    store = ctx.store
+    if args.action_id is None and not args.sku:
+        raise ToolError("say which action (its number) or which SKU the plan moves")
+    _checked(store, sku=args.sku, locations=(args.to_location,))
+    source = args.from_location
+    if source:
+        try:
+            insights.location(store, source)
+        except NotFoundError:
+            _checked(store, supplier=source)
+    if args.action_id is not None:
+        action_rows = [actions.get_action(store, args.action_id)]
+        plan_rows: list[dict] = []
+    else:
+        frame = actions.list_actions(store, sku=args.sku).filter(
+            pl.col("kind").is_in(["transfer", "purchase_order"])
+        )
+        if args.to_location:
+            frame = frame.filter(pl.col("to_location") == args.to_location)
+        if source:
+            frame = frame.filter(
+                (pl.col("from_location") == source) | (pl.col("supplier") == source)
+            )
+        live = frame.filter(pl.col("status").is_in(["proposed", "approved"]))
+        frame = live if live.height else frame
+        action_rows = frame.head(args.top).to_dicts()
+        plan_rows = []
+        for kind in ("transfer", "order"):
+            lines, _run = _plan_rows(store, kind)
+            if lines.height == 0:
+                continue
+            lines = lines.filter((pl.col("sku") == args.sku) & pl.col("action_id").is_null())
+            if args.to_location:
+                lines = lines.filter(pl.col("to_location") == args.to_location)
+            if source:
+                lines = lines.filter(
+                    (pl.col("from_location") == source) | (pl.col("supplier") == source)
+                )
+            plan_rows += lines.to_dicts()
+        total = frame.height + len(plan_rows)
+    rows = _why_rows(ctx, action_rows, plan_rows[: max(args.top - len(action_rows), 0)])
+    total = len(rows) if args.action_id is not None else total
+    facts = []
+    if not rows:
+        facts.append(
+            "No action or plan line matches"
+            + (f" {args.sku}" if args.sku else "")
+            + (f" from {source}" if source else "")
+            + (f" to {args.to_location}" if args.to_location else "")
+            + "."
+        )
+    for r in rows:
+        head = f"#{r['action_id']} ({r['status']})" if r.get("action_id") else "planned line"
+        facts.append(
+            f"{head}: {r.get('describe') or (_num(r['quantity']) + ' ' + r['sku'] + ' to ' + r['to_location'])}."
+        )
+        for line in r["lines"] or ([{"label": "Why", "text": r["why"]}] if r["why"] else []):
+            facts.append(f"{head} {line['label']}: {line['text']}")
+    data = {"total": total, "shown": len(rows), "rows": rows}
+    return _result("plan_why", args, facts, _jsonable([data])[0], ["actions", "plan lines"])
+
+
+def suggested_orders(ctx: ToolContext, args: OrdersArgs) -> ToolResult:
+    """The purchase orders suggested for a SKU, a supplier or a delivery location: the latest
+    plan's order lines (with the action number of those released as proposals) and other
+    live order proposals, with quantities, dates, price, and the supplier's MOQ, pack size
+    and lead time."""
+    store = ctx.store
+    if not (args.sku or args.supplier or args.location):
+        raise ToolError("say which SKU, supplier or delivery location")
+    _checked(store, sku=args.sku, supplier=args.supplier, locations=(args.location,))
+    lines, run = _plan_rows(store, "order")
+    run_id = run["run_id"] if run else None
+    others = _live_actions(store, "purchase_order", run_id)
+
+    def narrow(frame: pl.DataFrame) -> pl.DataFrame:
+        if frame.height == 0:
+            return frame
+        for column, value in (
+            ("sku", args.sku),
+            ("supplier", args.supplier),
+            ("to_location", args.location),
+        ):
+            if value:
+                frame = frame.filter(pl.col(column) == value)
+        return frame
+
+    rows = _line_rows(narrow(lines), narrow(others), run)
+    terms = insights.supplier_terms(store, supplier=args.supplier, sku=args.sku)
+    by_pair = {(t["supplier"], t["sku"]): t for t in terms.iter_rows(named=True)}
+    for r in rows:
+        t = by_pair.get((r["supplier"], r["sku"]), {})
+        r |= {
+            "moq": t.get("moq"),
+            "pack_size": t.get("pack_size"),
+            "lead_time_days": t.get("lead_time_mean_days"),
+            "meets_moq": (r["quantity"] >= t["moq"]) if t.get("moq") else None,
+        }
+    shown = rows[: args.top]
+    plan_text = f"plan run {run_id} as of {run['as_of']}" if run else "no plan run yet"
+    scope = " ".join(
+        filter(
+            None,
+            [
+                f"of {args.sku}" if args.sku else "",
+                f"to {args.supplier}" if args.supplier else "",
+                f"into {args.location}" if args.location else "",
+            ],
+        )
+    )
+    facts = [f"{len(rows)} suggested orders {scope} ({plan_text}); {len(shown)} shown:"]
+    for r in shown:
+        number = f"#{r['action_id']} ({r['status']})" if r["action_id"] else r["status"]
+        facts.append(
+            f"{number}: order {_num(r['quantity'])} {r['sku']} from {r['supplier']} for "
+            f"{r['to_location']}, ordered {r['ship_date']}, arriving {r['arrival_date']}"
+            + (f", {_num(r['unit_price'], 2)} a unit" if r["unit_price"] is not None else "")
+            + (f"; MOQ {_num(r['moq'])}" if r["moq"] else "")
+            + (f", packs of {_num(r['pack_size'])}" if r["pack_size"] else "")
+            + "."
+        )
+    data = {"plan_run": run_id, "total": len(rows), "shown": len(shown), "rows": shown}
+    data["terms"] = terms.to_dicts()
+    return _result(
+        "suggested_orders",
+        args,
+        facts,
+        _jsonable([data])[0],
+        [plan_text, "actions", "supplier terms"],
+    )
+
+
+# -- VMI and money ----------------------------------------------------------------------------
+def consigned_stock(ctx: ToolContext, args: ConsignedArgs) -> ToolResult:
+    """Stock at our sites still owned by a supplier (consigned, 寄售): units and value at
+    cost per supplier, SKU and site, against the agreed VMI min and max; what we own of the
+    same SKUs there; the supplier totals; and the next call-offs due in."""
+    store = ctx.store
+    _checked(store, sku=args.sku, supplier=args.supplier, locations=(args.location,))
+    held = insights.consigned(store)
+    costs = insights.products(store).select("sku", "name", "unit_cost")
+    pos = position.stock_position(store, settings=ctx.settings.position).select(
+        "sku", "location", "on_hand", "owned_on_hand"
+    )
+    levels = vmi.levels(store).select("supplier", "sku", "location", "min_qty", "max_qty", "status")
+    rows = (
+        held.join(costs, on="sku", how="left")
+        .join(pos, on=["sku", "location"], how="left")
+        .join(levels, on=["supplier", "sku", "location"], how="left")
+        .with_columns(
+            (pl.col("consigned") * pl.col("unit_cost").fill_null(0.0)).alias("value"),
+            pl.col("owned_on_hand").fill_null(0).alias("owned"),
+        )
+    )
+    if args.location:
+        rows = rows.filter(pl.col("location") == args.location)
+    if args.supplier:
+        rows = rows.filter(pl.col("supplier") == args.supplier)
+    if args.sku:
+        rows = rows.filter(pl.col("sku") == args.sku)
+    rows = rows.sort("value", descending=True)
+    summary = vmi.consigned_summary(store)
+    if args.supplier:
+        summary = summary.filter(pl.col("supplier") == args.supplier)
+    sites = rows["location"].unique().to_list() if rows.height else []
+    calloffs = (
+        position.inbound(store)
+        .filter(pl.col("to_location").is_in(sites) & (pl.col("kind") == "purchase_order"))
+        .sort("expected_date")
+    )
+    if args.supplier:
+        calloffs = calloffs.filter(pl.col("supplier") == args.supplier)
+    if args.sku:
+        calloffs = calloffs.filter(pl.col("sku") == args.sku)
+    total_units, total_value = int(rows["consigned"].sum()), float(rows["value"].sum())
+    outside = rows.filter(pl.col("status").is_in(["below min", "above max"]))
+    scope = " ".join(
+        filter(
+            None,
+            [
+                args.sku or "",
+                f"at {args.location}" if args.location else "",
+                f"of {args.supplier}" if args.supplier else "",
+            ],
+        )
+    )
+    facts = [
+        f"Consigned stock {scope}".rstrip()
+        + f": {_num(total_units)} units worth {_num(total_value, 2)} at cost, owned by the "
+        f"supplier until consumed ({rows.height} SKU x site lines).",
+    ]
+    for r in rows.head(args.top).iter_rows(named=True):
+        facts.append(
+            f"{r['sku']} at {r['location']}: {_num(r['consigned'])} consigned ({r['supplier']}, "
+            f"{_num(r['value'], 2)}), {_num(r['owned'])} ours"
+            + (
+                f"; agreed {_num(r['min_qty'])} to {_num(r['max_qty'])}: {r['status']}"
+                if r["min_qty"] is not None
+                else ""
+            )
+            + "."
+        )
+    facts.append(f"{outside.height} lines outside the agreed min/max.")
+    if calloffs.height:
+        c = calloffs.row(0, named=True)
+        facts.append(
+            f"{calloffs.height} call-offs open; the next: {c['reference']}, {_num(c['remaining'])} "
+            f"{c['sku']} from {c['supplier']} due {c['expected_date']}."
+        )
+    data = {
+        "total": rows.height,
+        "shown": min(rows.height, args.top),
+        "units": total_units,
+        "value": total_value,
+        "rows": rows.head(args.top).to_dicts(),
+        "outside_levels": outside.height,
+        "by_supplier": summary.to_dicts(),
+        "calloffs": {"total": calloffs.height, "rows": calloffs.head(args.top).to_dicts()},
+    }
+    return _result(
+        "consigned_stock", args, facts, _jsonable([data])[0], ["ledger (owners)", "VMI levels"]
+    )
+
+
+def supplier_owed(ctx: ToolContext, args: OwedArgs) -> ToolResult:
+    """What we owe a supplier for consigned stock we consumed (先用后结): the payable lines
+    not yet on a settlement statement (or those consumed in a period), in all and by
+    product."""
+    store = ctx.store
+    _checked(store, sku=args.sku, supplier=args.supplier)
+    if ctx.actor is None:
+        raise ToolError("sign in to see what we owe a supplier (payables are not public)")
+    start = end = None
+    if args.period != "unsettled":
+        when = insights.period(store, args.period).current
+        start, end = when.start, when.end
+    lines = vmi.payables(
+        store,
+        ctx.actor,
+        args.supplier,
+        start=start,
+        end=end,
+        unsettled_only=args.period == "unsettled",
+    )
+    if args.sku:
+        lines = lines.filter(pl.col("sku") == args.sku)
+    owed = float(lines["amount"].sum()) if lines.height else 0.0
+    by_product = (
+        lines.group_by("sku")
+        .agg(pl.col("quantity").sum(), pl.col("amount").sum(), pl.len().alias("lines"))
+        .sort("amount", descending=True)
+    )
+    what = "not yet on a statement" if args.period == "unsettled" else f"consumed {start} to {end}"
+    facts = [
+        f"We owe {args.supplier} {_num(owed, 2)} for {_num(lines['quantity'].sum() if lines.height else 0)} "
+        f"units of consigned stock consumed ({what}; {lines.height} payable lines)."
+    ]
+    for r in by_product.head(args.top).iter_rows(named=True):
+        facts.append(f"{r['sku']}: {_num(r['quantity'])} units, {_num(r['amount'], 2)}.")
+    data = {
+        "supplier": args.supplier,
+        "basis": what,
+        "owed": owed,
+        "lines_total": lines.height,
+        "by_product": {"total": by_product.height, "rows": by_product.head(args.top).to_dicts()},
+        "lines": lines.head(args.top).to_dicts(),
+    }
+    return _result("supplier_owed", args, facts, _jsonable([data])[0], ["payables"])
+
+
+def settlement(ctx: ToolContext, args: SettlementArgs) -> ToolResult:
+    """Settlement statements (结算) per supplier and period: issued, amount, whether the
+    supplier reported its count and the lines that differ beyond the tolerance, with the
+    differences in units and money."""
+    store = ctx.store
+    _checked(store, supplier=args.supplier)
+    tolerance = ctx.settings.suppliers.settlement_tolerance
+    heads = vmi.all_statements(store, supplier=args.supplier, tolerance=tolerance)
+    if args.period == "last_month":
+        first, last = vmi.month_period(position.resolve_as_of(store, None))
+        heads = heads.filter((pl.col("period_start") == first) & (pl.col("period_end") == last))
+    elif args.period == "latest":
+        heads = heads.sort("period_start", "statement_id", descending=True).unique(
+            "supplier", keep="first", maintain_order=True
+        )
+    total = heads.height
+    shown = heads.head(args.top)
+    lines = pl.DataFrame()
+    if shown.height:
+        parts = [
+            vmi.reconciliation(store, statement_id=i, tolerance=tolerance)
+            for i in shown["statement_id"].to_list()
+        ]
+        lines = pl.concat(parts, how="diagonal_relaxed") if parts else lines
+    differs = (
+        lines.filter(pl.col("status") == "differs").with_columns(
+            (pl.col("difference").abs() * pl.col("unit_price").fill_null(0.0)).alias(
+                "difference_value"
+            )
+        )
+        if lines.height
+        else lines
+    )
+    facts = [
+        f"{total} statements ({args.period.replace('_', ' ')})"
+        + (f" of {args.supplier}" if args.supplier else "")
+        + ":"
+    ]
+    if total == 0:
+        facts[0] = (
+            f"No settlement statement ({args.period.replace('_', ' ')})"
+            + (f" of {args.supplier}" if args.supplier else "")
+            + "."
+        )
+    for r in shown.iter_rows(named=True):
+        mine = (
+            differs.filter(pl.col("statement_id") == r["statement_id"])
+            if differs.height
+            else differs
+        )
+        value = float(mine["difference_value"].sum()) if mine.height else 0.0
+        facts.append(
+            f"ST-{r['statement_id']} {r['supplier']} {r['period_start']} to {r['period_end']}: "
+            f"{_num(r['quantity'])} units, {_num(r['amount'], 2)}; "
+            + (
+                f"supplier reported; {r['differing_lines']} lines differ beyond {tolerance} "
+                f"units ({_num(r['difference_units'])} units, {_num(value, 2)})."
+                if r["reported"]
+                else "the supplier has not reported its count yet."
+            )
+        )
+    data = {
+        "tolerance_units": tolerance,
+        "total": total,
+        "shown": shown.height,
+        "statements": shown.to_dicts(),
+        "differences": differs.to_dicts() if differs.height else [],
+    }
+    return _result("settlement", args, facts, _jsonable([data])[0], ["settlement statements"])
+
+
+# -- filters ----------------------------------------------------------------------------------
+def late_inbound(ctx: ToolContext, args: LateArgs) -> ToolResult:
+    """Late inbound (purchase order lines and transfers past their expected date), filtered
+    by supplier, location (either end), SKU, category or kind: how many, units and value,
+    latest first."""
+    store = ctx.store
+    category, _ = _checked(
+        store,
+        sku=args.sku,
+        supplier=args.supplier,
+        locations=(args.location,),
+        category=args.category,
+    )
+    late = insights.late_inbound(store, ctx.settings)
+    if args.supplier:
+        late = late.filter(pl.col("supplier") == args.supplier)
+    if args.location:
+        late = late.filter(
+            (pl.col("to_location") == args.location) | (pl.col("from_location") == args.location)
+        )
+    if args.sku:
+        late = late.filter(pl.col("sku") == args.sku)
+    if category:
+        skus = insights.products(store).filter(pl.col("category") == category)["sku"]
+        late = late.filter(pl.col("sku").is_in(skus.to_list()))
+    if args.kind:
+        late = late.filter(pl.col("kind") == args.kind)
+    total = late.height
+    units = int(late["remaining"].sum()) if total else 0
+    value = float(late["value"].sum()) if total else 0.0
+    scope = " ".join(
+        filter(
+            None,
+            [
+                f"from {args.supplier}" if args.supplier else "",
+                f"at {args.location}" if args.location else "",
+                f"of {args.sku}" if args.sku else "",
+                f"in {category}" if category else "",
+            ],
+        )
+    )
+    what = {"purchase_order": "PO lines", "transfer": "transfers", None: "inbound lines"}[args.kind]
+    facts = [
+        f"{total} late {what} {scope}".rstrip()
+        + f": {_num(units)} units, {_num(value, 2)} at cost"
+        + (f"; the {min(total, args.top)} latest:" if total else ".")
+    ]
+    shown = late.head(args.top)
+    for r in shown.iter_rows(named=True):
+        facts.append(
+            f"{r['reference']} ({r['kind'].replace('_', ' ')}) {_num(r['remaining'])} {r['sku']} "
+            f"from {r['supplier'] or r['from_location']} to {r['to_location']}, due "
+            f"{r['expected_date']}, {r['days_late']} days late, {_num(r['value'], 2)}."
+        )
+    keep = ["kind", "reference", "sku", "name", "from_location", "to_location", "supplier"]
+    keep += ["quantity", "remaining", "value", "dispatched_date", "expected_date", "days_late"]
+    data = {"total": total, "shown": shown.height, "units": units, "value": value}
+    data["rows"] = shown.select(keep).to_dicts()
+    return _result("late_inbound", args, facts, _jsonable([data])[0], ["open inbound"])
+
+
+def excess_dead(ctx: ToolContext, args: ExcessDeadArgs) -> ToolResult:
+    """Excess stock (above the policy's max level, from the latest exception run) and dead
+    stock (no outbound movement for the dead-stock days, or for N days when asked), filtered
+    by location, region or category, sorted by value or units, with the totals."""
+    store = ctx.store
+    category, region = _checked(
+        store, locations=(args.location,), category=args.category, region=args.region
+    )
+    scope = insights.Scope(args.location, region, category)
+    parts = []
+    if args.kind in ("excess", "both"):
+        items, source, _as_of = insights.current_exceptions(store, ctx.settings)
+        excess = items.filter(pl.col("rule") == "excess").select(
+            pl.lit("excess").alias("kind"),
+            "sku",
+            "location",
+            pl.col("units").alias("units"),
+            pl.col("value_at_risk").alias("value"),
+            pl.lit(None, dtype=pl.Int64).alias("days_without_outbound"),
+            pl.col("detail"),
+        )
+        parts.append(excess)
+    if args.kind in ("dead", "both"):
+        if args.min_days_without_outbound is not None:
+            pos = position.stock_position(store, settings=ctx.settings.position).filter(
+                (pl.col("owned_on_hand") > 0)
+                & (pl.col("days_without_outbound") >= args.min_days_without_outbound)
+            )
+            label = f"no outbound for {args.min_days_without_outbound}+ days"
+        else:
+            pos = kpis.dead_stock(store, settings=ctx.settings.position).with_columns(
+                (pl.col("on_hand") - pl.col("consigned")).alias("owned_on_hand")
+            )
+            label = "dead"
+        parts.append(
+            pos.select(
+                pl.lit(label).alias("kind"),
+                "sku",
+                "location",
+                pl.col("owned_on_hand").cast(pl.Float64).alias("units"),
+                pl.col("stock_value").alias("value"),
+                pl.col("days_without_outbound").cast(pl.Int64),
+                pl.lit(None, dtype=pl.String).alias("detail"),
+            )
+        )
+    rows = scope.rows(pl.concat(parts, how="vertical_relaxed"), store)
+    if args.min_value is not None:
+        rows = rows.filter(pl.col("value") >= args.min_value)
+    rows = rows.join(
+        insights.products(store).select("sku", "name", "category"), on="sku", how="left"
+    ).sort(args.measure, descending=True)
+    totals = (
+        rows.group_by("kind")
+        .agg(pl.len().alias("lines"), pl.col("units").sum(), pl.col("value").sum())
+        .sort("kind")
+    )
+    where = " ".join(
+        filter(
+            None,
+            [
+                f"at {args.location}" if args.location else "",
+                f"in {region}" if region else "",
+                f"in {category}" if category else "",
+            ],
+        )
+    )
+    facts = []
+    for t in totals.iter_rows(named=True):
+        facts.append(
+            f"{t['kind']} stock {where}".replace("  ", " ").rstrip()
+            + f": {t['lines']} SKU x locations, {_num(t['units'])} units, {_num(t['value'], 2)} at cost."
+        )
+    if not facts:
+        facts.append(
+            f"No {args.kind if args.kind != 'both' else 'excess or dead'} stock {where}.".replace(
+                "  ", " "
+            )
+        )
+    shown = rows.head(args.top)
+    for r in shown.iter_rows(named=True):
+        facts.append(
+            f"{r['kind']}: {r['sku']} at {r['location']}, {_num(r['units'])} units, "
+            f"{_num(r['value'], 2)}"
+            + (
+                f", no outbound for {r['days_without_outbound']} days"
+                if r["days_without_outbound"] is not None
+                else ""
+            )
+            + "."
+        )
+    data = {
+        "total": rows.height,
+        "shown": shown.height,
+        "totals": totals.to_dicts(),
+        "units": float(rows["units"].sum()) if rows.height else 0.0,
+        "value": float(rows["value"].sum()) if rows.height else 0.0,
+        "rows": shown.drop("detail").to_dicts(),
+    }
+    return _result(
+        "excess_dead", args, facts, _jsonable([data])[0], ["exception run", "stock position"]
+    )
+
+
+def supplier_performance(ctx: ToolContext, args: SupplierPerfArgs) -> ToolResult:
+    """Suppliers' delivery record from receipts: on-time rate, lead time (mean and spread)
+    against what they state, over the performance window; ranked best or worst."""
+    store = ctx.store
+    _checked(store, supplier=args.supplier)
+    # the performance window (settings.suppliers.performance_days), every figure per supplier
+    frame, info = insights.measure_by(store, "lead_time", "supplier", settings=ctx.settings)
+    column = {
+        "on_time_rate": "on_time_rate",
+        "lead_time": "lead_time_mean_days",
+        "lead_time_spread": "lead_time_sd_days",
+    }[args.measure]
+    better = insights.MEASURES[args.measure][1]
+    frame = insights.ranked(frame.with_columns(pl.col(column).alias("value")), better, args.order)
+    total = frame.height
+    valued = frame.filter(pl.col("value").is_not_null())
+    best = insights.ranked(valued, better, "best")["key"].to_list()
+    if args.supplier:
+        frame = frame.filter(pl.col("key") == args.supplier)
+    facts = [
+        f"{total} suppliers' delivery record over PO lines ordered in the last "
+        f"{info['window_days']} days, {args.order} on {args.measure.replace('_', ' ')} first:"
+    ]
+    for r in frame.iter_rows(named=True):
+        facts.append(
+            f"{r['key']}: on time {_figure('on_time_rate', r['on_time_rate'])} of "
+            f"{r['received_lines']} received lines (stated "
+            f"{_figure('on_time_rate', r['stated_on_time_rate'])}); lead time "
+            f"{_num(r['lead_time_mean_days'], 1)} days, spread {_num(r['lead_time_sd_days'], 1)} "
+            f"(stated {_num(r['stated_lead_time_days'], 1)})."
+        )
+    if best:
+        facts.append(f"Best on {args.measure.replace('_', ' ')}: {best[0]}; worst: {best[-1]}.")
+    data = {**info, "measure": args.measure, "better": better, "order": args.order}
+    data |= {"total": total, "rows": frame.to_dicts()}
+    data |= {"best": best[0] if best else None, "worst": best[-1] if best else None}
+    return _result("supplier_performance", args, facts, _jsonable([data])[0], [info["source"]])
+
+
+def action_status(ctx: ToolContext, args: ActionStatusArgs) -> ToolResult:
+    """One action's status (kind, what it does, who proposed, approved, rejected or posted it
+    and when, its audit trail); or, without a number, the actions in a status (those waiting
+    for approval by default), how many and the first few."""
+    store = ctx.store
+    if args.action_id is None:
+        frame = actions.list_actions(store, statuses=[args.status])
+        if args.kind:
+            frame = frame.filter(pl.col("kind") == args.kind)
+        frame = frame.sort("action_id")
+        shown = frame.head(args.top)
+        facts = [
+            f"{frame.height} actions {args.status}" + (f" ({args.kind})" if args.kind else "") + ":"
+        ]
+        for r in shown.iter_rows(named=True):
+            facts.append(
+                f"#{r['action_id']}: {actions.describe(r)}; proposed by {r['proposed_by']}."
+            )
+        keep = ["action_id", "kind", "status", "sku", "from_location", "to_location", "supplier"]
+        keep += ["quantity", "ship_date", "arrival_date", "proposed_by", "created_at"]
+        data = {"total": frame.height, "shown": shown.height, "rows": shown.select(keep).to_dicts()}
+        return _result("action_status", args, facts, _jsonable([data])[0], ["actions"])
+    action = actions.get_action(store, args.action_id)
+    trail = actions.action_history(store, args.action_id)
+    events = trail.select(
+        "occurred_at",
+        "actor",
+        "from_status",
+        "to_status",
+        "reason",
+        "quantity_before",
+        "quantity_after",
+    ).to_dicts()
+
+    def last(status: str) -> dict | None:
+        hits = [e for e in events if e["to_status"] == status]
+        return hits[-1] if hits else None
+
+    approved, rejected, posted = last("approved"), last("rejected"), last("posted")
+    facts = [
+        f"Action #{args.action_id} is {action['status']}: {actions.describe(action)}; proposed by "
+        f"{action['proposed_by']} on the data of {action['as_of']}."
+    ]
+    for name, event in (("approved", approved), ("rejected", rejected), ("posted", posted)):
+        if event:
+            facts.append(
+                f"#{args.action_id} {name} by {event['actor']} at "
+                f"{event['occurred_at']:%Y-%m-%d %H:%M}"
+                + (f": {event['reason']}" if event["reason"] else "")
+                + "."
+            )
+    if action["status"] == "proposed":
+        facts.append(
+            f"#{args.action_id} waits for an approver (a planner proposes, an approver decides)."
+        )
+    keep = ["action_id", "kind", "status", "sku", "from_location", "to_location", "supplier"]
+    keep += ["quantity", "ship_date", "arrival_date", "proposed_by", "created_at", "as_of"]
+    data = {
+        **{k: action[k] for k in keep},
+        "describe": actions.describe(action),
+        "approved_by": approved["actor"] if approved else None,
+        "approved_at": approved["occurred_at"] if approved else None,
+        "rejected_by": rejected["actor"] if rejected else None,
+        "posted_by": posted["actor"] if posted else None,
+        "posted_at": posted["occurred_at"] if posted else None,
+        "events": events,
+    }
+    return _result("action_status", args, facts, _jsonable([data])[0], ["actions", "action events"])
+
+
 # -- registry --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Tool:
@@ -772,6 +2028,20 @@ TOOLS: dict[str, Tool] = {
         Tool("compare_suppliers", SuppliersArgs, compare_suppliers),
         Tool("drafted_actions", ActionsArgs, drafted_actions),
         Tool("explain_action", ActionArgs, explain_action),
+        Tool("kpi", KpiArgs, kpi),
+        Tool("rank", RankArgs, rank),
+        Tool("compare", CompareArgs, compare),
+        Tool("suggested_transfers", TransfersArgs, suggested_transfers),
+        Tool("transfer_cost", TransferCostArgs, transfer_cost),
+        Tool("plan_why", PlanWhyArgs, plan_why),
+        Tool("suggested_orders", OrdersArgs, suggested_orders),
+        Tool("consigned_stock", ConsignedArgs, consigned_stock),
+        Tool("supplier_owed", OwedArgs, supplier_owed),
+        Tool("settlement", SettlementArgs, settlement),
+        Tool("late_inbound", LateArgs, late_inbound),
+        Tool("excess_dead", ExcessDeadArgs, excess_dead),
+        Tool("supplier_performance", SupplierPerfArgs, supplier_performance),
+        Tool("action_status", ActionStatusArgs, action_status),
         Tool("draft_transfer", DraftArgs, draft_transfer, writes=True),
     )
 }
