@@ -1,15 +1,22 @@
-"""``ask``: one question, answered from the tools, whichever way the model reasons.
+"""``ask``: one question, answered from the tools in the question's language.
 
-- **routed** (the embedded model): the question is routed in code (:mod:`agents.router`),
-  the tools run, and the model only phrases the answer from the quoted fact sheet.
-- **tools** (a capable endpoint): a LangChain tool-calling loop over the same tools, with a
-  step limit, a token budget and a time limit.
+1. **Understood** in code (:mod:`agents.understand`): what is asked (the intent) and about
+   what (products, locations and their roles, supplier, category, region, metric, period,
+   horizon), from the question and, for a follow-up, the session's previous turn.
+2. **Answered** in code (:mod:`agents.answers`): the read-only tools run and the answer is
+   composed from their figures: the first sentence answers, a table counts what it does not
+   show. A request to approve, change or delete is declined (saying who decides, with the
+   actions' numbers); a question out of scope says what the agent can do; an unclear one gets
+   one short clarifying question.
+3. **Models**, optional: a configured endpoint (``[agent] provider`` openai or anthropic, or
+   ``reasoning = "tools"``) runs a LangChain tool-calling loop over the same tools; the
+   embedded model may rephrase the composed answer (``[agent] rephrase``, off by default).
+   Either way every number a model states must come from a tool result of this turn
+   (:mod:`agents.grounding`) and a rephrase must keep the first sentence's figures; otherwise
+   the composed answer is shown, saying why.
 
-In both, every number of the model's answer must appear in a tool result of this turn
-(:mod:`agents.grounding`), and a routed answer must keep the headline facts; otherwise the
-templated fact sheet is shown instead, and says why. Without a model (none configured, or it
-cannot be reached) the fact sheet is the answer. Every turn is stored in ``agent_runs`` with
-its tool calls. Nothing here approves, posts or deletes: the tools cannot.
+Every turn is stored in ``agent_runs`` with its tool calls, its session and its plan. Nothing
+here approves, posts or deletes: the tools cannot.
 """
 
 from __future__ import annotations
@@ -19,12 +26,12 @@ import logging
 import re
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 import polars as pl
 
-from agents import grounding, llm, router, safety
+from agents import answers, compose, grounding, llm, safety, understand
 from agents.tools import TOOLS, ToolContext, ToolError, ToolResult, run_tool
 from control_tower import exceptions
 from control_tower.actions import Actor
@@ -75,11 +82,38 @@ class Answer:
     draft: dict | None = None  # a transfer the page may offer to draft
     model_text: str | None = field(default=None, repr=False)  # what the model wrote
     rejected: str | None = None  # why its answer was not shown, with the figures (logged)
+    lang: str = "en"  # the language it answers in (the question's)
+    plan: understand.Plan | None = field(default=None, repr=False)  # the question as understood
+    session: str | None = None
+    unsupported: tuple[str, ...] = ()  # figures shown that no tool result of the turn holds
+    context: understand.Plan | None = field(default=None, repr=False)  # what a follow-up reuses
 
     def as_dict(self) -> dict:
         out = asdict(self)
         out["calls"] = [asdict(c) for c in self.calls]
+        out["plan"] = plan_to_dict(self.plan) if self.plan is not None else None
+        out["context"] = plan_to_dict(self.context) if self.context is not None else None
         return out
+
+
+def plan_to_dict(plan: understand.Plan) -> dict:
+    return {k: getattr(plan, k) for k in understand.Plan.__dataclass_fields__}
+
+
+def plan_to_json(plan: understand.Plan) -> str:
+    return json.dumps(plan_to_dict(plan), default=str, ensure_ascii=False)
+
+
+def plan_from_json(text: str) -> understand.Plan:
+    """A stored plan back as a Plan (lists to tuples; fields it does not know left out)."""
+    raw = json.loads(text)
+    known = understand.Plan.__dataclass_fields__
+    values = {}
+    for name, value in raw.items():
+        if name not in known:
+            continue
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return understand.Plan(**values)
 
 
 def _clean_question(question: str) -> str:
@@ -176,7 +210,11 @@ def _runaway(text: str) -> bool:
 
 
 def _judge(
-    text: str, verdict: grounding.Check, results: list[ToolResult], reasoning: str
+    text: str,
+    verdict: grounding.Check,
+    results: list[ToolResult],
+    reasoning: str,
+    composed: str | None = None,
 ) -> tuple[str, str] | None:
     """Why a model's answer cannot be shown, as (reason to show, detail to log), or None
     when it can: numbers or codes no tool gave, figures paired across facts, a runaway or
@@ -196,8 +234,9 @@ def _judge(
         or _runaway(text)
     ):
         return "ran on or echoed the fact sheet", f"{len(text)} characters"
-    if reasoning == "routed":
-        missing = [k for k in key_facts(results) if k not in text]
+    if reasoning == "routed" and composed:
+        lead = grounding.SENTENCE.split(composed.strip(), maxsplit=1)[0]
+        missing = [k for k in grounding.stated_numbers(lead) if k not in text]
         if missing:
             return f"left out {', '.join(missing)}", "key facts missing"
     return None
@@ -248,7 +287,7 @@ def _tool_loop(ctx: ToolContext, backend: llm.Backend, question: str, settings: 
     limit; returns its final text (None when a limit stopped it), the calls and results."""
     from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 
-    asked_to_draft = router.intent_of(question) == "draft"
+    asked_to_draft = bool(DRAFT.search(question))
     specs = [
         {
             "type": "function",
@@ -305,6 +344,87 @@ def _tool_loop(ctx: ToolContext, backend: llm.Backend, question: str, settings: 
     return None, calls, results, "stopped at the step limit"
 
 
+DRAFT = re.compile(r"(?i)\bdraft\b|起草|草拟|拟一[个张]")
+
+
+@dataclass
+class _Understanding:
+    """What reading questions about one store needs, built once per store and data."""
+
+    key: tuple
+    catalogue: understand.Catalogue
+    names: compose.Names
+
+
+_READERS: dict[str, _Understanding] = {}
+
+
+def _reader(store: Store) -> _Understanding:
+    """The store's names and catalogue, rebuilt when its master data changes."""
+    key = tuple(
+        store.rows(
+            "SELECT (SELECT count(*) FROM products), (SELECT count(*) FROM locations), "
+            "(SELECT count(*) FROM suppliers), (SELECT count(*) FROM supplier_products), "
+            "(SELECT max(imported_at) FROM import_runs)"
+        )[0]
+    )
+    cached = _READERS.get(str(store.path))
+    if cached is None or cached.key != key:
+        cached = _Understanding(
+            key, understand.Catalogue.from_store(store), compose.Names.read(store)
+        )
+        _READERS[str(store.path)] = cached
+    return cached
+
+
+def _with_subject(plan: understand.Plan, subject: dict) -> understand.Plan:
+    """The plan as the next turn builds on it: the product and places the answer turned out
+    to be about fill what the question left open ("what would you move to Kunshan?" then
+    "why from there?")."""
+    if not subject:
+        return plan
+    changes = {}
+    if not plan.products and subject.get("products"):
+        changes["products"] = tuple(subject["products"])
+    if not plan.source and subject.get("source"):
+        changes["source"] = subject["source"]
+    if not plan.destination and subject.get("destination"):
+        changes["destination"] = subject["destination"]
+    return replace(plan, **changes) if changes else plan
+
+
+def session_plan(store: Store, session: str | None) -> understand.Plan | None:
+    """The plan of the session's last turn (what a follow-up builds on), or None."""
+    if not session:
+        return None
+    row = store.rows(
+        "SELECT plan FROM agent_runs WHERE session = ? AND plan IS NOT NULL "
+        "ORDER BY run_id DESC LIMIT 1",
+        [session],
+    )
+    if not row:
+        return None
+    try:
+        return plan_from_json(row[0][0])
+    except (ValueError, TypeError) as exc:  # a plan written by an older version
+        log.info("session %s: previous plan not read (%s)", session, exc)
+        return None
+
+
+SESSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
+
+
+def check_session(session: str | None) -> str | None:
+    if session is None:
+        return None
+    if not SESSION.match(session):
+        raise QuestionError(
+            "a session name is 1 to 64 letters, digits, '.', '_', ':', '@' or '-', "
+            f"starting with a letter or digit, not {session[:80]!r}"
+        )
+    return session
+
+
 def ask(
     store: Store,
     question: str,
@@ -313,64 +433,82 @@ def ask(
     actor: Actor | None = None,
     backend: llm.Backend | None = None,
     use_model: bool = True,
-    catalogue: router.Catalogue | None = None,
     log_run: bool = True,
+    session: str | None = None,
+    previous: understand.Plan | None = None,
 ) -> Answer:
-    """Answer one question from the tools (see the module docstring)."""
+    """Answer one question (see the module docstring). ``session``: a follow-up reuses the
+    subjects of that session's previous turn (``previous`` gives that turn's plan directly)."""
     started = time.perf_counter()
     settings = settings or Settings()
+    session = check_session(session)
     text = _clean_question(question)
     ctx = ToolContext(store, settings, actor)
     note = None
-    if use_model and backend is None:
+    configured = settings.agent.provider != "local" or settings.agent.reasoning == "tools"
+    wants_model = use_model and (configured or settings.agent.rephrase)
+    if wants_model and backend is None:
         try:
             backend = llm.chat_backend(settings.agent)
         except ControlTowerError as exc:
-            note = f"no model ({exc.detail}): the facts as found"
-    model_label = backend.label if backend is not None and use_model else "none"
-    reasoning = backend.reasoning if backend is not None and use_model else "routed"
+            note = f"no model ({exc.detail}): the answer as composed from the tools"
+    if not use_model:
+        backend = None
+    reasoning = backend.reasoning if backend is not None else "composed"
+    model_label = backend.label if backend is not None else "none"
+    reader = _reader(store)
+    if previous is None:
+        previous = session_plan(store, session)
+    plan = understand.understand(text, reader.catalogue, previous)
     model_text = None
     rejected = None
-    if reasoning == "tools":
-        intent = "tools"
+    context = plan
+    calls: list[ToolCall] = []
+    results: list[ToolResult] = []
+    composed_text = None
+    if reasoning == "tools" and plan.intent not in ("decline_write", "out_of_scope"):
         model_text, calls, results, stop = _tool_loop(ctx, backend, text, settings)
-        if model_text is None and not results:
-            # the model failed or stopped empty-handed: route in code, so the facts come
-            path = router.route(text, catalogue or router.Catalogue.read(store))
-            intent = path.intent
-            routed_calls, results = _run_calls(ctx, path.calls)
-            calls = calls + routed_calls
         note = stop or note
-    else:
-        path = router.route(text, catalogue or router.Catalogue.read(store))
-        intent = path.intent
-        calls, results = _run_calls(ctx, path.calls)
-        if backend is not None and use_model and results:
+    if model_text is None:
+        reply = answers.respond(ctx, plan, reader.names)
+        calls = calls + [
+            ToolCall(c.tool, c.args, c.seconds, c.error, c.facts, c.sources) for c in reply.calls
+        ]
+        results = results + reply.results
+        composed_text = reply.composed.text(plan.lang)
+        context = _with_subject(plan, reply.subject)
+        if backend is not None and reasoning == "routed" and settings.agent.rephrase:
             try:
-                brief = [f[:PHRASE_CHARS] for r in results for f in r.facts[:PHRASE_FACTS]]
-                model_text = _phrase(backend, text, brief)
+                model_text = _phrase(backend, text, [reply.composed.lead, *reply.composed.support])
             except llm.LLMUnavailable as exc:
-                note = f"the model failed ({exc.detail}): the facts as found"
-    sheet = fact_sheet(results, calls)
-    grounded, fallback = True, True
-    answer = sheet
+                note = f"the model failed ({exc.detail}): the answer as composed"
+    answer = composed_text or ""
+    grounded, fallback, unsupported = True, model_text is None, ()
+    if composed_text is not None:
+        composed_check = grounding.check(composed_text, results, reader.names.texts())
+        grounded, unsupported = composed_check.grounded, composed_check.unsupported
     if model_text:
-        verdict = grounding.check(model_text, results)
-        grounded = verdict.grounded
-        problem = _judge(model_text, verdict, results, reasoning)
+        verdict = grounding.check(model_text, results, reader.names.texts())
+        problem = _judge(model_text, verdict, results, reasoning, composed_text)
         if problem:
-            note = f"the model's answer {problem[0]}: the facts as found"
+            note = f"the model's answer {problem[0]}: the answer as composed"
             rejected = problem[1]
+            if composed_text is None:  # the tool loop's answer: compose from what it found
+                reply = answers.respond(ctx, plan, reader.names)
+                calls += [
+                    ToolCall(c.tool, c.args, c.seconds, c.error, c.facts, c.sources)
+                    for c in reply.calls
+                ]
+                results += reply.results
+                composed_text = reply.composed.text(plan.lang)
+            answer, fallback = composed_text, True
         else:
             answer, fallback = model_text, False
-    elif note is None and reasoning == "routed" and use_model:
-        note = "nothing for the model to phrase: the facts as found"
-    if fallback and note and model_text is not None:
-        answer = f"{sheet}\n({note})"
+            grounded, unsupported = verdict.grounded, verdict.unsupported
     result = Answer(
         question=text,
         text=answer,
-        intent=intent,
+        intent=plan.intent if model_text is None or fallback else "tools",
         reasoning=reasoning,
         model=model_label,
         calls=calls,
@@ -382,6 +520,11 @@ def ask(
         draft=_suggest_draft(results),
         model_text=model_text,
         rejected=rejected,
+        lang=plan.lang,
+        plan=plan,
+        session=session,
+        unsupported=tuple(unsupported),
+        context=context,
     )
     if log_run:
         result.run_id = _log(store, result, actor)
@@ -394,8 +537,9 @@ def _log(store: Store, answer: Answer, actor: Actor | None) -> int | None:
         with store.transaction() as cur:
             return cur.execute(
                 "INSERT INTO agent_runs (asked_at, asked_by, question, intent, model, reasoning, "
-                "answer, grounded, fallback, note, rejected, seconds, tool_calls, draft) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
+                "answer, grounded, fallback, note, rejected, seconds, tool_calls, draft, "
+                "session, plan) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
                 [
                     datetime.now(),
                     actor.name if actor else None,
@@ -411,6 +555,10 @@ def _log(store: Store, answer: Answer, actor: Actor | None) -> int | None:
                     answer.seconds,
                     calls,
                     json.dumps(answer.draft, default=str) if answer.draft else None,
+                    answer.session,
+                    plan_to_json(answer.context or answer.plan)
+                    if answer.plan is not None
+                    else None,
                 ],
             ).fetchall()[0][0]
     except StoreError as exc:  # a read-only store still answers
@@ -419,32 +567,24 @@ def _log(store: Store, answer: Answer, actor: Actor | None) -> int | None:
 
 
 def suggested_questions(store: Store) -> list[str]:
-    """Questions about this data: its most severe stock-out, its excess, a destination."""
-    found = ["Compare supplier lead times", "Which purchase orders are late?"]
-    cat = router.Catalogue.read(store)
+    """Questions about this data: its most severe stock-out, its excess, a KPI, a follow-up."""
+    names = _reader(store).names
+    found = ["What's our fill rate this month vs last month?", "Which supplier is worst on time?"]
     if exceptions.latest_run(store) is not None:
         items = exceptions.list_exceptions(store)
         short = items.filter(pl.col("rule") == "stockout").head(1)
         if short.height:
             sku, loc = short["sku"][0], short["location"][0]
-            found.insert(0, f"Which locations run out of {sku} in the next two weeks?")
-            found.insert(1, f"What happens if we don't transfer {sku} to {loc}?")
+            found.insert(0, f"When does {sku} run out at {loc}?")
+            found.insert(1, f"What transfer do you suggest for {sku} into {loc}?")
         excess = items.filter(pl.col("rule") == "excess").head(1)
-        category = (
-            dict((s, c) for s, _n, c in cat.products).get(excess["sku"][0])
-            if excess.height
-            else None
-        )
-        if category:
-            found.append(f"Where is excess in {router.CJK.split(category)[0].strip().lower()}?")
-    regional = sorted(c for c in cat.locations if c.startswith("RDC-"))
+        if excess.height:
+            category = names.product_category.get(excess["sku"][0])
+            if category:
+                found.append(f"How much excess stock is there in {category.lower()}?")
+    regional = sorted(c for c, k in names.kinds.items() if k == "regional_dc")
     if regional:
-        names = cat.locations[regional[0]]  # code, city, Chinese name, its first two characters
-        found.append(
-            f"What would you move to {names[1].title() if len(names) > 1 else regional[0]}?"
-        )
-        if len(names) > 3:
-            found.append(f"{names[3]}有哪些积压库存?")
+        found.append(f"{names.locations[regional[0]][1]}有哪些积压库存？")
     return found
 
 

@@ -288,6 +288,11 @@ def entity(net: Network, group: str, role: str, key: str, avoid: str | None = No
         }
     if group in ("location", "location2"):
         code = _location(net, role, key, avoid)
+        if avoid and code == avoid:  # the second place of a comparison is another one
+            others = net.locations.filter(
+                (pl.col("kind") == "regional_dc") & (pl.col("code") != avoid)
+            )["code"].to_list()
+            code = str(_pick(others, key))
         row = net.locations.filter(pl.col("code") == code).row(0, named=True)
         suffix = "2" if group == "location2" else ""
         return {

@@ -1,9 +1,23 @@
-"""The agent's evaluation set: questions of the kinds managers ask, over whatever store is
-given, each with the facts a right answer contains, computed from the core services directly
-(not through the agent's tools), so a routing or tool mistake shows as a wrong answer.
+"""The agent's evaluation on its corpus (:mod:`agents.corpus`): questions written the way
+managers ask, filled with the entities of whatever store is given, asked turn by turn (a
+follow-up in its conversation's session), and scored per question:
 
-Used by ``tests/agent/test_eval.py`` (the targets, with the embedded model) and
-``bench/agent_eval.py`` (the rates and latencies, as a table).
+- **understood**: the kind of question (intent) is the one the corpus gives, every entity the
+  question names (product, location, the other location, supplier, category, action; a
+  transfer's source and destination in their roles) is in the plan, and the slots the corpus
+  states for the kind (metric, period, horizon, group, top N, order, comparison) are read as
+  stated;
+- **answered**: the first sentence is an answer (no tool refused, not "could not find"), a
+  decline changes nothing in the store and says who decides, an out-of-scope question says
+  what the agent can do, an unclear one is asked back;
+- **in the question's language**: a Chinese question gets a Chinese answer, an English one an
+  English answer (a mixed one either);
+- **grounded**: every figure the answer shows is in a tool result of the turn, never in data
+  text.
+
+A question is **correct** when it is understood and answered. Used by
+``bench/agent_eval.py`` (the table by kind and language, and the latency) and
+``tests/agent/test_eval.py`` (floors on the dev part).
 """
 
 from __future__ import annotations
@@ -14,53 +28,49 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import polars as pl
-
-from agents import grounding
+from agents import corpus
 from agents.agent import Answer, ask
-from agents.router import CJK, Catalogue
-from agents.tools import ToolResult
-from control_tower import actions, exceptions, policies, position
+from agents.answers import MEASURE_OF
+from control_tower.actions import Actor
 from control_tower.config import Settings
 from control_tower.store import Store
 
-
-@dataclass(frozen=True)
-class Case:
-    kind: str
-    question: str
-    expected: tuple[str, ...]  # each must appear in the answer, as the facts write it
+CJK = re.compile(r"[\u3400-\u9fff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+FAILED = re.compile(r"could not find|没有找到相关数据|can't simulate that|还无法模拟")
+DECLINED = re.compile(r"can't do that|不能做")
+APPROVER = re.compile(r"approver|审批")
+OUT_OF_SCOPE = re.compile(r"outside what I can answer|超出了我的范围")
+ASKED_BACK = re.compile(r"[?？]\s*$")
 
 
 @dataclass
 class Outcome:
-    case: Case
+    realised: corpus.Realised
     answer: Answer
-    missing: list[str]
+    understood: bool
+    answered: bool
+    language_ok: bool
     unsupported: list[str]
+    problems: list[str] = field(default_factory=list)
 
     @property
     def correct(self) -> bool:
-        return not self.missing
+        return self.understood and self.answered
 
 
 @dataclass
 class Report:
+    part: str
     outcomes: list[Outcome] = field(default_factory=list)
 
-    @property
-    def correct_rate(self) -> float:
-        return sum(o.correct for o in self.outcomes) / max(len(self.outcomes), 1)
-
-    @property
-    def unsupported_rate(self) -> float:
-        """Answers shown with a number (or code) no tool result of the turn holds."""
-        return sum(bool(o.unsupported) for o in self.outcomes) / max(len(self.outcomes), 1)
-
-    @property
-    def model_rate(self) -> float:
-        """Answers shown as the model phrased them (the rest are the fact sheet)."""
-        return sum(not o.answer.fallback for o in self.outcomes) / max(len(self.outcomes), 1)
+    def rate(self, what: str, outcomes: list[Outcome] | None = None) -> float:
+        rows = self.outcomes if outcomes is None else outcomes
+        if not rows:
+            return 0.0
+        if what == "grounded":
+            return sum(not o.unsupported for o in rows) / len(rows)
+        return sum(bool(getattr(o, what)) for o in rows) / len(rows)
 
     def latency(self, q: float) -> float:
         values = sorted(o.answer.seconds for o in self.outcomes)
@@ -70,217 +80,174 @@ class Report:
             return values[0]
         return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
 
-
-def _n(value: float, digits: int = 0) -> str:
-    return f"{value:,.{digits}f}"
-
-
-def _city(store: Store, code: str) -> tuple[str, str]:
-    name = store.scalar("SELECT name FROM locations WHERE code = ?", [code]) or code
-    latin = CJK.split(name)[0].strip()
-    city = latin.split(" RDC")[0].split(" Central")[0]
-    han = CJK.findall(name)
-    return city, (han[0][:2] if han else city)
+    def by(self, key: Callable[[Outcome], str]) -> dict[str, list[Outcome]]:
+        out: dict[str, list[Outcome]] = {}
+        for o in self.outcomes:
+            out.setdefault(key(o), []).append(o)
+        return dict(sorted(out.items()))
 
 
-def _latin_name(name: str) -> str:
-    return CJK.sub(" ", name).split("  ")[0].strip()
+def answer_language(text: str) -> str:
+    """zh when the answer's own words are Chinese (more Chinese characters than Latin words
+    outside codes and tables), else en."""
+    head = text.split("\n\n")[0]
+    head = re.sub(r"\b[A-Z]{2,5}-[A-Z0-9-]+\b", " ", head)
+    return "zh" if len(CJK.findall(head)) > len(LATIN_WORD.findall(head)) else "en"
 
 
-def build_cases(store: Store, settings: Settings | None = None) -> list[Case]:
-    """At least 40 questions over this store, with their expected facts."""
-    settings = settings or Settings()
-    if exceptions.latest_run(store) is None:
-        raise ValueError("run the exception rules first (control-tower exceptions)")
-    items = exceptions.list_exceptions(store)
-    cases: list[Case] = []
-    add = cases.append
-
-    stockouts = items.filter(pl.col("rule") == "stockout").head(6).to_dicts()
-    for i, it in enumerate(stockouts):
-        sku, loc, due = it["sku"], it["location"], str(it["due_date"])
-        city, han = _city(store, loc)
-        name = _latin_name(store.scalar("SELECT name FROM products WHERE sku = ?", [sku]))
-        templates = [
-            ("stockout", f"Which locations run out of {sku} in the next two weeks?"),
-            ("stockout", f"When does {sku} run out at {loc}?"),
-            ("stockout", f"When will we run out of {name} in {city}?"),
-            ("stockout_zh", f"{han}的{sku}什么时候缺货?"),
-            ("why", f"Why is {sku} flagged in {city}?"),
-            ("stockout", f"Is {sku} going to be short at {loc} this month?"),
-        ]
-        kind, question = templates[i % len(templates)]
-        add(Case(kind, question, (sku, loc, due)))
-
-    for it in items.filter(pl.col("rule") == "stockout").head(4).to_dicts():
-        sku, loc = it["sku"], it["location"]
-        city, han = _city(store, loc)
-        proj = exceptions.project(store, sku, loc, settings=settings)
-        add(
-            Case(
-                "what_if",
-                f"What happens if we don't transfer {sku} to {city}?",
-                (sku, loc, str(proj.stockout_date)),
-            )
-        )
-
-    for it in items.filter(pl.col("rule") == "below_safety_stock").head(2).to_dicts():
-        city, han = _city(store, it["location"])
-        add(Case("why", f"Why is {it['sku']} flagged in {city}?", (it["sku"], it["location"])))
-
-    excess = items.filter(pl.col("rule") == "excess")
-    cats = dict(store.rows("SELECT sku, category FROM products"))
-    seen: set[str] = set()
-    for it in excess.to_dicts():
-        cat = cats.get(it["sku"])
-        if not cat or cat in seen:
-            continue
-        seen.add(cat)
-        latin = CJK.split(cat)[0].strip()
-        add(Case("excess", f"Where is excess in {latin.lower()}?", (it["sku"], it["location"])))
-        if len(seen) >= 3:
-            break
-    for loc in excess["location"].unique(maintain_order=True).head(2).to_list():
-        top = excess.filter(pl.col("location") == loc).row(0, named=True)
-        city, han = _city(store, loc)
-        add(Case("excess_zh", f"{han}有哪些积压库存?", (top["sku"], loc)))
-
-    dead = items.filter(pl.col("rule") == "dead_stock")
-    for loc in dead["location"].unique(maintain_order=True).head(2).to_list():
-        top = dead.filter(pl.col("location") == loc).row(0, named=True)
-        city, _han = _city(store, loc)
-        add(Case("dead", f"Any dead stock in {city}?", (top["sku"], loc)))
-
-    late = items.filter(pl.col("rule") == "late_inbound").head(1).to_dicts()
-    for it in late:
-        add(Case("late", "Which purchase orders are late?", (it["reference"],)))
-        add(Case("late_zh", "哪些采购订单延迟了?", (it["reference"],)))
-
-    lead = store.query(
-        "SELECT supplier, avg(lead_time_mean_days) AS lead FROM supplier_products "
-        "GROUP BY supplier ORDER BY lead, supplier"
-    )
-    if lead.height:
-        fastest, slowest = lead.row(0, named=True), lead.row(-1, named=True)
-        add(
-            Case(
-                "suppliers",
-                "Compare supplier lead times",
-                (fastest["supplier"], _n(fastest["lead"], 1)),
-            )
-        )
-        add(
-            Case(
-                "suppliers_zh", "哪些供应商交期最长?", (slowest["supplier"], _n(slowest["lead"], 1))
-            )
-        )
-    by_cat = store.query(
-        "SELECT p.category, sp.supplier, avg(sp.lead_time_mean_days) AS lead FROM "
-        "supplier_products sp JOIN products p USING (sku) GROUP BY ALL ORDER BY p.category, lead"
-    )
-    for cat in by_cat["category"].unique(maintain_order=True).head(2).to_list():
-        row = by_cat.filter(pl.col("category") == cat).row(0, named=True)
-        latin = CJK.split(cat)[0].strip().lower()
-        add(Case("suppliers", f"Compare supplier lead times for {latin}", (row["supplier"],)))
-
-    live = actions.list_actions(store, statuses=["proposed", "approved"])
-    transfers = live.filter(pl.col("kind") == "transfer")
-    for loc in transfers["to_location"].unique(maintain_order=True).sort().head(3).to_list():
-        top = transfers.filter(pl.col("to_location") == loc).sort(
-            ["quantity", "action_id"], descending=[True, True]
-        )
-        top = top.row(0, named=True)
-        city, han = _city(store, loc)
-        add(Case("moves", f"What would you move to {city}?", (f"#{top['action_id']}", top["sku"])))
-
-    pairs = (
-        position.stock_position(store, settings=settings.position)
-        .filter(pl.col("location_kind") == "regional_dc")
-        .filter(pl.col("available") > 0)
-        .sort(["stock_value", "sku"], descending=[True, False])
-        .head(4)
-        .to_dicts()
-    )
-    for i, r in enumerate(pairs):
-        sku, loc = r["sku"], r["location"]
-        city, han = _city(store, loc)
-        if i % 2 == 0:
-            add(Case("position", f"How much {sku} do we have at {loc}?", (_n(r["available"]),)))
+def _expected_entities(r: corpus.Realised) -> dict[str, str]:
+    """What the plan must hold: role group -> code (or name, for a category or region)."""
+    e = r.entities
+    text = r.question.text
+    out: dict[str, str] = {}
+    if "product" in e:
+        out["product"] = e["product"]["sku"]
+    if "location" in e:
+        if "{region" in text and not re.search(r"\{(loc|city|city_zh)\}", text):
+            out["region"] = e["location"]["region"]
         else:
-            add(Case("position_zh", f"{han}有多少{sku}库存?", (_n(r["available"]),)))
-        policy = policies.explain_policy(
-            store, sku, loc, settings.policies, position_settings=settings.position
-        )
-        add(
-            Case(
-                "policy",
-                f"What is the safety stock of {sku} at {loc}?",
-                (_n(policy.safety_stock, 1),),
-            )
-        )
-        days = exceptions.project(store, sku, loc, settings=settings).days.head(14)
-        add(
-            Case(
-                "forecast",
-                f"What is the forecast for {sku} at {loc} for the next 14 days?",
-                (_n(float(days["demand"].sum())),),
-            )
-        )
-    network = position.sku_network(store, pairs[0]["sku"]).filter(
-        pl.col("location_kind").is_in(["central_dc", "regional_dc", "store"])
-    )
-    add(
-        Case(
-            "position",
-            f"How much {pairs[0]['sku']} is in stock across the network?",
-            (_n(network["available"].sum()),),
-        )
-    )
-
-    products = store.rows("SELECT sku, name FROM products ORDER BY sku")
-    for sku, name in products[:: max(len(products) // 3, 1)][:3]:
-        han = CJK.findall(name)
-        if han:
-            add(Case("search_zh", f"查找 {han[0]}", (sku,)))
-    return cases
+            out["location"] = e["location"]["loc"]
+    if "location2" in e:
+        out["location2"] = e["location2"]["loc2"]
+    if "supplier" in e:
+        out["supplier"] = e["supplier"]["supplier"]
+    if "category" in e:
+        out["category"] = e["category"]["category"]
+    if "action" in e:
+        out["action"] = e["action"]["action"]
+    return out
 
 
-def _shown_unsupported(answer: Answer) -> list[str]:
-    results = [ToolResult(c.tool, c.args, c.facts, [], c.sources) for c in answer.calls]
-    return list(grounding.check(answer.text, results).unsupported)
+def _inherited(r: corpus.Realised, turns: dict[str, corpus.Realised]) -> dict[str, str]:
+    """A follow-up without placeholders of its own is about its conversation's entities."""
+    q = r.question
+    if not q.follows or corpus.PLACEHOLDER.search(q.text):
+        return _expected_entities(r)
+    return _inherited(turns[q.follows], turns) if q.follows in turns else {}
 
 
-def _present(token: str, text: str) -> bool:
-    if re.fullmatch(r"[\d,]+(?:\.\d+)?", token):
-        return re.search(rf"(?<![\d,.]){re.escape(token)}(?![\d])", text) is not None
-    return token in text
+def _understood(plan, kind: str, slots: dict, expected: dict[str, str]) -> list[str]:
+    problems = []
+    if plan is None:
+        return ["no plan"]
+    if plan.intent != kind:
+        problems.append(f"intent {plan.intent}, not {kind}")
+        return problems
+    if kind in ("decline_write", "out_of_scope", "ambiguous"):
+        return problems
+    places = set(plan.locations) | {plan.source, plan.destination}
+    for group, value in expected.items():
+        if group == "product" and value not in plan.products:
+            problems.append(f"product {value} not read ({plan.products})")
+        elif group in ("location", "location2") and value not in places:
+            problems.append(f"location {value} not read ({plan.locations})")
+        elif group == "supplier" and value != plan.supplier and value not in plan.suppliers:
+            problems.append(f"supplier {value} not read ({plan.supplier})")
+        elif group == "category" and value != plan.category and value not in plan.categories:
+            problems.append(f"category {value} not read ({plan.category})")
+        elif group == "region" and value != plan.region and value not in plan.regions:
+            problems.append(f"region {value} not read ({plan.region})")
+        elif group == "action" and str(plan.action_id) != str(value):
+            problems.append(f"action {value} not read ({plan.action_id})")
+    for name in ("metric", "period", "horizon_days", "group_by", "top_n", "order"):
+        if name in slots and slots[name] is not None:
+            got = getattr(plan, name, None)
+            want = slots[name]
+            if name == "metric" and kind in ("ranking", "compare"):
+                want, got = MEASURE_OF.get(str(want), want), MEASURE_OF.get(str(got), got)
+            if got != want:
+                problems.append(f"{name} {got!r}, not {want!r}")
+    if "measure" in slots and kind in ("ranking", "compare", "supplier_performance"):
+        want = MEASURE_OF.get(slots["measure"], slots["measure"])
+        got = MEASURE_OF.get(str(plan.metric), plan.metric)
+        if got != want:
+            problems.append(f"measure {plan.metric!r}, not {slots['measure']!r}")
+    if slots.get("compare") and not plan.compare and kind == "kpi":
+        problems.append("not read as a comparison with the period before")
+    return problems
+
+
+def _answered(kind: str, answer: Answer, changed: bool) -> list[str]:
+    text = answer.text
+    lead = text.split("\n")[0]
+    problems = []
+    errors = [c for c in answer.calls if c.error]
+    if kind == "decline_write":
+        if changed:
+            problems.append("the store changed")
+        if not DECLINED.search(lead) or not APPROVER.search(text):
+            problems.append("not declined, or without who decides")
+        return problems
+    if kind == "out_of_scope":
+        if not OUT_OF_SCOPE.search(lead):
+            problems.append("not said to be out of scope")
+        return problems
+    if kind == "ambiguous":
+        if not ASKED_BACK.search(lead):
+            problems.append("not asked back")
+        return problems
+    if FAILED.search(lead):
+        problems.append(f"no answer: {lead[:120]}")
+    elif errors and not answer.calls[-1].facts:
+        problems.append(f"a tool refused: {errors[0].error[:120]}")
+    if ASKED_BACK.search(lead) and kind != "ambiguous":
+        problems.append("asked back instead of answering")
+    return problems
+
+
+def _actions_state(store: Store) -> tuple:
+    return tuple(store.rows("SELECT action_id, status, quantity FROM actions ORDER BY action_id"))
 
 
 def evaluate(
     store: Store,
-    cases: list[Case],
+    part: str,
     *,
     settings: Settings | None = None,
-    use_model: bool = True,
+    actor: Actor | None = None,
     progress: Callable[[int, int], None] | None = None,
+    questions: list[corpus.Question] | None = None,
 ) -> Report:
-    """Ask every case (once), then score: the expected facts present, and no figure shown
-    that no tool gave."""
-    catalogue = Catalogue.read(store)
-    report = Report()
-    for i, case in enumerate(cases):
+    """Ask every question of ``part`` (in order: a follow-up in its conversation's session)
+    and score it (see the module docstring)."""
+    settings = settings or Settings()
+    actor = actor or Actor("eval.viewer", "viewer")
+    asked = corpus.realise(store, questions if questions is not None else corpus.load(part))
+    turns = {r.question.id: r for r in asked}
+    report = Report(part)
+    for i, r in enumerate(asked):
+        q = r.question
+        before = _actions_state(store) if q.kind == "decline_write" else None
         started = time.perf_counter()
         answer = ask(
             store,
-            case.question,
+            r.text,
             settings=settings,
-            use_model=use_model,
-            catalogue=catalogue,
-            log_run=False,
+            actor=actor,
+            session=f"eval-{part}-{r.conversation}",
+            log_run=True,
         )
         answer.seconds = time.perf_counter() - started
-        missing = [t for t in case.expected if not _present(t, answer.text)]
-        report.outcomes.append(Outcome(case, answer, missing, _shown_unsupported(answer)))
+        changed = before is not None and _actions_state(store) != before
+        expected = _inherited(r, turns)
+        understood = _understood(answer.plan, q.kind, q.slots, expected)
+        answered = _answered(q.kind, answer, changed)
+        lang_ok = q.lang == "mixed" or answer_language(answer.text) == q.lang
+        unsupported = list(answer.unsupported)
+        report.outcomes.append(
+            Outcome(
+                r,
+                answer,
+                not understood,
+                not answered,
+                lang_ok,
+                unsupported,
+                understood + answered + ([] if lang_ok else ["answered in the other language"]),
+            )
+        )
         if progress:
-            progress(i + 1, len(cases))
+            progress(i + 1, len(asked))
     return report
+
+
+__all__ = ["Outcome", "Report", "answer_language", "evaluate"]

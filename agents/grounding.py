@@ -62,9 +62,17 @@ def stated_numbers(text: str, names: str | None = None) -> list[str]:
     return dates + NUMBER.findall(rest)
 
 
+# words with a numeral character that state no figure ("the period before", "consistent")
+NOT_FIGURES = re.compile(
+    r"上一|下一|一下|一共|一个|统一|唯一|一起|之一|一致|一直|一些|一般|进一步|一旦|万一|一样|"
+    r"第一|一段|一次性|一览|逐一|两者|两个仓"
+)
+
+
 def words_for_figures(text: str, names: str) -> list[str]:
     """Figures written in words (``twenty``, ``五百``) that the facts do not write."""
     kept = names.casefold()
+    text = NOT_FIGURES.sub(" ", text)
     return [w for w in NUMBER_WORDS.findall(text) if w.casefold() not in kept]
 
 
@@ -85,6 +93,47 @@ def _known(texts: Iterable[str]) -> tuple[set[str], list[float]]:
     return dates, values
 
 
+# fields of a tool's rows that hold text from the data (names people typed or imported,
+# notes, messages): what they say is shown as data and never supports a figure
+DATA_TEXT_KEYS = frozenset(
+    {
+        "name",
+        "name_en",
+        "name_zh",
+        "product",
+        "product_name",
+        "supplier_name",
+        "location_name",
+        "category",
+        "region",
+        "note",
+        "notes",
+        "message",
+        "comment",
+        "rejection_reason",
+        "decision_reason",
+    }
+)
+# fields the project's own code writes as sentences (an explanation, a rule's detail): their
+# figures come from the same computation as the rows' numbers and may be quoted
+CODE_TEXT_KEYS = frozenset(
+    {
+        "why",
+        "if_nothing_done",
+        "with_it",
+        "title",
+        "detail",
+        "describe",
+        "basis",
+        "definition",
+        "quantity_basis",
+        "text",
+        "formula",
+    }
+)
+MILLIONS = re.compile(r"(\d[\d,]*(?:\.\d+)?) ?M\b")
+
+
 def source_texts(results: Iterable) -> list[str]:
     """What the answer may quote: each result's facts and the rows behind them."""
     texts = []
@@ -94,12 +143,79 @@ def source_texts(results: Iterable) -> list[str]:
     return texts
 
 
-def check(answer: str, results: Iterable) -> Check:
-    """The answer's numbers, and those not found in the turn's tool results."""
+def _walk(data, key: str | None, numbers: list[float], dates: set[str], texts: set[str]) -> None:
+    if isinstance(data, bool) or data is None:
+        return
+    if isinstance(data, int | float):
+        numbers.append(float(data))
+    elif isinstance(data, str):
+        if key in DATA_TEXT_KEYS:
+            if any(ch.isdigit() for ch in data):
+                texts.add(data)
+        elif key in CODE_TEXT_KEYS:
+            found_dates, found = _known([data])
+            dates.update(found_dates)
+            numbers.extend(found)
+        else:
+            dates.update(DATE.findall(data))
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            _walk(v, str(k), numbers, dates, texts)
+    elif isinstance(data, list | tuple):
+        for v in data:
+            _walk(v, key, numbers, dates, texts)
+    else:  # a date, a Decimal
+        text = str(data)
+        if DATE.fullmatch(text):
+            dates.add(text)
+        else:
+            try:
+                numbers.append(float(text))
+            except ValueError:
+                pass
+
+
+def _without(text: str, names: Iterable[str]) -> str:
+    for name in sorted(set(names), key=len, reverse=True):
+        if len(name) >= 2:
+            text = text.replace(name, " ")
+    return text
+
+
+def supported(
+    results: Iterable, names: Iterable[str] = ()
+) -> tuple[set[str], list[float], set[str]]:
+    """The dates and values a turn's tool results state, and the data texts among them.
+    Values come from the rows' numbers and from the facts with every data text (a name, a
+    note) taken out first: a product called "... stock is 999999" grounds nothing."""
+    numbers: list[float] = []
+    dates: set[str] = set()
+    texts: set[str] = set(names)
+    facts: list[str] = []
+    for r in results:
+        _walk(r.data, None, numbers, dates, texts)
+        facts.extend(r.facts)
+    fact_dates, fact_values = _known([_without(f, texts) for f in facts])
+    return dates | fact_dates, numbers + fact_values, texts
+
+
+def check(answer: str, results: Iterable, names: Iterable[str] = ()) -> Check:
+    """The answer's numbers, and those not found in the turn's tool results. ``names``: the
+    data texts the answer shows as names (products, locations, suppliers): the digits inside
+    them state nothing, and neither they nor any data text in the results support a figure.
+    ``1.23 M`` states 1,230,000 to the nearest 10,000."""
+    results = list(results)
     texts = source_texts(results)
-    stated = stated_numbers(answer, "\n".join(texts))
-    dates, values = _known(texts)
+    dates, values, data_texts = supported(results, names)
+    shown = _without(answer, data_texts)
+    millions = [(m.group(0), m.group(1)) for m in MILLIONS.finditer(shown)]
+    shown = MILLIONS.sub(" ", shown)
+    stated = stated_numbers(shown, "\n".join(texts))
     missing = []
+    for token, figure in millions:
+        value, decimals = _value(figure)
+        if not any(_same(value, decimals, v / 1_000_000) for v in values):
+            missing.append(token)
     for token in stated:
         if DATE.fullmatch(token):
             if token not in dates:
@@ -108,6 +224,8 @@ def check(answer: str, results: Iterable) -> Check:
         value, decimals = _value(token)
         if not any(_same(value, decimals, v) for v in values):
             missing.append(token)
+    stated = [t for t, _ in millions] + stated
+    answer = shown
     # a code the facts do not name (a mangled SKU, an invented PO or action number)
     named = "\n".join(texts).casefold()
     missing += words_for_figures(answer, named)

@@ -113,18 +113,23 @@ class ExceptionArgs(_Args):
     sku: str | None = Field(None, pattern=CODE)
     reference: str | None = Field(None, pattern=CODE, description="a PO number or transfer id")
     skus: list[str] | None = Field(
-        None, max_length=10, description="several SKUs (e.g. the products a name matches)"
+        None,
+        max_length=500,
+        description="several SKUs (the products a name matches, or a supplier supplies)",
+    )
+    locations: list[str] | None = Field(
+        None, max_length=50, description="several locations (e.g. a region's)"
     )
     category: str | None = Field(None, max_length=80, description="a product category")
     within_days: int | None = Field(None, ge=0, le=365, description="due within N days")
     top: int = Field(10, ge=1, le=50)
 
-    @field_validator("skus")
+    @field_validator("skus", "locations")
     @classmethod
     def _codes(cls, value: list[str] | None) -> list[str] | None:
         for code in value or []:
             if not re.fullmatch(CODE, code):
-                raise ValueError(f"{code!r} is not a SKU code")
+                raise ValueError(f"{code!r} is not a code")
         return value
 
     @field_validator("rule")
@@ -136,8 +141,21 @@ class ExceptionArgs(_Args):
 
 
 class ForecastArgs(SkuArgs):
-    location: str = Field(..., pattern=CODE)
+    location: str | None = Field(
+        None, pattern=CODE, description="a location code; none: every location of the SKU"
+    )
+    locations: list[str] | None = Field(
+        None, max_length=50, description="several locations (e.g. a region's), summed"
+    )
     days: int = Field(14, ge=1, le=28)
+
+    @field_validator("locations")
+    @classmethod
+    def _codes(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or []:
+            if not re.fullmatch(CODE, code):
+                raise ValueError(f"{code!r} is not a location code")
+        return value
 
 
 class PolicyArgs(SkuArgs):
@@ -275,6 +293,10 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
         items = items.filter(pl.col("sku") == args.sku)
     if args.skus:
         items = items.filter(pl.col("sku").is_in(args.skus))
+    if args.locations:
+        for code in args.locations:
+            _known_location(store, code)
+        items = items.filter(pl.col("location").is_in(args.locations))
     if args.reference:
         items = items.filter(pl.col("reference") == args.reference)
     if args.category:
@@ -289,7 +311,16 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
     items = items.sort("severity", descending=True).head(args.top)
     what = f"{args.rule.replace('_', ' ')} " if args.rule else ""
     scope = [
-        f"for {', '.join(args.skus or [args.sku])}" if (args.sku or args.skus) else "",
+        (
+            f"for {args.sku}"
+            if args.sku
+            else f"for {len(args.skus)} SKUs"
+            if args.skus and len(args.skus) > 3
+            else f"for {', '.join(args.skus)}"
+            if args.skus
+            else ""
+        ),
+        f"at {', '.join(args.locations)}" if args.locations else "",
         f"on {args.reference}" if args.reference else "",
         f"at {args.location}" if args.location else "",
         f"in {args.category}" if args.category else "",
@@ -310,7 +341,8 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
         )
         rows.append({k: r[k] for k in ("rule", "sku", "location", "due_date", "units", "title")})
         rows[-1] |= {"value_at_risk": r["value_at_risk"], "action_ids": ids}
-    return _result("list_exceptions", args, facts, _jsonable(rows), [source])
+    data = {"total": total, "value_at_risk": value, "as_of": str(as_of), "rows": _jsonable(rows)}
+    return _result("list_exceptions", args, facts, data, [source])
 
 
 def _category(store: Store, text: str) -> str:
@@ -318,26 +350,71 @@ def _category(store: Store, text: str) -> str:
 
 
 def get_forecast(ctx: ToolContext, args: ForecastArgs) -> ToolResult:
-    """Expected demand of one SKU at one location over the next days (the latest forecast
-    made by the data's today, else recent demand), next to its recent daily demand."""
+    """Expected demand of one SKU over the next days (the latest forecast made by the data's
+    today, else recent demand), next to its recent daily demand: at one location, or summed
+    over several (a region's) or every location that stocks it, with each location's part."""
     _known_sku(ctx.store, args.sku)
-    _known_location(ctx.store, args.location)
-    proj = exceptions.project(ctx.store, args.sku, args.location, settings=ctx.settings)
-    days = proj.days.head(args.days)
-    total = float(days["demand"].sum())
+    if args.location:
+        places = [args.location]
+    elif args.locations:
+        places = list(args.locations)
+    else:
+        held = position.stock_position(ctx.store, skus=[args.sku], settings=ctx.settings.position)
+        places = held.filter(pl.col("location_kind") != "supplier")["location"].unique().to_list()
+    for code in places:
+        _known_location(ctx.store, code)
+    parts = []
+    first = last = None
+    sources: set[str] = set()
+    for code in sorted(places):
+        proj = exceptions.project(ctx.store, args.sku, code, settings=ctx.settings)
+        days = proj.days.head(args.days)
+        if days.is_empty():
+            continue
+        first, last = days["date"][0], days["date"][-1]
+        sources.add(proj.demand_source)
+        parts.append(
+            {
+                "location": code,
+                "demand": float(days["demand"].sum()),
+                "days": _jsonable(days.select("date", "demand").to_dicts()),
+            }
+        )
+    if not parts:
+        raise ToolError(
+            f"no forecast or demand for {args.sku} at {', '.join(places) or 'any location'}"
+        )
+    total = sum(p["demand"] for p in parts)
     recent = position.stock_position(
-        ctx.store, skus=[args.sku], locations=[args.location], settings=ctx.settings.position
+        ctx.store,
+        skus=[args.sku],
+        locations=[p["location"] for p in parts],
+        settings=ctx.settings.position,
     )
-    rate = float(recent["avg_daily_demand"][0] or 0) if recent.height else 0.0
-    first, last = days["date"][0], days["date"][-1]
+    rate = float(recent["avg_daily_demand"].sum() or 0) if recent.height else 0.0
+    where = parts[0]["location"] if len(parts) == 1 else f"{len(parts)} locations"
+    n_days = (last - first).days + 1 if first and last else args.days
     facts = [
-        f"{args.sku} at {args.location}: {_num(total)} units expected from {first} to {last} "
-        f"({args.days} days), {_num(total / args.days, 1)} a day, from the {proj.demand_source}.",
+        f"{args.sku} at {where}: {_num(total)} units expected from {first} to {last} "
+        f"({n_days} days), {_num(total / n_days, 1)} a day, from the {', '.join(sorted(sources))}.",
         f"Recent demand: {_num(rate, 1)} a day (last "
         f"{ctx.settings.position.demand_window_days} days).",
     ]
-    data = _jsonable(days.select("date", "demand").to_dicts())
-    return _result("get_forecast", args, facts, data, [proj.demand_source, "demand history"])
+    if len(parts) > 1:
+        facts += [f"{p['location']}: {_num(p['demand'])} units." for p in parts]
+    data = {
+        "sku": args.sku,
+        "total": total,
+        "per_day": total / n_days,
+        "first": str(first),
+        "last": str(last),
+        "days": n_days,
+        "locations": len(parts),
+        "recent_per_day": rate,
+        "parts": [{"location": p["location"], "demand": p["demand"]} for p in parts],
+        "daily": parts[0]["days"] if len(parts) == 1 else [],
+    }
+    return _result("get_forecast", args, facts, data, sorted(sources) + ["demand history"])
 
 
 def explain_policy(ctx: ToolContext, args: PolicyArgs) -> ToolResult:

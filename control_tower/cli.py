@@ -808,9 +808,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     """One question to the agent: the answer, the tool calls and the facts used."""
     from agents.agent import ask  # the LLM layer, loaded only for this command
+    from control_tower import users
+    from control_tower.actions import Actor
 
+    settings = load_settings()
     with _open(args) as store:
-        answer = ask(store, args.question, settings=load_settings(), use_model=not args.no_model)
+        if args.actor:  # a local user, with its role (a supplier user sees only its own)
+            actor = users.local_actor(
+                store, args.actor, demo_users=settings.auth.demo_users or args.demo_users
+            )
+        else:  # reading only: the operating-system user, as a viewer
+            actor = Actor(_actor_name(args), "viewer")
+        answer = ask(
+            store,
+            args.question,
+            settings=settings,
+            actor=actor,
+            use_model=not args.no_model,
+            session=args.session,
+        )
     if args.format == "json":
         sys.stdout.write(json.dumps(answer.as_dict(), default=str, ensure_ascii=False) + "\n")
         return 0
@@ -1121,15 +1137,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "ask",
         help="ask the agent a question",
-        description="Answer a question from the data: the question is routed to read-only "
-        "tools (or, with a tool-calling endpoint in [agent], the model calls them), and the "
-        "answer keeps only figures the tools gave. Prints the answer, the tool calls and "
-        "the facts used.",
+        description="Answer a question from the data, in the question's language: the "
+        "question is understood in code and answered from read-only tools (or, with a "
+        "tool-calling endpoint in [agent], the model calls them), keeping only figures the "
+        "tools gave. Prints the answer, the tool calls and the facts used.",
     )
     _db_arg(p)
+    _actor_arg(p)
     p.add_argument("question", help="the question, in English or Chinese")
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--no-model", action="store_true", help="the facts only, no model")
+    p.add_argument("--no-model", action="store_true", help="composed from the tools, no model")
+    p.add_argument(
+        "--session",
+        metavar="NAME",
+        help='a conversation: a follow-up ("and in Wuhan?") builds on this session\'s '
+        "previous question",
+    )
+    p.add_argument("--demo-users", action="store_true", help="--as may name a demo user")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser(

@@ -409,6 +409,12 @@ class AgentSettings(BaseModel):
         description="routed: the question is routed in code and the model only phrases the "
         "facts; tools: the model calls the tools itself; auto: routed for the local model",
     )
+    rephrase: bool = Field(
+        False,
+        description="local: let the embedded model rephrase the answer composed in code "
+        "(through the grounding check); off: it added seconds and no right answer (see the "
+        "README's agent evaluation)",
+    )
     threads: int = Field(1, ge=1, le=64, description="local: llama.cpp threads")
     context_tokens: int = Field(2048, ge=512, le=32768, description="local: context window")
     max_tokens: int = Field(160, ge=16, le=4096, description="longest answer, in tokens")

@@ -1,11 +1,13 @@
-"""Ask the agent: questions in plain language, answered from the store's tools; every figure
-shown comes from a tool of that turn (or the answer is the fact sheet, and says so). Each
-answer opens its tool calls, facts and sources; a suggested transfer can be drafted for an
-approver. The model never approves anything."""
+"""Ask the agent: questions in plain language, English or Chinese, answered in the question's
+language from the store's tools; every figure shown comes from a tool of that turn. A
+follow-up ("and in Wuhan?") builds on the conversation's previous turn. Each answer opens its
+tool calls, facts and sources; a suggested transfer can be drafted for an approver. Nothing
+here approves anything."""
 
 from __future__ import annotations
 
 import json
+import secrets
 
 import streamlit as st
 
@@ -23,6 +25,11 @@ through_app()
 
 st.title("Ask the agent")
 HISTORY = "agent_history"
+SESSION = "agent_session"
+
+
+def _new_session() -> str:
+    return f"page-{secrets.token_hex(6)}"
 
 
 def _show(store, turn: dict, actor, i: int) -> None:
@@ -30,7 +37,7 @@ def _show(store, turn: dict, actor, i: int) -> None:
         st.markdown(plain(turn["question"]))
     with st.chat_message("assistant"):
         st.markdown("  \n".join(plain(line) for line in turn["text"].splitlines()))
-        how = "phrased by the model" if not turn["fallback"] else "the facts as found"
+        how = "phrased by the model" if not turn["fallback"] else "composed from the tools"
         st.caption(
             f"{plain(turn['model'])} · {turn['reasoning']} · {how} · {turn['seconds']:.1f} s"
             + (f" · run {turn['run_id']}" if turn.get("run_id") else "")
@@ -68,15 +75,20 @@ def _show(store, turn: dict, actor, i: int) -> None:
 with reported():
     store = state.store_with_data()
     actor = auth.current_actor()
-    backend, why_not = state.get_backend()
-    if backend is not None:
-        st.caption(f"Model: **{plain(backend.label)}** ({backend.reasoning})")
-    else:
-        st.warning(
-            f"No language model: {plain(why_not)}. Answers are the facts as found.",
-            icon=":material/cloud_off:",
-        )
+    agent = state.get_settings().agent
+    backend = None
+    if agent.provider != "local" or agent.reasoning == "tools" or agent.rephrase:
+        backend, why_not = state.get_backend()
+        if backend is not None:
+            st.caption(f"Model: **{plain(backend.label)}** ({backend.reasoning})")
+        else:
+            st.warning(
+                f"The configured model cannot be used: {plain(why_not)}. Answers are composed "
+                "from the tools.",
+                icon=":material/cloud_off:",
+            )
     history: list[dict] = st.session_state.setdefault(HISTORY, [])
+    session = st.session_state.setdefault(SESSION, _new_session())
     st.caption("Try:")
     picked = None
     columns = st.columns(3)
@@ -94,6 +106,7 @@ with reported():
                 actor=actor,
                 backend=backend,
                 use_model=backend is not None,
+                session=session,
             )
             history.append(answer.as_dict())
         except ControlTowerError as exc:
@@ -102,6 +115,7 @@ with reported():
         _show(store, turn, actor, i)
     if history and st.button("Clear the conversation", key="agent_clear"):
         st.session_state[HISTORY] = []
+        st.session_state[SESSION] = _new_session()  # a new conversation: no follow-up
         st.rerun()
     with st.expander("Recent agent runs (the trace)"):
         runs = agent_runs(store, 50)

@@ -1,43 +1,53 @@
-"""The evaluation set with the embedded model over a copy of the demo: at least 40 managers'
-questions (stock-outs, why flagged, what if we don't move it, excess by category, dead stock,
-late orders, supplier lead times, what to move where, stock, policy, forecast, product search;
-English and Chinese), each with facts computed from the store. Targets: at least 90%
-correct, and no answer ever shows a figure no tool gave. (Latency: bench/agent_eval.py.)"""
+"""The agent on its corpus's dev part (``data/agent_eval/dev.toml``: questions written the
+way managers ask, in English, Chinese and both mixed, with follow-ups), over the demo as
+it first opens: floors a few points under what the dev part measures, so a change that breaks
+understanding or answering fails here. The test part is held out: it is scored only by
+``bench/agent_eval.py --parts test`` at the end of a piece of work, never here."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
-from agents.evaluation import build_cases, evaluate
+from agents.evaluation import answer_language, evaluate
+from control_tower.config import Settings
+from control_tower.ingest.demo import build_demo
+from control_tower.ingest.demo_activity import seed_activity
 from control_tower.store import Store
-from tests.conftest import copy_of
 
 
 @pytest.fixture(scope="module")
-def store(planned_demo_path, tmp_path_factory):
-    path = copy_of(planned_demo_path, tmp_path_factory.mktemp("eval"), exception_run=True)
-    with Store(path) as s:  # the plan's drafted transfers: "what would you move to ..."
-        yield s
+def report(tmp_path_factory):
+    """The demo as a manager first opens it (the corpus names its cities and suppliers):
+    built, forecast, planned, the rules and the approval policy run, a few decisions."""
+    path = tmp_path_factory.mktemp("eval") / "demo.duckdb"
+    with Store(path) as store:
+        build_demo(store)
+        seed_activity(store, Settings())
+        yield evaluate(store, "dev")
 
 
-def test_the_cases_cover_the_kinds_managers_ask(store):
-    cases = build_cases(store)
-    assert len(cases) >= 40
-    kinds = Counter(c.kind.removesuffix("_zh") for c in cases)
-    for kind in ("stockout", "why", "what_if", "excess", "suppliers", "moves", "position"):
-        assert kinds[kind] >= 1, kind
-    assert sum(c.kind.endswith("_zh") for c in cases) >= 5
-    assert all(c.expected for c in cases)
-
-
-def test_the_embedded_model_meets_the_targets(store):
-    cases = build_cases(store)
-    report = evaluate(store, cases)
-    wrong = [(o.case.question, o.missing) for o in report.outcomes if not o.correct]
-    assert report.correct_rate >= 0.9, wrong
-    shown = [(o.case.question, o.unsupported) for o in report.outcomes if o.unsupported]
+def test_the_dev_part_is_understood_answered_and_grounded(report):
+    assert len(report.outcomes) >= 150
+    wrong = [
+        (o.realised.question.id, o.realised.text, o.problems)
+        for o in report.outcomes
+        if not o.correct
+    ]
+    assert report.rate("understood") >= 0.95, wrong
+    assert report.rate("correct") >= 0.90, wrong
+    shown = [(o.realised.question.id, o.unsupported) for o in report.outcomes if o.unsupported]
     assert shown == []
-    assert {o.answer.model for o in report.outcomes} == {report.outcomes[0].answer.model}
-    assert "SmolLM2" in report.outcomes[0].answer.model
+    assert report.rate("language_ok") >= 0.97
+
+
+def test_follow_ups_and_both_languages_are_covered(report):
+    follow = [o for o in report.outcomes if o.realised.question.follows]
+    assert len(follow) >= 20 and report.rate("correct", follow) >= 0.85
+    zh = [o for o in report.outcomes if o.realised.question.lang == "zh"]
+    assert len(zh) >= 40 and all(answer_language(o.answer.text) == "zh" for o in zh)
+    assert report.latency(0.95) < 2.0
+
+
+def test_the_answer_language_is_read_from_its_own_words():
+    assert answer_language("成都区域仓（RDC-CD）现有 SNK-0003 海苔 389 件。") == "zh"
+    assert answer_language("Chengdu RDC (RDC-CD) has 389 units of SNK-0003 海苔.") == "en"

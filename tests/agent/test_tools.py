@@ -50,9 +50,10 @@ def test_exceptions_filtered_by_rule_and_location_with_their_drafted_actions(ctx
     result = run_tool(
         ctx, "list_exceptions", {"rule": "stockout", "location": item["location"], "top": 50}
     )
-    assert {r["location"] for r in result.data} == {item["location"]}
-    assert {r["title"] for r in result.data} >= {item["title"]}
+    assert {r["location"] for r in result.data["rows"]} == {item["location"]}
+    assert {r["title"] for r in result.data["rows"]} >= {item["title"]}
     count = exceptions.list_exceptions(store, rules=["stockout"], locations=[item["location"]])
+    assert result.data["total"] == count.height
     plural = "" if count.height == 1 else "s"
     assert result.facts[0].startswith(
         f"{count.height:,} stockout exception{plural} at {item['location']}"
@@ -90,9 +91,15 @@ def test_search_finds_products_by_code_english_and_chinese(ctx, store):
 def test_forecast_policy_suppliers_and_actions_answer_from_the_store(ctx, store):
     item = _a_short_pair(store)
     forecast = run_tool(ctx, "get_forecast", {"sku": item["sku"], "location": item["location"]})
-    assert len(forecast.data) == 14
-    total = sum(d["demand"] for d in forecast.data)
+    assert len(forecast.data["daily"]) == 14
+    total = sum(d["demand"] for d in forecast.data["daily"])
+    assert forecast.data["total"] == pytest.approx(total)
     assert f"{total:,.0f} units expected" in forecast.facts[0]
+    # over every location that holds it: the sum of each location's own forecast
+    network = run_tool(ctx, "get_forecast", {"sku": item["sku"]})
+    parts = {p["location"]: p["demand"] for p in network.data["parts"]}
+    assert parts[item["location"]] == pytest.approx(total)
+    assert network.data["total"] == pytest.approx(sum(parts.values()))
     suppliers = run_tool(ctx, "compare_suppliers", {})
     assert len(suppliers.data) == store.scalar(
         "SELECT count(DISTINCT supplier) FROM supplier_products"

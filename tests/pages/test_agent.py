@@ -47,7 +47,8 @@ def _sources_question(db) -> str:
 def test_a_suggested_question_is_answered_with_its_tool_calls(db):
     at = run(page("agent"))
     assert at.title[0].value == "Ask the agent"
-    assert any(plain("SmolLM2-135M-Instruct") in c.value for c in at.caption)
+    # no model by default: nothing to load, answers composed from the tools
+    assert not any(plain("SmolLM2-135M-Instruct") in c.value for c in at.caption)
     top = store_query(
         db,
         "SELECT sku FROM exception_run_items WHERE rule = 'stockout' ORDER BY severity DESC "
@@ -60,9 +61,34 @@ def test_a_suggested_question_is_answered_with_its_tool_calls(db):
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
     assert any(plain(top) in m.value for m in at.chat_message[1].markdown)
     assert at.chat_message[1].expander[0].label.startswith("Tool calls and sources (")
-    runs = store_query(db, "SELECT question, tool_calls FROM agent_runs")
+    assert any("composed from the tools" in c.value for c in at.chat_message[1].caption)
+    runs = store_query(db, "SELECT question, tool_calls, session FROM agent_runs")
     assert runs.height == 1 and top in runs["question"][0]
-    assert "list_exceptions" in runs["tool_calls"][0]
+    assert "simulate_what_if" in runs["tool_calls"][0]
+    assert runs["session"][0].startswith("page-")
+
+
+def test_a_follow_up_on_the_page_builds_on_the_previous_question(db):
+    sku, first, second = store_query(
+        db,
+        "SELECT sku, min(location), max(location) FROM ledger JOIN locations l "
+        "ON l.code = location WHERE l.kind = 'regional_dc' GROUP BY sku "
+        "HAVING count(DISTINCT location) > 1 ORDER BY sku LIMIT 1",
+    ).row(0)
+    at = run(page("agent"))
+    at.chat_input[0].set_value(f"how much {sku} do we have at {first}?").run()
+    at.chat_input[0].set_value(f"and at {second}?").run()
+    answers = [m for m in at.chat_message if m.name == "assistant"]
+    assert len(answers) == 2
+    assert any(plain(second) in m.value and plain(sku) in m.value for m in answers[1].markdown)
+    runs = store_query(db, "SELECT session, plan FROM agent_runs ORDER BY run_id")
+    assert runs["session"].n_unique() == 1
+    # a cleared conversation starts a new session: no follow-up from before
+    at.button(key="agent_clear").click()
+    run(at)
+    at.chat_input[0].set_value(f"and at {second}?").run()
+    last = store_query(db, "SELECT session FROM agent_runs ORDER BY run_id DESC LIMIT 1").item()
+    assert last != runs["session"][0]
 
 
 def test_a_planner_drafts_the_suggested_transfer_and_a_viewer_cannot(db):
@@ -96,4 +122,4 @@ def test_the_trace_lists_the_runs(db):
     at.button(key="agent_suggest_0").click()
     run(at)
     trace = table(at, "agent_runs")
-    assert len(trace) == 1 and "list_exceptions" in trace["tool_calls"][0]
+    assert len(trace) == 1 and "simulate_what_if" in trace["tool_calls"][0]

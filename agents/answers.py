@@ -1,0 +1,1734 @@
+"""The answer to each kind of question, composed in code from the read-only tools
+(:mod:`agents.tools`) in the question's language: the first sentence answers, at most three
+short sentences support it, lists are tables that count what they do not show.
+
+:func:`respond` takes the question's plan (:mod:`agents.understand`) and returns the
+composed answer with the tool calls made and their results (the facts and sources a reader
+can open). A plan that lacks what its kind needs (a product, a location) gets one short
+clarifying question instead of a guess.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agents import compose as c
+from agents.compose import Composed, Names, num, pct, pick
+from agents.tools import ToolContext, ToolResult, run_tool
+from agents.understand import Plan
+from control_tower.errors import ControlTowerError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Call:
+    tool: str
+    args: dict
+    seconds: float
+    error: str | None = None
+    facts: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass
+class Reply:
+    composed: Composed
+    calls: list[Call] = field(default_factory=list)
+    results: list[ToolResult] = field(default_factory=list)
+    action_ids: list[int] = field(default_factory=list)  # actions the answer names
+    subject: dict = field(default_factory=dict)  # what the first line is about
+
+
+class _Run:
+    """The tools a reply calls, recorded; a tool's refusal is kept as the call's error."""
+
+    def __init__(self, ctx: ToolContext) -> None:
+        self.ctx = ctx
+        self.calls: list[Call] = []
+        self.results: list[ToolResult] = []
+        self.errors: list[str] = []
+        self.subject: dict = {}  # what the answer turned out to be about (for a follow-up)
+
+    def about(self, row: dict) -> None:
+        """The answer's first line is about this product and these places."""
+        if self.subject:
+            return
+        self.subject = {
+            "products": (row["sku"],) if row.get("sku") else (),
+            "source": row.get("from_location"),
+            "destination": row.get("to_location") or row.get("location"),
+        }
+
+    def __call__(self, tool: str, **args) -> ToolResult | None:
+        args = {k: v for k, v in args.items() if v is not None}
+        started = time.perf_counter()
+        try:
+            result = run_tool(self.ctx, tool, args)
+        except ControlTowerError as exc:
+            self.calls.append(Call(tool, args, time.perf_counter() - started, exc.detail))
+            self.errors.append(exc.detail)
+            return None
+        self.results.append(result)
+        self.calls.append(
+            Call(tool, result.args, result.seconds, None, result.facts, result.sources)
+        )
+        return result
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _loc(plan: Plan) -> str | None:
+    return plan.destination or (plan.locations[0] if plan.locations else None)
+
+
+def _region_locations(names: Names, region: str | None) -> list[str]:
+    return [code for code, r in names.location_regions.items() if region and r == region]
+
+
+def _failed(run: _Run, lang: str) -> Composed:
+    why = run.errors[-1] if run.errors else pick(lang, "no data", "没有数据")
+    return Composed(
+        pick(lang, f"I could not find that: {why}", f"没有找到相关数据：{why}"),
+    )
+
+
+def _scope_words(plan: Plan, names: Names, lang: str) -> str:
+    if plan.locations:
+        return pick(lang, " at ", "在") + names.location(plan.locations[0], lang)
+    if plan.region:
+        return pick(lang, " in ", "在") + names.region(plan.region, lang)
+    if plan.category:
+        return pick(lang, " in ", "在") + names.category(plan.category, lang)
+    return ""
+
+
+def _need(plan: Plan, lang: str, what: str) -> Composed:
+    """A short question for the one thing the plan lacks."""
+    ask = {
+        "product": (
+            "Which product do you mean (a SKU code or its name)?",
+            "请问是哪个产品（SKU 编码或名称）？",
+        ),
+        "location": ("Which location do you mean?", "请问是哪个仓？"),
+        "supplier": ("Which supplier do you mean?", "请问是哪个供应商？"),
+        "action": ("Which action number do you mean?", "请问是哪个行动编号？"),
+        "lane": ("From which location to which?", "请问是从哪个仓到哪个仓？"),
+    }[what]
+    return Composed(pick(lang, *ask))
+
+
+# -- the kinds ----------------------------------------------------------------------------------
+def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if not plan.products:
+        scope = {}
+        if plan.locations:
+            scope["location"] = plan.locations[0]
+        elif plan.region:
+            scope["region"] = plan.region
+        elif plan.category:
+            scope["category"] = plan.category
+        r = run("kpi", metric="inventory_value", period="current", **scope)
+        if r is None:
+            return _failed(run, lang)
+        d = r.data
+        where = _scope_words(plan, names, lang) or pick(lang, " across the network", "全网")
+        units = (d.get("parts") or {}).get("units")
+        lead = pick(
+            lang,
+            f"Stock{where} is worth {c.money(d['value'])} at cost"
+            + (f" ({num(units)} units)" if units is not None else "")
+            + f" as of {d['period']['today']}.",
+            f"截至 {d['period']['today']}，{where.strip()}库存按成本计为 {c.money(d['value'])}"
+            + (f"（{num(units)} 件）" if units is not None else "")
+            + "。",
+        )
+        return Composed(lead)
+    sku = plan.products[0]
+    loc = _loc(plan)
+    if loc:
+        r = run("get_position", sku=sku, location=loc)
+        if r is None or not r.data:
+            return _failed(run, lang)
+        p = r.data[0]
+        cover = p.get("days_of_cover")
+        lead = pick(
+            lang,
+            f"{names.location(loc, lang)} has {num(p['on_hand'])} units of "
+            f"{names.product(sku, lang)} on hand ({num(p['available'])} available).",
+            f"{names.location(loc, lang)}现有 {names.product(sku, lang)} {num(p['on_hand'])} 件"
+            f"（可用 {num(p['available'])} 件）。",
+        )
+        support = []
+        if p.get("in_transit") or p.get("on_order"):
+            support.append(
+                pick(
+                    lang,
+                    f"{num(p['in_transit'])} more are in transit and {num(p['on_order'])} on order.",
+                    f"另有在途 {num(p['in_transit'])} 件、在订 {num(p['on_order'])} 件。",
+                )
+            )
+        if cover is not None:
+            support.append(
+                pick(
+                    lang,
+                    f"That covers about {num(cover, 1)} days of demand.",
+                    f"约可满足 {num(cover, 1)} 天的需求。",
+                )
+            )
+        return Composed(lead, tuple(support))
+    r = run("get_position", sku=sku)
+    if r is None or not r.data:
+        return _failed(run, lang)
+    rows = r.data
+    if plan.region:
+        keep = set(_region_locations(names, plan.region))
+        rows = [p for p in rows if p["location"] in keep] or rows
+    rows = sorted(rows, key=lambda p: -p["available"])
+    if plan.region:
+        top = [f"{names.location(p['location'], lang)} {num(p['available'])}" for p in rows[:3]]
+        lead = pick(
+            lang,
+            f"Available {names.product(sku, lang)} in {names.region(plan.region, lang)}: "
+            + c.list_words(top, lang)
+            + ".",
+            f"{names.region(plan.region, lang)}的{names.product(sku, lang)}可用库存："
+            + c.list_words(top, lang)
+            + "。",
+        )
+    else:
+        lead = pick(
+            lang,
+            f"We have {num(sum(p['available'] for p in r.data))} units of "
+            f"{names.product(sku, lang)} available across the network.",
+            f"全网共有{names.product(sku, lang)}可用库存 "
+            f"{num(sum(p['available'] for p in r.data))} 件。",
+        )
+    tbl = c.table(
+        [
+            pick(lang, "location", "仓"),
+            pick(lang, "on hand", "现有"),
+            pick(lang, "days of cover", "可售天数"),
+        ],
+        [
+            [
+                names.location(p["location"], lang),
+                num(p["available"]),
+                num(p["on_hand"]),
+                num(p["in_transit"]),
+                num(p.get("days_of_cover"), 1),
+            ]
+            for p in rows
+        ],
+    )
+    return Composed(lead, (), tbl)
+
+
+def _exceptions(run: _Run, plan: Plan, names: Names, rule: str, days: int | None):
+    args: dict = {"rule": rule, "top": 50, "within_days": days}
+    if plan.products:
+        if len(plan.products) == 1:
+            args["sku"] = plan.products[0]
+        else:
+            args["skus"] = list(plan.products)[:500]
+    if plan.locations:
+        args["location"] = plan.locations[0] if len(plan.locations) == 1 else None
+        if len(plan.locations) > 1:
+            args["locations"] = list(plan.locations)
+    elif plan.region:
+        args["locations"] = _region_locations(names, plan.region) or None
+    if plan.category:
+        args["category"] = plan.category
+    if plan.supplier and not plan.products:
+        args["skus"] = names.supplier_skus.get(plan.supplier) or None
+    return run("list_exceptions", **args)
+
+
+def stockouts_upcoming(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    days = plan.horizon_days or 14
+    r = _exceptions(run, plan, names, "stockout", days)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    rows = d["rows"]
+    where = _scope_words(plan, names, lang)
+    if plan.supplier and not plan.products:
+        where += pick(
+            lang,
+            f" of {names.supplier(plan.supplier, lang)}'s products",
+            f"（{names.supplier(plan.supplier, lang)}供货的产品）",
+        )
+    if not d["total"]:
+        return Composed(
+            pick(
+                lang,
+                f"No stock-out is projected{where} in the next {days} days.",
+                f"未来 {days} 天{where}没有预计缺货。",
+            )
+        )
+    group = plan.group_by
+    if group == "location" and len(plan.locations) == 1:
+        group = None  # one place asked about: its stock-outs, not a count by place
+    if group in ("location", "category", "region"):
+        args: dict = {"measure": "stockouts", "by": group, "top_n": 50, "order": "worst"}
+        args["within_days"] = days
+        if plan.products and len(plan.products) == 1:
+            args["sku"] = plan.products[0]
+        if plan.category and group != "category":
+            args["category"] = plan.category
+        if plan.region and group != "region":
+            args["region"] = plan.region
+        if plan.supplier:
+            args["supplier"] = plan.supplier
+        if group == "location" and REGIONAL_WORDS.search(plan.text or ""):
+            args["location_kind"] = "regional_dc"
+        ranked = run("rank", **args)
+        counted = [x for x in (ranked.data["rows"] if ranked else []) if x["value"]]
+        if counted:
+            top = counted[0]
+            label = _group_label(names, group, top["key"], lang)
+            lead = pick(
+                lang,
+                f"{d['total']:,} stock-outs are projected{where} in the next {days} days; "
+                f"{label} has the most ({num(top['value'])}).",
+                f"未来 {days} 天{where}预计有 {d['total']:,} 个缺货；{label}最多"
+                f"（{num(top['value'])} 个）。",
+            )
+            heads = {"location": "仓", "category": "品类", "region": "区域"}
+            tbl = c.table(
+                [pick(lang, group, heads[group]), pick(lang, "stock-outs", "缺货数")],
+                [[_group_label(names, group, x["key"], lang), num(x["value"])] for x in counted],
+            )
+            return Composed(lead, (), tbl)
+    first = rows[0]
+    run.about(first)
+    lead = pick(
+        lang,
+        f"{d['total']:,} stock-outs are projected{where} in the next {days} days; the most "
+        f"severe: {names.product(first['sku'], lang)} at {names.location(first['location'], lang)} "
+        f"on {first['due_date']}.",
+        f"未来 {days} 天{where}预计有 {d['total']:,} 个缺货；最严重的是 "
+        f"{names.product(first['sku'], lang)}在{names.location(first['location'], lang)}，"
+        f"{first['due_date']} 断货。",
+    )
+    tbl = c.table(
+        [
+            pick(lang, "product", "产品"),
+            pick(lang, "location", "仓"),
+            pick(lang, "runs out", "断货日"),
+            pick(lang, "units short", "缺口"),
+        ],
+        [
+            [
+                names.product(x["sku"], lang),
+                names.location(x["location"], lang),
+                str(x["due_date"]),
+                num(x["units"]),
+            ]
+            for x in rows
+        ],
+        d["total"],
+    )
+    return Composed(lead, (), tbl)
+
+
+def stockout_item(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if not plan.products:
+        return _need(plan, lang, "product")
+    sku = plan.products[0]
+    loc = _loc(plan)
+    if loc:
+        r = run("simulate_what_if", sku=sku, location=loc)
+        if r is None or not r.data:
+            return _failed(run, lang)
+        p = r.data[0]
+        if p.get("stockout_date"):
+            lead = pick(
+                lang,
+                f"{names.product(sku, lang)} runs out at {names.location(loc, lang)} on "
+                f"{p['stockout_date']} as things stand.",
+                f"按目前情况，{names.product(sku, lang)}在{names.location(loc, lang)}将于 "
+                f"{p['stockout_date']} 断货。",
+            )
+            support = []
+            if p.get("units_short"):
+                support.append(
+                    pick(
+                        lang,
+                        f"{num(p['units_short'])} units would be short ({c.money(p['sales_at_risk'])} of sales at risk).",
+                        f"缺口 {num(p['units_short'])} 件（{c.money(p['sales_at_risk'])} 的销售额受影响）。",
+                    )
+                )
+            return Composed(lead, tuple(support))
+        return Composed(
+            pick(
+                lang,
+                f"{names.product(sku, lang)} is not projected to run out at {names.location(loc, lang)} "
+                "within the projection.",
+                f"{names.product(sku, lang)}在{names.location(loc, lang)}在预测期内不会断货。",
+            )
+        )
+    r = _exceptions(run, plan, names, "stockout", None)
+    if r is None:
+        return _failed(run, lang)
+    rows = sorted(r.data["rows"], key=lambda x: str(x["due_date"]))
+    if not rows:
+        return Composed(
+            pick(
+                lang,
+                f"No stock-out of {names.product(sku, lang)} is projected anywhere.",
+                f"{names.product(sku, lang)}在各仓都没有预计缺货。",
+            )
+        )
+    first = rows[0]
+    run.about(first)
+    lead = pick(
+        lang,
+        f"{names.product(sku, lang)} runs out first at {names.location(first['location'], lang)} "
+        f"on {first['due_date']}"
+        + (f", and at {len(rows) - 1} more locations" if len(rows) > 1 else "")
+        + ".",
+        f"{names.product(sku, lang)}最早在{names.location(first['location'], lang)}于 "
+        f"{first['due_date']} 断货"
+        + (f"，另有 {len(rows) - 1} 个仓也会断货" if len(rows) > 1 else "")
+        + "。",
+    )
+    tbl = c.table(
+        [
+            pick(lang, "location", "仓"),
+            pick(lang, "runs out", "断货日"),
+            pick(lang, "units short", "缺口"),
+        ],
+        [[names.location(x["location"], lang), str(x["due_date"]), num(x["units"])] for x in rows],
+    )
+    return Composed(lead, (), tbl)
+
+
+def top_risks(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    n = plan.top_n or 5
+    args: dict = {"top": min(max(n, 1), 50)}
+    if plan.locations:
+        args["location"] = plan.locations[0]
+    if plan.category:
+        args["category"] = plan.category
+    r = run("list_exceptions", **args)
+    if r is None:
+        return _failed(run, lang)
+    rows = r.data["rows"][:n]
+    if not rows:
+        return Composed(pick(lang, "No open exceptions.", "目前没有未处理的异常。"))
+    first = rows[0]
+    run.about(first)
+    lead = pick(
+        lang,
+        f"The most urgent: {first['title']} ({c.money(first['value_at_risk'])} at risk).",
+        f"最紧急的是：{names.product(first['sku'], lang)}"
+        + (f"在{names.location(first['location'], lang)}" if first.get("location") else "")
+        + f"（{_rule_zh(first['rule'])}，{c.money(first['value_at_risk'])} 受影响）。",
+    )
+    tbl = c.table(
+        [
+            pick(lang, "exception", "异常"),
+            pick(lang, "value at risk", "影响金额"),
+            pick(lang, "actions", "行动"),
+        ],
+        [
+            [
+                x["title"]
+                if lang == "en"
+                else f"{names.product(x['sku'], lang)} {_rule_zh(x['rule'])}"
+                + (f" @ {x['location']}" if x.get("location") else ""),
+                c.money(x["value_at_risk"]),
+                ", ".join(f"#{i}" for i in x["action_ids"]) or "-",
+            ]
+            for x in rows
+        ],
+        r.data["total"],
+    )
+    return Composed(lead, (), tbl)
+
+
+RULES_ZH = {
+    "stockout": "缺货",
+    "below_safety_stock": "低于安全库存",
+    "excess": "积压",
+    "dead_stock": "呆滞",
+    "late_inbound": "入库逾期",
+    "demand_anomaly": "需求异常",
+    "data_quality": "数据问题",
+    "supplier_low_water": "供应商低水位",
+}
+
+
+def _rule_zh(rule: str) -> str:
+    return RULES_ZH.get(rule, rule)
+
+
+METRIC_WORDS = {
+    "fill_rate": ("fill rate", "满足率"),
+    "turnover": ("inventory turnover", "库存周转率"),
+    "inventory_value": ("inventory value", "库存金额"),
+    "health_index": ("health index", "健康指数"),
+    "on_time_rate": ("suppliers' on-time rate", "供应商准时率"),
+    "forecast_bias": ("forecast bias", "预测偏差"),
+    "stockout_days": ("stock-out days", "缺货天数"),
+    "days_of_inventory": ("days of inventory", "库存天数"),
+    "dead_stock_value": ("dead stock value", "呆滞库存金额"),
+}
+PERIOD_WORDS = {
+    "this_week": ("this week", "本周"),
+    "this_month": ("this month", "本月"),
+    "last_month": ("last month", "上月"),
+    "last_30_days": ("the last 30 days", "近 30 天"),
+    "current": ("now", "当前"),
+}
+
+
+def _kpi_value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric in ("fill_rate", "on_time_rate"):
+        return pct(value)
+    if metric == "forecast_bias":
+        return f"{100 * value:+.1f}%"
+    if metric in ("inventory_value", "dead_stock_value"):
+        return c.money(value)
+    if metric == "health_index":
+        return num(value, 1)
+    return num(value, 1)
+
+
+def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    metric = plan.metric if plan.metric in METRIC_WORDS else "fill_rate"
+    period = plan.period or (
+        "current"
+        if metric in ("inventory_value", "dead_stock_value", "health_index")
+        else "this_month"
+    )
+    scope = {}
+    if plan.locations:
+        scope["location"] = plan.locations[0]
+    elif plan.region:
+        scope["region"] = plan.region
+    elif plan.category:
+        scope["category"] = plan.category
+    elif plan.supplier:
+        scope["supplier"] = plan.supplier
+    r = run("kpi", metric=metric, period=period, **scope)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    word = METRIC_WORDS[metric][1 if lang == "zh" else 0]
+    cur = d["period"]["current"]
+    prev = d["period"].get("previous") or {}
+    when = PERIOD_WORDS.get(period, (period, period))[1 if lang == "zh" else 0]
+    where = _scope_words(plan, names, lang)
+    value = _kpi_value(metric, d["value"])
+    if d["value"] is None:
+        return Composed(
+            pick(
+                lang,
+                f"There is no {word} figure{where} for {when}: the data has none to compute it from.",
+                f"{when}{where}没有可计算的{word}数据。",
+            )
+        )
+    dates = (
+        f"{cur['start']} – {cur['end']}"
+        if cur.get("start") and cur["start"] != cur["end"]
+        else cur.get("end", "")
+    )
+    lead = pick(
+        lang,
+        f"The {word}{where} {('is' if period in ('current', 'this_week', 'this_month') else 'was')} "
+        f"{value} {when} ({dates}).",
+        f"{where}{when}（{dates}）的{word}为 {value}。",
+    )
+    support = []
+    if d.get("previous") is not None:
+        prev_value = _kpi_value(metric, d["previous"])
+        higher = d["value"] > d["previous"]
+        same = abs(d["value"] - d["previous"]) < 1e-9
+        if lang == "zh":
+            trend = "持平" if same else ("上升" if higher else "下降")
+            support.append(
+                f"上期（{prev.get('start')} – {prev.get('end')}）为 {prev_value}，{trend}。"
+            )
+        else:
+            trend = "level with" if same else ("up from" if higher else "down from")
+            support.append(
+                f"That is {trend} {prev_value} in the period before ({prev.get('start')} – {prev.get('end')})."
+            )
+    parts = d.get("parts") or {}
+    if metric == "fill_rate" and "served" in parts:
+        support.append(
+            pick(
+                lang,
+                f"{num(parts['served'])} of {num(parts['demand'])} units of demand were served from stock.",
+                f"{num(parts['demand'])} 件需求中有 {num(parts['served'])} 件由库存满足。",
+            )
+        )
+    return Composed(lead, tuple(support))
+
+
+MEASURE_OF = {  # the corpus's measures -> the rank tool's
+    "stockouts": "stockouts",
+    "stockout": "stockouts",
+    "excess_value": "excess_value",
+    "excess": "excess_value",
+    "excess_units": "excess_units",
+    "dead_stock_value": "dead_stock_value",
+    "dead_value": "dead_stock_value",
+    "inventory_value": "stock_value",
+    "stock_value": "stock_value",
+    "stock_units": "stock_units",
+    "fill_rate": "fill_rate",
+    "turnover": "turnover",
+    "forecast_bias": "forecast_bias",
+    "health_index": "health_index",
+    "late_lines": "late_lines",
+    "late": "late_lines",
+    "on_time_rate": "on_time_rate",
+    "lead_time": "lead_time",
+    "lead_time_spread": "lead_time_spread",
+    "on_hand": "on_hand",
+    "days_of_cover": "days_of_cover",
+    "units_short": "units_short",
+    "sales_at_risk": "sales_at_risk",
+    "below_safety": "below_safety",
+    "stockout_days": "stockout_days",
+}
+MEASURE_WORDS = {
+    "stockouts": ("projected stock-outs", "预计缺货数"),
+    "excess_value": ("excess stock value", "积压库存金额"),
+    "excess_units": ("excess units", "积压件数"),
+    "dead_stock_value": ("dead stock value", "呆滞库存金额"),
+    "dead_stock_units": ("dead stock units", "呆滞件数"),
+    "stock_value": ("inventory value", "库存金额"),
+    "stock_units": ("units in stock", "库存件数"),
+    "fill_rate": ("fill rate", "满足率"),
+    "turnover": ("turnover", "周转率"),
+    "forecast_bias": ("forecast bias", "预测偏差"),
+    "health_index": ("health index", "健康指数"),
+    "late_lines": ("late inbound lines", "逾期入库行数"),
+    "late_value": ("late inbound value", "逾期入库金额"),
+    "on_time_rate": ("on-time rate", "准时率"),
+    "lead_time": ("average lead time (days)", "平均交期（天）"),
+    "lead_time_spread": ("lead-time spread (days)", "交期波动（天）"),
+    "on_hand": ("units on hand", "现有库存"),
+    "days_of_cover": ("days of cover", "可售天数"),
+    "units_short": ("units short", "缺口件数"),
+    "sales_at_risk": ("sales at risk", "受影响销售额"),
+    "below_safety": ("items below safety stock", "低于安全库存数"),
+    "stockout_days": ("stock-out days", "缺货天数"),
+}
+
+
+def _measure_value(measure: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if measure in ("fill_rate", "on_time_rate"):
+        return pct(value)
+    if measure == "forecast_bias":
+        return f"{100 * value:+.1f}%"
+    if measure in (
+        "excess_value",
+        "dead_stock_value",
+        "stock_value",
+        "late_value",
+        "sales_at_risk",
+    ):
+        return c.money(value)
+    if measure in ("turnover", "lead_time", "lead_time_spread", "days_of_cover", "health_index"):
+        return num(value, 1)
+    return num(value)
+
+
+def _group_label(names: Names, by: str, key: str, lang: str) -> str:
+    if by == "location":
+        return names.location(key, lang)
+    if by == "supplier":
+        return names.supplier(key, lang)
+    if by == "product":
+        return names.product(key, lang)
+    if by == "category":
+        return names.category(key, lang)
+    if by == "region":
+        return names.region(key, lang)
+    return key
+
+
+REGIONAL_WORDS = re.compile(r"(?i)regional|\brdcs?\b|区域仓|分仓")
+
+
+def ranking(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    measure = MEASURE_OF.get(plan.metric or "", "stockouts")
+    by = plan.group_by or (
+        "supplier" if measure in ("on_time_rate", "lead_time", "lead_time_spread") else "location"
+    )
+    n = plan.top_n or 5
+    order = plan.order or "worst"
+    args: dict = {"measure": measure, "by": by, "top_n": min(max(n, 1), 50), "order": order}
+    if plan.period and measure in (
+        "fill_rate",
+        "stockout_days",
+        "turnover",
+        "forecast_bias",
+        "on_time_rate",
+    ):
+        args["period"] = plan.period
+    if plan.products and measure in ("on_hand", "days_of_cover"):
+        args["sku"] = plan.products[0]
+    if by != "location" and plan.locations:
+        args["location"] = plan.locations[0]
+    if by != "category" and plan.category:
+        args["category"] = plan.category
+    if plan.horizon_days and measure in ("stockouts", "units_short", "sales_at_risk"):
+        args["within_days"] = plan.horizon_days
+    if by == "location" and REGIONAL_WORDS.search(plan.text or ""):
+        args["location_kind"] = "regional_dc"  # "which regional DC ...": the central DC is not one
+    r = run("rank", **args)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    rows = d["rows"]
+    if not rows:
+        return Composed(pick(lang, "There is nothing to rank.", "没有可排名的数据。"))
+    word = MEASURE_WORDS.get(measure, (measure, measure))[1 if lang == "zh" else 0]
+    top = rows[0]
+    best = order == "best"
+    label = _group_label(names, by, top["key"], lang)
+    if lang == "zh":
+        lead = f"按{word}，{'最好' if best else '最差'}的是{label}（{_measure_value(measure, top['value'])}）"
+        if len(rows) > 1:
+            lead += "，其次是" + "、".join(
+                f"{_group_label(names, by, x['key'], lang)}（{_measure_value(measure, x['value'])}）"
+                for x in rows[1:3]
+            )
+        lead += "。"
+    else:
+        lead = f"{label} {'leads' if best else 'is worst'} on {word} ({_measure_value(measure, top['value'])})"
+        if len(rows) > 1:
+            lead += ", then " + ", ".join(
+                f"{_group_label(names, by, x['key'], lang)} ({_measure_value(measure, x['value'])})"
+                for x in rows[1:3]
+            )
+        lead += "."
+    tbl = c.table(
+        [
+            "#",
+            pick(
+                lang,
+                by,
+                {
+                    "location": "仓",
+                    "region": "区域",
+                    "category": "品类",
+                    "supplier": "供应商",
+                    "product": "产品",
+                }.get(by, by),
+            ),
+            word,
+        ],
+        [
+            [str(i), _group_label(names, by, x["key"], lang), _measure_value(measure, x["value"])]
+            for i, x in enumerate(rows, 1)
+        ],
+        d["total"],
+    )
+    return Composed(lead, (), tbl)
+
+
+def compare(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    measure = MEASURE_OF.get(plan.metric or "", "stock_value")
+    if plan.suppliers and len(plan.suppliers) >= 2:
+        entities, by = list(plan.suppliers), "supplier"
+    elif len(plan.locations) >= 2:
+        entities, by = list(plan.locations), "location"
+    elif plan.categories and len(plan.categories) >= 2:
+        entities, by = list(plan.categories), "category"
+    elif plan.regions and len(plan.regions) >= 2:
+        entities, by = list(plan.regions), "region"
+    elif len(plan.products) >= 2:
+        entities, by = list(plan.products), "product"
+    else:
+        return Composed(pick(lang, "Which ones do you want to compare?", "请问要对比哪些对象？"))
+    if by == "supplier" and measure not in (
+        "on_time_rate",
+        "lead_time",
+        "lead_time_spread",
+        "late_lines",
+        "late_value",
+    ):
+        measure = "lead_time_spread" if plan.metric in (None, "lead_time") else measure
+    args: dict = {"measure": measure, "entities": entities[:5], "by": by}
+    if plan.period and measure in (
+        "fill_rate",
+        "stockout_days",
+        "turnover",
+        "forecast_bias",
+        "on_time_rate",
+    ):
+        args["period"] = plan.period
+    if plan.products and by != "product":
+        args["sku"] = plan.products[0]
+    r = run("compare", **args)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    rows = d["rows"]
+    word = MEASURE_WORDS.get(measure, (measure, measure))[1 if lang == "zh" else 0]
+    parts = [
+        f"{_group_label(names, by, x['key'], lang)} {_measure_value(measure, x['value'])}"
+        for x in rows
+    ]
+    better = d.get("better_entity")
+    if lang == "zh":
+        lead = f"{word}：" + "，".join(parts) + "。"
+        if better:
+            lead += f"{_group_label(names, by, better, lang)}更好。"
+    else:
+        lead = f"On {word}: " + " vs ".join(parts) + "."
+        if better:
+            lead += f" {_group_label(names, by, better, lang)} is better."
+    return Composed(lead)
+
+
+def _line_words(x: dict, names: Names, lang: str) -> str:
+    what = names.product(x["sku"], lang)
+    src = (
+        names.location(x["from_location"], lang)
+        if x.get("from_location")
+        else names.supplier(x.get("supplier"), lang)
+    )
+    number = f" #{x['action_id']}" if x.get("action_id") else ""
+    status = x.get("status") or "planned"
+    if lang == "zh":
+        state = {"planned": "计划中", "proposed": "待审批", "approved": "已批准"}.get(
+            status, status
+        )
+        return (
+            f"从{src}调 {num(x['quantity'])} 件 {what} 到{names.location(x['to_location'], lang)}，"
+            f"{x['ship_date']} 发出、{x['arrival_date']} 到达（{state}{number}）"
+        )
+    return (
+        f"{num(x['quantity'])} of {what} from {src} to {names.location(x['to_location'], lang)}, "
+        f"leaving {x['ship_date']} and arriving {x['arrival_date']} ({status}{number})"
+    )
+
+
+def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    sku = plan.products[0] if plan.products else None
+    dest = plan.destination or (plan.locations[0] if plan.locations and not plan.source else None)
+    r = run("suggested_transfers", sku=sku, to_location=dest, from_location=plan.source, top=10)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    rows = sorted(d["rows"], key=lambda x: (x.get("action_id") is None, str(x["ship_date"])))
+    sources = run("compare_sources", sku=sku, location=dest) if sku and dest else None
+    spare = [o for o in (sources.data if sources else []) if o.get("spare")]
+    if not rows and spare:  # nothing planned: where stock could come from, soonest first
+        best = min(spare, key=lambda o: (not o["covers"], str(o["arrival_date"]), o["cost"]))
+        lead = pick(
+            lang,
+            f"The plan moves no {names.product(sku, lang)} into {names.location(dest, lang)} "
+            f"now; {names.location(best['source'], lang)} can spare {num(best['spare'])}, "
+            f"arriving {best['arrival_date']}.",
+            f"计划目前没有调往{names.location(dest, lang)}的{names.product(sku, lang)}；"
+            f"{names.location(best['source'], lang)}可调出 {num(best['spare'])} 件，"
+            f"{best['arrival_date']} 到达。",
+        )
+        return Composed(lead)
+    if not rows:
+        into = (
+            pick(lang, f" into {names.location(dest, lang)}", f"调往{names.location(dest, lang)}")
+            if dest
+            else ""
+        )
+        return Composed(
+            pick(
+                lang,
+                f"The plan suggests no transfer{' of ' + names.product(sku, lang) if sku else ''}{into} now.",
+                f"计划目前没有{into}{names.product(sku, lang) if sku else ''}的调拨建议。",
+            )
+        )
+    first = rows[0]
+    run.about(first)
+    lead = pick(
+        lang,
+        f"The plan suggests moving {_line_words(first, names, lang)}.",
+        f"计划建议{_line_words(first, names, lang)}。",
+    )
+    support = []
+    if first.get("cost") is not None:
+        support.append(
+            pick(lang, f"It costs {num(first['cost'], 2)}.", f"成本 {num(first['cost'], 2)}。")
+        )
+    tbl = None
+    if d["total"] > 1:
+        tbl = c.table(
+            [pick(lang, "transfer", "调拨")],
+            [[_line_words(x, names, lang)] for x in rows],
+            d["total"],
+        )
+    return Composed(lead, tuple(support), tbl)
+
+
+def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    src = plan.source or (plan.locations[0] if len(plan.locations) >= 2 else None)
+    dest = plan.destination or (plan.locations[1] if len(plan.locations) >= 2 else None)
+    if not src or not dest:
+        return _need(plan, lang, "lane")
+    sku = plan.products[0] if plan.products else None
+    r = run("transfer_cost", from_location=src, to_location=dest, sku=sku, quantity=plan.quantity)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    cost = d.get("cost") or {}
+    lane = d.get("lane") or {}
+    qty = d.get("quantity")
+    what = f" {names.product(sku, lang)}" if sku else ""
+    if qty and cost.get("total") is not None:
+        lead = pick(
+            lang,
+            f"Moving {num(qty)}{what} from {names.location(src, lang)} to {names.location(dest, lang)} costs "
+            f"{num(cost['total'], 2)} ({num(cost.get('per_unit_all_in'), 3)} a unit all in).",
+            f"从{names.location(src, lang)}调 {num(qty)} 件{what}到{names.location(dest, lang)}的成本为 "
+            f"{num(cost['total'], 2)}（每件合计 {num(cost.get('per_unit_all_in'), 3)}）。",
+        )
+    else:
+        lead = pick(
+            lang,
+            f"The lane {names.location(src, lang)} → {names.location(dest, lang)} costs "
+            f"{num(lane.get('cost_per_unit'), 3)} a unit plus {num(lane.get('fixed_cost'), 2)} a truck.",
+            f"{names.location(src, lang)}到{names.location(dest, lang)}的线路每件 {num(lane.get('cost_per_unit'), 3)}，"
+            f"每车固定 {num(lane.get('fixed_cost'), 2)}。",
+        )
+    support = []
+    if lane.get("transit_days") is not None:
+        support.append(
+            pick(
+                lang,
+                f"It takes {num(lane['transit_days'])} days in transit; shipped tomorrow it arrives {d.get('arrival_if_shipped_tomorrow')}.",
+                f"运输 {num(lane['transit_days'])} 天；明天发出则 {d.get('arrival_if_shipped_tomorrow')} 到达。",
+            )
+        )
+    if d.get("quantity_basis"):
+        support.append(
+            pick(lang, f"Quantity: {d['quantity_basis']}.", f"数量依据：{d['quantity_basis']}。")
+        )
+    return Composed(lead, tuple(support))
+
+
+def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if plan.action_id is not None:
+        r = run("plan_why", action_id=plan.action_id)
+    else:
+        sku = plan.products[0] if plan.products else None
+        if sku is None:
+            return _need(plan, lang, "product")
+        src = plan.source or (plan.locations[0] if len(plan.locations) >= 2 else None)
+        dest = plan.destination or (plan.locations[-1] if plan.locations else None)
+        if dest == src:
+            dest = None
+        r = run("plan_why", sku=sku, from_location=src, to_location=dest)
+        if r is not None and not r.data["rows"] and (src or dest):
+            r = run("plan_why", sku=sku)  # the lane was read wrong, or the line is an order
+    if r is None:
+        return _failed(run, lang)
+    rows = r.data["rows"]
+    if not rows:
+        return Composed(pick(lang, "The plan has no such line.", "计划中没有这条线。"))
+    x = rows[0]
+    run.about(x)
+    lead = pick(
+        lang,
+        f"The plan sends {_line_words(x, names, lang)} because {c.clean(x.get('why') or x.get('reason') or '')}.",
+        f"计划{_line_words(x, names, lang)}，原因：{c.clean(x.get('why') or x.get('reason') or '')}。",
+    )
+    support = []
+    for key in ("if_nothing_done", "with_it"):
+        if x.get(key):
+            support.append(c.clean(str(x[key])).rstrip(".") + ("。" if lang == "zh" else "."))
+    if x.get("total_cost") is not None:
+        support.append(
+            pick(lang, f"Cost: {num(x['total_cost'], 2)}.", f"成本：{num(x['total_cost'], 2)}。")
+        )
+    return Composed(lead, tuple(support[:3]))
+
+
+def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    sku = plan.products[0] if plan.products else None
+    if sku is None and plan.supplier is None and not plan.locations:
+        return _need(plan, lang, "product")
+    r = run(
+        "suggested_orders",
+        sku=sku,
+        supplier=plan.supplier if not sku else None,
+        location=plan.locations[0] if plan.locations and not sku else None,
+        top=10,
+    )
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    rows = sorted(d["rows"], key=lambda x: (x.get("action_id") is None, str(x["ship_date"])))
+    if not rows:
+        return Composed(
+            pick(
+                lang,
+                f"The plan suggests no order{' of ' + names.product(sku, lang) if sku else ''} now.",
+                f"计划目前没有{names.product(sku, lang) if sku else ''}的采购建议。",
+            )
+        )
+    x = rows[0]
+    run.about(x)
+    number = f" #{x['action_id']}" if x.get("action_id") else ""
+    lead = pick(
+        lang,
+        f"The plan suggests ordering {num(x['quantity'])} of {names.product(x['sku'], lang)} from "
+        f"{names.supplier(x['supplier'], lang)}, placed {x['ship_date']}, arriving {x['arrival_date']} "
+        f"({x.get('status') or 'planned'}{number}).",
+        f"计划建议向{names.supplier(x['supplier'], lang)}采购 {names.product(x['sku'], lang)} {num(x['quantity'])} 件，"
+        f"{x['ship_date']} 下单、{x['arrival_date']} 到货（{x.get('status') or 'planned'}{number}）。",
+    )
+    support = []
+    if x.get("value") is not None:
+        support.append(
+            pick(
+                lang,
+                f"Its value at cost is {num(x['value'], 2)}.",
+                f"采购金额 {num(x['value'], 2)}。",
+            )
+        )
+    tbl = None
+    if d["total"] > 1:
+        tbl = c.table(
+            [
+                pick(lang, "product", "产品"),
+                pick(lang, "supplier", "供应商"),
+                pick(lang, "quantity", "数量"),
+                pick(lang, "order date", "下单日"),
+                pick(lang, "arrives", "到货日"),
+            ],
+            [
+                [
+                    names.product(y["sku"], lang),
+                    names.supplier(y["supplier"], lang),
+                    num(y["quantity"]),
+                    str(y["ship_date"]),
+                    str(y["arrival_date"]),
+                ]
+                for y in rows
+            ],
+            d["total"],
+        )
+    return Composed(lead, tuple(support), tbl)
+
+
+def vmi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    sku = plan.products[0] if plan.products else None
+    loc = (
+        plan.locations[0]
+        if plan.locations and names.kinds.get(plan.locations[0]) == "vmi"
+        else None
+    )
+    r = run("consigned_stock", location=loc, supplier=plan.supplier, sku=sku, top=10)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    where = names.location(loc, lang) if loc else pick(lang, "the VMI sites", "VMI 仓")
+    whose = f" ({names.supplier(plan.supplier, lang)})" if plan.supplier else ""
+    what = f" {names.product(sku, lang)}" if sku else ""
+    lead = pick(
+        lang,
+        f"{where}{whose} hold{'s' if loc else ''} {num(d['units'])} consigned units{what} worth {c.money(d['value'])} at cost, "
+        "the supplier's until we consume them.",
+        f"{where}{whose}共有寄售库存{what} {num(d['units'])} 件，按成本计 {c.money(d['value'])}，消耗前归供应商所有。",
+    )
+    support = []
+    if d.get("outside_levels"):
+        n = (
+            d["outside_levels"]
+            if isinstance(d["outside_levels"], int)
+            else len(d["outside_levels"])
+        )
+        support.append(
+            pick(
+                lang,
+                f"{n:,} lines are outside their agreed min/max.",
+                f"有 {n:,} 行超出约定的上下限。",
+            )
+        )
+    tbl = c.table(
+        [
+            pick(lang, "product", "产品"),
+            pick(lang, "consigned", "寄售"),
+            pick(lang, "value", "金额"),
+        ],
+        [
+            [names.product(x["sku"], lang), num(x["consigned"]), c.money(x["value"])]
+            for x in d["rows"]
+        ],
+        d["total"],
+    )
+    return Composed(lead, tuple(support), tbl)
+
+
+def supplier_owed(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    sup = plan.supplier or (plan.suppliers[0] if plan.suppliers else None) or names.vmi_supplier
+    if sup is None:
+        return _need(plan, lang, "supplier")
+    period = (
+        plan.period
+        if plan.period in ("this_week", "this_month", "last_month", "last_30_days")
+        else "unsettled"
+    )
+    r = run("supplier_owed", supplier=sup, period=period)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    lead = pick(
+        lang,
+        f"We owe {names.supplier(sup, lang)} {num(d['owed'], 2)} for consigned stock consumed"
+        + (" and not yet settled." if period == "unsettled" else f" {PERIOD_WORDS[period][0]}."),
+        f"我们应付{names.supplier(sup, lang)} {num(d['owed'], 2)}（已消耗的寄售库存"
+        + ("，尚未结算）。" if period == "unsettled" else f"，{PERIOD_WORDS[period][1]}）。"),
+    )
+    support = []
+    if d.get("basis") and lang == "en":  # the tool states its basis in English
+        support.append(f"Basis: {c.clean(str(d['basis']))}.")
+    return Composed(lead, tuple(support))
+
+
+def settlement(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    sup = plan.supplier or names.vmi_supplier
+    r = run(
+        "settlement", supplier=sup, period="last_month" if plan.period == "last_month" else "latest"
+    )
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    statements = d.get("statements") or []
+    if not statements:
+        return Composed(
+            pick(
+                lang,
+                f"No settlement statement has been issued{' for ' + names.supplier(sup, lang) if sup else ''} yet.",
+                f"{names.supplier(sup, lang) if sup else ''}还没有出具结算单。",
+            )
+        )
+    s = statements[0]
+    status = s.get("status", "-")
+    lead = pick(
+        lang,
+        f"The latest statement for {names.supplier(s.get('supplier', sup), lang)} covers "
+        f"{s.get('period_start')} – {s.get('period_end')}: {status}"
+        + (f", {num(s.get('amount'), 2)}" if s.get("amount") is not None else "")
+        + ".",
+        f"{names.supplier(s.get('supplier', sup), lang)}最新结算单（{s.get('period_start')} – {s.get('period_end')}）"
+        f"状态：{status}"
+        + (f"，金额 {num(s.get('amount'), 2)}" if s.get("amount") is not None else "")
+        + "。",
+    )
+    support = []
+    diffs = d.get("differences") or []
+    if diffs:
+        support.append(
+            pick(
+                lang,
+                f"{len(diffs):,} lines differ from the supplier's figures.",
+                f"有 {len(diffs):,} 行与供应商数据不一致。",
+            )
+        )
+    return Composed(lead, tuple(support))
+
+
+def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    args: dict = {"top": 10}
+    if plan.supplier:
+        args["supplier"] = plan.supplier
+    if plan.locations:
+        args["location"] = plan.locations[0]
+    if plan.products:
+        args["sku"] = plan.products[0]
+    if plan.category:
+        args["category"] = plan.category
+    r = run("late_inbound", **args)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    scope = []
+    if plan.supplier:
+        scope.append(
+            pick(
+                lang,
+                f" from {names.supplier(plan.supplier, lang)}",
+                f"（{names.supplier(plan.supplier, lang)}）",
+            )
+        )
+    if plan.locations:
+        scope.append(
+            pick(
+                lang,
+                f" for {names.location(plan.locations[0], lang)}",
+                f"（{names.location(plan.locations[0], lang)}）",
+            )
+        )
+    where = "".join(scope)
+    if not d["total"]:
+        return Composed(
+            pick(lang, f"Nothing inbound{where} is late.", f"{where}没有逾期未到的入库。")
+        )
+    lead = pick(
+        lang,
+        f"{d['total']:,} inbound lines{where} are late: {num(d['units'])} units, {c.money(d['value'])} at cost.",
+        f"{where}有 {d['total']:,} 条入库逾期未到：共 {num(d['units'])} 件，按成本计 {c.money(d['value'])}。",
+    )
+    rows = d["rows"]
+    tbl = c.table(
+        [
+            pick(lang, "reference", "单号"),
+            pick(lang, "product", "产品"),
+            pick(lang, "units", "数量"),
+            pick(lang, "due", "应到日"),
+            pick(lang, "days late", "逾期天数"),
+        ],
+        [
+            [
+                str(x.get("reference") or "-"),
+                names.product(x.get("sku"), lang),
+                num(x.get("quantity") or x.get("units")),
+                str(x.get("expected_date") or x.get("due_date") or "-"),
+                num(x.get("days_late")),
+            ]
+            for x in rows
+        ],
+        d["total"],
+    )
+    return Composed(lead, (), tbl)
+
+
+EXCESS_WORDS = re.compile(r"(?i)excess|overstock|too much|积压|超储|库存过多")
+DEAD_WORDS = re.compile(
+    r"(?i)dead|obsolete|slow[- ]mov|haven'?t moved|not moved|呆滞|滞销|不动销|没动"
+)
+
+
+def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    kind = plan.filters.get("kind")
+    if kind not in ("excess", "dead", "both"):
+        text = plan.text or ""
+        excess = bool(EXCESS_WORDS.search(text))
+        dead = bool(DEAD_WORDS.search(text))
+        kind = "excess" if excess and not dead else "dead" if dead and not excess else "both"
+    measure = plan.unit if plan.unit in ("value", "units") else "value"
+    args: dict = {"kind": kind, "measure": measure, "top": 10}
+    if plan.locations:
+        args["location"] = plan.locations[0]
+    elif plan.region:
+        args["region"] = plan.region
+    if plan.category:
+        args["category"] = plan.category
+    r = run("excess_dead", **args)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    where = _scope_words(plan, names, lang)
+    word = {
+        "excess": ("excess", "积压"),
+        "dead": ("dead", "呆滞"),
+        "both": ("excess and dead", "积压和呆滞"),
+    }[kind]
+    if not d["total"]:
+        return Composed(pick(lang, f"No {word[0]} stock{where}.", f"{where}没有{word[1]}库存。"))
+    figure = f"{num(d['units'])} units" if measure == "units" else f"{c.money(d['value'])} at cost"
+    figure_zh = f"{num(d['units'])} 件" if measure == "units" else f"按成本计 {c.money(d['value'])}"
+    lead = pick(
+        lang,
+        f"There is {figure} of {word[0]} stock{where} in {d['total']:,} SKU x location lines.",
+        f"{where}{word[1]}库存共 {d['total']:,} 行，{figure_zh}。",
+    )
+    support = []
+    for t in d.get("totals") or []:
+        if kind == "both":
+            support.append(
+                pick(
+                    lang,
+                    f"{t['kind'].capitalize()}: {t['lines']:,} lines, {num(t['units'])} units, {c.money(t['value'])}.",
+                    f"{ {'excess': '积压', 'dead': '呆滞'}.get(t['kind'], t['kind']) }：{t['lines']:,} 行，{num(t['units'])} 件，{c.money(t['value'])}。",
+                )
+            )
+    tbl = c.table(
+        [
+            pick(lang, "product", "产品"),
+            pick(lang, "location", "仓"),
+            pick(lang, "kind", "类型"),
+            pick(lang, "units", "件数"),
+            pick(lang, "value", "金额"),
+        ],
+        [
+            [
+                names.product(x["sku"], lang),
+                names.location(x["location"], lang),
+                x["kind"]
+                if lang == "en"
+                else {"excess": "积压", "dead": "呆滞"}.get(x["kind"], x["kind"]),
+                num(x["units"]),
+                c.money(x["value"]),
+            ]
+            for x in d["rows"]
+        ],
+        d["total"],
+    )
+    return Composed(lead, tuple(support[:2]), tbl)
+
+
+def forecast(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if not plan.products:
+        return _need(plan, lang, "product")
+    sku = plan.products[0]
+    days = min(max(plan.horizon_days or 14, 1), FORECAST_DAYS)
+    args: dict = {"sku": sku, "days": days}
+    if plan.locations:
+        args["location"] = plan.locations[0]
+    elif plan.region:
+        args["locations"] = _region_locations(names, plan.region) or None
+    r = run("get_forecast", **args)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    where = (
+        names.location(d["parts"][0]["location"], lang)
+        if d["locations"] == 1
+        else (names.region(plan.region, lang) if plan.region else pick(lang, "the network", "全网"))
+    )
+    lead = pick(
+        lang,
+        f"Demand for {names.product(sku, lang)} at {where} is forecast at {num(d['total'])} units "
+        f"from {d['first']} to {d['last']}, {num(d['per_day'], 1)} a day.",
+        f"预计 {d['first']} 至 {d['last']}，{where}对{names.product(sku, lang)}的需求为 "
+        f"{num(d['total'])} 件，每天 {num(d['per_day'], 1)} 件。",
+    )
+    support = []
+    if (plan.horizon_days or 0) > FORECAST_DAYS:
+        support.append(
+            pick(
+                lang,
+                f"The forecast the plan uses reaches {d['last']}; beyond it there is none yet.",
+                f"计划使用的预测只到 {d['last']}，之后暂无预测。",
+            )
+        )
+    support.append(
+        pick(
+            lang,
+            f"Recent demand: {num(d['recent_per_day'], 1)} a day.",
+            f"近期需求：每天 {num(d['recent_per_day'], 1)} 件。",
+        )
+    )
+    tbl = None
+    if d["locations"] > 1:
+        tbl = c.table(
+            [pick(lang, "location", "仓"), pick(lang, "forecast", "预测")],
+            [
+                [names.location(x["location"], lang), num(x["demand"])]
+                for x in sorted(d["parts"], key=lambda x: -x["demand"])
+            ],
+        )
+    elif d["daily"] and plan.group_by in ("day", "date"):
+        tbl = c.table(
+            [pick(lang, "date", "日期"), pick(lang, "forecast", "预测")],
+            [[str(x["date"]), num(x["demand"], 1)] for x in d["daily"]],
+        )
+    return Composed(lead, tuple(support), tbl)
+
+
+FORECAST_DAYS = 28  # the tools' forecast horizon (the projection the plan uses)
+
+
+POLICY_WORDS = {
+    "safety_stock": ("safety stock", "安全库存"),
+    "reorder_point": ("reorder point", "再订货点"),
+    "max_level": ("max level", "最高库存"),
+    "eoq": ("economic order quantity", "经济订货量"),
+}
+
+
+def policy(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if not plan.products:
+        return _need(plan, lang, "product")
+    loc = _loc(plan) or names.central
+    if loc is None:
+        return _need(plan, lang, "location")
+    sku = plan.products[0]
+    r = run("explain_policy", sku=sku, location=loc)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    metric = plan.metric if plan.metric in POLICY_WORDS else "safety_stock"
+    word = POLICY_WORDS[metric][1 if lang == "zh" else 0]
+    lead = pick(
+        lang,
+        f"The {word} of {names.product(sku, lang)} at {names.location(loc, lang)} is {num(d[metric])} units.",
+        f"{names.product(sku, lang)}在{names.location(loc, lang)}的{word}为 {num(d[metric])} 件。",
+    )
+    support = [
+        pick(
+            lang,
+            f"It holds a {pct(d['service_level'])} service level over a {num(d['lead_time_days'], 1)}-day lead time "
+            f"at {num(d['daily_demand'], 1)} units a day.",
+            f"按 {pct(d['service_level'])} 服务水平、{num(d['lead_time_days'], 1)} 天提前期、每天 {num(d['daily_demand'], 1)} 件需求计算。",
+        )
+    ]
+    others = [k for k in ("safety_stock", "reorder_point", "max_level") if k != metric]
+    support.append(
+        pick(
+            lang,
+            " ".join(f"{POLICY_WORDS[k][0].capitalize()}: {num(d[k])}." for k in others),
+            "".join(f"{POLICY_WORDS[k][1]}：{num(d[k])}。" for k in others),
+        )
+    )
+    return Composed(lead, tuple(support))
+
+
+def supplier_performance(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    measure = (
+        plan.metric
+        if plan.metric in ("on_time_rate", "lead_time", "lead_time_spread")
+        else "on_time_rate"
+    )
+    sup = plan.supplier or (plan.suppliers[0] if plan.suppliers else None)
+    r = run("supplier_performance", supplier=sup, measure=measure, order=plan.order or "worst")
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    rows = d["rows"]
+    if not rows:
+        return _failed(run, lang)
+    if sup:
+        x = next((y for y in rows if y["key"] == sup), rows[0])
+        lead = pick(
+            lang,
+            f"{names.supplier(x['key'], lang)} delivered {pct(x['on_time_rate'])} of its lines on time, with an "
+            f"average lead time of {num(x['lead_time_mean_days'], 1)} days (spread {num(x['lead_time_sd_days'], 1)}).",
+            f"{names.supplier(x['key'], lang)}的准时交货率为 {pct(x['on_time_rate'])}，平均交期 "
+            f"{num(x['lead_time_mean_days'], 1)} 天（波动 {num(x['lead_time_sd_days'], 1)} 天）。",
+        )
+        support = []
+        if x.get("stated_lead_time_days") is not None:
+            support.append(
+                pick(
+                    lang,
+                    f"Its stated lead time is {num(x['stated_lead_time_days'], 1)} days.",
+                    f"其承诺交期为 {num(x['stated_lead_time_days'], 1)} 天。",
+                )
+            )
+        return Composed(lead, tuple(support))
+    key = d["best"] if (plan.order == "best") else d["worst"]
+    x = next(y for y in rows if y["key"] == key)
+    word = MEASURE_WORDS[measure][1 if lang == "zh" else 0]
+    best = plan.order == "best"
+    lead = pick(
+        lang,
+        f"{names.supplier(key, lang)} is the {'best' if best else 'worst'} on {word}: "
+        f"{_measure_value(measure, x['value'])}.",
+        f"{word}{'最好' if best else '最差'}的是{names.supplier(key, lang)}：{_measure_value(measure, x['value'])}。",
+    )
+    tbl = c.table(
+        [
+            pick(lang, "supplier", "供应商"),
+            pick(lang, "on time", "准时率"),
+            pick(lang, "lead time (days)", "交期（天）"),
+            pick(lang, "spread", "波动"),
+        ],
+        [
+            [
+                names.supplier(y["key"], lang),
+                pct(y["on_time_rate"]),
+                num(y["lead_time_mean_days"], 1),
+                num(y["lead_time_sd_days"], 1),
+            ]
+            for y in rows
+        ],
+        d["total"],
+    )
+    return Composed(lead, (), tbl)
+
+
+STATUS_WORDS = {
+    "proposed": ("proposed, waiting for an approver", "已提议，等待审批"),
+    "approved": ("approved, waiting to be posted", "已批准，等待过账"),
+    "rejected": ("rejected", "已驳回"),
+    "posted": ("posted", "已过账"),
+    "closed": ("closed (received)", "已关闭（已收货）"),
+    "superseded": ("superseded by a newer plan", "已被新计划取代"),
+}
+
+
+def action_status(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if plan.action_id is None:
+        r = run("action_status", status="proposed", top=10)
+        if r is None:
+            return _failed(run, lang)
+        d = r.data
+        lead = pick(
+            lang,
+            f"{d['total']:,} actions wait for an approver.",
+            f"有 {d['total']:,} 个行动等待审批。",
+        )
+        tbl = c.table(
+            ["#", pick(lang, "action", "行动")],
+            [
+                [str(x["action_id"]), c.clean(x.get("describe") or x.get("kind") or "")]
+                for x in d["rows"]
+            ],
+            d["total"],
+        )
+        return Composed(lead, (), tbl)
+    r = run("action_status", action_id=plan.action_id)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    status = STATUS_WORDS.get(d["status"], (d["status"], d["status"]))[1 if lang == "zh" else 0]
+    lead = pick(
+        lang,
+        f"Action #{d['action_id']} ({c.clean(d.get('describe') or d['kind'])}) is {status}.",
+        f"行动 #{d['action_id']}（{c.clean(d.get('describe') or d['kind'])}）{status}。",
+    )
+    support = []
+    if d.get("proposed_by"):
+        support.append(
+            pick(
+                lang,
+                f"Proposed by {c.inert(d['proposed_by'])} on the data of {d.get('as_of')}.",
+                f"由 {c.inert(d['proposed_by'])} 基于 {d.get('as_of')} 的数据提议。",
+            )
+        )
+    if d.get("approved_by"):
+        support.append(
+            pick(
+                lang,
+                f"Approved by {c.inert(d['approved_by'])}.",
+                f"由 {c.inert(d['approved_by'])} 批准。",
+            )
+        )
+    if d.get("posted_by"):
+        support.append(
+            pick(
+                lang,
+                f"Posted by {c.inert(d['posted_by'])}.",
+                f"由 {c.inert(d['posted_by'])} 过账。",
+            )
+        )
+    return Composed(lead, tuple(support))
+
+
+UNSIMULATED = re.compile(
+    r"(?i)slip|delay|late by|推迟|延迟|晚到|clos|shut|停|关闭|service level|服务水平|"
+    r"cost (doubles|rises|goes up)|成本.*(翻倍|上涨)|lane cost|运费.*(翻倍|上涨)"
+)
+
+
+def _cannot(lang: str) -> Composed:
+    return Composed(
+        pick(
+            lang,
+            "I can't simulate that yet: I can project a product's stock at a location as things "
+            "stand, with extra units, or with or without a drafted action.",
+            "这个情景我还无法模拟：我可以预测某个产品在某个仓的库存走势（按现状、加上一定数量，"
+            "或加上/不加某个待审批行动）。",
+        )
+    )
+
+
+def _outcome_words(x: dict, lang: str) -> str:
+    if x.get("stockout_date") and x.get("units_short"):
+        return pick(
+            lang,
+            f"runs out on {x['stockout_date']}, {num(x['units_short'])} units short "
+            f"({c.money(x['sales_at_risk'])} of sales at risk)",
+            f"{x['stockout_date']} 断货，缺口 {num(x['units_short'])} 件"
+            f"（{c.money(x['sales_at_risk'])} 的销售额受影响）",
+        )
+    if x.get("stockout_date"):
+        return pick(
+            lang,
+            f"runs out on {x['stockout_date']}, after an order placed today could arrive",
+            f"{x['stockout_date']} 断货，但今天下单可在此之前到货",
+        )
+    return pick(lang, "does not run out within the projection", "预测期内不会断货")
+
+
+def what_if(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if plan.action_id is None and UNSIMULATED.search(plan.text or ""):
+        return _cannot(lang)
+    action_id = plan.action_id
+    loc = _loc(plan)
+    if action_id is None and not plan.products and loc:
+        found = run("suggested_transfers", to_location=loc, top=10)
+        proposed = [x for x in (found.data["rows"] if found else []) if x.get("action_id")]
+        if proposed:
+            action_id = proposed[0]["action_id"]
+    if action_id is not None:
+        r = run("simulate_what_if", action_id=action_id)
+        if r is None or not r.data:
+            return _failed(run, lang)
+        rows = r.data
+        without = next((x for x in rows if x["case"] == "without it"), rows[0])
+        with_it = next((x for x in rows if x["case"] == "with it"), None)
+        run.about({"sku": None, "location": without["location"]})
+        lead = pick(
+            lang,
+            f"Without action #{action_id}, {names.location(without['location'], lang)} "
+            f"{_outcome_words(without, lang)}.",
+            f"如果不执行行动 #{action_id}，{names.location(without['location'], lang)}"
+            f"{_outcome_words(without, lang)}。",
+        )
+        support = []
+        if with_it is not None:
+            support.append(
+                pick(
+                    lang,
+                    f"With it, it {_outcome_words(with_it, lang)}.",
+                    f"执行后：{_outcome_words(with_it, lang)}。",
+                )
+            )
+        return Composed(lead, tuple(support))
+    if not plan.products:
+        return _need(plan, lang, "product")
+    sku = plan.products[0]
+    if loc is None:
+        found = run("list_exceptions", rule="stockout", sku=sku, top=1)
+        rows = found.data["rows"] if found else []
+        if not rows:
+            return _need(plan, lang, "location")
+        loc = rows[0]["location"]
+    r = run("simulate_what_if", sku=sku, location=loc, units=plan.quantity or 0)
+    if r is None or not r.data:
+        return _failed(run, lang)
+    rows = r.data
+    base = rows[0]
+    lead = pick(
+        lang,
+        f"If nothing is done, {names.product(sku, lang)} at {names.location(loc, lang)} "
+        f"{_outcome_words(base, lang)}.",
+        f"如果不采取行动，{names.product(sku, lang)}在{names.location(loc, lang)}"
+        f"{_outcome_words(base, lang)}。",
+    )
+    support = []
+    if len(rows) > 1:
+        support.append(
+            pick(
+                lang,
+                f"With {num(plan.quantity)} more units, it {_outcome_words(rows[1], lang)}.",
+                f"增加 {num(plan.quantity)} 件后：{_outcome_words(rows[1], lang)}。",
+            )
+        )
+    return Composed(lead, tuple(support))
+
+
+ACTION_KINDS = (
+    ("transfer", re.compile(r"(?i)transfer|\bmove|调拨|调货|移库")),
+    ("purchase_order", re.compile(r"(?i)\bpo\b|\bpos\b|purchase|\border|采购|订单")),
+    ("expedite", re.compile(r"(?i)expedite|chase|催货|加急")),
+)
+
+
+def decline_write(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if plan.action_id is not None:
+        r = run("action_status", action_id=plan.action_id)
+        if r is not None:
+            d = r.data
+            return c.declined(lang, [(d["action_id"], c.clean(d.get("describe") or d["kind"]))], 1)
+    kind = next((k for k, pattern in ACTION_KINDS if pattern.search(plan.text or "")), None)
+    r = run("action_status", status="proposed", kind=kind, top=3)
+    if r is None:
+        return c.declined(lang, [], 0)
+    d = r.data
+    return c.declined(
+        lang, [(x["action_id"], _action_words(x, lang)) for x in d["rows"][:3]], d["total"]
+    )
+
+
+def _action_words(x: dict, lang: str) -> str:
+    kind = x.get("kind", "")
+    if lang == "zh":
+        kind = {
+            "transfer": "调拨",
+            "purchase_order": "采购",
+            "expedite": "催货",
+            "request_allocation": "请求分配",
+        }.get(kind, kind)
+    return f"{kind} {x.get('sku', '')}".strip()
+
+
+def out_of_scope(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    return c.out_of_scope(lang)
+
+
+def ambiguous(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    subject = ""
+    if plan.products:
+        subject = names.product(plan.products[0], lang)
+    elif plan.locations:
+        subject = names.location(plan.locations[0], lang)
+    elif plan.supplier:
+        subject = names.supplier(plan.supplier, lang)
+    alternatives = list(plan.alternatives) or (
+        ["stock_level", "stockouts_upcoming", "excess_dead"]
+        if (plan.locations or plan.products)
+        else ["top_risks", "kpi"]
+    )
+    return c.clarify(alternatives, lang, subject)
+
+
+KINDS: dict[str, Callable[[_Run, Plan, Names, str], Composed]] = {
+    "stock_level": stock_level,
+    "stockouts_upcoming": stockouts_upcoming,
+    "stockout_item": stockout_item,
+    "top_risks": top_risks,
+    "kpi": kpi,
+    "ranking": ranking,
+    "compare": compare,
+    "transfer_suggest": transfer_suggest,
+    "transfer_cost": transfer_cost,
+    "plan_why": plan_why,
+    "order_suggest": order_suggest,
+    "vmi": vmi,
+    "supplier_owed": supplier_owed,
+    "settlement": settlement,
+    "late_inbound": late_inbound,
+    "excess_dead": excess_dead,
+    "forecast": forecast,
+    "policy": policy,
+    "supplier_performance": supplier_performance,
+    "action_status": action_status,
+    "what_if": what_if,
+    "decline_write": decline_write,
+    "out_of_scope": out_of_scope,
+    "ambiguous": ambiguous,
+}
+
+
+def respond(ctx: ToolContext, plan: Plan, names: Names) -> Reply:
+    """The composed answer to ``plan`` and the tool calls behind it."""
+    run = _Run(ctx)
+    lang = plan.lang if plan.lang in c.LANGS else "en"
+    kind = KINDS.get(plan.intent, ambiguous)
+    composed = kind(run, plan, names, lang)
+    ids = sorted({int(i) for r in run.results for i in _ids(r.data)})
+    return Reply(composed, run.calls, run.results, ids, run.subject)
+
+
+def _ids(data) -> list[int]:
+    rows = (
+        data.get("rows", []) if isinstance(data, dict) else data if isinstance(data, list) else []
+    )
+    out = []
+    for x in rows[:10]:
+        if isinstance(x, dict) and x.get("action_id"):
+            out.append(x["action_id"])
+    if isinstance(data, dict) and data.get("action_id"):
+        out.append(data["action_id"])
+    return out
