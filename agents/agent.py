@@ -470,7 +470,7 @@ def ask(
         model_text, calls, results, stop = _tool_loop(ctx, backend, text, settings)
         note = stop or note
     if model_text is None:
-        reply = answers.respond(ctx, plan, reader.names)
+        reply = answers.respond(ctx, plan, reader.names, text)
         calls = calls + [
             ToolCall(c.tool, c.args, c.seconds, c.error, c.facts, c.sources) for c in reply.calls
         ]
@@ -494,7 +494,7 @@ def ask(
             note = f"the model's answer {problem[0]}: the answer as composed"
             rejected = problem[1]
             if composed_text is None:  # the tool loop's answer: compose from what it found
-                reply = answers.respond(ctx, plan, reader.names)
+                reply = answers.respond(ctx, plan, reader.names, text)
                 calls += [
                     ToolCall(c.tool, c.args, c.seconds, c.error, c.facts, c.sources)
                     for c in reply.calls

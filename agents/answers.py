@@ -53,6 +53,7 @@ class _Run:
         self.results: list[ToolResult] = []
         self.errors: list[str] = []
         self.subject: dict = {}  # what the answer turned out to be about (for a follow-up)
+        self.question = ""  # the words as asked
 
     def about(self, row: dict) -> None:
         """The answer's first line is about this product and these places."""
@@ -283,7 +284,7 @@ def stockouts_upcoming(run: _Run, plan: Plan, names: Names, lang: str) -> Compos
             args["region"] = plan.region
         if plan.supplier:
             args["supplier"] = plan.supplier
-        if group == "location" and REGIONAL_WORDS.search(plan.text or ""):
+        if group == "location" and REGIONAL_WORDS.search(run.question or plan.text or ""):
             args["location_kind"] = "regional_dc"
         ranked = run("rank", **args)
         counted = [x for x in (ranked.data["rows"] if ranked else []) if x["value"]]
@@ -488,17 +489,9 @@ PERIOD_WORDS = {
 
 
 def _kpi_value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if metric in ("fill_rate", "on_time_rate"):
-        return pct(value)
-    if metric == "forecast_bias":
-        return f"{100 * value:+.1f}%"
-    if metric in ("inventory_value", "dead_stock_value"):
-        return c.money(value)
-    if metric == "health_index":
-        return num(value, 1)
-    return num(value, 1)
+    """A KPI as the rankings show the same figure (one format per figure)."""
+    same = {"inventory_value": "stock_value", "days_of_inventory": "days_of_cover"}
+    return _measure_value(same.get(metric, metric), value)
 
 
 def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
@@ -687,7 +680,7 @@ def ranking(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         args["category"] = plan.category
     if plan.horizon_days and measure in ("stockouts", "units_short", "sales_at_risk"):
         args["within_days"] = plan.horizon_days
-    if by == "location" and REGIONAL_WORDS.search(plan.text or ""):
+    if by == "location" and REGIONAL_WORDS.search(run.question or plan.text or ""):
         args["location_kind"] = "regional_dc"  # "which regional DC ...": the central DC is not one
     r = run("rank", **args)
     if r is None:
@@ -1219,7 +1212,7 @@ DEAD_WORDS = re.compile(
 def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     kind = plan.filters.get("kind")
     if kind not in ("excess", "dead", "both"):
-        text = plan.text or ""
+        text = run.question or plan.text or ""
         excess = bool(EXCESS_WORDS.search(text))
         dead = bool(DEAD_WORDS.search(text))
         kind = "excess" if excess and not dead else "dead" if dead and not excess else "both"
@@ -1286,11 +1279,13 @@ def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 
 def forecast(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
-    if not plan.products:
+    if not plan.products and not plan.category:
         return _need(plan, lang, "product")
-    sku = plan.products[0]
+    sku = plan.products[0] if plan.products else None
     days = min(max(plan.horizon_days or 14, 1), FORECAST_DAYS)
     args: dict = {"sku": sku, "days": days}
+    if sku is None:
+        args["category"] = plan.category
     if plan.locations:
         args["location"] = plan.locations[0]
     elif plan.region:
@@ -1299,6 +1294,15 @@ def forecast(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     if r is None:
         return _failed(run, lang)
     d = r.data
+    subject = (
+        names.product(sku, lang)
+        if sku
+        else pick(
+            lang,
+            f"{names.category(plan.category, lang)} ({d['skus']} SKUs)",
+            f"{names.category(plan.category, lang)}（{d['skus']} 个 SKU）",
+        )
+    )
     where = (
         names.location(d["parts"][0]["location"], lang)
         if d["locations"] == 1
@@ -1306,9 +1310,9 @@ def forecast(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     )
     lead = pick(
         lang,
-        f"Demand for {names.product(sku, lang)} at {where} is forecast at {num(d['total'])} units "
+        f"Demand for {subject} at {where} is forecast at {num(d['total'])} units "
         f"from {d['first']} to {d['last']}, {num(d['per_day'], 1)} a day.",
-        f"预计 {d['first']} 至 {d['last']}，{where}对{names.product(sku, lang)}的需求为 "
+        f"预计 {d['first']} 至 {d['last']}，{where}对{subject}的需求为 "
         f"{num(d['total'])} 件，每天 {num(d['per_day'], 1)} 件。",
     )
     support = []
@@ -1535,9 +1539,10 @@ def _cannot(lang: str) -> Composed:
         pick(
             lang,
             "I can't simulate that yet: I can project a product's stock at a location as things "
-            "stand, with extra units, or with or without a drafted action.",
+            "stand, with extra units, or with or without a drafted action; a supplier's "
+            "deliveries coming late; or another service level.",
             "这个情景我还无法模拟：我可以预测某个产品在某个仓的库存走势（按现状、加上一定数量，"
-            "或加上/不加某个待审批行动）。",
+            "或加上/不加某个待审批行动）、供应商到货延迟的影响，或调整服务水平的影响。",
         )
     )
 
@@ -1560,9 +1565,104 @@ def _outcome_words(x: dict, lang: str) -> str:
     return pick(lang, "does not run out within the projection", "预测期内不会断货")
 
 
+DELAY_WORDS = re.compile(r"(?i)slip|delay|late|behind|推迟|延迟|延误|晚到|晚")
+SERVICE_WORDS = re.compile(r"(?i)service level|服务水平|服务率|\bsl\b")
+PERCENT = re.compile(r"(\d{2}(?:\.\d+)?)\s*%")
+DAYS = re.compile(r"(?i)(\d+)\s*(?:days?|天)")
+WEEKS = re.compile(r"(?i)(\d+|a|one|two|three|一|两|二|三|四)\s*(?:-\s*)?(?:weeks?|个?星期|周)")
+NUMERALS = {"a": 1, "one": 1, "two": 2, "three": 3, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4}
+
+
+def _delay_days(text: str) -> int | None:
+    found = DAYS.search(text)
+    if found:
+        return int(found.group(1))
+    found = WEEKS.search(text)
+    if found:
+        n = found.group(1).lower()
+        return 7 * (int(n) if n.isdigit() else NUMERALS.get(n, 1))
+    return None
+
+
+def _supplier_delay(run: _Run, plan: Plan, names: Names, lang: str, days: int) -> Composed:
+    r = run("supplier_delay_what_if", supplier=plan.supplier, days=min(days, 60), top=10)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    who = names.supplier(plan.supplier, lang)
+    if not d["hit"]:
+        return Composed(
+            pick(
+                lang,
+                f"If {who}'s open deliveries came {d['days']} days late, no stock-out would "
+                f"start or deepen ({d['lines']:,} open PO lines checked).",
+                f"如果{who}所有在途采购晚到 {d['days']} 天，不会造成新的或更严重的断货"
+                f"（共核查 {d['lines']:,} 条在途采购行）。",
+            )
+        )
+    lead = pick(
+        lang,
+        f"If {who}'s open deliveries came {d['days']} days late, {d['hit']:,} SKU x locations "
+        f"would run out or go shorter: {num(d['extra_units_short'])} more units short, "
+        f"{c.money(d['extra_sales_at_risk'])} more sales at risk.",
+        f"如果{who}所有在途采购晚到 {d['days']} 天，将有 {d['hit']:,} 个 SKU x 仓断货或缺口扩大："
+        f"多缺 {num(d['extra_units_short'])} 件，多 {c.money(d['extra_sales_at_risk'])} 销售额受影响。",
+    )
+    tbl = c.table(
+        [
+            pick(lang, "product", "产品"),
+            pick(lang, "location", "仓"),
+            pick(lang, "runs out", "断货日"),
+            pick(lang, "more units short", "新增缺口"),
+            pick(lang, "more sales at risk", "新增受影响销售额"),
+        ],
+        [
+            [
+                names.product(x["sku"], lang),
+                names.location(x["location"], lang),
+                str(x["stockout_date_delayed"] or "-"),
+                num(x["extra_units_short"]),
+                c.money(x["extra_sales_at_risk"]),
+            ]
+            for x in d["rows"]
+        ],
+        d["hit"],
+    )
+    return Composed(lead, (), tbl)
+
+
+def _service_level(run: _Run, plan: Plan, names: Names, lang: str, level: float) -> Composed:
+    sku = plan.products[0] if plan.products else None
+    loc = plan.locations[0] if plan.locations else None
+    r = run("service_level_what_if", service_level=level, sku=sku, location=loc, top=10)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    scope = names.product(sku, lang) if sku else pick(lang, "the network", "全网")
+    if loc:
+        scope += pick(lang, f" at {names.location(loc, lang)}", f"在{names.location(loc, lang)}")
+    lead = pick(
+        lang,
+        f"At a {pct(d['service_level'])} service level, the safety stock of {scope} changes by "
+        f"{num(d['difference'])} units ({c.money(d['difference_value'])} at cost), from "
+        f"{num(d['safety_stock_now'])} units.",
+        f"服务水平为 {pct(d['service_level'])} 时，{scope}的安全库存变化 {num(d['difference'])} 件"
+        f"（按成本计 {c.money(d['difference_value'])}），目前为 {num(d['safety_stock_now'])} 件。",
+    )
+    return Composed(lead)
+
+
 def what_if(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
-    if plan.action_id is None and UNSIMULATED.search(plan.text or ""):
-        return _cannot(lang)
+    text = run.question or plan.text or ""
+    if plan.action_id is None:
+        days = _delay_days(text)
+        if plan.supplier and DELAY_WORDS.search(text):
+            return _supplier_delay(run, plan, names, lang, days or 7)
+        level = PERCENT.search(text)
+        if level and SERVICE_WORDS.search(text) and 50 <= float(level.group(1)) < 100:
+            return _service_level(run, plan, names, lang, float(level.group(1)) / 100)
+        if UNSIMULATED.search(text):
+            return _cannot(lang)
     action_id = plan.action_id
     loc = _loc(plan)
     if action_id is None and not plan.products and loc:
@@ -1641,7 +1741,10 @@ def decline_write(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         if r is not None:
             d = r.data
             return c.declined(lang, [(d["action_id"], c.clean(d.get("describe") or d["kind"]))], 1)
-    kind = next((k for k, pattern in ACTION_KINDS if pattern.search(plan.text or "")), None)
+    kind = next(
+        (k for k, pattern in ACTION_KINDS if pattern.search(run.question or plan.text or "")),
+        None,
+    )
     r = run("action_status", status="proposed", kind=kind, top=3)
     if r is None:
         return c.declined(lang, [], 0)
@@ -1711,9 +1814,12 @@ KINDS: dict[str, Callable[[_Run, Plan, Names, str], Composed]] = {
 }
 
 
-def respond(ctx: ToolContext, plan: Plan, names: Names) -> Reply:
-    """The composed answer to ``plan`` and the tool calls behind it."""
+def respond(ctx: ToolContext, plan: Plan, names: Names, question: str = "") -> Reply:
+    """The composed answer to ``plan`` (``question``: its words as asked, for what a plan
+    does not type: a scenario's percentage, the kind of action a request names) and the
+    tool calls behind it."""
     run = _Run(ctx)
+    run.question = question
     lang = plan.lang if plan.lang in c.LANGS else "en"
     kind = KINDS.get(plan.intent, ambiguous)
     composed = kind(run, plan, names, lang)

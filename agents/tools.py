@@ -33,6 +33,7 @@ from control_tower import (
     optimize,
     policies,
     position,
+    scenarios,
     vmi,
 )
 from control_tower.actions import Actor
@@ -140,7 +141,11 @@ class ExceptionArgs(_Args):
         return value
 
 
-class ForecastArgs(SkuArgs):
+class ForecastArgs(_Args):
+    sku: str | None = Field(None, pattern=CODE, description="the SKU code, e.g. BEV-0001")
+    category: str | None = Field(
+        None, max_length=80, description="a product category: its SKUs summed (no sku given)"
+    )
     location: str | None = Field(
         None, pattern=CODE, description="a location code; none: every location of the SKU"
     )
@@ -350,69 +355,83 @@ def _category(store: Store, text: str) -> str:
 
 
 def get_forecast(ctx: ToolContext, args: ForecastArgs) -> ToolResult:
-    """Expected demand of one SKU over the next days (the latest forecast made by the data's
-    today, else recent demand), next to its recent daily demand: at one location, or summed
-    over several (a region's) or every location that stocks it, with each location's part."""
-    _known_sku(ctx.store, args.sku)
+    """Expected demand of one SKU (or every SKU of a category) over the next days (the latest
+    forecast made by the data's today, else recent demand), next to its recent daily demand:
+    at one location, or summed over several (a region's) or over every regional DC and store
+    that stocks it (customers' demand; the central DC's outflow would count it twice), with
+    each location's part."""
+    store = ctx.store
+    if args.sku:
+        _known_sku(store, args.sku)
+        skus, what = [args.sku], args.sku
+    elif args.category:
+        what = _category(store, args.category)
+        skus = insights.products(store).filter(pl.col("category") == what)["sku"].to_list()
+    else:
+        raise ToolError("a forecast needs a SKU or a category")
+    held = position.stock_position(store, skus=skus, settings=ctx.settings.position)
+    held = held.filter(pl.col("location_kind") != "supplier")
     if args.location:
         places = [args.location]
     elif args.locations:
         places = list(args.locations)
-    else:
-        held = position.stock_position(ctx.store, skus=[args.sku], settings=ctx.settings.position)
-        places = held.filter(pl.col("location_kind") != "supplier")["location"].unique().to_list()
+    else:  # where customers buy: a central DC's outflow is the regional DCs' demand again
+        selling = held.filter(pl.col("location_kind").is_in(["regional_dc", "store"]))
+        places = sorted(selling["location"].unique().to_list())
     for code in places:
-        _known_location(ctx.store, code)
-    parts = []
+        _known_location(store, code)
+    pairs = [
+        (r["sku"], r["location"])
+        for r in held.select("sku", "location").iter_rows(named=True)
+        if r["location"] in places
+    ]
+    if args.sku and args.location and not pairs:
+        pairs = [(args.sku, args.location)]
+    projections = exceptions.project_many(store, pairs, settings=ctx.settings)
+    by_place: dict[str, float] = {}
+    daily: list[dict] = []
     first = last = None
     sources: set[str] = set()
-    for code in sorted(places):
-        proj = exceptions.project(ctx.store, args.sku, code, settings=ctx.settings)
+    for (_sku, code), proj in sorted(projections.items()):
         days = proj.days.head(args.days)
         if days.is_empty():
             continue
         first, last = days["date"][0], days["date"][-1]
         sources.add(proj.demand_source)
-        parts.append(
-            {
-                "location": code,
-                "demand": float(days["demand"].sum()),
-                "days": _jsonable(days.select("date", "demand").to_dicts()),
-            }
-        )
-    if not parts:
+        by_place[code] = by_place.get(code, 0.0) + float(days["demand"].sum())
+        if len(projections) == 1:
+            daily = _jsonable(days.select("date", "demand").to_dicts())
+    if not by_place:
         raise ToolError(
-            f"no forecast or demand for {args.sku} at {', '.join(places) or 'any location'}"
+            f"no forecast or demand for {what} at {', '.join(places) or 'any location'}"
         )
-    total = sum(p["demand"] for p in parts)
-    recent = position.stock_position(
-        ctx.store,
-        skus=[args.sku],
-        locations=[p["location"] for p in parts],
-        settings=ctx.settings.position,
+    total = sum(by_place.values())
+    rate = float(
+        held.filter(pl.col("location").is_in(list(by_place)))["avg_daily_demand"].sum() or 0
     )
-    rate = float(recent["avg_daily_demand"].sum() or 0) if recent.height else 0.0
-    where = parts[0]["location"] if len(parts) == 1 else f"{len(parts)} locations"
+    where = next(iter(by_place)) if len(by_place) == 1 else f"{len(by_place)} locations"
     n_days = (last - first).days + 1 if first and last else args.days
     facts = [
-        f"{args.sku} at {where}: {_num(total)} units expected from {first} to {last} "
+        f"{what} at {where}: {_num(total)} units expected from {first} to {last} "
         f"({n_days} days), {_num(total / n_days, 1)} a day, from the {', '.join(sorted(sources))}.",
         f"Recent demand: {_num(rate, 1)} a day (last "
         f"{ctx.settings.position.demand_window_days} days).",
     ]
-    if len(parts) > 1:
-        facts += [f"{p['location']}: {_num(p['demand'])} units." for p in parts]
+    if len(by_place) > 1:
+        facts += [f"{code}: {_num(units)} units." for code, units in by_place.items()]
     data = {
         "sku": args.sku,
+        "category": what if not args.sku else None,
+        "skus": len({k[0] for k in projections}),
         "total": total,
         "per_day": total / n_days,
         "first": str(first),
         "last": str(last),
         "days": n_days,
-        "locations": len(parts),
+        "locations": len(by_place),
         "recent_per_day": rate,
-        "parts": [{"location": p["location"], "demand": p["demand"]} for p in parts],
-        "daily": parts[0]["days"] if len(parts) == 1 else [],
+        "parts": [{"location": code, "demand": units} for code, units in by_place.items()],
+        "daily": daily,
     }
     return _result("get_forecast", args, facts, data, sorted(sources) + ["demand history"])
 
@@ -2092,6 +2111,91 @@ class Tool:
         return " ".join((self.run.__doc__ or "").split())
 
 
+class DelayArgs(_Args):
+    supplier: str = Field(..., pattern=CODE, description="the supplier code, e.g. SUP-MNF")
+    days: int = Field(7, ge=1, le=scenarios.MAX_DELAY_DAYS, description="days later")
+    top: int = Field(10, ge=1, le=50)
+
+
+def supplier_delay_what_if(ctx: ToolContext, args: DelayArgs) -> ToolResult:
+    """What if every open delivery of a supplier came some days late: the stock-outs it
+    causes or deepens at the destinations, units short and sales at risk, worst first."""
+    frame = scenarios.supplier_delay(ctx.store, args.supplier, args.days, settings=ctx.settings)
+    hit = frame.filter(pl.col("extra_units_short") > 0)
+    total_units = float(hit["extra_units_short"].sum()) if hit.height else 0.0
+    total_value = float(hit["extra_sales_at_risk"].sum()) if hit.height else 0.0
+    facts = [
+        f"{args.supplier}'s {int(frame['lines'].sum()) if frame.height else 0:,} open PO lines "
+        f"({frame.height:,} SKU x destinations) {args.days} days later: {hit.height:,} run out "
+        f"or go shorter, {_num(total_units)} more units short, {_num(total_value)} more sales "
+        "at risk."
+    ]
+    for r in hit.head(args.top).iter_rows(named=True):
+        facts.append(
+            f"{r['sku']} at {r['location']}: {_num(r['units_short_now'])} short now, "
+            f"{_num(r['units_short_delayed'])} delayed (runs out "
+            f"{_day(r['stockout_date_delayed'])}), {_num(r['extra_sales_at_risk'])} more at risk."
+        )
+    data = {
+        "supplier": args.supplier,
+        "days": args.days,
+        "lines": int(frame["lines"].sum()) if frame.height else 0,
+        "series": frame.height,
+        "hit": hit.height,
+        "shown": min(hit.height, args.top),
+        "extra_units_short": total_units,
+        "extra_sales_at_risk": total_value,
+        "rows": _jsonable(hit.head(args.top).to_dicts()),
+    }
+    return _result("supplier_delay_what_if", args, facts, data, ["stock projection"])
+
+
+class ServiceLevelArgs(_Args):
+    service_level: float = Field(..., ge=0.5, lt=1.0, description="e.g. 0.99 for 99%")
+    sku: str | None = Field(None, pattern=CODE)
+    location: str | None = Field(None, pattern=CODE)
+    top: int = Field(10, ge=1, le=50)
+
+
+def service_level_what_if(ctx: ToolContext, args: ServiceLevelArgs) -> ToolResult:
+    """What if the service level were another: the safety stock each SKU x location would
+    need and the difference in units and at cost, in all and the largest first."""
+    if args.sku:
+        _known_sku(ctx.store, args.sku)
+    if args.location:
+        _known_location(ctx.store, args.location)
+    frame = scenarios.service_level_change(
+        ctx.store,
+        args.service_level,
+        skus=[args.sku] if args.sku else None,
+        location=args.location,
+        settings=ctx.settings,
+    )
+    units = float(frame["difference"].sum()) if frame.height else 0.0
+    value = float(frame["difference_value"].sum()) if frame.height else 0.0
+    now = float(frame["safety_stock_now"].sum()) if frame.height else 0.0
+    facts = [
+        f"At a {args.service_level:.1%} service level, safety stock over {frame.height:,} SKU x "
+        f"locations changes by {_num(units)} units ({_num(value)} at cost) from {_num(now)} units."
+    ]
+    for r in frame.head(args.top).iter_rows(named=True):
+        facts.append(
+            f"{r['sku']} at {r['location']}: {_num(r['safety_stock_now'])} at "
+            f"{r['service_level_now']:.1%} -> {_num(r['safety_stock_new'])} "
+            f"({_num(r['difference'])} units, {_num(r['difference_value'])})."
+        )
+    data = {
+        "service_level": args.service_level,
+        "series": frame.height,
+        "shown": min(frame.height, args.top),
+        "safety_stock_now": now,
+        "difference": units,
+        "difference_value": value,
+        "rows": _jsonable(frame.head(args.top).to_dicts()),
+    }
+    return _result("service_level_what_if", args, facts, data, ["inventory policies"])
+
+
 TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
@@ -2101,6 +2205,8 @@ TOOLS: dict[str, Tool] = {
         Tool("explain_policy", PolicyArgs, explain_policy),
         Tool("compare_sources", SourcesArgs, compare_sources),
         Tool("simulate_what_if", WhatIfArgs, simulate_what_if),
+        Tool("supplier_delay_what_if", DelayArgs, supplier_delay_what_if),
+        Tool("service_level_what_if", ServiceLevelArgs, service_level_what_if),
         Tool("search_products", SearchArgs, search_products),
         Tool("compare_suppliers", SuppliersArgs, compare_suppliers),
         Tool("drafted_actions", ActionsArgs, drafted_actions),

@@ -89,7 +89,7 @@ def cli_latency(db: Path, questions: list[str]) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["dev"], choices=["train", "dev", "test"])
+    parser.add_argument("--parts", nargs="+", default=["dev"], choices=["train", "dev", "test", "holdout"])
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--cli", type=int, default=0, help="questions to time end to end")
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             unsupported = [o for o in report.outcomes if o.unsupported]
             for o in unsupported[:10]:
                 print(f"- unsupported in {o.realised.question.id}: {o.unsupported}")
-            if report.part == "test":
+            if report.part in ("test", "holdout"):
                 ok &= report.rate("correct") >= TARGET_CORRECT
                 ok &= not unsupported
                 ok &= report.rate("language_ok") >= TARGET_LANGUAGE

@@ -381,6 +381,104 @@ def project(
     )
 
 
+def project_many(
+    store: Store,
+    pairs: list[tuple[str, str]],
+    *,
+    as_of: date | None = None,
+    extras: dict[tuple[str, str], list[tuple[date, float]]] | None = None,
+    settings: Settings | None = None,
+) -> dict[tuple[str, str], Projection]:
+    """:func:`project` for many SKU x locations at once (the position, inbound, forecast and
+    lead times read once): per pair, the same Projection ``project`` gives, with that pair's
+    ``extras`` (day, units) added."""
+    settings = settings or Settings()
+    extras = extras or {}
+    horizon = settings.exceptions.lookahead_days
+    as_of = position.resolve_as_of(store, as_of)
+    pairs = list(dict.fromkeys(pairs))
+    if not pairs:
+        return {}
+    skus = sorted({s for s, _ in pairs})
+    locations = sorted({loc for _, loc in pairs})
+    known = {
+        r[0] for r in store.rows("SELECT sku FROM products WHERE sku IN (SELECT unnest(?))", [skus])
+    }
+    places = {
+        r[0]
+        for r in store.rows(
+            "SELECT code FROM locations WHERE code IN (SELECT unnest(?))", [locations]
+        )
+    }
+    for sku, loc in pairs:
+        if sku not in known:
+            raise NotFoundError(f"no product with SKU {sku!r}")
+        if loc not in places:
+            raise NotFoundError(f"no location {loc!r}")
+    pos = position.stock_position(
+        store, as_of=as_of, skus=skus, locations=locations, settings=settings.position
+    ).select("sku", "location", "available", "avg_daily_demand")
+    stock = (
+        pl.DataFrame(pairs, schema=["sku", "location"], orient="row")
+        .join(pos, on=["sku", "location"], how="left")
+        .with_columns(pl.col("available").fill_null(0), pl.col("avg_daily_demand").fill_null(0.0))
+        .with_row_index("i")
+    )
+    inbound = position.inbound(store, as_of=as_of).filter(pl.col("sku").is_in(skus))
+    inbound = inbound.filter(pl.col("location") == pl.col("to_location"))
+    flows = _flows(store, stock, as_of, horizon, None, inbound)
+    lead = {
+        (p.inputs.sku, p.inputs.location): p.inputs.lead_time_days
+        for p in policies(
+            store,
+            settings.policies,
+            settings.position,
+            as_of=as_of,
+            skus=skus,
+            suppliers=settings.suppliers,
+        )
+    }
+    prices = _prices(store)
+    dates = [as_of + timedelta(days=t) for t in range(1, horizon + 1)]
+    out = {}
+    for row in stock.iter_rows(named=True):
+        i, key = row["i"], (row["sku"], row["location"])
+        added = np.zeros(horizon)
+        for day, units in extras.get(key, []):
+            t = min(max((day - as_of).days, 1), horizon + 1)
+            if t <= horizon:
+                added[t - 1] += units
+        available = float(row["available"] or 0)
+        stock_end, stockout, next_arrival, short = what_if_shortfall(
+            available, flows.arrivals[i], added, flows.demand[i], as_of, lead.get(key)
+        )
+        out[key] = Projection(
+            sku=key[0],
+            location=key[1],
+            as_of=as_of,
+            available=available,
+            days=pl.DataFrame(
+                {
+                    "date": dates,
+                    "demand": flows.demand[i],
+                    "arrivals": flows.arrivals[i],
+                    "extra": added,
+                    "stock": stock_end,
+                }
+            ),
+            demand_source=(
+                f"forecast run {flows.forecast_run}" if flows.forecasted[i] else "recent demand"
+            ),
+            late_units=float(flows.late_units[i]),
+            price=prices.get(key[0], 0.0),
+            stockout_date=stockout,
+            next_arrival=next_arrival,
+            units_short=short,
+            lead_time_days=lead.get(key),
+        )
+    return out
+
+
 def _stock_rules(
     store: Store,
     settings: Settings,

@@ -33,7 +33,7 @@ def realised(planned_demo_path, tmp_path_factory):
 
 def test_both_parts_fill_every_placeholder_from_the_store(realised):
     for part, questions in realised.items():
-        assert len(questions) >= {"train": 700, "dev": 150, "test": 100}[part]
+        assert len(questions) >= {"train": 700, "dev": 150, "test": 100, "holdout": 120}[part]
         for r in questions:
             assert "{" not in r.text and "}" not in r.text, (r.question.id, r.text)
             for group, fields in r.entities.items():
@@ -41,7 +41,7 @@ def test_both_parts_fill_every_placeholder_from_the_store(realised):
 
 
 def test_a_follow_up_joins_the_conversation_of_the_turn_it_follows(realised):
-    for part in ("dev", "test"):
+    for part in ("dev", "test", "holdout"):
         questions = realised[part]
         by_id = {r.question.id: r for r in questions}
         follow_ups = [r for r in questions if r.question.follows]
@@ -57,6 +57,7 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     }
     assert not texts["dev"] & texts["test"]
     assert not texts["train"] & (texts["dev"] | texts["test"])
+    assert not texts["holdout"] & (texts["train"] | texts["dev"] | texts["test"])
     for questions in realised.values():
         langs = Counter(r.question.lang for r in questions)
         assert (langs["zh"] + langs["mixed"]) / len(questions) >= 0.35

@@ -4,6 +4,7 @@ action for a signed-in planner, nothing more."""
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from agents.tools import TOOLS, ToolContext, ToolError, run_tool
@@ -98,7 +99,11 @@ def test_forecast_policy_suppliers_and_actions_answer_from_the_store(ctx, store)
     # over every location that holds it: the sum of each location's own forecast
     network = run_tool(ctx, "get_forecast", {"sku": item["sku"]})
     parts = {p["location"]: p["demand"] for p in network.data["parts"]}
-    assert parts[item["location"]] == pytest.approx(total)
+    kind = store.scalar("SELECT kind FROM locations WHERE code = ?", [item["location"]])
+    if kind in ("regional_dc", "store"):
+        assert parts[item["location"]] == pytest.approx(total)
+    else:  # a central DC's outflow is the regional DCs' demand: not counted twice
+        assert item["location"] not in parts
     assert network.data["total"] == pytest.approx(sum(parts.values()))
     suppliers = run_tool(ctx, "compare_suppliers", {})
     assert len(suppliers.data) == store.scalar(
@@ -156,3 +161,34 @@ def test_a_what_if_refuses_an_expedite_or_an_action_already_carried_out(ctx, sto
     store.cursor().execute("UPDATE actions SET status = 'rejected' WHERE action_id = ?", [expedite])
     with pytest.raises(ToolError, match="is an expedite"):
         run_tool(ctx, "simulate_what_if", {"action_id": expedite})
+
+
+def test_what_if_a_supplier_is_late_or_the_service_level_changes(ctx, store):
+    from control_tower import position, scenarios
+
+    lines = position.inbound(store).filter(pl.col("kind") == "purchase_order")
+    supplier = lines.group_by("supplier").len().sort("len", descending=True)["supplier"][0]
+    late = run_tool(ctx, "supplier_delay_what_if", {"supplier": supplier, "days": 14})
+    frame = scenarios.supplier_delay(store, supplier, 14)
+    hit = frame.filter(pl.col("extra_units_short") > 0)
+    assert (late.data["hit"], late.data["lines"]) == (hit.height, int(frame["lines"].sum()))
+    assert late.data["extra_units_short"] == pytest.approx(hit["extra_units_short"].sum())
+    assert late.data["shown"] == len(late.data["rows"]) <= 10
+    level = run_tool(ctx, "service_level_what_if", {"service_level": 0.995})
+    change = scenarios.service_level_change(store, 0.995)
+    assert level.data["difference"] == pytest.approx(change["difference"].sum())
+    with pytest.raises(ToolError, match="service_level"):
+        run_tool(ctx, "service_level_what_if", {"service_level": 1.5})
+
+
+def test_a_categorys_forecast_sums_its_skus_where_customers_buy(ctx, store):
+    category = store.scalar("SELECT category FROM products ORDER BY sku LIMIT 1")
+    whole = run_tool(ctx, "get_forecast", {"category": category, "days": 7})
+    skus = store.rows("SELECT sku FROM products WHERE category = ?", [category])
+    parts = {p["location"] for p in whole.data["parts"]}
+    kinds = dict(store.rows("SELECT code, kind FROM locations"))
+    assert parts and {kinds[p] for p in parts} <= {"regional_dc", "store"}
+    assert 0 < whole.data["skus"] <= len(skus)
+    assert whole.data["total"] == pytest.approx(sum(p["demand"] for p in whole.data["parts"]))
+    with pytest.raises(ToolError, match="SKU or a category"):
+        run_tool(ctx, "get_forecast", {"days": 7})
