@@ -87,6 +87,7 @@ class Answer:
     session: str | None = None
     unsupported: tuple[str, ...] = ()  # figures shown that no tool result of the turn holds
     context: understand.Plan | None = field(default=None, repr=False)  # what a follow-up reuses
+    table: dict | None = None  # the composed answer's table: columns, rows, total (rows in all)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -463,6 +464,7 @@ def ask(
     model_text = None
     rejected = None
     context = plan
+    table = None
     calls: list[ToolCall] = []
     results: list[ToolResult] = []
     composed_text = None
@@ -477,6 +479,13 @@ def ask(
         results = results + reply.results
         composed_text = reply.composed.text(plan.lang)
         context = _with_subject(plan, reply.subject)
+        if reply.composed.table is not None and reply.composed.table.rows:
+            t = reply.composed.table
+            table = {
+                "columns": list(t.columns),
+                "rows": [list(r) for r in t.rows],
+                "total": t.total,
+            }
         if backend is not None and reasoning == "routed" and settings.agent.rephrase:
             try:
                 model_text = _phrase(backend, text, [reply.composed.lead, *reply.composed.support])
@@ -525,6 +534,7 @@ def ask(
         session=session,
         unsupported=tuple(unsupported),
         context=context,
+        table=table if fallback else None,
     )
     if log_run:
         result.run_id = _log(store, result, actor)

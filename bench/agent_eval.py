@@ -89,7 +89,9 @@ def cli_latency(db: Path, questions: list[str]) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["dev"], choices=["train", "dev", "test", "holdout"])
+    parser.add_argument(
+        "--parts", nargs="+", default=["dev"], choices=["train", "dev", "test", "holdout"]
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--cli", type=int, default=0, help="questions to time end to end")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 
+import polars as pl
 import streamlit as st
 
 from agents.agent import agent_runs, ask, suggested_questions
@@ -36,7 +37,17 @@ def _show(store, turn: dict, actor, i: int) -> None:
     with st.chat_message("user"):
         st.markdown(plain(turn["question"]))
     with st.chat_message("assistant"):
-        st.markdown("  \n".join(plain(line) for line in turn["text"].splitlines()))
+        table = turn.get("table")
+        text = turn["text"].split("\n\n")[0] if table else turn["text"]
+        st.markdown("  \n".join(plain(line) for line in text.splitlines()))
+        if table:  # a table as a table (its cells are data: never rendered as markdown)
+            st.dataframe(
+                pl.DataFrame(table["rows"], schema=table["columns"], orient="row"),
+                hide_index=True,
+                key=f"agent_table_{i}",
+            )
+            if table["total"] > len(table["rows"]):
+                st.caption(f"{len(table['rows']):,} of {table['total']:,} shown")
         how = "phrased by the model" if not turn["fallback"] else "composed from the tools"
         st.caption(
             f"{plain(turn['model'])} · {turn['reasoning']} · {how} · {turn['seconds']:.1f} s"

@@ -123,3 +123,18 @@ def test_the_trace_lists_the_runs(db):
     run(at)
     trace = table(at, "agent_runs")
     assert len(trace) == 1 and "simulate_what_if" in trace["tool_calls"][0]
+
+
+def test_a_list_answer_shows_its_table_as_a_table(db):
+    at = run(page("agent"))
+    at.chat_input[0].set_value("which stock-outs are coming up in the next two weeks?").run()
+    answer = at.chat_message[1]
+    assert not any("|---|" in m.value for m in answer.markdown)  # no markdown table as text
+    shown = answer.dataframe[0].value
+    top = store_query(
+        db,
+        "SELECT sku, location FROM exception_run_items WHERE rule = 'stockout' "
+        "ORDER BY severity DESC LIMIT 1",
+    ).row(0, named=True)
+    first = [str(v) for v in shown.iloc[0].tolist()]
+    assert first[0].startswith(top["sku"]) and top["location"] in first[1]
