@@ -207,9 +207,12 @@ def evaluate(
     actor: Actor | None = None,
     progress: Callable[[int, int], None] | None = None,
     questions: list[corpus.Question] | None = None,
+    one_session: bool = False,
 ) -> Report:
     """Ask every question of ``part`` (in order: a follow-up in its conversation's session)
-    and score it (see the module docstring)."""
+    and score it (see the module docstring). ``one_session``: every question in one session,
+    as a manager asks one after another: a new question must not be taken for a follow-up
+    of the unrelated one before it."""
     settings = settings or Settings()
     actor = actor or Actor("eval.viewer", "viewer")
     asked = corpus.realise(store, questions if questions is not None else corpus.load(part))
@@ -224,7 +227,7 @@ def evaluate(
             r.text,
             settings=settings,
             actor=actor,
-            session=f"eval-{part}-{r.conversation}",
+            session=f"eval-{part}" if one_session else f"eval-{part}-{r.conversation}",
             log_run=True,
         )
         answer.seconds = time.perf_counter() - started

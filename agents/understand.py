@@ -946,7 +946,52 @@ FIRST_TURN_REFERENCE = _rx(
 )
 VAGUE = _rx(r"\bnumbers\b|咋样|怎么样|how are we doing|how's it going|情况如何|^status\W*$")
 NEEDS_PRODUCT = ("policy",)
+# kinds that are about something: asked without naming it, a turn continues the one before
+NEEDS_SUBJECT = frozenset(
+    {
+        "stock_level",
+        "stockout_item",
+        "forecast",
+        "policy",
+        "transfer_cost",
+        "plan_why",
+        "what_if",
+        "compare",
+    }
+)
+SURE = 0.85  # a classifier this sure of another kind outweighs a weak follow-up sign
+TINY = 6  # a turn's own words this short ("ROP?", "fill rate") only make sense after another
+# a question of its own asks something: a fragment without one continues the turn before
+INTERROGATIVE = _rx(
+    r"多少|什么|哪|吗|几|怎么|如何|是否|有没有|是不是|列|排|给我|查|看看|\b(?:what|which|how|when|"
+    r"where|who|why|is|are|do|does|did|can|could|show|list|give|tell|rank|compare)\b"
+)
+# "this month", "这个月": time, not a pointer to the turn before
+TIME_WORDS = _rx(
+    r"\b(?:this|that|these) (?:month|week|year|quarter|period|time)s?\b|这个月|这周|这个星期|这季度|"
+    r"这一?年|这段时间"
+)
 UNSURE = 0.4  # below this confidence a first turn is ambiguous (best in 5-fold CV on train)
+
+
+def _lacks_subject(intent, products, locations, categories, suppliers, regions, action) -> bool:
+    """Whether a turn of this kind leaves out what the kind is about (so it continues the turn
+    before): a product (its stock, stock-out, forecast, policy, why the plan moves it, what
+    if), two things to compare, both ends of a move; stock and forecasts may be about a place
+    or a category instead."""
+    if intent == "stock_level":
+        return not (products or locations or regions or categories)
+    if intent == "forecast":
+        return not (products or categories)
+    if intent in ("stockout_item", "policy"):
+        return not products
+    if intent in ("plan_why", "what_if"):
+        return not (products or action)
+    if intent == "compare":
+        return max(len(products), len(locations), len(suppliers), len(categories), len(regions)) < 2
+    if intent == "transfer_cost":
+        return len(locations) < 2 and not products
+    return False
 
 
 def _bare(masked: str) -> str:
@@ -1045,11 +1090,36 @@ def understand(
     follow_up = False
     marked = bool(FOLLOW_START.search(masked) or FOLLOW_END.search(masked))
     if previous is not None:
-        short = len(bare) <= 12
+        # a follow-up says so ("and ...", "那...", "what about"), points back ("that one",
+        # "他们"), asks why, is a bare fragment ("ROP?"), or asks what needs a subject it does
+        # not name; a complete question of its own (a network KPI, a ranking) starts anew
+        # even in the same conversation
+        own = subjects or bool(_action_id(slot_text, intent))
+        asks = bool(INTERROGATIVE.search(masked))
+        tiny = len(bare) <= TINY and not asks and not own  # "fill rate", "last month?"
         why = bool(CONCEPT_RE["why"].search(masked)) and not subjects
-        same = intent == previous.intent and not subjects
-        anaphora = bool(ANAPHORA.search(masked) and len(bare) <= 40)
-        follow_up = marked or short or why or same or anaphora
+        pointing = ANAPHORA.search(TIME_WORDS.sub(" ", masked))
+        anaphora = bool(pointing and len(bare) <= 40 and not own)
+        scenario = intent == "what_if" and bool(re.search(r"\d+(?:\.\d+)?\s*%", masked))
+        incomplete = not scenario and _lacks_subject(
+            intent,
+            products,
+            locations,
+            categories,
+            suppliers,
+            regions,
+            bool(_action_id(slot_text, intent)),
+        )
+        starts = bool(FOLLOW_START.search(masked))
+        ends = bool(FOLLOW_END.search(masked)) and (len(bare) <= 2 * TINY or not own)
+        only_subject = subjects and not _residue(masked)  # "华南区域的，整体看一下"
+        fragment = not bare.strip() and not own  # only a period or a figure: "last month?"
+        strong = starts or why or incomplete or only_subject or fragment
+        weak = ends or anaphora or tiny
+        # a weak sign alone does not turn a question the classifier is sure of, and that
+        # names what its kind needs, into the previous turn's
+        sure = confidence >= SURE and intent != previous.intent
+        follow_up = strong or (weak and not sure)
         if follow_up and previous.intent == "ambiguous":
             combined = previous.text + " " + masked
             joint = nb.posterior(combined)

@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(db, copy)
         with Store(copy) as store:
             reports = [evaluate(store, part, settings=settings) for part in args.parts]
+            in_a_row = {
+                part: evaluate(store, part, settings=settings, one_session=True)
+                for part in args.parts
+            }
         for report in reports:
             print(
                 f"\n## {report.part} part, demo seed {args.seed}: {len(report.outcomes)} questions"
@@ -122,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name, rows in follow.items():
                 print(f"\n{name}s: {len(rows)}, correct {_pct(report.rate('correct', rows))}")
+            row = in_a_row[report.part]
+            firsts = [o for o in row.outcomes if not o.realised.question.follows]
+            print(
+                f"\nall {len(row.outcomes)} asked one after another in one session: correct "
+                f"{_pct(row.rate('correct'))}; first turns {_pct(row.rate('correct', firsts))}"
+                f" (a new question not taken for a follow-up of the one before)"
+            )
             times = sorted(o.answer.seconds for o in report.outcomes)
             print(
                 f"\ntime inside the agent: median {statistics.median(times):.3f} s, "

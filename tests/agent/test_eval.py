@@ -16,14 +16,26 @@ from control_tower.store import Store
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def store(tmp_path_factory):
     """The demo as a manager first opens it (the corpus names its cities and suppliers):
     built, forecast, planned, the rules and the approval policy run, a few decisions."""
     path = tmp_path_factory.mktemp("eval") / "demo.duckdb"
-    with Store(path) as store:
-        build_demo(store)
-        seed_activity(store, Settings())
-        yield evaluate(store, "dev")
+    with Store(path) as s:
+        build_demo(s)
+        seed_activity(s, Settings())
+        yield s
+
+
+@pytest.fixture(scope="module")
+def report(store):
+    return evaluate(store, "dev")
+
+
+def test_a_new_question_in_the_same_conversation_is_not_taken_for_a_follow_up(store):
+    in_a_row = evaluate(store, "dev", one_session=True)
+    firsts = [o for o in in_a_row.outcomes if not o.realised.question.follows]
+    wrong = [(o.realised.question.id, o.realised.text, o.problems) for o in firsts if not o.correct]
+    assert in_a_row.rate("correct", firsts) >= 0.88, wrong
 
 
 def test_the_dev_part_is_understood_answered_and_grounded(report):

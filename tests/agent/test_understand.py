@@ -266,3 +266,18 @@ def test_dev_intent_accuracy_floor_and_speed(dev):
     assert sum(first) / len(first) >= 0.96
     assert sum(follow) / len(follow) >= 0.92
     assert statistics.quantiles(seconds, n=20)[-1] < 0.05
+
+
+def test_a_complete_question_in_a_conversation_starts_anew(cat, product):
+    ranking = ask(cat, "which regional DC has the most stock-outs coming up?")
+    assert ranking.intent == "ranking"
+    kpi = ask(cat, "what's our fill rate this month vs last month?", ranking)
+    assert kpi.intent == "kpi" and not kpi.follow_up and kpi.compare
+    zh = ask(cat, "本周订单满足率多少？", ranking)
+    assert zh.intent == "kpi" and not zh.follow_up
+    # while a fragment, a pointer or a question without its subject continues
+    stock = ask(cat, f"how much {product['sku']} is in Chengdu?")
+    assert ask(cat, "and in Wuhan?", stock).follow_up
+    assert ask(cat, "last month?", kpi).follow_up
+    short = ask(cat, "how many units short would that be?", stock)
+    assert short.follow_up and short.products == (product["sku"],)
