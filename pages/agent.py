@@ -49,9 +49,11 @@ def _show(store, turn: dict, actor, i: int) -> None:
             if table["total"] > len(table["rows"]):
                 st.caption(f"{len(table['rows']):,} of {table['total']:,} shown")
         how = "phrased by the model" if not turn["fallback"] else "composed from the tools"
+        model = "" if turn["model"] == "none" else f"{plain(turn['model'])} · "
         st.caption(
-            f"{plain(turn['model'])} · {turn['reasoning']} · {how} · {turn['seconds']:.1f} s"
+            f"{model}{how} · {turn['seconds']:.1f} s"
             + (f" · run {turn['run_id']}" if turn.get("run_id") else "")
+            + (f" · {plain(turn['note'])}" if turn.get("note") else "")
         )
         with st.expander(f"Tool calls and sources ({len(turn['calls'])})"):
             for call in turn["calls"]:
