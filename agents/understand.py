@@ -985,8 +985,10 @@ def _lacks_subject(intent, products, locations, categories, suppliers, regions, 
         return not (products or categories)
     if intent in ("stockout_item", "policy"):
         return not products
-    if intent in ("plan_why", "what_if"):
-        return not (products or action)
+    if intent == "plan_why":  # a product, an action, a lane or a supplier the plan chose
+        return not (products or action or len(locations) >= 2 or suppliers)
+    if intent == "what_if":  # a product or action, or a supplier's or a place's scenario
+        return not (products or action or suppliers or locations)
     if intent == "compare":
         return max(len(products), len(locations), len(suppliers), len(categories), len(regions)) < 2
     if intent == "transfer_cost":
