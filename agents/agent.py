@@ -141,68 +141,6 @@ def _run_calls(ctx: ToolContext, calls: list[tuple[str, dict]]):
     return done, results
 
 
-def fact_sheet(results: list[ToolResult], calls: list[ToolCall], per_result: int = 6) -> str:
-    """The templated answer: each result's headline and first facts, and any refusal."""
-    lines: list[str] = []
-    for r in results:
-        lines.extend(r.facts[:per_result])
-        if len(r.facts) > per_result:
-            lines.append("(more in the sources)")
-    for c in calls:
-        if c.error:
-            lines.append(f"{c.tool} could not answer: {c.error}")
-    return "\n".join(lines) if lines else "I found nothing in the data to answer that."
-
-
-CODE = re.compile(r"\b[A-Z]{2,5}-[A-Z0-9]{2,}(?:-[A-Z0-9]+)*\b|\b\d{4}-\d{2}-\d{2}\b")
-NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-
-
-def _first(pattern: re.Pattern, text: str, n: int = 1) -> list[str]:
-    return pattern.findall(text)[:n]
-
-
-def _numbers(text: str, n: int = 1) -> list[str]:
-    return grounding.stated_numbers(text)[:n]  # figures only, never the digits of a code
-
-
-def _subject(line: str) -> list[str]:
-    """The codes a fact is about: those before its first colon (SKU, location)."""
-    return _first(CODE, line.split(": ", 1)[0], 2)
-
-
-def key_facts(results: list[ToolResult]) -> list[str]:
-    """What a phrased answer must keep, by the first result's tool: what it is about (the
-    SKU and location) and the answer to the question as asked (the top exception's date; the
-    units available; the safety stock; the first source; the outcome as things stand)."""
-    if not results or not results[0].facts:
-        return []
-    r = results[0]
-    head, rest = r.facts[0], r.facts[1:]
-    if r.tool == "list_exceptions":
-        if not rest:
-            return _numbers(head)  # "0 stockout exceptions ..."
-        return _first(CODE, rest[0].split(": ", 1)[0], 3)
-    if r.tool == "get_position":
-        line = rest[0] if r.args.get("location") and rest else head
-        return _subject(line) + _numbers(line.split(": ", 1)[-1])
-    if r.tool == "get_forecast":
-        return _subject(head) + _numbers(head.split(": ", 1)[1])
-    if r.tool == "explain_policy" and rest:
-        return _subject(rest[0]) + _numbers(rest[0].split(": ", 1)[1])  # the safety stock
-    if r.tool in ("compare_sources", "compare_suppliers", "drafted_actions") and rest:
-        return _first(CODE, rest[0], 1) or _first(re.compile(r"#\d+"), rest[0])
-    if r.tool == "simulate_what_if":
-        line = head if head.startswith(r.args.get("sku") or "-") else (rest or [head])[0]
-        outcome = _first(CODE, line.split(": ", 1)[-1], 1) or ["no stock-out"]
-        return _subject(line) + outcome
-    if r.tool == "explain_action":
-        return [f"#{r.args['action_id']}"]
-    if r.tool == "search_products" and rest:
-        return [rest[0].split(":")[0]]
-    return _numbers(head)
-
-
 def _runaway(text: str) -> bool:
     """A phrase of four words said three times or more: the model looping."""
     words = text.split()
@@ -603,4 +541,4 @@ def agent_runs(store: Store, limit: int = 50):
     return store.query("SELECT * FROM agent_runs ORDER BY run_id DESC LIMIT ?", [limit])
 
 
-__all__ = ["Answer", "QuestionError", "ToolCall", "ToolError", "agent_runs", "ask", "fact_sheet"]
+__all__ = ["Answer", "QuestionError", "ToolCall", "ToolError", "agent_runs", "ask"]
