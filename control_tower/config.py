@@ -80,6 +80,23 @@ class DemoSettings(BaseModel):
     seed: int = 7
 
 
+class DemandSensing(BaseModel):
+    """Plans and projections made after a forecast run correct it by the demand seen since
+    (see :mod:`control_tower.sensing`)."""
+
+    enabled: bool = Field(True, description="off: the run's forecast as it was made")
+    window_days: int = Field(
+        7, ge=1, le=28, description="the most recent days since the run that are compared"
+    )
+    z: float = Field(
+        2.0, ge=0, description="how far beyond the forecast's own spread the days seen must be"
+    )
+    max_factor: float = Field(3.0, ge=1, le=10, description="the most the forecast is scaled by")
+    half_life_days: float = Field(
+        7.0, gt=0, le=56, description="days ahead after which half the correction remains"
+    )
+
+
 class ForecastSettings(BaseModel):
     horizon: int = Field(56, ge=1, le=730, description="days forecast after the as-of date")
     workers: int = Field(2, ge=1, le=256, description="processes on this machine")
@@ -124,6 +141,7 @@ class ForecastSettings(BaseModel):
         True,
         description="baselines use festival and holiday lifts estimated per product category",
     )
+    sensing: DemandSensing = Field(default_factory=DemandSensing)
 
 
 class OptimizerSettings(BaseModel):

@@ -40,11 +40,11 @@ import numpy as np
 import polars as pl
 
 from control_tower import actions, position, supplier_rules, vmi
-from control_tower.config import Settings
+from control_tower.config import DemandSensing, Settings
 from control_tower.errors import ControlTowerError, NotFoundError
 from control_tower.kpis import aging_bucket_labels
-from control_tower.optimize.instance import PLAN_FORECAST_SQL
 from control_tower.policies import policies, policy_table
+from control_tower.sensing import plan_forecast
 from control_tower.store import Store, registered
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ def _flows(
     horizon: int,
     forecast_run: int | None,
     inbound: pl.DataFrame,
+    sensing: DemandSensing,
 ) -> Flows:
     """The projection's demand and arrivals for each row ``i`` of ``stock`` (sku, location,
     avg_daily_demand): day t (index t - 1) is as_of + t."""
@@ -164,15 +165,13 @@ def _flows(
     rate = stock["avg_daily_demand"].fill_null(0.0).to_numpy()
     demand = np.repeat(rate[:, None], horizon, axis=1)
     skus = sorted(set(stock["sku"]))
-    forecast = store.query(  # the plan's reading: per series the latest run made by as_of
-        PLAN_FORECAST_SQL,
-        {
-            "as_of": as_of,
-            "last": as_of + timedelta(days=horizon),
-            "run_id": forecast_run,
-            "all_skus": n > 50,
-            "skus": skus if n <= 50 else [""],
-        },
+    forecast = plan_forecast(  # the plan's reading: the latest run made by as_of, sensed
+        store,
+        sensing,
+        as_of=as_of,
+        horizon=horizon,
+        run_id=forecast_run,
+        skus=None if n > 50 else skus,
     )
     used_run = int(forecast["run_id"].max()) if forecast.height else None
     forecasted = np.zeros(n, dtype=bool)
@@ -330,7 +329,7 @@ def project(
     inbound = position.inbound(store, sku=sku, location=location, as_of=as_of).filter(
         pl.col("to_location") == location
     )
-    flows = _flows(store, stock, as_of, horizon, None, inbound)
+    flows = _flows(store, stock, as_of, horizon, None, inbound, settings.forecast.sensing)
     added = np.zeros(horizon)
     for day, units in extra:
         t = min(max((day - as_of).days, 1), horizon + 1)
@@ -426,7 +425,7 @@ def project_many(
     )
     inbound = position.inbound(store, as_of=as_of).filter(pl.col("sku").is_in(skus))
     inbound = inbound.filter(pl.col("location") == pl.col("to_location"))
-    flows = _flows(store, stock, as_of, horizon, None, inbound)
+    flows = _flows(store, stock, as_of, horizon, None, inbound, settings.forecast.sensing)
     lead = {
         (p.inputs.sku, p.inputs.location): p.inputs.lead_time_days
         for p in policies(
@@ -504,7 +503,7 @@ def _stock_rules(
     if stock.height == 0:
         return rows, None, projections
     stock = stock.with_row_index("i")
-    flows = _flows(store, stock, as_of, horizon, forecast_run, inbound)
+    flows = _flows(store, stock, as_of, horizon, forecast_run, inbound, settings.forecast.sensing)
     demand, arrivals, forecasted = flows.demand, flows.arrivals, flows.forecasted
     late_units, used_run = flows.late_units, flows.forecast_run
     available = stock["available"].to_numpy().astype(float)

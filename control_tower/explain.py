@@ -591,7 +591,13 @@ def build_explanations(
         .with_row_index("i")
     )
     flows = exceptions._flows(  # the stock-out rule's own demand and arrivals
-        store, stock, as_of, horizon, None, position.inbound(store, as_of=as_of)
+        store,
+        stock,
+        as_of,
+        horizon,
+        None,
+        position.inbound(store, as_of=as_of),
+        settings.forecast.sensing,
     )
     index = {(r[1], r[2]): r[0] for r in stock.select("i", "sku", "location").iter_rows()}
     available = stock["available"].to_numpy().astype(float)

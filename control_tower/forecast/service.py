@@ -287,7 +287,7 @@ def fit_key(series: SeriesInput, spec_hash: str) -> str:
 
 
 def _spec_settings(settings: ForecastSettings, horizon: int, prophet: ProphetConfig) -> dict:
-    keep = settings.model_dump(exclude={"workers", "dask_scheduler", "batch_size"})
+    keep = settings.model_dump(exclude={"workers", "dask_scheduler", "batch_size", "sensing"})
     return {
         **keep,
         "horizon": horizon,

@@ -53,6 +53,7 @@ from control_tower.policies import (
     policies,
 )
 from control_tower.position import inbound, resolve_as_of, stock_position
+from control_tower.sensing import plan_forecast
 from control_tower.store import Store
 from control_tower.suppliers import lead_times
 
@@ -328,22 +329,6 @@ SELECT sp.sku, sp.supplier, s.location AS site, sp.lead_time_mean_days, sp.lead_
 FROM supplier_products sp JOIN suppliers s ON s.code = sp.supplier
 WHERE $all_skus OR sp.sku IN (SELECT unnest($skus))
 ORDER BY sp.sku, sp.supplier
-"""
-
-PLAN_FORECAST_SQL = """
-WITH runs AS (
-    SELECT run_id FROM forecast_runs
-    WHERE as_of <= $as_of AND ($run_id IS NULL OR run_id = $run_id)
-), chosen AS (
-    SELECT sku, location, max(run_id) AS run_id
-    FROM forecast_series
-    WHERE run_id IN (SELECT run_id FROM runs)
-      AND ($all_skus OR sku IN (SELECT unnest($skus)))
-    GROUP BY ALL
-)
-SELECT f.run_id, f.sku, f.location, f.date, f.mean
-FROM forecasts f JOIN chosen USING (run_id, sku, location)
-WHERE f.date > $as_of AND f.date <= $last
 """
 
 
@@ -730,14 +715,13 @@ def _demand(
     """Expected demand per SKU x location x day, the (latest) forecast run it came from, and
     notes on what was filled in."""
     demand = np.zeros((len(sku_index), len(loc_index), horizon))
-    frame = store.query(
-        PLAN_FORECAST_SQL,
-        {
-            "as_of": as_of,
-            "run_id": forecast_run,
-            "last": as_of + timedelta(days=horizon),
-            **scope,
-        },
+    frame = plan_forecast(
+        store,
+        settings.forecast.sensing,
+        as_of=as_of,
+        horizon=horizon,
+        run_id=forecast_run,
+        skus=None if scope["all_skus"] else scope["skus"],
     )
     frame = frame.filter(
         pl.col("sku").is_in(list(sku_index)) & pl.col("location").is_in(list(loc_index))
