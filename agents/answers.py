@@ -1652,12 +1652,203 @@ def _service_level(run: _Run, plan: Plan, names: Names, lang: str, level: float)
     return Composed(lead)
 
 
+CLOSE_WORDS = re.compile(
+    r"(?i)\bclos(?:e|ed|es|ing|ure)\b|\bshut|\b(?:goes|went|is|were|was) down\b|\boffline\b|"
+    r"停(?:工|运|业|摆|用|掉|了|一|两|三|\d)|关闭|关门|关停|封控|歇业|瘫痪"
+)
+LANE_WORDS = re.compile(
+    r"(?i)\blane|freight|transport|shipping|trucking|haulage|运费|运输|干线|线路|物流(?:费|成本)"
+)
+FACTOR_WORDS = (
+    (re.compile(r"(?i)\btripl|三倍|翻两番"), 3.0),
+    (re.compile(r"(?i)\bdoubl|\btwice\b|翻倍|翻番|涨一倍|贵一倍|两倍|2\s*倍"), 2.0),
+    (re.compile(r"(?i)\bhalv|\bhalf\b|减半|一半"), 0.5),
+)
+TIMES = re.compile(r"(?i)(?:\bx\s*(\d+(?:\.\d+)?)\b|(\d+(?:\.\d+)?)\s*(?:x\b|倍))")
+PERCENT_CHANGE = re.compile(
+    r"(?i)(up|rise|rises|increase|increases|higher|more|\+|上涨|涨|增加|提高|"
+    r"down|fall|falls|drop|drops|lower|less|cut|-|下降|降|减少|降低)\D{0,12}?(\d+(?:\.\d+)?)\s*%"
+)
+DOWN = re.compile(r"(?i)down|fall|drop|lower|less|cut|-|下降|降|减少|降低")
+
+
+def _lane_factor(text: str) -> float | None:
+    """The factor a question puts on a cost: "doubles" 2, "x1.5" or "1.5倍" 1.5, "up 30%"
+    1.3, "down 20%" 0.8; None when it names none."""
+    for words, factor in FACTOR_WORDS:
+        if words.search(text):
+            return factor
+    found = TIMES.search(text)
+    if found:
+        return float(found.group(1) or found.group(2))
+    found = PERCENT_CHANGE.search(text)
+    if found:
+        share = float(found.group(2)) / 100
+        return 1 - share if DOWN.fullmatch(found.group(1)) else 1 + share
+    return None
+
+
+def _closure(run: _Run, plan: Plan, names: Names, lang: str, days: int) -> Composed:
+    loc = _loc(plan)
+    r = run("location_closure_what_if", location=loc, days=days, top=10)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    run.about({"sku": None, "location": loc})
+    where = names.location(loc, lang)
+    lead = pick(
+        lang,
+        f"If {where} closed for {d['days']} days from tomorrow, about "
+        f"{num(d['unserved_units'])} units of demand would go unserved "
+        f"({c.money(d['unserved_sales'])} of sales) and lost sales would come to "
+        f"{c.money(d['lost_sales'])}.",
+        f"如果{where}从明天起停 {d['days']} 天，约 {num(d['unserved_units'])} 件需求无法满足"
+        f"（销售额 {c.money(d['unserved_sales'])}），损失销售额合计 {c.money(d['lost_sales'])}。",
+    )
+    support = [
+        pick(
+            lang,
+            f"{num(d['inbound_delayed'])} inbound units would wait for it to reopen"
+            + (
+                f", and {d['shorter_after']:,} SKUs would be shorter after it."
+                if d["shorter_after"]
+                else "."
+            ),
+            f"{num(d['inbound_delayed'])} 件在途货物要等重新开仓后才能收货"
+            + (
+                f"，重新开仓后有 {d['shorter_after']:,} 个 SKU 缺口扩大。"
+                if d["shorter_after"]
+                else "。"
+            ),
+        )
+    ]
+    if d["held_transfers"]:
+        support.append(
+            pick(
+                lang,
+                f"{d['held_transfers']:,} transfers from it ({num(d['held_units'])} units) "
+                "could not leave.",
+                f"从该仓发出的 {d['held_transfers']:,} 笔调拨（{num(d['held_units'])} 件）无法发货。",
+            )
+        )
+    support.append(
+        pick(
+            lang,
+            f"A re-plan around it: control-tower plan --close {loc}.",
+            f"按停仓重新规划：control-tower plan --close {loc}。",
+        )
+    )
+    tbl = c.table(
+        [
+            pick(lang, "product", "产品"),
+            pick(lang, "not served", "无法满足"),
+            pick(lang, "sales", "销售额"),
+            pick(lang, "inbound delayed", "延迟收货"),
+            pick(lang, "lost sales", "损失销售额"),
+        ],
+        [
+            [
+                names.product(x["sku"], lang),
+                num(x["unserved_units"]),
+                c.money(x["unserved_sales"]),
+                num(x["inbound_delayed"]),
+                c.money(x["lost_sales"]),
+            ]
+            for x in d["rows"]
+        ],
+        d["series"],
+    )
+    return Composed(lead, tuple(support), tbl)
+
+
+def _lane_ends(plan: Plan, names: Names) -> tuple[str | None, str | None]:
+    origin, dest = plan.source, plan.destination
+    rest = [x for x in plan.locations if x not in (origin, dest)]
+    if origin is None and rest:
+        origin = rest.pop(0)
+    if dest is None and rest:
+        dest = rest.pop(0)
+    if origin and not dest:  # one place named: the lane into it from the central DC
+        origin, dest = None, origin
+    if dest and not origin:
+        origin = names.central
+    return origin, dest
+
+
+def _lane_cost(run: _Run, plan: Plan, names: Names, lang: str, factor: float) -> Composed:
+    origin, dest = _lane_ends(plan, names)
+    if not origin or not dest or origin == dest:
+        return _need(plan, lang, "lane")
+    r = run("lane_cost_what_if", from_location=origin, to_location=dest, factor=factor)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    run.about({"sku": None, "location": dest})
+    lane = f"{names.location(origin, lang)} → {names.location(dest, lang)}"
+    if d["plan_run"] is None:
+        return Composed(
+            pick(
+                lang,
+                f"There is no plan yet to price: the {lane} lane costs {d['cost_per_unit']:.3f} "
+                f"a unit, {d['cost_per_unit_new']:.3f} at {d['factor']:g} times. Run a plan first.",
+                f"还没有计划可供测算：{lane} 线路每件运费 {d['cost_per_unit']:.3f}，变为 "
+                f"{d['factor']:g} 倍后为 {d['cost_per_unit_new']:.3f}。请先运行一次计划。",
+            )
+        )
+    extra = d["cost_new"] - d["cost_now"]
+    change_en = f"{c.money(abs(extra))} {'more' if extra >= 0 else 'less'}"
+    change_zh = f"{'多' if extra >= 0 else '少'} {c.money(abs(extra))}"
+    lead = pick(
+        lang,
+        f"If the {lane} lane's costs were {d['factor']:g} times what they are, what the plan "
+        f"sends on it ({num(d['units'])} units over {d['departures']:,} departures) would cost "
+        f"{c.money(d['cost_new'])} instead of {c.money(d['cost_now'])} ({change_en}).",
+        f"如果 {lane} 线路成本变为现在的 {d['factor']:g} 倍，计划在该线路上的运量"
+        f"（{num(d['units'])} 件，{d['departures']:,} 个发运日）运费将从 {c.money(d['cost_now'])} "
+        f"变为 {c.money(d['cost_new'])}（{change_zh}）。",
+    )
+    cheaper = [a for a in d["alternatives"] if a["cheaper"]]
+    support = [
+        pick(
+            lang,
+            f"A unit would cost {d['cost_per_unit_new']:.3f} instead of {d['cost_per_unit']:.3f}.",
+            f"每件运费从 {d['cost_per_unit']:.3f} 变为 {d['cost_per_unit_new']:.3f}。",
+        )
+    ]
+    if cheaper:
+        best = cheaper[0]
+        support.append(
+            pick(
+                lang,
+                f"{len(cheaper):,} other lanes into {names.location(dest, lang)} would then be "
+                f"cheaper a unit, the cheapest from {names.location(best['origin'], lang)} at "
+                f"{best['cost_per_unit']:.3f} ({c.plural(best['transit_days'], 'day', lang)}), where it has stock "
+                "to spare.",
+                f"届时有 {len(cheaper):,} 条其他线路到{names.location(dest, lang)}每件更便宜，"
+                f"最便宜的是从{names.location(best['origin'], lang)}发货，每件 "
+                f"{best['cost_per_unit']:.3f}（{best['transit_days']} 天），前提是该仓有余量。",
+            )
+        )
+    support.append(
+        pick(
+            lang,
+            f"A re-plan with it: control-tower plan --lane-cost '{origin}>{dest}={d['factor']:g}'.",
+            f"按新运费重新规划：control-tower plan --lane-cost '{origin}>{dest}={d['factor']:g}'。",
+        )
+    )
+    return Composed(lead, tuple(support))
+
+
 def what_if(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     text = run.question or plan.text or ""
     if plan.action_id is None:
         days = _delay_days(text)
         if plan.supplier and DELAY_WORDS.search(text):
             return _supplier_delay(run, plan, names, lang, days or 7)
+        if LANE_WORDS.search(text) and _lane_factor(text) is not None and plan.locations:
+            return _lane_cost(run, plan, names, lang, _lane_factor(text))
+        if CLOSE_WORDS.search(text) and _loc(plan) and not plan.products:
+            return _closure(run, plan, names, lang, min(days or 7, 28))
         level = PERCENT.search(text)
         if level and SERVICE_WORDS.search(text) and 50 <= float(level.group(1)) < 100:
             return _service_level(run, plan, names, lang, float(level.group(1)) / 100)

@@ -2098,6 +2098,86 @@ def action_status(ctx: ToolContext, args: ActionStatusArgs) -> ToolResult:
     return _result("action_status", args, facts, _jsonable([data])[0], ["actions", "action events"])
 
 
+class ClosureArgs(_Args):
+    location: str = Field(..., pattern=CODE, description="the location code, e.g. RDC-XA")
+    days: int = Field(7, ge=1, le=scenarios.MAX_CLOSURE_DAYS, description="days closed")
+    top: int = Field(10, ge=1, le=50)
+
+
+def location_closure_what_if(ctx: ToolContext, args: ClosureArgs) -> ToolResult:
+    """What if a location closed from tomorrow for some days (serving, receiving and shipping
+    nothing): the demand it cannot serve, at price; the inbound delayed to its reopening; the
+    stock-outs after it; the transfers it would have shipped meanwhile. Worst SKUs first."""
+    _known_location(ctx.store, args.location)
+    frame = scenarios.location_closure(ctx.store, args.location, args.days, settings=ctx.settings)
+    held = scenarios.held_departures(ctx.store, args.location, args.days)
+    total = {
+        k: float(frame[k].sum()) if frame.height else 0.0
+        for k in ("unserved_units", "unserved_sales", "inbound_delayed", "lost_sales")
+    }
+    worse = frame.filter(pl.col("units_short_closed") > pl.col("units_short_now"))
+    facts = [
+        f"{args.location} closed {args.days} days: {_num(total['unserved_units'])} units of "
+        f"demand not served ({_num(total['unserved_sales'])} at price) over {frame.height:,} "
+        f"SKUs, {_num(total['inbound_delayed'])} inbound units delayed to its reopening, "
+        f"{worse.height:,} SKUs shorter after it; lost sales {_num(total['lost_sales'])}; "
+        f"{held.height:,} transfers from it held ({_num(float(held['quantity'].sum()))} units)."
+    ]
+    for r in frame.head(args.top).iter_rows(named=True):
+        facts.append(
+            f"{r['sku']}: {_num(r['unserved_units'])} units not served "
+            f"({_num(r['unserved_sales'])}), {_num(r['inbound_delayed'])} inbound delayed, "
+            f"lost sales {_num(r['lost_sales'])}."
+        )
+    data = {
+        "location": args.location,
+        "days": args.days,
+        "series": frame.height,
+        "shown": min(frame.height, args.top),
+        "shorter_after": worse.height,
+        **total,
+        "held_transfers": held.height,
+        "held_units": int(held["quantity"].sum()) if held.height else 0,
+        "held": _jsonable(held.head(args.top).to_dicts()),
+        "rows": _jsonable(frame.head(args.top).to_dicts()),
+    }
+    return _result("location_closure_what_if", args, facts, data, ["stock projection", "actions"])
+
+
+class LaneCostArgs(_Args):
+    from_location: str = Field(..., pattern=CODE, description="where the lane starts")
+    to_location: str = Field(..., pattern=CODE, description="where it ends")
+    factor: float = Field(
+        ..., ge=0, le=scenarios.MAX_LANE_FACTOR, description="2 = the lane's costs double"
+    )
+
+
+def lane_cost_what_if(ctx: ToolContext, args: LaneCostArgs) -> ToolResult:
+    """What if a lane's costs (per unit and fixed) were multiplied by a factor: what the
+    latest plan sends on it and what that costs now and then, and the other lanes into the
+    destination that would be cheaper a unit."""
+    _known_location(ctx.store, args.from_location)
+    _known_location(ctx.store, args.to_location)
+    d = scenarios.lane_cost_change(ctx.store, args.from_location, args.to_location, args.factor)
+    cheaper = [a for a in d["alternatives"] if a["cheaper"]]
+    facts = [
+        f"Lane {d['origin']}>{d['destination']} x{d['factor']:g}: "
+        f"{d['cost_per_unit']:.3f} -> {d['cost_per_unit_new']:.3f} a unit, fixed "
+        f"{_num(d['fixed_cost'])} -> {_num(d['fixed_cost_new'])} a truck. The plan (run "
+        f"{d['plan_run']}) sends {_num(d['units'])} units in {d['lines']:,} lines over "
+        f"{d['departures']:,} departures: {_num(d['cost_now'], 2)} now, "
+        f"{_num(d['cost_new'], 2)} at the new rates."
+    ]
+    for a in d["alternatives"]:
+        facts.append(
+            f"{a['origin']}>{d['destination']}: {a['cost_per_unit']:.3f} a unit, "
+            f"{a['transit_days']} days in transit"
+            f"{' (cheaper a unit than the changed lane)' if a['cheaper'] else ''}."
+        )
+    data = {**_jsonable(d), "cheaper": len(cheaper)}
+    return _result("lane_cost_what_if", args, facts, data, ["plan", "lanes"])
+
+
 # -- registry --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Tool:
@@ -2207,6 +2287,8 @@ TOOLS: dict[str, Tool] = {
         Tool("simulate_what_if", WhatIfArgs, simulate_what_if),
         Tool("supplier_delay_what_if", DelayArgs, supplier_delay_what_if),
         Tool("service_level_what_if", ServiceLevelArgs, service_level_what_if),
+        Tool("location_closure_what_if", ClosureArgs, location_closure_what_if),
+        Tool("lane_cost_what_if", LaneCostArgs, lane_cost_what_if),
         Tool("search_products", SearchArgs, search_products),
         Tool("compare_suppliers", SuppliersArgs, compare_suppliers),
         Tool("drafted_actions", ActionsArgs, drafted_actions),

@@ -22,6 +22,7 @@ import polars as pl
 from control_tower import exceptions, position
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
+from control_tower.optimize.readout import trucks
 from control_tower.policies import compute_policy, policies
 from control_tower.store import Store
 
@@ -159,3 +160,166 @@ def service_level_change(
         "difference_value": pl.Float64,
     }
     return pl.DataFrame(rows, schema=schema).sort("difference_value", descending=True)
+
+
+MAX_CLOSURE_DAYS = 28
+MAX_LANE_FACTOR = 10.0
+
+CLOSURE_SCHEMA = {
+    "sku": pl.String,
+    "location": pl.String,
+    "unserved_units": pl.Float64,
+    "unserved_sales": pl.Float64,
+    "inbound_delayed": pl.Float64,
+    "stockout_date_now": pl.Date,
+    "stockout_date_closed": pl.Date,
+    "units_short_now": pl.Float64,
+    "units_short_closed": pl.Float64,
+    "lost_sales": pl.Float64,
+}
+
+
+def location_closure(
+    store: Store,
+    location: str,
+    days: int,
+    *,
+    settings: Settings | None = None,
+    as_of: date | None = None,
+) -> pl.DataFrame:
+    """A location closed from tomorrow for ``days`` days: it serves, receives and ships
+    nothing. Per SKU it holds, sells or expects: the demand it cannot serve meanwhile (the
+    projection's demand of those days, units and at price), the inbound due meanwhile (moved
+    to the day it reopens), and the stock-out after it reopens against as things stand (the
+    projection of :func:`control_tower.exceptions.project` with the closed days' demand and
+    arrivals moved out). ``lost_sales`` = unserved sales + the change in sales at risk after
+    reopening. Worst first. Transfers it would ship meanwhile: :func:`held_departures`."""
+    settings = settings or Settings()
+    if not 1 <= days <= MAX_CLOSURE_DAYS:
+        raise ScenarioError(f"a closure is 1 to {MAX_CLOSURE_DAYS} days, not {days}")
+    kind = store.rows("SELECT kind FROM locations WHERE code = ?", [location])
+    if not kind:
+        raise NotFoundError(f"no location {location!r}")
+    as_of = position.resolve_as_of(store, as_of)
+    held = position.stock_position(
+        store, as_of=as_of, locations=[location], settings=settings.position
+    )
+    due = position.inbound(store, as_of=as_of).filter(pl.col("to_location") == location)
+    pairs = sorted(
+        {(s, location) for s in held["sku"].to_list()} | {(s, location) for s in due["sku"]}
+    )
+    if not pairs:
+        return pl.DataFrame(schema=CLOSURE_SCHEMA)
+    tomorrow = as_of + timedelta(days=1)
+    reopens = tomorrow + timedelta(days=days)
+    now_all = exceptions.project_many(store, pairs, as_of=as_of, settings=settings)
+    moved: dict[tuple[str, str], list[tuple[date, float]]] = {}
+    closed: dict[tuple[str, str], tuple[float, float]] = {}
+    for key, now in now_all.items():
+        window = now.days.filter((pl.col("date") >= tomorrow) & (pl.col("date") < reopens))
+        demand = window.select("date", "demand").rows()
+        arriving = [(d, float(a)) for d, a in window.select("date", "arrivals").rows() if a > 0]
+        moved[key] = (
+            [(d, float(q)) for d, q in demand if q > 0]  # not served: the stock stays
+            + [(d, -a) for d, a in arriving]
+            + [(reopens, a) for d, a in arriving]
+        )
+        closed[key] = (sum(float(q) for _, q in demand), sum(a for _, a in arriving))
+    later_all = exceptions.project_many(store, pairs, as_of=as_of, extras=moved, settings=settings)
+    rows = []
+    for key, now in now_all.items():
+        later = later_all[key]
+        unserved, delayed = closed[key]
+        if unserved <= 0 and delayed <= 0 and later.units_short <= now.units_short:
+            continue
+        rows.append(
+            {
+                "sku": key[0],
+                "location": location,
+                "unserved_units": unserved,
+                "unserved_sales": unserved * now.price,
+                "inbound_delayed": delayed,
+                "stockout_date_now": now.stockout_date,
+                "stockout_date_closed": later.stockout_date,
+                "units_short_now": float(now.units_short),
+                "units_short_closed": float(later.units_short),
+                "lost_sales": unserved * now.price + later.sales_at_risk - now.sales_at_risk,
+            }
+        )
+    return pl.DataFrame(rows, schema=CLOSURE_SCHEMA).sort(
+        ["lost_sales", "sku"], descending=[True, False]
+    )
+
+
+def held_departures(store: Store, location: str, days: int, *, as_of: date | None = None):
+    """Transfers decided or proposed to leave ``location`` from tomorrow within ``days`` days
+    (not yet posted): what a closure holds back. Columns: action_id, status, sku,
+    to_location, quantity, ship_date."""
+    as_of = position.resolve_as_of(store, as_of)
+    return store.query(
+        "SELECT action_id, status, sku, to_location, quantity, ship_date FROM actions "
+        "WHERE kind = 'transfer' AND from_location = $loc AND status IN ('proposed', 'approved') "
+        "AND ship_date <= $last ORDER BY ship_date, action_id",
+        {"loc": location, "last": as_of + timedelta(days=days)},
+    )
+
+
+def lane_cost_change(store: Store, origin: str, destination: str, factor: float) -> dict:
+    """A lane's costs (per unit and fixed) multiplied by ``factor`` (0 to 10), against the
+    latest base plan: its lines on the lane (units, transport and fixed cost as the plan
+    priced them, and at the new rates), and every other way into the destination with its
+    cost per unit, marked where it becomes cheaper a unit than the changed lane. Read-only:
+    a re-plan with the change is ``control-tower plan --lane-cost FROM>TO=FACTOR``."""
+    if not (0 <= factor <= MAX_LANE_FACTOR) or math.isnan(factor):
+        raise ScenarioError(f"a cost factor is from 0 to {MAX_LANE_FACTOR:g}, not {factor:g}")
+    lane = store.rows(
+        "SELECT transit_days, cost_per_unit, coalesce(fixed_cost, 0), capacity FROM lanes "
+        "WHERE from_location = ? AND to_location = ?",
+        [origin, destination],
+    )
+    if not lane:
+        raise NotFoundError(f"no lane {origin}>{destination}", title="Unknown lane")
+    transit, per_unit, fixed = int(lane[0][0]), float(lane[0][1] or 0.0), float(lane[0][2])
+    capacity = float(lane[0][3]) if lane[0][3] else math.inf
+    run = store.scalar(
+        "SELECT max(run_id) FROM plan_runs WHERE what_if = '{}' AND status IN "
+        "('optimal', 'feasible', 'time_limit')"
+    )
+    departures = store.query(
+        "SELECT ship_date, count(*) AS lines, sum(quantity)::BIGINT AS units FROM plan_lines "
+        "WHERE run_id = $run AND kind = 'transfer' AND from_location = $o AND to_location = $d "
+        "GROUP BY ship_date ORDER BY ship_date",
+        {"run": run, "o": origin, "d": destination},
+    )
+    units = int(departures["units"].sum()) if departures.height else 0
+    truckloads = sum(trucks(u, capacity) for u in departures["units"].to_list())
+    transport = units * per_unit
+    fixed_total = truckloads * fixed  # the lane's fixed cost once a truck a departure
+    others = store.query(
+        "SELECT from_location AS origin, transit_days, cost_per_unit::DOUBLE AS cost_per_unit, "
+        "coalesce(fixed_cost, 0)::DOUBLE AS fixed_cost FROM lanes "
+        "WHERE to_location = $d AND from_location <> $o ORDER BY cost_per_unit, from_location",
+        {"d": destination, "o": origin},
+    ).with_columns(cheaper=pl.col("cost_per_unit") < per_unit * factor)
+    return {
+        "origin": origin,
+        "destination": destination,
+        "factor": factor,
+        "transit_days": transit,
+        "cost_per_unit": per_unit,
+        "cost_per_unit_new": per_unit * factor,
+        "fixed_cost": fixed,
+        "fixed_cost_new": fixed * factor,
+        "plan_run": run,
+        "lines": int(departures["lines"].sum()) if departures.height else 0,
+        "units": units,
+        "departures": departures.height,
+        "trucks": truckloads,
+        "first_ship": departures["ship_date"].min(),
+        "last_ship": departures["ship_date"].max(),
+        "transport": transport,
+        "fixed": fixed_total,
+        "cost_now": transport + fixed_total,
+        "cost_new": (transport + fixed_total) * factor,
+        "alternatives": others.to_dicts(),
+    }

@@ -12,6 +12,7 @@ import pytest
 
 from control_tower import exceptions, position, scenarios
 from control_tower.config import Settings
+from control_tower.errors import NotFoundError
 from control_tower.policies import policies
 from control_tower.store import Store
 from tests.conftest import copy_of
@@ -82,3 +83,61 @@ def test_another_service_level_recomputes_the_safety_stock(store):
     assert first["difference"].abs().max() == pytest.approx(0.0)
     with pytest.raises(scenarios.ScenarioError, match="50% to under 100%"):
         scenarios.service_level_change(store, 1.0)
+
+
+def test_a_closed_location_serves_nothing_and_receives_when_it_reopens(store):
+    as_of = position.resolve_as_of(store, None)
+    loc = (
+        position.inbound(store)
+        .filter(pl.col("to_location").str.starts_with("RDC"))
+        .group_by("to_location")
+        .len()
+        .sort("len", descending=True)["to_location"][0]
+    )
+    days = 5
+    frame = scenarios.location_closure(store, loc, days)
+    assert frame.height > 0 and set(frame["location"]) == {loc}
+    reopens = as_of + timedelta(days=1 + days)
+    for r in frame.head(5).iter_rows(named=True):
+        now = exceptions.project(store, r["sku"], loc)
+        closed = now.days.filter(pl.col("date") < reopens)
+        # unserved: the projection's own demand of the closed days, at its price
+        assert r["unserved_units"] == pytest.approx(float(closed["demand"].sum()))
+        assert r["unserved_sales"] == pytest.approx(r["unserved_units"] * now.price)
+        assert r["inbound_delayed"] == pytest.approx(float(closed["arrivals"].sum()))
+        assert r["units_short_now"] == pytest.approx(now.units_short)
+        assert r["lost_sales"] == pytest.approx(
+            r["unserved_sales"] + (r["units_short_closed"] - now.units_short) * now.price
+        )
+    assert frame["lost_sales"].is_sorted(descending=True)
+    with pytest.raises(scenarios.ScenarioError, match="1 to 28 days"):
+        scenarios.location_closure(store, loc, 0)
+    with pytest.raises(NotFoundError, match="no location"):
+        scenarios.location_closure(store, "NOWHERE", 3)
+
+
+def test_a_lane_cost_change_prices_the_plans_lines_on_it(planned_demo_path, tmp_path):
+    with Store(copy_of(planned_demo_path, tmp_path)) as planned:
+        run = planned.scalar("SELECT max(run_id) FROM plan_runs")
+        origin, dest, units = planned.rows(
+            "SELECT from_location, to_location, sum(quantity) FROM plan_lines "
+            "WHERE run_id = ? AND kind = 'transfer' GROUP BY ALL ORDER BY 3 DESC LIMIT 1",
+            [run],
+        )[0]
+        per_unit, fixed = planned.rows(
+            "SELECT cost_per_unit::DOUBLE, coalesce(fixed_cost, 0)::DOUBLE FROM lanes "
+            "WHERE from_location = ? AND to_location = ?",
+            [origin, dest],
+        )[0]
+        d = scenarios.lane_cost_change(planned, origin, dest, 2.0)
+        assert (d["plan_run"], d["units"]) == (run, units)
+        assert d["transport"] == pytest.approx(units * per_unit)
+        assert d["fixed"] == pytest.approx(d["trucks"] * fixed) and d["trucks"] >= d["departures"]
+        assert d["cost_now"] == pytest.approx(d["transport"] + d["fixed"])
+        assert d["cost_new"] == pytest.approx(2 * d["cost_now"])
+        assert all(a["cheaper"] == (a["cost_per_unit"] < 2 * per_unit) for a in d["alternatives"])
+        assert origin not in {a["origin"] for a in d["alternatives"]}
+        with pytest.raises(NotFoundError, match="no lane"):
+            scenarios.lane_cost_change(planned, dest, dest, 2.0)
+        with pytest.raises(scenarios.ScenarioError, match="factor"):
+            scenarios.lane_cost_change(planned, origin, dest, 11)

@@ -268,3 +268,42 @@ def test_a_real_tool_calling_endpoint(store):
         store, f"When does {item['sku']} run out at {item['location']}?", settings=settings
     )
     assert answer.calls and shown_is_grounded(answer)
+
+
+def test_a_closure_and_a_lane_cost_what_if_are_answered_from_their_scenarios(
+    planned_demo_path, tmp_path
+):
+    from control_tower import scenarios
+
+    with Store(copy_of(planned_demo_path, tmp_path)) as planned:
+        loc, city = planned.rows(
+            "SELECT code, name FROM locations WHERE kind = 'regional_dc' ORDER BY code LIMIT 1"
+        )[0]
+        answer = ask(planned, f"What if {loc} shuts down for 4 days?")
+        assert answer.intent == "what_if" and answer.lang == "en"
+        assert [c.tool for c in answer.calls] == ["location_closure_what_if"]
+        assert answer.calls[0].args == {"location": loc, "days": 4, "top": 10}
+        truth = scenarios.location_closure(planned, loc, 4)
+        lead = answer.text.split("\n")[0]
+        assert f"{truth['unserved_units'].sum():,.0f}" in lead
+        assert f"{truth['lost_sales'].sum():,.0f}" in lead
+        # the lead's figures are in the tool's facts (the table's product names carry digits,
+        # "150g x20", that state nothing: the agent's own check covers the table)
+        results = [ToolResult(c.tool, c.args, c.facts, [], c.sources) for c in answer.calls]
+        assert answer.grounded and grounding.check(lead, results).grounded
+
+        run = planned.scalar("SELECT max(run_id) FROM plan_runs")
+        origin, dest = planned.rows(
+            "SELECT from_location, to_location FROM plan_lines WHERE run_id = ? "
+            "AND kind = 'transfer' GROUP BY ALL ORDER BY sum(quantity) DESC LIMIT 1",
+            [run],
+        )[0]
+        answer = ask(planned, f"如果从{origin}到{dest}的运费翻倍，会多花多少钱？")
+        assert answer.lang == "zh" and answer.intent == "what_if"
+        assert [c.tool for c in answer.calls] == ["lane_cost_what_if"]
+        args = answer.calls[0].args
+        assert (args["from_location"], args["to_location"], args["factor"]) == (origin, dest, 2.0)
+        d = scenarios.lane_cost_change(planned, origin, dest, 2.0)
+        lead = answer.text.split("\n")[0]
+        assert f"{d['cost_new'] - d['cost_now']:,.0f}" in lead
+        assert answer.grounded and shown_is_grounded(answer)
