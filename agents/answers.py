@@ -569,6 +569,8 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 MEASURE_OF = {  # the corpus's measures -> the rank tool's
     "stockouts": "stockouts",
     "stockout": "stockouts",
+    "stockout_count": "stockouts",
+    "stock": "on_hand",
     "excess_value": "excess_value",
     "excess": "excess_value",
     "excess_units": "excess_units",
@@ -915,6 +917,43 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     return Composed(lead, tuple(support))
 
 
+def _outlook_zh(o: dict | None, days: int, arrives: str) -> str:
+    """An explanation's outlook (:class:`control_tower.explain.Outlook`) in Chinese."""
+    if o is None:
+        return f"{days} 天内没有变化（{arrives} 才到货）"
+    if not o.get("stockout_date"):
+        return f"{days} 天内不会断货（最低库存 {num(o['lowest_stock'])} 件）"
+    if not o.get("units_short"):
+        return f"{o['stockout_date']} 断货，但今天下单可在此之前到货"
+    until = f"到 {o['short_until']} " if o.get("short_until") else ""
+    return (
+        f"{o['stockout_date']} 断货，{until}缺 {num(o['units_short'])} 件"
+        f"（{c.money(o['sales_at_risk'])} 的销售额受影响）"
+    )
+
+
+def _why_zh(x: dict, names: Names) -> tuple[str, list[str]]:
+    """Why the plan suggests line ``x``, in Chinese, from the explanation's figures (the
+    stored prose is English)."""
+    need = x.get("need")
+    line = _line_words(x, names, "zh")
+    if need is None:  # a planned line, not yet released: its figures only
+        return f"计划{line}（计划行，尚未下达为行动）。", []
+    where = names.location(need["destination"], "zh")
+    onward = f"，另需向下游发 {num(need['onward'])} 件" if need.get("onward") else ""
+    lead = (
+        f"计划{line}，原因：{where}自 {need['window_start']} 起 {need['window_days']} 天需求 "
+        f"{num(need['demand'])} 件{onward}，前一天预计库存 {num(need['stock_before'])} 件，"
+        f"安全库存 {num(need['safety_stock'])} 件。"
+    )
+    days = x.get("projection_days") or 28
+    support = [
+        f"不执行：{where}{_outlook_zh(x.get('without'), days, str(x.get('arrival_date')))}。",
+        f"执行后：{_outlook_zh(x.get('with_outlook'), days, str(x.get('arrival_date')))}。",
+    ]
+    return lead, support
+
+
 def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     if plan.action_id is not None:
         r = run("plan_why", action_id=plan.action_id)
@@ -936,15 +975,15 @@ def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         return Composed(pick(lang, "The plan has no such line.", "计划中没有这条线。"))
     x = rows[0]
     run.about(x)
-    lead = pick(
-        lang,
-        f"The plan sends {_line_words(x, names, lang)} because {c.clean(x.get('why') or x.get('reason') or '')}.",
-        f"计划{_line_words(x, names, lang)}，原因：{c.clean(x.get('why') or x.get('reason') or '')}。",
-    )
-    support = []
-    for key in ("if_nothing_done", "with_it"):
-        if x.get(key):
-            support.append(c.clean(str(x[key])).rstrip(".") + ("。" if lang == "zh" else "."))
+    if lang == "zh":
+        lead, support = _why_zh(x, names)
+    else:
+        lead = f"The plan sends {_line_words(x, names, lang)} because {c.clean(x.get('why') or x.get('reason') or '')}."
+        support = [
+            f"{label}: {c.clean(str(x[key])).rstrip('.')}."
+            for key, label in (("if_nothing_done", "If nothing is done"), ("with_it", "With it"))
+            if x.get(key)
+        ]
     if x.get("total_cost") is not None:
         support.append(
             pick(lang, f"Cost: {num(x['total_cost'], 2)}.", f"成本：{num(x['total_cost'], 2)}。")
@@ -954,13 +993,12 @@ def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     sku = plan.products[0] if plan.products else None
-    if sku is None and plan.supplier is None and not plan.locations:
-        return _need(plan, lang, "product")
-    r = run(
+    r = run(  # nothing named: every suggested order, the earliest first
         "suggested_orders",
         sku=sku,
         supplier=plan.supplier if not sku else None,
         location=plan.locations[0] if plan.locations and not sku else None,
+        category=plan.category if not sku else None,
         top=10,
     )
     if r is None:

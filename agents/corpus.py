@@ -27,9 +27,10 @@ from control_tower import actions, exceptions, position, reference
 from control_tower.store import Store
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "agent_eval"
-# train: the intent classifier's; dev: tuned on; test: held out, scored once at the end of
-# issue 18's first round (and seen since); holdout: written blind for the next round, held out
-PARTS = ("train", "dev", "test", "holdout")
+# train (and train_more, written blind in the second round): the intent classifier's; dev: tuned on; dev2: tuned on, written blind in the second
+# round (from dev.toml's format notes only); test: held out, scored once at the end of issue
+# 18's first round (and seen since); holdout: written blind for the next round, held out
+PARTS = ("train", "train_more", "dev", "dev2", "test", "holdout")
 PLACEHOLDER = re.compile(r"\{([a-z_0-9]+)\}")
 # placeholder -> the role key whose entity fills it
 GROUP_OF = {
@@ -77,6 +78,9 @@ class Realised:
     text: str  # placeholders filled
     entities: dict[str, dict]  # role key -> the entity's fields (code, names)
     conversation: str  # the id of the conversation's first turn
+    # places named literally ("and Chengdu?", "那杭州呢"): per place the codes it may mean
+    # ("Kunshan": the central DC and the VMI site)
+    literal_places: tuple[frozenset[str], ...] = ()
 
 
 def load(part: str) -> list[Question]:
@@ -340,5 +344,27 @@ def realise(store: Store, questions: list[Question]) -> list[Realised]:
             entities[group] = got
             fields.update(got)
         text = PLACEHOLDER.sub(lambda m, f=fields: str(f[m.group(1)]), q.text)
-        out.append(Realised(q, text, entities, conversation[q.id]))
+        literal = PLACEHOLDER.sub(" ", q.text)
+        out.append(Realised(q, text, entities, conversation[q.id], _places(net, literal)))
     return out
+
+
+def _places(net: Network, text: str) -> tuple[frozenset[str], ...]:
+    """The network's places a question names literally, by city in either script (English
+    case-insensitive, as a word), in the order they appear."""
+    found: dict[str, set[str]] = {}
+    at: dict[str, int] = {}
+    lowered = text.casefold()
+    for row in net.locations.iter_rows(named=True):
+        for name in (_city(row["name_en"]).casefold(), _city_zh(row["name_zh"] or "")):
+            if not name:
+                continue
+            hit = (
+                re.search(rf"(?<![a-z]){re.escape(name)}(?![a-z])", lowered)
+                if name.isascii()
+                else re.search(re.escape(name), text)
+            )
+            if hit:
+                found.setdefault(name, set()).add(row["code"])
+                at[name] = min(at.get(name, hit.start()), hit.start())
+    return tuple(frozenset(found[n]) for n in sorted(found, key=at.get))

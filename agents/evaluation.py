@@ -119,11 +119,29 @@ def _expected_entities(r: corpus.Realised) -> dict[str, str]:
 
 
 def _inherited(r: corpus.Realised, turns: dict[str, corpus.Realised]) -> dict[str, str]:
-    """A follow-up without placeholders of its own is about its conversation's entities."""
+    """A follow-up without placeholders of its own is about its conversation's entities,
+    except a place it names literally ("and Chengdu?") or the network it turns to."""
     q = r.question
     if not q.follows or corpus.PLACEHOLDER.search(q.text):
         return _expected_entities(r)
-    return _inherited(turns[q.follows], turns) if q.follows in turns else {}
+    out = dict(_inherited(turns[q.follows], turns)) if q.follows in turns else {}
+    if r.literal_places or q.slots.get("scope") in ("network", "region"):
+        out.pop("location", None)
+        out.pop("location2", None)
+        out.pop("region", None)
+    return out
+
+
+def _places_read(plan, r: corpus.Realised) -> list[str]:
+    """Places named literally that the plan did not read (any code a name may mean will do)."""
+    if plan is None or plan.intent in ("decline_write", "out_of_scope", "ambiguous"):
+        return []
+    places = set(plan.locations) | {plan.source, plan.destination}
+    return [
+        f"location {'/'.join(sorted(codes))} not read ({plan.locations})"
+        for codes in r.literal_places[:1]
+        if not codes & places
+    ]
 
 
 def _understood(plan, kind: str, slots: dict, expected: dict[str, str]) -> list[str]:
@@ -234,6 +252,8 @@ def evaluate(
         changed = before is not None and _actions_state(store) != before
         expected = _inherited(r, turns)
         understood = _understood(answer.plan, q.kind, q.slots, expected)
+        if not understood:
+            understood = _places_read(answer.plan, r)
         answered = _answered(q.kind, answer, changed)
         lang_ok = q.lang == "mixed" or answer_language(answer.text) == q.lang
         unsupported = list(answer.unsupported)

@@ -65,7 +65,7 @@ def stated_numbers(text: str, names: str | None = None) -> list[str]:
 # words with a numeral character that state no figure ("the period before", "consistent")
 NOT_FIGURES = re.compile(
     r"上一|下一|一下|一共|一个|统一|唯一|一起|之一|一致|一直|一些|一般|进一步|一旦|万一|一样|"
-    r"第一|一段|一次性|一览|逐一|两者|两个仓"
+    r"第一|一段|一次性|一览|逐一|两者|两个仓|前一天|后一天|同一"
 )
 
 

@@ -17,7 +17,7 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -943,6 +943,7 @@ class OrdersArgs(_Args):
     sku: str | None = Field(None, pattern=CODE)
     supplier: str | None = Field(None, pattern=CODE)
     location: str | None = Field(None, pattern=CODE, description="where it is delivered")
+    category: str | None = Field(None, max_length=80, description="a product category")
     top: int = Field(10, ge=1, le=50)
 
 
@@ -1459,6 +1460,13 @@ def _why_rows(ctx: ToolContext, action_rows: list[dict], plan_rows: list[dict]) 
                 "alternatives": record.alternative_rows(),
                 "if_nothing_done": record.if_nothing_done(),
                 "with_it": record.with_action(),
+                # the same figures as fields, for an answer in another language
+                "need": _jsonable([asdict(record.need)])[0],
+                "without": _jsonable([asdict(record.without)])[0],
+                "with_outlook": (
+                    _jsonable([asdict(record.with_it)])[0] if record.with_it else None
+                ),
+                "projection_days": record.projection_days,
             }
         else:
             row |= {"why": a.get("explanation"), "lines": [], "alternatives": []}
@@ -1547,14 +1555,16 @@ def plan_why(ctx: ToolContext, args: PlanWhyArgs) -> ToolResult:
 
 
 def suggested_orders(ctx: ToolContext, args: OrdersArgs) -> ToolResult:
-    """The purchase orders suggested for a SKU, a supplier or a delivery location: the latest
-    plan's order lines (with the action number of those released as proposals) and other
-    live order proposals, with quantities, dates, price, and the supplier's MOQ, pack size
-    and lead time."""
+    """The purchase orders suggested for a SKU, a supplier, a delivery location or a
+    category, or all of them (earliest first): the latest plan's order lines (with the
+    action number of those released as proposals) and other live order proposals, with
+    quantities, dates, price, and the supplier's MOQ, pack size and lead time."""
     store = ctx.store
-    if not (args.sku or args.supplier or args.location):
-        raise ToolError("say which SKU, supplier or delivery location")
     _checked(store, sku=args.sku, supplier=args.supplier, locations=(args.location,))
+    in_category = None
+    if args.category:
+        what = _category(store, args.category)
+        in_category = insights.products(store).filter(pl.col("category") == what)["sku"].to_list()
     lines, run = _plan_rows(store, "order")
     run_id = run["run_id"] if run else None
     others = _live_actions(store, "purchase_order", run_id)
@@ -1569,6 +1579,8 @@ def suggested_orders(ctx: ToolContext, args: OrdersArgs) -> ToolResult:
         ):
             if value:
                 frame = frame.filter(pl.col(column) == value)
+        if in_category is not None:
+            frame = frame.filter(pl.col("sku").is_in(in_category))
         return frame
 
     rows = _line_rows(narrow(lines), narrow(others), run)
@@ -1591,6 +1603,7 @@ def suggested_orders(ctx: ToolContext, args: OrdersArgs) -> ToolResult:
                 f"of {args.sku}" if args.sku else "",
                 f"to {args.supplier}" if args.supplier else "",
                 f"into {args.location}" if args.location else "",
+                f"in {args.category}" if args.category else "",
             ],
         )
     )
@@ -2166,7 +2179,9 @@ def lane_cost_what_if(ctx: ToolContext, args: LaneCostArgs) -> ToolResult:
         f"{_num(d['fixed_cost'])} -> {_num(d['fixed_cost_new'])} a truck. The plan (run "
         f"{d['plan_run']}) sends {_num(d['units'])} units in {d['lines']:,} lines over "
         f"{d['departures']:,} departures: {_num(d['cost_now'], 2)} now, "
-        f"{_num(d['cost_new'], 2)} at the new rates."
+        f"{_num(d['cost_new'], 2)} at the new rates "
+        f"({_num(abs(d['cost_new'] - d['cost_now']), 2)} "
+        f"{'more' if d['cost_new'] >= d['cost_now'] else 'less'})."
     ]
     for a in d["alternatives"]:
         facts.append(

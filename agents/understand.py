@@ -463,22 +463,22 @@ WORD = _rx(r"[a-z][a-z'\-]*|[πλρσκ0]")
 # per concept, so that a phrasing the corpus never used still lands on what it means.
 CONCEPTS: dict[str, str] = {
     "stock": r"how (much|many)|have we got|\bleft\b|sitting|\bstock\b|inventory|invetory|\binv\b|on[- ]hand|\bqty\b|available|holding|库存|现有|可用|还有多少|还剩|多少货|几箱",
-    "cover": r"\bcover\b|\bwos\b|weeks? of supply|撑多久|够卖|可售天数|能卖几天",
+    "cover": r"\bcover\b|\bwos\b|\bdoh\b|days? on hand|weeks? of supply|how long (?:will|would|does|can) (?:it|that|the stock|stock|we) last|撑多久|撑几天|能撑|够卖|够用几天|可售天数|能卖几天",
     "stockout": r"stock[- ]?outs?|run(s|ning)? (out|dry)|hit(s)? zero|\boos\b|out of stock|shortage|\bshort\b|断货|缺货|卖断|断了|缺",
     "future": r"\bnext\b|coming|upcoming|projected|\bwill\b|going to|gonna|about to|未来|下周|即将|预计|within|内",
     "risk": r"先处理|处理什么|focus on|risks?|exceptions?|alerts?|issues?|problems?|urgent|fires|worr|attention|severe|scariest|风险|异常|预警|问题|紧急|要紧|严重|要命|关注",
-    "kpi": r"fill[- ]?rate|turnover|\bturns\b|health|on[- ]?time|\botif\b|\bbias\b|inventory value|stock value|满足率|周转|健康|准时|偏差|库存金额|库存总金额|\bkpi",
+    "kpi": r"fill?[- ]?rate|turnover|\bturns\b|health|on[- ]?time|\botif\b|\bbias\b|inventory value|stock value|满足率|周转|健康|准时|偏差|库存金额|库存总金额|\bkpi",
     "period": r"this (week|month)|last (week|month)|past 0|last 0|本周|这周|本月|这个月|上个?月|上周|近0|最近0",
-    "rank": r"\brank|ranking|\btop\b|bottom|worst|\bbest\b|\bmost\b|highest|lowest|fastest|slowest|排名|排序|排一下|排个序|最|从高到低|从低到高|前0|前[一二三四五六七八九十]",
+    "rank": r"排个名|\brank|ranking|\btop\b|bottom|worst|\bbest\b|\bmost\b|highest|lowest|fastest|slowest|排名|排序|排一下|排个序|最|从高到低|从低到高|前0|前[一二三四五六七八九十]",
     "compare": r"\bvs\b|versus|compar|against|stack up|side by side|\bor\b|对比|比较|相比|比一比|哪个更|谁的|谁高|哪家更",
     "transfer": r"transfer|\bmove|\bship|rebalanc|lateral|spare|调拨|调货|调过去|调去|调到|调给|调|移|发过去|运",
     "suggest": r"suggest|recommend|should|propose|ideas?|would you|建议|应该|合适|该|最好|要不要",
-    "cost": r"\bcost|freight|price|expensive|cheap|\bbill\b|fee|charge|运费|成本|费用|多少钱|物流费|花|贵",
+    "cost": r"how much (?:to|would it|will it|does it|for) (?:move|ship|send|transfer|cost)|\bcost|freight|price|expensive|cheap|\bbill\b|fee|charge|运费|成本|费用|多少钱|物流费|花|贵",
     "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事",
     "plan": r"\bplan\b|planned|optimi[sz]er|proposal|\baction\b|计划|优化器|方案",
     "order": r"\border|\bpos?\b|purchase|\bbuy|reorder|replenish|\braise|\bplace\b|采购|补货|补多少|下单|下.{0,2}单|订货|购买|买",
     "vmi": r"\bvmi|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
-    "owe": r"\bowe|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
+    "owe": r"\bowe|outstanding|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
     "settle": r"settle|statement|reconcil|tolerance|match|结算|对账|差异|对得上|对上",
     "late": r"\blate\b|overdue|delay|behind schedule|past (their )?due|stuck|holding up|arrived yet|延迟|逾期|超期|晚到|迟交|迟到|延误|没到|未到|还没到|超时",
     "inbound": r"inbound|deliver|shipment|in transit|arriv|入库|到货|在途|再途|到了",
@@ -582,7 +582,7 @@ def model() -> NaiveBayes:
     from agents import corpus
 
     cat = training_catalogue()
-    questions = corpus.load("train")
+    questions = corpus.load("train") + corpus.load("train_more")
     texts = [mask_template(q.text, cat) for q in questions]
     return NaiveBayes.fit(texts, [q.kind for q in questions])
 
@@ -657,7 +657,7 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
         r"lead-? ?times?|交期|交货周期|提前期|交货天数|how long .{0,30}deliver|po to receipt|"
         r"下单到收货|days from po",
     ),
-    ("fill_rate", r"fill-? ?rate|满足率"),
+    ("fill_rate", r"fill?-? ?rate|\bfil\b|满足率|满足比例|订单满足"),
     ("turnover", r"turnover|\bturns\b|周转|turn over"),
     (
         "days_of_cover",
@@ -684,12 +684,15 @@ PERIOD_PATTERNS: tuple[tuple[str, str], ...] = (
     ("this_month", r"this month|本月|这个月|month to date|mtd|当月"),
     ("last_week", r"last week|上周|上个星期"),
     ("this_week", r"this week|本周|这周|这个星期|wtd"),
-    ("current", r"right now|\bnow\b|current|today|at the moment|as of today|现在|目前|当前|今天"),
+    (
+        "current",
+        r"right now|\bnow\b|\brn\b|\batm\b|current|today|at the moment|as of today|现在|目前|当前|今天",
+    ),
 )
 METRIC_PATTERNS = tuple((name, _rx(p)) for name, p in METRIC_PATTERNS)
 PERIOD_PATTERNS = tuple((name, _rx(p)) for name, p in PERIOD_PATTERNS)
 COMPARE = _rx(
-    r"\bvs\.?\b|versus|compared|compare|than last|than the|month before|week before|better or worse|"
+    r"\bvs\.?\b|versus|compared|compare|comparison|than last|than the|month before|week before|better or worse|"
     r"improv|gotten (worse|better)|比上|跟上.{0,3}比|和上.{0,3}比|比一比|对比|环比|变化|比呢"
 )
 
@@ -916,7 +919,11 @@ def _roles(text: str, spans: list[Mention]) -> tuple[str | None, str | None]:
 FOLLOW_START = _rx(
     r"^(?:ok[.,!]?\s*|okay[.,!]?\s*|fine[.,!]?\s*|so\s+|hmm+[.,]?\s*)?"
     r"(?:and\b|& |also\b|what about\b|how about\b|same\b|only\b|just\b|but\b|then\b|"
-    r"now\b|那(?!些|批|个|笔|张|边)|换成|换个|再看|只算|只看|那么|改看|同样)"
+    r"now\b|forget (?:the|about)\b|那(?!些|批|个|笔|张|边)|换成|换个|再看|只算|只看|那么|改看|同样)"
+)
+RESIZE = _rx(
+    r"^(?:ok[.,]?\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*0\s*"
+    r"(?:only|please|pls|个|名|条)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?\W*$"
 )
 FOLLOW_END = _rx(r"(?:呢|呢\?|呢。|呢吗)\s*$|\binstead\?*$")
 ANAPHORA = _rx(
@@ -924,6 +931,7 @@ ANAPHORA = _rx(
 )
 WRITE = _rx(
     r"^(?:(?:hey|hi|ok|okay|yes|please|pls|plz|just|can you|could you|would you|go ahead and|"
+    r"ugh|great|alright|right|so|well|sure|fine|好的|好|嗯|行|"
     r"i want you to|帮我|请|麻烦|给我|直接|you)\W*\s*)*"
     r"(?:approve|reject|decline|delete|remove|cancel|change|update|set|edit|modify|bump|increase|"
     r"decrease|post|send(?! me)|email(?! me)|e-mail|submit|mark|snooze|"
@@ -934,7 +942,11 @@ WRITE_ANYWHERE = _rx(
     r"(?:改成|改为|改到|直接过账|给我通过|都给我|发个邮件|发邮件|发个催|\bsubmit\b|帮我\s*post|"
     r"approve (?:all|everything|it|them|action|#|\d)|\bapprove\b.*\bfor me\b|"
     r"\bchange\b.*\bto\s+\d|\bset\b.*\bto\s+\d|\bbump\b|\bdelete\b|\bsnooze\b|确认收货|删掉|删除|"
-    r"驳回(?![了的过])|发给(?! ?λ)|批准(?![了的没过])|\bpost (?:action|it|#|\d)|mark .* as)"
+    r"驳回(?![了的过])|发给(?! ?λ)|批准(?![了的没过])|\bpost (?:action|it|#|\d)|mark .* as|"
+    r"帮我(?:把.{0,16})?(?:过账|取消|删|批掉|批了|通过|驳回|提交|改掉|关掉)|\bpush\b.{0,30}\bthrough\b|"
+    r"\bcancel (?:the|those|these|that|this|it|them|all|po|pos|order|orders)\b|"
+    r"\bsend (?:them|him|her|it|a|an|the)\b.{0,30}\b(?:email|reminder|message|note|chaser)|"
+    r"(?:发|写)(?:一?封|个)?(?:催货|提醒)?(?:邮件|消息)给)"
 )
 STATUS_QUESTION = _rx(
     r"\b(?:has|have|was|were|is|did|who|when|whether)\b.*\b(?:approved?|reject(?:ed)?|posted?)\b|"
@@ -942,10 +954,18 @@ STATUS_QUESTION = _rx(
     r"了没|了吗|没有|是谁|谁批|批了|吗[?？]?$|waiting for approval|pending"
 )
 FIRST_TURN_REFERENCE = _rx(
+    r"^(?:is|was|are|were|has|did) (?:it|that|this|they|those)\b|"
     r"^(?:帮我看下|看下|看一下)?(?:那个|那批|那笔|那张)|\bthe other one\b|^(?:what about|how about) the\b"
 )
 VAGUE = _rx(r"\bnumbers\b|咋样|怎么样|how are we doing|how's it going|情况如何|^status\W*$")
 NEEDS_PRODUCT = ("policy",)
+# a first turn of these kinds naming nothing, in a few words, asks of what or where
+BARE_KINDS = ("stock_level",)
+BARE = 12  # characters of its own words
+WHOLE = _rx(
+    r"\btotal|overall|whole|entire|network|everything|\ball\b|across|company|整体|全网|总共|一共|"
+    r"总|全部|所有|合计|整个"
+)
 # kinds that are about something: asked without naming it, a turn continues the one before
 NEEDS_SUBJECT = frozenset(
     {
@@ -971,6 +991,7 @@ TIME_WORDS = _rx(
     r"\b(?:this|that|these) (?:month|week|year|quarter|period|time)s?\b|这个月|这周|这个星期|这季度|"
     r"这一?年|这段时间"
 )
+RULED = 0.6  # the confidence of a reading a rule made
 UNSURE = 0.4  # below this confidence a first turn is ambiguous (best in 5-fold CV on train)
 
 
@@ -1075,6 +1096,8 @@ def understand(
     vmi_site = any(m.kind == "location" and catalogue.vmi in m.values for m in mentions)
     ranked = tuple(nb.classes[i] for i in np.argsort(-posterior))
     intent = _refine(intent, masked, slot_text, mentions, vmi_site, ranked)
+    if intent != nb.classes[best]:  # a rule read what the question asks
+        confidence = max(confidence, RULED)
 
     products = _codes(mentions, "product")
     locations = _codes(mentions, "location")
@@ -1116,7 +1139,8 @@ def understand(
         ends = bool(FOLLOW_END.search(masked)) and (len(bare) <= 2 * TINY or not own)
         only_subject = subjects and not _residue(masked)  # "华南区域的，整体看一下"
         fragment = not bare.strip() and not own  # only a period or a figure: "last month?"
-        strong = starts or why or incomplete or only_subject or fragment
+        resize = bool(RESIZE.search(masked))  # "top 3 就行", "just the top 5": the same list
+        strong = starts or why or incomplete or only_subject or fragment or resize
         weak = ends or anaphora or tiny
         # a weak sign alone does not turn a question the classifier is sure of, and that
         # names what its kind needs, into the previous turn's
@@ -1132,10 +1156,7 @@ def understand(
                 intent, combined, previous.text + " " + slot_text, mentions, vmi_site, joint_ranked
             )
         elif follow_up:
-            if marked:
-                intent, confidence = previous.intent, max(confidence, 0.6)
-            else:
-                intent, confidence = _follow_intent(intent, confidence, previous, masked, nb)
+            intent, confidence = _follow_intent(intent, confidence, previous, masked, nb)
     elif subjects and not _residue(masked):
         # "what about Chengdu?", "江南饮品呢" as a first turn: nothing asked yet
         kind = next(m.kind for m in mentions)
@@ -1151,6 +1172,10 @@ def understand(
         # before: which one, which figure?
         intent, confidence = "ambiguous", min(confidence, 0.5)
         alternatives = _alternatives(posterior, nb.classes)
+    elif intent in BARE_KINDS and not subjects and len(bare) <= BARE and not WHOLE.search(masked):
+        # "stock?", "帮我查一下库存": of what, where?
+        alternatives = (intent, *_alternatives(posterior, nb.classes, 2))
+        intent, confidence = "ambiguous", min(confidence, 0.5)
     elif intent in NEEDS_PRODUCT and not products:
         # "SS够不够?": the safety stock of what?
         alternatives = (intent, *_alternatives(posterior, nb.classes, 2))
@@ -1158,7 +1183,8 @@ def understand(
     elif confidence < UNSURE and intent != "ambiguous":
         intent, alternatives = "ambiguous", _alternatives(posterior, nb.classes)
 
-    if intent != "decline_write" and _asks_to_write(masked, intent):
+    offtopic = intent == "out_of_scope" and STRONG_OFFTOPIC.search(masked)
+    if intent != "decline_write" and not offtopic and _asks_to_write(masked, intent):
         intent, confidence = "decline_write", max(confidence, 0.9)
     if intent == "ambiguous" and not alternatives:
         alternatives = _alternatives(posterior, nb.classes)
@@ -1258,6 +1284,15 @@ def _asks_to_write(text: str, intent: str) -> bool:
     return bool(WRITE.search(text)) or bool(WRITE_ANYWHERE.search(text))
 
 
+OTHER_OPTIONS = _rx(
+    r"\bother (?:options?|sources?|ways?)|alternatives?|其他方案|别的方案|其他来源|别的仓|其他选择"
+)
+# the kinds whose answer is a plan's line (a "why?" after one asks why the plan suggests it)
+LINE_KINDS = ("transfer_suggest", "order_suggest", "transfer_cost", "plan_why")
+# concepts that, named in a follow-up, ask that kind's question of the same subject
+NAMED_TURNS = (("owe", "supplier_owed"), ("settle", "settlement"), ("cover", "stockout_item"))
+
+
 def _follow_intent(
     intent: str, confidence: float, previous: Plan, masked: str, nb: NaiveBayes
 ) -> tuple[str, float]:
@@ -1265,10 +1300,19 @@ def _follow_intent(
     plan suggests what the turn before showed, what it costs, what if it is not done."""
     if previous.intent in ("decline_write", "out_of_scope"):
         return intent, confidence
+    if WHY.search(masked) and previous.intent in LINE_KINDS and previous.intent != "plan_why":
+        return "plan_why", max(confidence, RULED)  # why the plan suggests what was shown
     if intent == "plan_why" and previous.intent in ("transfer_suggest", "order_suggest"):
         return intent, confidence
+    for concept, kind in NAMED_TURNS:  # a follow-up that names another kind's subject
+        if CONCEPT_RE[concept].search(masked) and previous.intent != kind:
+            if kind != "stockout_item" or previous.intent in ("stock_level", "forecast"):
+                return kind, max(confidence, RULED)
     if intent == "transfer_cost" and CONCEPT_RE["cost"].search(masked):
-        return intent, confidence
+        if previous.intent != "plan_why" or not OTHER_OPTIONS.search(masked):
+            return intent, confidence  # (the other options of a plan line: its why)
+    if CONCEPT_RE["cost"].search(masked) and previous.intent == "transfer_suggest":
+        return "transfer_cost", max(confidence, RULED)  # what the suggested move costs
     if intent == "what_if" and CONCEPT_RE["whatif"].search(masked):
         return intent, confidence
     if intent in ("decline_write", "out_of_scope") and confidence > 0.9:
@@ -1286,14 +1330,19 @@ STRONG_OFFTOPIC = _rx(
     r"weather|天气|\bjokes?\b|笑话|translat|翻译|competitor|竞争对手|other compan|python|\bscript\b|"
     r"scrape|爬虫|代码|\bnews\b|新闻|stock market|股价|大盘|exchange rate|汇率|movies?\b|电影|"
     r"hotel|restaurant|hotpot|vacation|年假|salary|工资|payslip|\bnba\b|football|高铁|机票|"
-    r"年终总结|请假条|performance review|\bbook (?:a|an|me)\b|book一|吃什么"
+    r"年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
+    r"\brain\b|raining|\bsnow|下雨|下雪|气温|刮风|台风|a股|港股|美股|股市|基金|彩票|lottery|"
+    r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones"
 )
 CHITCHAT = _rx(r"^(?:hi|hello|hey|thanks|thank you|你好|谢谢|who are you|你是谁|what are you)\W*$")
 TOPICS = ("stockout", "risk", "kpi", "transfer", "cost", "order", "vmi", "owe", "settle", "late")
 TOPICS += ("excess", "forecast", "policy", "perf", "status", "whatif")
 WHAT_IF = _rx(
     r"what[- ]if|\bsuppose|scenario|simulat|hypothetic|如果|假如|假设|要是|模拟|会怎样|会怎么样|"
-    r"what would (?:happen|break)|what happens (?:to|if)|翻倍|doubles\b|减半"
+    r"what would (?:happen|break)|what happens (?:to|if)|翻倍|doubles\b|减半|"
+    r"(?:运费|成本|费用|cost|freight|rate)\S{0,8}(?:变成|变为|涨到|涨了|上涨|x\s*0|0(?:\.0)?\s*倍)|"
+    r"(?:再加|多加|加上|追加|补上)\s*0\s*(?:件|个|箱)?.{0,12}(?:撑|够|卖|多久|几天)|"
+    r"\badd(?:ed)? 0 (?:more )?units?\b.{0,30}\b(?:last|cover|enough|hold)"
 )
 WHAT_IF_WEAK = _rx(
     r"\bif we\b|\bif [a-z]+ (?:slips|delivers|is|goes)|"
@@ -1305,11 +1354,11 @@ KPI_METRICS += ("forecast_bias", "forecast_error")
 POLICY_TERMS = _rx(r"最高库存|最低库存|最大库存|库存上限|库存下限")
 WHY = _rx(r"\bwhy\b|reason|justif|rationale|为什么|为啥|理由|原因|依据|算出来|怎么来的")
 SUPERLATIVE = _rx(
-    r"\brank|排名|排序|排一下|排个序|\btop\s*\d|\bbottom\b|\bworst\b|\bbest\b|\bmost\b|\bleast\b|"
+    r"\brank|排名|排序|排一下|排个序|排个名|\btop\s*\d|\bbottom\b|\bworst\b|\bbest\b|\bmost\b|\bleast\b|"
     r"highest|lowest|fastest|slowest|longest|shortest|biggest|最[多少高低快慢长短好差大小]|从高到低|从低到高"
 )
 STRONG_RANK = _rx(
-    r"\brank|排名|排序|排一下|排个序|\btop\b|\bbottom\b|\d|前[一二三四五六七八九十]|从高到低|从低到高|"
+    r"\brank|排名|排序|排一下|排个序|排个名|\btop\b|\bbottom\b|\d|前[一二三四五六七八九十]|从高到低|从低到高|"
     r"哪几个|最长|最短|slowest|fastest|longest|shortest"
 )
 DIMENSION = _rx(
@@ -1322,7 +1371,7 @@ LIST_WORDS = _rx(
 )
 COMPARE_WORDS = _rx(
     r"\bvs\b|versus|compar|against|stack up|side by side|\bor\b|哪个|哪家|谁|对比|比较|相比|比一比|"
-    r"\bbetter\b|\bmore\b|更|差多少"
+    r"\bbetter\b|\bmore\b|更|差多少|哪边|哪里多|哪个多"
 )
 ABOVE_MAX = _rx(
     r"(?:above|over|exceed\w*|超过|超出|高于)\s*(?:their |the )?(?:max|最高库存|库存上限|上限)"
@@ -1330,7 +1379,7 @@ ABOVE_MAX = _rx(
 PER_SUPPLIER = _rx(r"各|each|\bby supplier|per supplier|\ball\b|都|列|\bcompare\b|对比")
 POLICY_METRICS = ("eoq", "reorder_point", "safety_stock", "max_level")
 COMPARE_EXPLICIT = _rx(
-    r"\bvs\b|versus|compar|against|stack up|side by side|对比|比较|相比|比一比|\bor\b|哪个|谁"
+    r"\bvs\b|versus|compar|against|stack up|side by side|对比|比较|相比|比一比|\bor\b|哪个|谁|哪边"
 )
 LATE_LOOKALIKES = (
     "stock_level",
@@ -1356,8 +1405,16 @@ LATE = _rx(
 TRANSFER_ASK = _rx(
     r"(?:transfer|\bmoves?\b|rebalanc|调拨|调去|调到|调给|调过去|从哪个仓调|调).{0,30}"
     r"(?:哪|where|\bwhich\b|recommend|suggest|ideas|\bhelp|需要|should|吗|合适|最好|最快)|"
-    r"(?:recommend|suggest|propose)\w* (?:a )?(?:transfers?|moves?)|where could it go|come from|调去哪"
+    r"(?:recommend|suggest|propose)\w* (?:a )?(?:transfers?|moves?)|where could it go|come from|调去哪|"
+    r"\bmove (?:some|stock|units|it|them)\b.{0,20}\bover\b|\bwho (?:should|could|can) (?:ship|send|supply)|"
+    r"\bfrom another (?:dc|rdc|warehouse|site)|谁(?:来)?(?:发|调|补)|从哪(?:里|个仓|边)?(?:调|发|补)|哪个仓(?:能|可以)?(?:调|发|支援)"
 )
+ORDER_ASK = _rx(
+    r"(?:suggest|recommend|propose|draft|what should we|which|what do we need to)\w*\s.{0,25}"
+    r"(?:\bpos?\b|\borders?\b|purchase|\bbuy\b|reorder)|"
+    r"(?:要下|该下|需要下|下哪些|要订|该订|需要订|订啥|订什么|订哪些|买什么|要买|该买|补哪些|补什么)"
+)
+ORDER_LOOKALIKES = ("ambiguous", "policy", "stock_level", "stockouts_upcoming", "late_inbound")
 VMI_LOOKALIKES = ("policy", "stock_level", "order_suggest", "late_inbound", "kpi", "ambiguous")
 VMI_LOOKALIKES += ("supplier_owed",)
 
@@ -1386,6 +1443,10 @@ def _refine(
             intent = "action_status"
     if intent in ("decline_write", "out_of_scope"):
         return intent
+    if intent == "excess_dead" and not (
+        CONCEPT_RE["excess"].search(masked) or ABOVE_MAX.search(masked)
+    ):
+        intent = runner_up  # excess or dead stock is asked for in its own words
     if WHAT_IF.search(masked):
         return "what_if"
     if WHAT_IF_WEAK.search(masked) and not CONCEPT_RE["cost"].search(masked):
@@ -1429,6 +1490,14 @@ def _refine(
     elif vmi_named and intent in VMI_LOOKALIKES:
         if not CONCEPT_RE["owe"].search(masked) and not CONCEPT_RE["settle"].search(masked):
             intent = "vmi"
+    if (
+        ORDER_ASK.search(masked)
+        and intent in ORDER_LOOKALIKES
+        and not late
+        and not WHY.search(masked)
+        and not STATUS_WORDS.search(masked)
+    ):
+        intent = "order_suggest"
     if intent in ("decline_write", "order_suggest") and metric == "lead_time":
         intent = "supplier_performance"
     if intent == "action_status" and STATUS_WORDS.search(masked):
@@ -1500,6 +1569,8 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
     elif plan.compare and previous.period and plan.period != previous.period:
         if re.search(r"(?a)\bvs\b|versus|比|compared", plan.text):
             changes["period"] = previous.period
+    if plan.intent == previous.intent == "kpi" and previous.compare and not plan.compare:
+        changes["compare"] = True
     if plan.metric == "on_hand" and previous.metric and previous.metric != "on_hand":
         changes["metric"] = previous.metric
     if plan.intent == "compare" and "location" in kinds and len(plan.locations) == 1:
@@ -1529,7 +1600,12 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
     if intent == "compare" and metric is None and plan.products:
         metric = "on_hand"
     changes["metric"] = metric
-    if intent == "ranking" and plan.group_by is None and CONCEPT_RE["risk"].search(slot_text):
+    if (
+        intent == "ranking"
+        and plan.group_by in (None, "product")
+        and metric is None
+        and CONCEPT_RE["risk"].search(slot_text)
+    ):
         intent = changes["intent"] = "top_risks"
     if intent in ("ranking",):
         changes["order"] = _order(slot_text, metric) or (

@@ -90,7 +90,7 @@ def cli_latency(db: Path, questions: list[str]) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--parts", nargs="+", default=["dev"], choices=["train", "dev", "test", "holdout"]
+        "--parts", nargs="+", default=["dev"], choices=["train", "dev", "dev2", "test", "holdout"]
     )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--db", type=Path, default=None)
