@@ -157,12 +157,12 @@ class OptimizerSettings(BaseModel):
         1, ge=1, le=28, description="lanes between our locations depart every this many days"
     )
     fill_to_max_level: bool = Field(
-        False,
+        True,
         description="transfers bring a location no supplier delivers to up to its max level "
         "(held in days of the demand expected then) and no further: stock the plan sends above "
         "it costs the safety-stock penalty. Fewer, steadier lines within the approval policy's "
-        "max-level limit; off by default, as it cost fill on a held-out period (seed 3, the "
-        "8 weeks before the last 8: 98.25% against 98.63%)",
+        "max-level limit, and less stock downstream; off: the plan may send more than a "
+        "location's max level when that costs nothing more",
     )
     fine_days: int = Field(
         14,

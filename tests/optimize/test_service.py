@@ -203,19 +203,21 @@ def test_the_status_says_how_close_to_the_bound_the_plan_is():
     )
 
 
-def test_filling_to_the_max_level_is_a_setting_off_by_default(demo):
-    """Off: no location's stock is held to its max level. On: every stocking location a
-    policy covers holds its max level in days of demand (the level over the policy's daily
-    demand), and the plan keeps a regional DC's stock from what it sends within it."""
+def test_filling_to_the_max_level_is_a_setting_on_by_default(demo):
+    """Off: no location's stock is held to its max level. On (the default): every stocking
+    location a policy covers holds its max level in days of demand (the level over the
+    policy's daily demand), and the plan keeps a regional DC's stock from what it sends
+    within it."""
     import numpy as np
 
     from control_tower.optimize.network import max_level_ceiling
 
-    off = build_instance(demo, SETTINGS)
+    assert SETTINGS.optimizer.fill_to_max_level
+    off_settings = SETTINGS.model_copy(deep=True)
+    off_settings.optimizer.fill_to_max_level = False
+    off = build_instance(demo, off_settings)
     assert np.isinf(off.max_cover_days).all()
-    on_settings = SETTINGS.model_copy(deep=True)
-    on_settings.optimizer.fill_to_max_level = True
-    on = build_instance(demo, on_settings)
+    on = build_instance(demo, SETTINGS)
     covered = np.isfinite(on.max_cover_days)
     assert covered.any() and (on.max_cover_days[covered] > 0).all()
     capped, _ceiling = max_level_ceiling(on, np.arange(len(on.skus)), np.arange(on.horizon))
