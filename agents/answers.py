@@ -857,9 +857,21 @@ def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed
         f"计划建议{_line_words(first, names, lang)}。",
     )
     support = []
-    if first.get("cost") is not None:
+    if first.get("total_cost") is not None:  # a proposal: its explanation's total
         support.append(
-            pick(lang, f"It costs {num(first['cost'], 2)}.", f"成本 {num(first['cost'], 2)}。")
+            pick(
+                lang,
+                f"It costs {num(first['total_cost'], 2)}.",
+                f"成本 {num(first['total_cost'], 2)}。",
+            )
+        )
+    elif first.get("cost") is not None:  # a planned line: what it adds to the plan
+        support.append(
+            pick(
+                lang,
+                f"It adds {num(first['cost'], 2)} to the plan's cost.",
+                f"计入计划成本 {num(first['cost'], 2)}。",
+            )
         )
     tbl = None
     if d["total"] > 1:

@@ -1321,6 +1321,9 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
 
     rows = _line_rows(narrow(lines), narrow(others), run)
     shown = rows[: args.top]
+    for r in shown:  # a proposal's cost is its explanation's total (the card's figure)
+        record = explain.explanation_of(store, r["action_id"]) if r["action_id"] else None
+        r["total_cost"] = record.total_cost if record is not None else None
     chances = kpis.imbalances(store, top=1000, settings=ctx.settings.position)
     if args.sku:
         chances = chances.filter(pl.col("sku") == args.sku)
@@ -1346,10 +1349,12 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
             f"{number}: {_num(r['quantity'])} {r['sku']} from {r['from_location']} to "
             f"{r['to_location']}, leaving {r['ship_date']}, arriving {r['arrival_date']}"
             + (
-                f", transport {_num(r['unit_price'], 3)} a unit, cost {_num(r['cost'], 2)}"
+                f", transport {_num(r['unit_price'], 3)} a unit, adds {_num(r['cost'], 2)} to "
+                "the plan's cost"
                 if r["unit_price"] is not None
                 else ""
             )
+            + (f", costs {_num(r['total_cost'], 2)}" if r["total_cost"] is not None else "")
             + "."
         )
     if chances.height:

@@ -785,8 +785,9 @@ def _top_n(text: str) -> int | None:
     return None
 
 
+# "top" names no direction: the top of a list by its measure, as the default orders it
 HIGH = _rx(
-    r"most|highest|biggest|largest|top|greatest|longest|fastest|best|从高到低|最多|最高|最大|最快|最长|最好|降序"
+    r"most|highest|biggest|largest|greatest|longest|fastest|best|从高到低|最多|最高|最大|最快|最长|最好|降序"
 )
 LOW = _rx(
     r"least|lowest|smallest|bottom|shortest|slowest|worst|从低到高|最少|最低|最小|最慢|最短|最差|升序"
@@ -795,8 +796,7 @@ LOW = _rx(
 
 def _order(text: str, metric: str | None) -> str | None:
     if re.search(r"(?a)worst|最差|bottom|最慢|slowest|least reliable|最不", text):
-        if not re.search(r"(?a)worst first|最差的在前", text) or True:
-            return "worst"
+        return "worst"
     if re.search(r"(?a)\bbest\b|最好|最快|fastest|most reliable", text):
         return "best"
     high = HIGH.search(text)
@@ -1561,7 +1561,17 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
         changes |= {"category": previous.category, "categories": previous.categories}
     if "region" not in kinds:
         changes |= {"region": previous.region, "regions": previous.regions}
-    for name in ("metric", "unit", "horizon_days", "top_n", "group_by", "quantity", "action_id"):
+    names = (
+        "metric",
+        "unit",
+        "horizon_days",
+        "top_n",
+        "group_by",
+        "quantity",
+        "action_id",
+        "order",
+    )
+    for name in names:
         if getattr(plan, name) is None:
             changes[name] = getattr(previous, name)
     if plan.period is None:
@@ -1608,8 +1618,10 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
     ):
         intent = changes["intent"] = "top_risks"
     if intent in ("ranking",):
-        changes["order"] = _order(slot_text, metric) or (
-            "best" if metric in GOOD_WHEN_HIGH else "worst"
+        changes["order"] = (
+            _order(slot_text, metric)
+            or plan.order  # a follow-up's, from the turn before
+            or ("best" if metric in GOOD_WHEN_HIGH else "worst")
         )
         if plan.top_n is None and SINGULAR_WHICH.search(slot_text):
             changes["top_n"] = 1

@@ -80,7 +80,9 @@ def test_a_second_location_of_the_same_kind_is_never_the_first(realised):
 
 
 def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
-    with pytest.raises(corpus.CorpusError, match="parts train, train_more, dev, dev2, test, holdout"):
+    with pytest.raises(
+        corpus.CorpusError, match="parts train, train_more, dev, dev2, test, holdout"
+    ):
         corpus.load("validation")
     (tmp_path / "dev.toml").write_text(
         '[[q]]\nid = "x1"\nlang = "en"\nkind = "kpi"\ntext = "{colour}?"\nroles = {}\n'

@@ -192,3 +192,22 @@ def test_a_categorys_forecast_sums_its_skus_where_customers_buy(ctx, store):
     assert whole.data["total"] == pytest.approx(sum(p["demand"] for p in whole.data["parts"]))
     with pytest.raises(ToolError, match="SKU or a category"):
         run_tool(ctx, "get_forecast", {"days": 7})
+
+
+def test_a_suggested_transfers_cost_is_its_explanations_total(planned_demo_path, tmp_path):
+    """One figure for a proposal's cost: the suggestion states the explanation card's total
+    (transport, the lane's fixed cost shared, handling); a line not yet released states what
+    it adds to the plan."""
+    from control_tower import explain
+
+    with Store(copy_of(planned_demo_path, tmp_path)) as planned:
+        result = run_tool(ToolContext(planned), "suggested_transfers", {"top": 50})
+        rows = result.data["rows"]
+        proposals = [r for r in rows if r["action_id"]]
+        assert proposals and len(rows) > len(proposals)
+        for r in proposals:
+            record = explain.explanation_of(planned, r["action_id"])
+            assert r["total_cost"] == record.total_cost
+            assert record.total_cost == pytest.approx(sum(p.amount for p in record.costs))
+            assert any(f"costs {r['total_cost']:,.2f}" in fact for fact in result.facts)
+        assert all(r["total_cost"] is None for r in rows if not r["action_id"])

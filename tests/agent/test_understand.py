@@ -171,6 +171,28 @@ def test_why_after_a_suggestion_asks_for_the_plan_reasons(cat, product):
     assert cost.intent == "transfer_cost" and cost.products == (product["sku"],)
 
 
+def test_a_follow_up_may_ask_another_kind_of_the_same_subject_or_resize_the_list(cat, product):
+    stock = ask(cat, f"How much {product['short']} have we got in Chengdu?")
+    lasts = ask(cat, "够撑几天？", stock)
+    assert (lasts.intent, lasts.products, lasts.locations) == (
+        "stockout_item",
+        (product["sku"],),
+        ("RDC-CD",),
+    )
+    worst = ask(cat, "which supplier is worst on time?")
+    assert (worst.intent, worst.order, worst.top_n) == ("ranking", "worst", 1)
+    three = ask(cat, "top 3 only", worst)
+    assert (three.intent, three.order, three.top_n, three.follow_up) == (
+        "ranking",
+        "worst",
+        3,
+        True,
+    )
+    kpi = ask(cat, "fill rate this month vs last month?")
+    turnover = ask(cat, "what about turnover", kpi)
+    assert (turnover.intent, turnover.metric, turnover.compare) == ("kpi", "turnover", True)
+
+
 # -- unsure, declines, out of scope ----------------------------------------------------------
 @pytest.mark.parametrize("text", ["what about Chengdu?", "status?", "how are we doing", "库存咋样"])
 def test_an_under_specified_first_turn_is_ambiguous_with_readings_to_offer(cat, text):
@@ -188,6 +210,9 @@ def test_an_under_specified_first_turn_is_ambiguous_with_readings_to_offer(cat, 
         "Change the safety stock for SNK-0001 at RDC-BJ to 500",
         "帮我submit一个PO给Minnan，2000 units",
         "reject 123. reason: supplier can't make it",
+        "ugh. can you just cancel those POs",
+        "帮我把这个PO取消掉",
+        "can you just push the transfer through? #431",
     ],
 )
 def test_requests_to_write_are_declined(cat, text):
@@ -207,6 +232,9 @@ def test_questions_about_decisions_are_not_requests_to_write(cat):
         "tell me a joke",
         "write me a python script to scrape JD prices",
         "竞争对手在华南的零食卖多少钱一包？",
+        "今天A股咋样？",
+        "成都明天下不下雨",
+        "帮我写封邮件给HR，请两天假",
     ],
 )
 def test_out_of_scope(cat, text):
