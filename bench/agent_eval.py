@@ -90,7 +90,10 @@ def cli_latency(db: Path, questions: list[str]) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--parts", nargs="+", default=["dev"], choices=["train", "dev", "dev2", "test", "holdout"]
+        "--parts",
+        nargs="+",
+        default=["dev"],
+        choices=["train", "dev", "dev2", "test", "holdout", "holdout2"],
     )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--db", type=Path, default=None)
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             unsupported = [o for o in report.outcomes if o.unsupported]
             for o in unsupported[:10]:
                 print(f"- unsupported in {o.realised.question.id}: {o.unsupported}")
-            if report.part in ("test", "holdout"):
+            if report.part in ("test", "holdout", "holdout2"):
                 ok &= report.rate("correct") >= TARGET_CORRECT
                 ok &= not unsupported
                 ok &= report.rate("language_ok") >= TARGET_LANGUAGE

@@ -42,7 +42,7 @@ def test_both_parts_fill_every_placeholder_from_the_store(realised):
 
 
 def test_a_follow_up_joins_the_conversation_of_the_turn_it_follows(realised):
-    for part in ("dev", "dev2", "test", "holdout"):
+    for part in ("dev", "dev2", "test", "holdout", "holdout2"):
         questions = realised[part]
         by_id = {r.question.id: r for r in questions}
         follow_ups = [r for r in questions if r.question.follows]
@@ -61,6 +61,8 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     assert not trained & (texts["dev"] | texts["dev2"] | texts["test"] | texts["holdout"])
     assert not texts["holdout"] & (texts["dev"] | texts["dev2"] | texts["test"])
     assert not texts["dev2"] & (texts["dev"] | texts["test"])
+    seen = trained | texts["dev"] | texts["dev2"] | texts["test"] | texts["holdout"]
+    assert not texts["holdout2"] & seen
     for questions in realised.values():
         langs = Counter(r.question.lang for r in questions)
         assert (langs["zh"] + langs["mixed"]) / len(questions) >= 0.35
@@ -81,7 +83,7 @@ def test_a_second_location_of_the_same_kind_is_never_the_first(realised):
 
 def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
     with pytest.raises(
-        corpus.CorpusError, match="parts train, train_more, dev, dev2, test, holdout"
+        corpus.CorpusError, match="parts train, train_more, dev, dev2, test, holdout, holdout2"
     ):
         corpus.load("validation")
     (tmp_path / "dev.toml").write_text(

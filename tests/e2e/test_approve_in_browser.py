@@ -34,7 +34,7 @@ def test_an_approver_approves_the_top_suggestion_and_the_next_run_shows_the_prob
     path, action_id, top = planned
     with demo_dashboard(path) as page:
         page.goto(f"{page.base_url}/exceptions")
-        expect(page.get_by_role("heading", name="Exceptions")).to_be_visible()
+        expect(page.get_by_role("heading", name="Exceptions", level=1)).to_be_visible()
         # interact only once the first run has drawn the inbox and the app is idle
         expect(page.locator(".st-key-exc_inbox")).to_be_visible()
         expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
