@@ -209,11 +209,7 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             f"{num(sum(p['available'] for p in r.data))} 件。",
         )
     tbl = c.table(
-        [
-            pick(lang, "location", "仓"),
-            pick(lang, "on hand", "现有"),
-            pick(lang, "days of cover", "可售天数"),
-        ],
+        c.columns(lang, "location", "on hand", "days of cover"),
         [
             [
                 names.location(p["location"], lang),
@@ -316,12 +312,7 @@ def stockouts_upcoming(run: _Run, plan: Plan, names: Names, lang: str) -> Compos
         f"{first['due_date']} 断货。",
     )
     tbl = c.table(
-        [
-            pick(lang, "product", "产品"),
-            pick(lang, "location", "仓"),
-            pick(lang, "runs out", "断货日"),
-            pick(lang, "units short", "缺口"),
-        ],
+        c.columns(lang, "product", "location", "runs out", "units short"),
         [
             [
                 names.product(x["sku"], lang),
@@ -398,11 +389,7 @@ def stockout_item(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         + "。",
     )
     tbl = c.table(
-        [
-            pick(lang, "location", "仓"),
-            pick(lang, "runs out", "断货日"),
-            pick(lang, "units short", "缺口"),
-        ],
+        c.columns(lang, "location", "runs out", "units short"),
         [[names.location(x["location"], lang), str(x["due_date"]), num(x["units"])] for x in rows],
     )
     return Composed(lead, (), tbl)
@@ -431,11 +418,7 @@ def top_risks(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         + f"（{_rule_zh(first['rule'])}，{c.money(first['value_at_risk'])} 受影响）。",
     )
     tbl = c.table(
-        [
-            pick(lang, "exception", "异常"),
-            pick(lang, "value at risk", "影响金额"),
-            pick(lang, "actions", "行动"),
-        ],
+        c.columns(lang, "exception", "value at risk", "actions"),
         [
             [
                 x["title"]
@@ -1048,13 +1031,7 @@ def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     tbl = None
     if d["total"] > 1:
         tbl = c.table(
-            [
-                pick(lang, "product", "产品"),
-                pick(lang, "supplier", "供应商"),
-                pick(lang, "quantity", "数量"),
-                pick(lang, "order date", "下单日"),
-                pick(lang, "arrives", "到货日"),
-            ],
+            c.columns(lang, "product", "supplier", "quantity", "order date", "arrives"),
             [
                 [
                     names.product(y["sku"], lang),
@@ -1105,11 +1082,7 @@ def vmi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             )
         )
     tbl = c.table(
-        [
-            pick(lang, "product", "产品"),
-            pick(lang, "consigned", "寄售"),
-            pick(lang, "value", "金额"),
-        ],
+        c.columns(lang, "product", "consigned", "value"),
         [
             [names.product(x["sku"], lang), num(x["consigned"]), c.money(x["value"])]
             for x in d["rows"]
@@ -1231,13 +1204,7 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     )
     rows = d["rows"]
     tbl = c.table(
-        [
-            pick(lang, "reference", "单号"),
-            pick(lang, "product", "产品"),
-            pick(lang, "units", "数量"),
-            pick(lang, "due", "应到日"),
-            pick(lang, "days late", "逾期天数"),
-        ],
+        c.columns(lang, "reference", "product", ("units", "数量"), "due", "days late"),
         [
             [
                 str(x.get("reference") or "-"),
@@ -1304,13 +1271,7 @@ def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 )
             )
     tbl = c.table(
-        [
-            pick(lang, "product", "产品"),
-            pick(lang, "location", "仓"),
-            pick(lang, "kind", "类型"),
-            pick(lang, "units", "件数"),
-            pick(lang, "value", "金额"),
-        ],
+        c.columns(lang, "product", "location", "kind", "units", "value"),
         [
             [
                 names.product(x["sku"], lang),
@@ -1490,12 +1451,7 @@ def supplier_performance(run: _Run, plan: Plan, names: Names, lang: str) -> Comp
         f"{word}{'最好' if best else '最差'}的是{names.supplier(key, lang)}：{_measure_value(measure, x['value'])}。",
     )
     tbl = c.table(
-        [
-            pick(lang, "supplier", "供应商"),
-            pick(lang, "on time", "准时率"),
-            pick(lang, "lead time (days)", "交期（天）"),
-            pick(lang, "spread", "波动"),
-        ],
+        c.columns(lang, "supplier", "on time", "lead time (days)", "spread"),
         [
             [
                 names.supplier(y["key"], lang),
@@ -1659,13 +1615,9 @@ def _supplier_delay(run: _Run, plan: Plan, names: Names, lang: str, days: int) -
         f"多缺 {num(d['extra_units_short'])} 件，多 {c.money(d['extra_sales_at_risk'])} 销售额受影响。",
     )
     tbl = c.table(
-        [
-            pick(lang, "product", "产品"),
-            pick(lang, "location", "仓"),
-            pick(lang, "runs out", "断货日"),
-            pick(lang, "more units short", "新增缺口"),
-            pick(lang, "more sales at risk", "新增受影响销售额"),
-        ],
+        c.columns(
+            lang, "product", "location", "runs out", "more units short", "more sales at risk"
+        ),
         [
             [
                 names.product(x["sku"], lang),
@@ -1789,13 +1741,7 @@ def _closure(run: _Run, plan: Plan, names: Names, lang: str, days: int) -> Compo
         )
     )
     tbl = c.table(
-        [
-            pick(lang, "product", "产品"),
-            pick(lang, "not served", "无法满足"),
-            pick(lang, "sales", "销售额"),
-            pick(lang, "inbound delayed", "延迟收货"),
-            pick(lang, "lost sales", "损失销售额"),
-        ],
+        c.columns(lang, "product", "not served", "sales", "inbound delayed", "lost sales"),
         [
             [
                 names.product(x["sku"], lang),

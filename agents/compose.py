@@ -216,6 +216,50 @@ class Table:
         return max(self.total - len(self.rows), 0)
 
 
+# a table's column headings in Chinese, by their English
+COLUMN_WORDS = {
+    "actions": "行动",
+    "arrives": "到货日",
+    "consigned": "寄售",
+    "days late": "逾期天数",
+    "days of cover": "可售天数",
+    "due": "应到日",
+    "exception": "异常",
+    "inbound delayed": "延迟收货",
+    "kind": "类型",
+    "lead time (days)": "交期（天）",
+    "location": "仓",
+    "lost sales": "损失销售额",
+    "more sales at risk": "新增受影响销售额",
+    "more units short": "新增缺口",
+    "not served": "无法满足",
+    "on hand": "现有",
+    "on time": "准时率",
+    "order date": "下单日",
+    "product": "产品",
+    "quantity": "数量",
+    "reference": "单号",
+    "runs out": "断货日",
+    "sales": "销售额",
+    "spread": "波动",
+    "supplier": "供应商",
+    "units": "件数",
+    "units short": "缺口",
+    "value": "金额",
+    "value at risk": "影响金额",
+}
+
+
+def columns(lang: str, *names: str | tuple[str, str]) -> list[str]:
+    """A table's headings in ``lang``: each an English heading of :data:`COLUMN_WORDS`, or an
+    (English, Chinese) pair for one said otherwise in that table."""
+    out = []
+    for name in names:
+        en, zh = name if isinstance(name, tuple) else (name, COLUMN_WORDS[name])
+        out.append(pick(lang, en, zh))
+    return out
+
+
 def table(columns: list[str], rows: list[list[str]], total: int | None = None) -> Table:
     shown = [tuple(str(c) for c in r) for r in rows[:TABLE_ROWS]]
     return Table(tuple(columns), tuple(shown), len(rows) if total is None else total)
