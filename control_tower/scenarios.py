@@ -22,6 +22,7 @@ import polars as pl
 from control_tower import exceptions, position
 from control_tower.config import Settings
 from control_tower.errors import ControlTowerError, NotFoundError
+from control_tower.optimize import get_plan_run
 from control_tower.optimize.readout import trucks
 from control_tower.policies import compute_policy, policies
 from control_tower.store import Store
@@ -281,10 +282,10 @@ def lane_cost_change(store: Store, origin: str, destination: str, factor: float)
         raise NotFoundError(f"no lane {origin}>{destination}", title="Unknown lane")
     transit, per_unit, fixed = int(lane[0][0]), float(lane[0][1] or 0.0), float(lane[0][2])
     capacity = float(lane[0][3]) if lane[0][3] else math.inf
-    run = store.scalar(
-        "SELECT max(run_id) FROM plan_runs WHERE what_if = '{}' AND status IN "
-        "('optimal', 'feasible', 'time_limit')"
-    )
+    try:
+        run = get_plan_run(store)["run_id"]  # the latest base plan
+    except NotFoundError:
+        run = None
     departures = store.query(
         "SELECT ship_date, count(*) AS lines, sum(quantity)::BIGINT AS units FROM plan_lines "
         "WHERE run_id = $run AND kind = 'transfer' AND from_location = $o AND to_location = $d "

@@ -29,37 +29,29 @@ import polars as pl
 from control_tower.config import DemandSensing
 from control_tower.store import Store
 
-PLAN_FORECAST_SQL = """
-WITH runs AS (
-    SELECT run_id FROM forecast_runs
-    WHERE as_of <= $as_of AND ($run_id IS NULL OR run_id = $run_id)
-), chosen AS (
+# per series the latest run made by the as-of date (or the run asked for)
+CHOSEN = """chosen AS (
     SELECT sku, location, max(run_id) AS run_id
     FROM forecast_series
-    WHERE run_id IN (SELECT run_id FROM runs)
+    WHERE run_id IN (SELECT run_id FROM forecast_runs
+                     WHERE as_of <= $as_of AND ($run_id IS NULL OR run_id = $run_id))
       AND ($all_skus OR sku IN (SELECT unnest($skus)))
     GROUP BY ALL
-)
+)"""
+
+PLAN_FORECAST_SQL = f"""
+WITH {CHOSEN}
 SELECT f.run_id, f.sku, f.location, f.date, f.mean
 FROM forecasts f JOIN chosen USING (run_id, sku, location)
 WHERE f.date > $as_of AND f.date <= $last
-"""
+"""  # noqa: S608
 
-SEEN_SQL = """
-WITH runs AS (
-    SELECT run_id, as_of FROM forecast_runs
-    WHERE as_of < $as_of AND ($run_id IS NULL OR run_id = $run_id)
-), chosen AS (
-    SELECT s.sku, s.location, max(s.run_id) AS run_id
-    FROM forecast_series s
-    WHERE s.run_id IN (SELECT run_id FROM forecast_runs WHERE as_of <= $as_of
-                       AND ($run_id IS NULL OR run_id = $run_id))
-      AND ($all_skus OR s.sku IN (SELECT unnest($skus)))
-    GROUP BY ALL
-), days AS (
+SEEN_SQL = f"""
+WITH {CHOSEN}, days AS (
     SELECT f.run_id, f.sku, f.location, f.date, f.mean, f.sd
-    FROM forecasts f JOIN chosen USING (run_id, sku, location) JOIN runs USING (run_id)
-    WHERE f.date > runs.as_of AND f.date <= $as_of AND f.date > $first
+    FROM forecasts f JOIN chosen USING (run_id, sku, location)
+    JOIN forecast_runs r USING (run_id)
+    WHERE f.date > r.as_of AND f.date <= $as_of AND f.date > $first
 ), sold AS (
     SELECT sku, location, date, sum(quantity)::DOUBLE AS quantity
     FROM demand_history
@@ -72,7 +64,7 @@ SELECT d.sku, d.location, count(*) AS days,
        coalesce(sum(h.quantity), 0)::DOUBLE AS seen
 FROM days d LEFT JOIN sold h USING (sku, location, date)
 GROUP BY ALL
-"""
+"""  # noqa: S608
 
 
 def sensed_ratios(
