@@ -503,10 +503,12 @@ def settings_key(settings: PositionSettings) -> str:
 
 
 def resolve_as_of(store: Store, as_of: date | datetime | None) -> date:
-    """``as_of`` as a date; by default the data's today (:meth:`Store.as_of`), or the calendar
-    date for an empty store."""
+    """``as_of`` as a date; by default the data's today (:meth:`Store.as_of`). A store with
+    neither a stock movement nor a demand record yet reads as of the day it was created
+    (:meth:`Store.created_on`), a fact it keeps: its views are empty whatever the day, and
+    nothing depends on when the question is put."""
     if as_of is None:
-        as_of = store.as_of() or date.today()
+        as_of = store.as_of() or store.created_on()
     if isinstance(as_of, datetime):
         as_of = as_of.date()
     return as_of

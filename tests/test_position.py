@@ -574,3 +574,17 @@ def test_position_matches_a_plain_recomputation_on_the_demo(demo_db_path, tmp_pa
         for r in pos.filter(pl.col("in_transit_in") > 0).iter_rows(named=True)
     }
     assert got_in == expected_in
+
+
+def test_an_empty_store_reads_as_of_the_day_it_was_created_whatever_the_clock(tmp_path):
+    import time_machine
+
+    store = Store(tmp_path / "empty.duckdb")
+    assert store.as_of() is None  # no movement and no demand: no data's today
+    created = store.scalar("SELECT min(applied_at) FROM schema_version").date()
+    assert store.created_on() == created
+    for moment in (datetime(2031, 3, 11, 0, 30), datetime(2031, 7, 1, 23, 30)):
+        with time_machine.travel(moment.timestamp(), tick=False):
+            assert position.resolve_as_of(store, None) == created
+            assert position.stock_position(store).height == 0
+    store.close()

@@ -179,6 +179,11 @@ class Store:
         demo made two years ago still reads as now."""
         return data_today(self.cursor())
 
+    def created_on(self) -> date:
+        """The day the store was created (its first migration), recorded once: what an
+        empty store reads as of, instead of the calendar."""
+        return self.scalar("SELECT CAST(min(applied_at) AS DATE) FROM schema_version")
+
 
 DATA_TODAY_SQL = (
     "SELECT max(d) FROM (SELECT max(CAST(ts AS DATE)) AS d FROM ledger "
