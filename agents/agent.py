@@ -316,10 +316,11 @@ def _reader(store: Store) -> _Understanding:
     return cached
 
 
-def _with_subject(plan: understand.Plan, subject: dict) -> understand.Plan:
+def _with_subject(plan: understand.Plan, subject: dict, rows: tuple = ()) -> understand.Plan:
     """The plan as the next turn builds on it: the product and places the answer turned out
     to be about fill what the question left open ("what would you move to Kunshan?" then
-    "why from there?")."""
+    "why from there?"); the rows it listed are what "the second one" points at."""
+    plan = replace(plan, rows=tuple(rows) or plan.rows)
     if not subject:
         return plan
     changes = {}
@@ -329,6 +330,8 @@ def _with_subject(plan: understand.Plan, subject: dict) -> understand.Plan:
         changes["source"] = subject["source"]
     if not plan.destination and subject.get("destination"):
         changes["destination"] = subject["destination"]
+    if subject.get("action_id"):  # the action the answer was about ("has it shipped?")
+        changes["action_id"] = int(subject["action_id"])
     return replace(plan, **changes) if changes else plan
 
 
@@ -406,6 +409,7 @@ def ask(
     calls: list[ToolCall] = []
     results: list[ToolResult] = []
     composed_text = None
+    refusals: tuple[str, ...] = ()
     if reasoning == "tools" and plan.intent not in ("decline_write", "out_of_scope"):
         model_text, calls, results, stop = _tool_loop(ctx, backend, text, settings)
         note = stop or note
@@ -416,7 +420,8 @@ def ask(
         ]
         results = results + reply.results
         composed_text = reply.composed.text(plan.lang)
-        context = _with_subject(plan, reply.subject)
+        refusals = reply.refusals
+        context = _with_subject(plan, reply.subject, reply.rows)
         if reply.composed.table is not None and reply.composed.table.rows:
             t = reply.composed.table
             table = {
@@ -432,7 +437,9 @@ def ask(
     answer = composed_text or ""
     grounded, fallback, unsupported = True, model_text is None, ()
     if composed_text is not None:
-        composed_check = grounding.check(composed_text, results, reader.names.texts())
+        # a tool's refusal is quoted as the tool said it: its figures are the tool's
+        said = [ToolResult("refusal", {}, tuple(refusals), [], ("the tools' refusals",))]
+        composed_check = grounding.check(composed_text, [*results, *said], reader.names.texts())
         grounded, unsupported = composed_check.grounded, composed_check.unsupported
     if model_text:
         verdict = grounding.check(model_text, results, reader.names.texts())

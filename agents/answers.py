@@ -42,6 +42,14 @@ class Reply:
     results: list[ToolResult] = field(default_factory=list)
     action_ids: list[int] = field(default_factory=list)  # actions the answer names
     subject: dict = field(default_factory=dict)  # what the first line is about
+    rows: tuple = ()  # the subjects of the rows listed, in order (what "the 2nd one" means)
+    refusals: tuple[str, ...] = ()  # what the tools said when they refused (quoted as said)
+
+
+LISTED = 20  # rows of a list a follow-up can point at
+# a ranked group's key as a row's subject ("the second one" of a ranking by place: that place)
+GROUP_KEY = {"location": "location", "supplier": "supplier", "product": "sku", "category": "category",
+             "region": "region"}  # fmt: skip
 
 
 class _Run:
@@ -54,6 +62,27 @@ class _Run:
         self.errors: list[str] = []
         self.subject: dict = {}  # what the answer turned out to be about (for a follow-up)
         self.question = ""  # the words as asked
+        self.rows: tuple = ()  # the subjects of the rows the answer lists, in order
+
+    def listed(self, rows: list[dict]) -> None:
+        """The answer lists these rows, in this order: a follow-up may point at one ("the
+        second one"). Kept: the subjects of the first :data:`LISTED` rows."""
+        if self.rows:
+            return
+        keys = ("sku", "location", "supplier", "rule", "category", "region")
+        out = []
+        for row in rows[:LISTED]:
+            subject = {k: row[k] for k in keys if row.get(k)}
+            if row.get("from_location"):
+                subject["source"] = row["from_location"]
+            if row.get("to_location"):
+                subject["destination"] = row["to_location"]
+            if row.get("action_id"):
+                subject["action_id"] = int(row["action_id"])
+            elif len(row.get("action_ids") or ()) == 1:
+                subject["action_id"] = int(row["action_ids"][0])
+            out.append(subject)
+        self.rows = tuple(out)
 
     def about(self, row: dict) -> None:
         """The answer's first line is about this product and these places."""
@@ -63,6 +92,7 @@ class _Run:
             "products": (row["sku"],) if row.get("sku") else (),
             "source": row.get("from_location"),
             "destination": row.get("to_location") or row.get("location"),
+            "action_id": row.get("action_id"),
         }
 
     def __call__(self, tool: str, **args) -> ToolResult | None:
@@ -295,6 +325,7 @@ def stockouts_upcoming(run: _Run, plan: Plan, names: Names, lang: str) -> Compos
                 f"（{num(top['value'])} 个）。",
             )
             heads = {"location": "仓", "category": "品类", "region": "区域"}
+            run.listed([{GROUP_KEY[group]: x["key"]} for x in counted])
             tbl = c.table(
                 [pick(lang, group, heads[group]), pick(lang, "stock-outs", "缺货数")],
                 [[_group_label(names, group, x["key"], lang), num(x["value"])] for x in counted],
@@ -302,6 +333,7 @@ def stockouts_upcoming(run: _Run, plan: Plan, names: Names, lang: str) -> Compos
             return Composed(lead, (), tbl)
     first = rows[0]
     run.about(first)
+    run.listed(rows)
     lead = pick(
         lang,
         f"{d['total']:,} stock-outs are projected{where} in the next {days} days; the most "
@@ -377,6 +409,7 @@ def stockout_item(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         )
     first = rows[0]
     run.about(first)
+    run.listed(rows)
     lead = pick(
         lang,
         f"{names.product(sku, lang)} runs out first at {names.location(first['location'], lang)} "
@@ -395,6 +428,12 @@ def stockout_item(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     return Composed(lead, (), tbl)
 
 
+STOCKOUT_RISKS = re.compile(
+    r"(?i)^(?!.*(?:excess|overstock|dead|late|overdue|积压|呆滞|逾期|延迟|超储)).*"
+    r"(?:stock-? ?outs?|run(?:ning)? (?:out|dry)|\boos\b|断货|缺货)"
+)
+
+
 def top_risks(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     n = plan.top_n or 5
     args: dict = {"top": min(max(n, 1), 50)}
@@ -402,6 +441,8 @@ def top_risks(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         args["location"] = plan.locations[0]
     if plan.category:
         args["category"] = plan.category
+    if STOCKOUT_RISKS.search(run.question or plan.text or ""):
+        args["rule"] = "stockout"  # "the top stock-out risks": not late POs or excess
     r = run("list_exceptions", **args)
     if r is None:
         return _failed(run, lang)
@@ -410,6 +451,7 @@ def top_risks(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         return Composed(pick(lang, "No open exceptions.", "目前没有未处理的异常。"))
     first = rows[0]
     run.about(first)
+    run.listed(rows)
     lead = pick(
         lang,
         f"The most urgent: {first['title']} ({c.money(first['value_at_risk'])} at risk).",
@@ -676,6 +718,7 @@ def ranking(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         return Composed(pick(lang, "There is nothing to rank.", "没有可排名的数据。"))
     word = MEASURE_WORDS.get(measure, (measure, measure))[1 if lang == "zh" else 0]
     top = rows[0]
+    run.listed([{GROUP_KEY.get(by, by): x["key"]} for x in rows])
     best = order == "best"
     label = _group_label(names, by, top["key"], lang)
     if lang == "zh":
@@ -825,15 +868,38 @@ def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed
             if dest
             else ""
         )
+        why: tuple[str, ...] = ()
+        sites = [o for o in (sources.data if sources else []) if o.get("kind") in SITE_KINDS]
+        if sources is not None and not sites:
+            why = (
+                pick(
+                    lang,
+                    f"No location has a lane into {names.location(dest, lang)}: its suppliers "
+                    "replenish it.",
+                    f"没有其他仓到{names.location(dest, lang)}的调拨线路，由供应商直接补货。",
+                ),
+            )
+        elif sources is not None:  # every source was looked at: none can spare any
+            why = (
+                pick(
+                    lang,
+                    f"No location with a lane into {names.location(dest, lang)} holds spare "
+                    f"{names.product(sku, lang)} above its safety stock today.",
+                    f"目前没有可调往{names.location(dest, lang)}的仓有高于安全库存的"
+                    f"{names.product(sku, lang)}可调。",
+                ),
+            )
         return Composed(
             pick(
                 lang,
                 f"The plan suggests no transfer{' of ' + names.product(sku, lang) if sku else ''}{into} now.",
                 f"计划目前没有{into}{names.product(sku, lang) if sku else ''}的调拨建议。",
-            )
+            ),
+            why,
         )
     first = rows[0]
     run.about(first)
+    run.listed(rows)
     lead = pick(
         lang,
         f"The plan suggests moving {_line_words(first, names, lang)}.",
@@ -866,12 +932,35 @@ def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed
     return Composed(lead, tuple(support), tbl)
 
 
+SITE_KINDS = ("central DC", "neighbour")  # compare_sources' stock locations (not suppliers)
+
+
 def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     src = plan.source or (plan.locations[0] if len(plan.locations) >= 2 else None)
     dest = plan.destination or (plan.locations[1] if len(plan.locations) >= 2 else None)
+    sku = plan.products[0] if plan.products else None
+    note = None
+    if not src and dest and sku:  # "how much to send 500 there?": from the best source
+        found = run("compare_sources", sku=sku, location=dest, quantity=plan.quantity)
+        sites = [o for o in (found.data if found else []) if o.get("kind") in SITE_KINDS]
+        spare = [o for o in sites if o.get("spare")]
+        best = min(
+            spare or sites,
+            key=lambda o: (not o["covers"], o["cost"], str(o["arrival_date"])),
+            default=None,
+        )
+        if best is not None:
+            src = best["source"]
+            if not spare:
+                note = pick(
+                    lang,
+                    f"No location with a lane into {names.location(dest, lang)} holds spare "
+                    f"{names.product(sku, lang)} above its safety stock today.",
+                    f"目前没有可调往{names.location(dest, lang)}的仓有高于安全库存的"
+                    f"{names.product(sku, lang)}可调。",
+                )
     if not src or not dest:
         return _need(plan, lang, "lane")
-    sku = plan.products[0] if plan.products else None
     r = run("transfer_cost", from_location=src, to_location=dest, sku=sku, quantity=plan.quantity)
     if r is None:
         return _failed(run, lang)
@@ -909,6 +998,8 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         support.append(
             pick(lang, f"Quantity: {d['quantity_basis']}.", f"数量依据：{d['quantity_basis']}。")
         )
+    if note:
+        support.insert(0, note)
     return Composed(lead, tuple(support))
 
 
@@ -1010,6 +1101,7 @@ def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         )
     x = rows[0]
     run.about(x)
+    run.listed(rows)
     number = f" #{x['action_id']}" if x.get("action_id") else ""
     lead = pick(
         lang,
@@ -1203,6 +1295,7 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         f"{where}有 {d['total']:,} 条入库逾期未到：共 {num(d['units'])} 件，按成本计 {c.money(d['value'])}。",
     )
     rows = d["rows"]
+    run.listed(rows)
     tbl = c.table(
         c.columns(lang, "reference", "product", ("units", "数量"), "due", "days late"),
         [
@@ -1270,6 +1363,7 @@ def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                     f"{ {'excess': '积压', 'dead': '呆滞'}.get(t['kind'], t['kind']) }：{t['lines']:,} 行，{num(t['units'])} 件，{c.money(t['value'])}。",
                 )
             )
+    run.listed(d["rows"])
     tbl = c.table(
         c.columns(lang, "product", "location", "kind", "units", "value"),
         [
@@ -1857,10 +1951,11 @@ def what_if(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         proposed = [x for x in (found.data["rows"] if found else []) if x.get("action_id")]
         if proposed:
             action_id = proposed[0]["action_id"]
-    if action_id is not None:
-        r = run("simulate_what_if", action_id=action_id)
-        if r is None or not r.data:
-            return _failed(run, lang)
+    r = run("simulate_what_if", action_id=action_id) if action_id is not None else None
+    if action_id is not None and (r is None or not r.data) and not (plan.products and loc):
+        return _failed(run, lang)
+    # an action that cannot be replayed alone (an expedite adds no units): the item as it is
+    if r is not None and r.data:
         rows = r.data
         without = next((x for x in rows if x["case"] == "without it"), rows[0])
         with_it = next((x for x in rows if x["case"] == "with it"), None)
@@ -2011,7 +2106,7 @@ def respond(ctx: ToolContext, plan: Plan, names: Names, question: str = "") -> R
     kind = KINDS.get(plan.intent, ambiguous)
     composed = kind(run, plan, names, lang)
     ids = sorted({int(i) for r in run.results for i in _ids(r.data)})
-    return Reply(composed, run.calls, run.results, ids, run.subject)
+    return Reply(composed, run.calls, run.results, ids, run.subject, run.rows, tuple(run.errors))
 
 
 def _ids(data) -> list[int]:

@@ -145,6 +145,9 @@ class Plan:
     alternatives: tuple[str, ...] = ()
     unknown_skus: tuple[str, ...] = ()  # SKU-like codes the store does not hold
     text: str = ""  # the question as read (normalised), for the next turn
+    # the subjects of the rows the answer listed, in order (sku, location, source,
+    # destination, supplier, action_id, rule): what "the second one" points at next turn
+    rows: tuple = field(default=(), hash=False, compare=False)
 
 
 # -- the catalogue of names -------------------------------------------------------------------
@@ -467,18 +470,18 @@ CONCEPTS: dict[str, str] = {
     "stockout": r"stock[- ]?outs?|run(s|ning)? (out|dry)|hit(s)? zero|\boos\b|out of stock|shortage|\bshort\b|断货|缺货|卖断|断了|缺",
     "future": r"\bnext\b|coming|upcoming|projected|\bwill\b|going to|gonna|about to|未来|下周|即将|预计|within|内",
     "risk": r"先处理|处理什么|focus on|risks?|exceptions?|alerts?|issues?|problems?|urgent|fires|worr|attention|severe|scariest|风险|异常|预警|问题|紧急|要紧|严重|要命|关注",
-    "kpi": r"fill?[- ]?rate|turnover|\bturns\b|health|on[- ]?time|\botif\b|\bbias\b|inventory value|stock value|满足率|周转|健康|准时|偏差|库存金额|库存总金额|\bkpi",
+    "kpi": r"fill?[- ]?rate|填充率|履约率|\binv\.? value|turnover|\bturns\b|health|on[- ]?time|\botif\b|\bbias\b|inventory value|stock value|满足率|周转|健康|准时|偏差|库存金额|库存总金额|\bkpi",
     "period": r"this (week|month)|last (week|month)|past 0|last 0|本周|这周|本月|这个月|上个?月|上周|近0|最近0",
     "rank": r"排个名|\brank|ranking|\btop\b|bottom|worst|\bbest\b|\bmost\b|highest|lowest|fastest|slowest|排名|排序|排一下|排个序|最|从高到低|从低到高|前0|前[一二三四五六七八九十]",
     "compare": r"\bvs\b|versus|compar|against|stack up|side by side|\bor\b|对比|比较|相比|比一比|哪个更|谁的|谁高|哪家更",
-    "transfer": r"transfer|\bmove|\bship|rebalanc|lateral|spare|调拨|调货|调过去|调去|调到|调给|调|移|发过去|运",
+    "transfer": r"transfer|\bmov(?:e|ing)|\bship|rebalanc|lateral|spare|调拨|调货|调过去|调去|调到|调给|调|移|发过去|运",
     "suggest": r"suggest|recommend|should|propose|ideas?|would you|建议|应该|合适|该|最好|要不要",
     "cost": r"how much (?:to|would it|will it|does it|for) (?:move|ship|send|transfer|cost)|\bcost|freight|price|expensive|cheap|\bbill\b|fee|charge|运费|成本|费用|多少钱|物流费|花|贵",
     "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事",
     "plan": r"\bplan\b|planned|optimi[sz]er|proposal|\baction\b|计划|优化器|方案",
     "order": r"\border|\bpos?\b|purchase|\bbuy|reorder|replenish|\braise|\bplace\b|采购|补货|补多少|下单|下.{0,2}单|订货|购买|买",
     "vmi": r"\bvmi|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
-    "owe": r"\bowe|outstanding|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
+    "owe": r"\bowe|得付|要付|该付|付他们|付.{0,3}多少钱?|outstanding|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
     "settle": r"settle|statement|reconcil|tolerance|match|结算|对账|差异|对得上|对上",
     "late": r"\blate\b|overdue|delay|behind schedule|past (their )?due|stuck|holding up|arrived yet|延迟|逾期|超期|晚到|迟交|迟到|延误|没到|未到|还没到|超时",
     "inbound": r"inbound|deliver|shipment|in transit|arriv|入库|到货|在途|再途|到了",
@@ -487,7 +490,7 @@ CONCEPTS: dict[str, str] = {
     "policy": r"safety stock|saftey|\bss\b|reorder point|\brop\b|max(imum)? (level|lvl)|\beoq\b|order-up-to|安全库存|再订货点|补货点|最高库存|库存上限|经济订货|经济批量|最大库存",
     "formula": r"calculat|formula|worked out|how is it|怎么算|公式|算出来",
     "supplier": r"supplier|vendor|供应商|σ",
-    "perf": r"on[- ]?time|reliab|lead[- ]?time|scorecard|\botif\b|delivery (dates|performance)|准时|交期|交货|提前期|表现",
+    "perf": r"on[- ]?time|及时|准不准时|按时到|reliab|lead[- ]?time|scorecard|\botif\b|delivery (dates|performance)|准时|交期|交货|提前期|表现",
     "status": r"status|approved|posted|rejected|pending|waiting for|audit|who approved|received|queue|状态|审批|批了|批的|过账|驳回|待审批|收货|批准|拒绝",
     "whatif": r"what if|what-if|\bif\b|suppose|hypothetical|scenario|simulat|what happens|what would break|impact|如果|假如|假设|要是|模拟|会怎样|影响",
     "write": r"^(?:pls |please |just |can you |帮我|请)?(?:approve|reject|delete|change|update|post|send|email|cancel|submit|mark|snooze|bump|批准|驳回|删|修改|改|过账|发|取消|提交|把)",
@@ -582,7 +585,7 @@ def model() -> NaiveBayes:
     from agents import corpus
 
     cat = training_catalogue()
-    questions = corpus.load("train") + corpus.load("train_more")
+    questions = [q for part in corpus.TRAINING for q in corpus.load(part)]
     texts = [mask_template(q.text, cat) for q in questions]
     return NaiveBayes.fit(texts, [q.kind for q in questions])
 
@@ -651,13 +654,16 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     ("forecast_error", r"forecast error|forecast accuracy|\bmape\b|预测误差|准不准|accura"),
     ("health_index", r"health|健康"),
-    ("on_time_rate", r"on-? ?time|\botif\b|准时|punctual|delivery dates|交货表现|按时"),
+    (
+        "on_time_rate",
+        r"on-? ?time|\botif\b|准时|punctual|delivery dates|交货表现|按时|及时|靠谱|reliab|守时",
+    ),
     (
         "lead_time",
         r"lead-? ?times?|交期|交货周期|提前期|交货天数|how long .{0,30}deliver|po to receipt|"
         r"下单到收货|days from po",
     ),
-    ("fill_rate", r"fill?-? ?rate|\bfil\b|满足率|满足比例|订单满足"),
+    ("fill_rate", r"fill?-? ?rate|\bfil\b|\bfill ?%|满足率|满足比例|订单满足|填充率|履约率"),
     ("turnover", r"turnover|\bturns\b|周转|turn over"),
     (
         "days_of_cover",
@@ -668,11 +674,12 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
     ("excess_value", r"excess|overstock|积压|超储"),
     (
         "inventory_value",
-        r"inventory value|stock value|库存金额|库存总金额|库存价值|value of (our )?inventory|"
+        r"inventory value|stock value|\binv\.? (?:value|val)\b|\bstock val\b|库存金额|库存总金额|库存价值|"
+        r"库存总值|value of (our )?inventory|"
         r"inventory worth|库存.{0,2}金额|tie[sd]? up more inventory",
     ),
     ("stockouts", r"stock-? ?outs?|stockouts?|断货|缺货|run (out|dry)|\boos\b"),
-    ("late_lines", r"\blate\b|延迟|逾期|overdue"),
+    ("late_lines", r"\blate\b|延迟|逾期|overdue|迟到|晚到|迟交"),
     ("on_hand", r"on hand|on-hand|库存|\bstock\b|\bunits\b|更多|多少货"),
 )
 PERIOD_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -692,8 +699,9 @@ PERIOD_PATTERNS: tuple[tuple[str, str], ...] = (
 METRIC_PATTERNS = tuple((name, _rx(p)) for name, p in METRIC_PATTERNS)
 PERIOD_PATTERNS = tuple((name, _rx(p)) for name, p in PERIOD_PATTERNS)
 COMPARE = _rx(
+    r"升了还是降了|涨了还是跌了|升还是降|是升是降|\bup or down\b|\btrend|趋势|"
     r"\bvs\.?\b|versus|compared|compare|comparison|than last|than the|month before|week before|better or worse|"
-    r"improv|gotten (worse|better)|比上|跟上.{0,3}比|和上.{0,3}比|比一比|对比|环比|变化|比呢"
+    r"improv|gotten (worse|better)|跟.{0,8}比|和.{0,8}比|比上|跟上.{0,3}比|和上.{0,3}比|比一比|对比|环比|变化|比呢"
 )
 
 
@@ -726,7 +734,7 @@ def _period(text: str) -> tuple[str | None, bool]:
     if names:
         period = names[0]
         return ("this_week" if period == "last_week" else period), period == "last_week"
-    return None, False
+    return None, compare  # "跟再前一个月比呢": the period asked before, against the one before it
 
 
 HORIZON_PATTERNS: tuple[tuple[str, int], ...] = (
@@ -769,6 +777,9 @@ TOP_PATTERNS = (
     rf"最\S{{1,4}}?的\s*{NUM}\s*(?:个|条|家|名|项|大)",
     rf"{NUM}\s*(?:个|条|家|项)\s*(?:品|商品|仓|区域|供应商|异常|问题|sku|高风险|风险)",
     rf"列前\s*{NUM}",
+    rf"列\s*{NUM}\s*(?:个|条|项|家)",
+    r"\bthe (one) (?:thing|item|issue|risk|problem|sku|product)\b",
+    r"最\S{1,4}的(一)个",
 )
 TOP_PATTERNS = tuple(_rx(p) for p in TOP_PATTERNS)
 SINGULAR_WHICH = _rx(
@@ -925,6 +936,9 @@ RESIZE = _rx(
     r"^(?:ok[.,]?\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*0\s*"
     r"(?:only|please|pls|个|名|条)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?\W*$"
 )
+PRONOUN = _rx(
+    r"\b(?:it|its|they|them|their|theirs|those|these|that one|this one)\b|他们|她们|它们|它|他家|这家|那家"
+)
 FOLLOW_END = _rx(r"(?:呢|呢\?|呢。|呢吗)\s*$|\binstead\?*$")
 ANAPHORA = _rx(
     r"\bso (?:much|many|high|big|low|large)\b|这么|那么多|\b(?:that|this|it|there|those|these|them|they|the same)\b|那边|那个|这个|那批|这批|这笔|那笔|它|他们"
@@ -935,7 +949,7 @@ WRITE = _rx(
     r"i want you to|帮我|请|麻烦|给我|直接|you)\W*\s*)*"
     r"(?:approve|reject|decline|delete|remove|cancel|change|update|set|edit|modify|bump|increase|"
     r"decrease|post|send(?! me)|email(?! me)|e-mail|submit|mark|snooze|"
-    r"override|write off)(?![a-z])|^(?:帮我|请|麻烦|给我|直接)*(?:批准|审批通过|驳回|删掉|删除|取消|"
+    r"override|write off|place|raise|create|issue|release)(?![a-z])|^(?:帮我|请|麻烦|给我|直接)*(?:批准|审批通过|驳回|删掉|删除|取消|"
     r"修改|改成|改为|改一下|过账|发个|发送|发邮件|提交|确认收货|标记)(?![了的过])"
 )
 WRITE_ANYWHERE = _rx(
@@ -946,7 +960,14 @@ WRITE_ANYWHERE = _rx(
     r"帮我(?:把.{0,16})?(?:过账|取消|删|批掉|批了|通过|驳回|提交|改掉|关掉)|\bpush\b.{0,30}\bthrough\b|"
     r"\bcancel (?:the|those|these|that|this|it|them|all|po|pos|order|orders)\b|"
     r"\bsend (?:them|him|her|it|a|an|the)\b.{0,30}\b(?:email|reminder|message|note|chaser)|"
-    r"(?:发|写)(?:一?封|个)?(?:催货|提醒)?(?:邮件|消息)给)"
+    r"(?:发|写)(?:一?封|个)?(?:催货|提醒)?(?:邮件|消息)给|"
+    r"\b(?:would|could|will) you (?:please |kindly |just )?mind (?:approving|rejecting|posting|"
+    r"sending|deleting|removing|cancel+ing|changing|updating|submitting|releasing|marking)\b|"
+    r"\b(?:i need you to|i'd like you to|i want you to|go ahead and|do me a favou?r and|let's|lets)"
+    r"\s+(?:\w+\s+)?(?:approve|reject|post|delete|remove|cancel|send|release|submit|change|update)\b|"
+    r"帮我(?:给|向|跟).{0,16}?下(?:个|一?张|一?笔)?\s*(?:单|po|订单|采购单)|今天就发出去|"
+    r"把.{0,24}?(?:都|全部|全)?(?:给我)?(?:过账|过了账|批了|批掉|批准|审批通过|驳回|删了|删掉|删除|"
+    r"取消掉|取消了|改成|改为|发出去|提交)|不用等审批|不用审批|跳过审批)"
 )
 STATUS_QUESTION = _rx(
     r"\b(?:has|have|was|were|is|did|who|when|whether)\b.*\b(?:approved?|reject(?:ed)?|posted?)\b|"
@@ -957,7 +978,12 @@ FIRST_TURN_REFERENCE = _rx(
     r"^(?:is|was|are|were|has|did) (?:it|that|this|they|those)\b|"
     r"^(?:帮我看下|看下|看一下)?(?:那个|那批|那笔|那张)|\bthe other one\b|^(?:what about|how about) the\b"
 )
-VAGUE = _rx(r"\bnumbers\b|咋样|怎么样|how are we doing|how's it going|情况如何|^status\W*$")
+VAGUE = _rx(
+    r"\bnumbers\b|咋样|怎么样|how(?: are|'re| r) (?:we|things|u)\b.{0,12}(?:doing|looking|going)|"
+    r"how's it going|how are things|情况如何|^status\W*$|"
+    r"^(?:pls |please )?(?:give me |show me |send me |pull |帮我看一下|帮我看下|看一下|看看|给我)?"
+    r"(?:the |a |our )?(?:report|报告|报表|dashboard|overview|summary|汇总)\W*$"
+)
 NEEDS_PRODUCT = ("policy",)
 # a first turn of these kinds naming nothing, in a few words, asks of what or where
 BARE_KINDS = ("stock_level",)
@@ -979,6 +1005,7 @@ NEEDS_SUBJECT = frozenset(
         "compare",
     }
 )
+SWITCH = 0.6  # a follow-up asking this surely another kind, in words of its own, asks that
 SURE = 0.85  # a classifier this sure of another kind outweighs a weak follow-up sign
 TINY = 6  # a turn's own words this short ("ROP?", "fill rate") only make sense after another
 # a question of its own asks something: a fragment without one continues the turn before
@@ -1014,6 +1041,8 @@ def _lacks_subject(intent, products, locations, categories, suppliers, regions, 
         return max(len(products), len(locations), len(suppliers), len(categories), len(regions)) < 2
     if intent == "transfer_cost":
         return len(locations) < 2 and not products
+    if intent == "action_status":  # "has it shipped yet?": the action of the turn before
+        return not (action or products)
     return False
 
 
@@ -1049,6 +1078,123 @@ AMBIGUOUS_BY_SUBJECT = {
     "region": ("stock_level", "stockouts_upcoming", "kpi"),
     "category": ("stock_level", "stockouts_upcoming", "excess_dead"),
 }
+
+
+# -- pointing into the list the turn before showed -----------------------------------------------
+ORDINAL_WORDS = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
+    "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8,
+    "ninth": 9, "9th": 9, "tenth": 10, "10th": 10, "top": 1, "last": -1, "bottom": -1,
+}  # fmt: skip
+_ORD = r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,2}(?:st|nd|rd|th)"
+POINTER = (
+    # "the 2nd one", "the third sku", "the last one", "the top one"
+    _rx(
+        rf"\b(?:the\s+)?({_ORD}|last|bottom|top)\s+(?:one|item|row|line|entry|listed)\b|"
+        rf"\b(?:the\s+)?({_ORD})\s+(?:exception|risk|sku|product|transfer|move|order|po|supplier|"
+        r"vendor|warehouse|dc|rdc|location|site|place|line|proposal|action)s?\b"
+    ),
+    # "number 2 on the list", "item 3", "row 2", "#2 on the list"
+    _rx(
+        r"\b(?:number|no\.|item|row|line|entry)\s*(\d{1,2})\b(?!\s*(?:units?|pcs|days?|%))|"
+        r"#\s*(\d{1,2})(?!\d)"
+    ),
+    # "the second?", "and the 3rd?" at the end of a turn
+    _rx(rf"\bthe\s+({_ORD}|last)\s*(?:one)?\s*[?.!,]*\s*$"),
+    # "第二个", "第3条", "排第二的", "最后一个"
+    _rx(
+        r"第\s*([一二三四五六七八九十\d]{1,3})\s*(?!周|天|次|季|个?月|年|批|期|步)"
+        r"(?:个|条|项|行|名|笔|张|家|位|种|款|仓|品|sku|\s*one)?"
+    ),
+    _rx(r"(最后|最下面|最上面|头)\s*(?:一|那)\s*(?:个|条|项|行|名|笔|张|家)"),
+)
+POINTER_WORDS = _rx(
+    r"tell me more|more (?:info|information|detail|details) (?:on|about)|details? (?:on|of|about|for)|"
+    r"drill (?:into|down)|dig into|what about|how about|look at|open|zoom in|explain|"
+    r"详细|具体|展开|说说|讲讲|看看|看下|介绍|呢"
+)
+# the question a turn pointing at a row asks when it asks nothing else, by the list's kind
+DETAIL_OF = {
+    "stockouts_upcoming": "stockout_item",
+    "stockout_item": "stockout_item",
+    "transfer_suggest": "plan_why",
+    "order_suggest": "plan_why",
+}
+DETAIL_OF_RULE = {
+    "stockout": "stockout_item",
+    "below_safety_stock": "stockout_item",
+    "excess": "excess_dead",
+    "dead_stock": "excess_dead",
+    "late_inbound": "late_inbound",
+    "supplier_low_water": "vmi",
+    "demand_anomaly": "forecast",
+    "data_quality": "stock_level",
+}
+LIST_KINDS = ("top_risks", "stockouts_upcoming", "ranking", "ambiguous")
+
+
+def _pointer(text: str, rows: tuple) -> tuple[int, dict, str] | None:
+    """(position, row, the text with the pointer removed) when a turn points at a row of the
+    list the turn before showed ("the 2nd one", "第三个"), else None."""
+    if not rows:
+        return None
+    for pattern in POINTER:
+        m = pattern.search(text)
+        if not m:
+            continue
+        token = next(g for g in m.groups() if g)
+        if token in ("最后", "最下面"):
+            k = -1
+        elif token in ("最上面", "头"):
+            k = 1
+        else:
+            k = ORDINAL_WORDS.get(token.lower()) or number(re.sub(r"(?a)(st|nd|rd|th)$", "", token))
+        if not k or k > len(rows):
+            return None
+        index = len(rows) - 1 if k == -1 else k - 1
+        return index + 1, dict(rows[index]), text[: m.start()] + " " + text[m.end() :]
+    return None
+
+
+def _detail_intent(intent: str, confidence: float, previous: Plan, row: dict, rest: str) -> str:
+    """What a turn pointing at a row asks: its own question when it asks one of another kind
+    ("when does it run out?"), else the detail of what the list showed."""
+    rest = POINTER_WORDS.sub(" ", rest)
+    own = _bare(rest)
+    if own and intent not in LIST_KINDS and intent != previous.intent and confidence >= 0.5:
+        return intent
+    if previous.intent == "top_risks" or row.get("rule"):
+        return DETAIL_OF_RULE.get(row.get("rule") or "", "stockout_item")
+    if previous.intent == "ranking":
+        if row.get("supplier"):
+            return "supplier_performance"
+        if previous.metric in (None, "stockouts") and (row.get("location") or row.get("region")):
+            return "stockouts_upcoming"
+        return "stock_level"
+    return DETAIL_OF.get(previous.intent, previous.intent)
+
+
+def _pointed(plan: Plan, row: dict) -> Plan:
+    """The plan about the row pointed at: its product, places, supplier and action."""
+    changes: dict = {"top_n": None, "group_by": None}
+    if row.get("sku"):
+        changes["products"] = (row["sku"],)
+    places = [p for p in (row.get("source"), row.get("destination") or row.get("location")) if p]
+    if places:
+        changes |= {
+            "locations": tuple(dict.fromkeys(places)),
+            "source": row.get("source"),
+            "destination": row.get("destination") or row.get("location"),
+        }
+    if row.get("supplier"):
+        changes |= {"supplier": row["supplier"], "suppliers": (row["supplier"],)}
+    if row.get("action_id"):
+        changes["action_id"] = int(row["action_id"])
+    if row.get("category"):
+        changes |= {"category": row["category"], "categories": (row["category"],)}
+    if row.get("region"):
+        changes |= {"region": row["region"], "regions": (row["region"],)}
+    return replace(plan, **changes)
 
 
 # -- understanding ------------------------------------------------------------------------------
@@ -1114,7 +1260,13 @@ def understand(
 
     follow_up = False
     marked = bool(FOLLOW_START.search(masked) or FOLLOW_END.search(masked))
-    if previous is not None:
+    pointed = _pointer(slot_text, previous.rows) if previous is not None else None
+    if pointed is not None and previous is not None:
+        # "tell me more about the 2nd one": the row of the list the turn before showed
+        follow_up = True
+        intent = _detail_intent(intent, confidence, previous, pointed[1], pointed[2])
+        confidence = max(confidence, RULED)
+    elif previous is not None:
         # a follow-up says so ("and ...", "那...", "what about"), points back ("that one",
         # "他们"), asks why, is a bare fragment ("ROP?"), or asks what needs a subject it does
         # not name; a complete question of its own (a network KPI, a ranking) starts anew
@@ -1140,12 +1292,19 @@ def understand(
         only_subject = subjects and not _residue(masked)  # "华南区域的，整体看一下"
         fragment = not bare.strip() and not own  # only a period or a figure: "last month?"
         resize = bool(RESIZE.search(masked))  # "top 3 就行", "just the top 5": the same list
+        # "跟再前一个月比是升了还是降了" after a KPI: the same figure against another period
+        trend = previous.intent in ("kpi", "supplier_performance") and not own
+        trend = trend and bool(COMPARE.search(slot_text))
+        trend = trend and _metric(slot_text) in (None, previous.metric)
+        resize = resize or trend
         strong = starts or why or incomplete or only_subject or fragment or resize
         weak = ends or anaphora or tiny
         # a weak sign alone does not turn a question the classifier is sure of, and that
         # names what its kind needs, into the previous turn's
         sure = confidence >= SURE and intent != previous.intent
-        follow_up = strong or (weak and not sure)
+        # a pronoun ("their", "他们", "it") points back even in a question of its own kind
+        pronoun = bool(PRONOUN.search(TIME_WORDS.sub(" ", masked))) and not own
+        follow_up = strong or pronoun or (weak and not sure)
         if follow_up and previous.intent == "ambiguous":
             combined = previous.text + " " + masked
             joint = nb.posterior(combined)
@@ -1220,21 +1379,31 @@ def understand(
     )
     source, destination = _roles(lowered, [m for m in mentions if m.kind == "location"])
     plan = replace(plan, source=source, destination=destination)
-    plan = _twin_sites(plan, mentions, catalogue)
+    plan = _twin_sites(plan, mentions, catalogue, lowered)
     if follow_up and previous is not None:
         plan = _merge(previous, plan, mentions)
+    if pointed is not None:
+        plan = _pointed(plan, pointed[1])
+    if follow_up and previous is not None:  # "and the third one?" after "the second one"
+        plan = replace(plan, rows=previous.rows)
     plan = _finish(plan, slot_text, mentions)
     log.debug("understood %r as %s (%.2f) %s", masked, plan.intent, plan.confidence, plan.lang)
     return plan
 
 
-def _twin_sites(plan: Plan, mentions: list[Mention], cat: Catalogue) -> Plan:
+def _twin_sites(plan: Plan, mentions: list[Mention], cat: Catalogue, text: str) -> Plan:
     """ "from Kunshan to Kunshan", "from Kunshan or from the CDC": a city named twice where the
     central DC and the VMI store share it names both; the VMI store is the one that supplies
     (consigned stock flows from it into the central DC)."""
     if not cat.twin_names or cat.vmi is None:
         return plan
-    named = [m for m in mentions if m.kind == "location" and m.values == (cat.central,)]
+    named: list[Mention] = []
+    for m in mentions:
+        if m.kind != "location" or m.values != (cat.central,):
+            continue
+        if named and not text[named[-1].end : m.start].strip():
+            continue  # "昆山总仓", "Kunshan central DC": one name in two parts
+        named.append(m)
     if len(named) < 2 or not any(m.surface in cat.twin_names for m in named):
         return plan
     locations = (*plan.locations, cat.vmi) if cat.vmi not in plan.locations else plan.locations
@@ -1278,9 +1447,24 @@ def _unit(text: str) -> str | None:
     return None
 
 
+# "你直接帮我批了吧": an order even beside status words ("还没批的话")
+IMPERATIVE = _rx(
+    r"(?:直接|你)\S{0,6}(?:帮我)?(?:批|过账|驳回|删|取消)|(?:批|过账|驳回|删|取消)(?:了|掉)?吧|"
+    r"\b(?:just|go ahead and|please) (?:approve|post|reject|delete|cancel)\b"
+)
+# "要是把那笔调拨取消了，成都会不会断货？": a scenario asked about, not an order
+CONDITIONAL = _rx(
+    r"^\W*(?:要是|如果|假如|假设|万一|what if\b|what happens if\b|suppose\b|if we\b).*"
+    r"(?:会不会|会怎样|会怎么样|会.{0,6}吗|\?|？|\bwould\b|\bwill\b)"
+)
+
+
 def _asks_to_write(text: str, intent: str) -> bool:
-    if STATUS_QUESTION.search(text) and not re.search(r"(?a)改成|改为|改到", text):
+    if CONDITIONAL.search(text):
         return False
+    if STATUS_QUESTION.search(text) and not re.search(r"(?a)改成|改为|改到", text):
+        if not IMPERATIVE.search(text):
+            return False
     return bool(WRITE.search(text)) or bool(WRITE_ANYWHERE.search(text))
 
 
@@ -1290,7 +1474,7 @@ OTHER_OPTIONS = _rx(
 # the kinds whose answer is a plan's line (a "why?" after one asks why the plan suggests it)
 LINE_KINDS = ("transfer_suggest", "order_suggest", "transfer_cost", "plan_why")
 # concepts that, named in a follow-up, ask that kind's question of the same subject
-NAMED_TURNS = (("owe", "supplier_owed"), ("settle", "settlement"), ("cover", "stockout_item"))
+NAMED_TURNS = (("settle", "settlement"), ("owe", "supplier_owed"), ("cover", "stockout_item"))
 
 
 def _follow_intent(
@@ -1317,7 +1501,53 @@ def _follow_intent(
         return intent, confidence
     if intent in ("decline_write", "out_of_scope") and confidence > 0.9:
         return intent, confidence
+    if _switches(intent, confidence, previous.intent, masked):
+        return intent, confidence  # its own question about the same subjects
     return previous.intent, max(confidence, 0.6)
+
+
+# the concept a question of each kind names ("when does it run out" names a stock-out)
+KIND_CONCEPT = {
+    "stock_level": "stock",
+    "stockouts_upcoming": "stockout",
+    "stockout_item": "stockout",
+    "top_risks": "risk",
+    "kpi": "kpi",
+    "ranking": "rank",
+    "transfer_suggest": "transfer",
+    "transfer_cost": "cost",
+    "plan_why": "why",
+    "order_suggest": "order",
+    "vmi": "vmi",
+    "supplier_owed": "owe",
+    "settlement": "settle",
+    "late_inbound": "late",
+    "excess_dead": "excess",
+    "forecast": "forecast",
+    "policy": "policy",
+    "supplier_performance": "perf",
+    "action_status": "status",
+    "what_if": "whatif",
+}
+
+
+def _switches(intent: str, confidence: float, before: str, masked: str) -> bool:
+    """Whether a follow-up asks a question of another kind about the same subjects: the
+    classifier reads that kind surely, the turn names its concept ("and the SS?", "他们的准时
+    率呢") and not the concept of the kind before. A "why" asks why the plan suggests
+    something only when the turn names a suggestion or follows a plan line."""
+    concept = KIND_CONCEPT.get(intent)
+    if intent == before or concept is None or confidence < SWITCH:
+        return False
+    if intent == "kpi" and before in ("compare", "ranking"):
+        return False  # "库存金额呢？" after a comparison: the same comparison, of that figure
+    if not CONCEPT_RE[concept].search(masked):
+        return False
+    if before in KIND_CONCEPT and CONCEPT_RE[KIND_CONCEPT[before]].search(masked):
+        return False
+    if intent == "plan_why" and before not in LINE_KINDS:
+        return bool(CONCEPT_RE["suggest"].search(masked) or CONCEPT_RE["plan"].search(masked))
+    return True
 
 
 def _specific(text: str) -> bool:
@@ -1332,7 +1562,8 @@ STRONG_OFFTOPIC = _rx(
     r"hotel|restaurant|hotpot|vacation|年假|salary|工资|payslip|\bnba\b|football|高铁|机票|"
     r"年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
     r"\brain\b|raining|\bsnow|下雨|下雪|气温|刮风|台风|a股|港股|美股|股市|基金|彩票|lottery|"
-    r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones"
+    r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones|\bpoem|\bpoetry|写诗|一首诗|\bsong\b|\bpassword|密码|"
+    r"\blog ?in\b|登录不了|登不上|\bvpn\b|\bprinter|打印机|\bwifi\b"
 )
 CHITCHAT = _rx(r"^(?:hi|hello|hey|thanks|thank you|你好|谢谢|who are you|你是谁|what are you)\W*$")
 TOPICS = ("stockout", "risk", "kpi", "transfer", "cost", "order", "vmi", "owe", "settle", "late")
@@ -1355,11 +1586,11 @@ POLICY_TERMS = _rx(r"最高库存|最低库存|最大库存|库存上限|库存�
 WHY = _rx(r"\bwhy\b|reason|justif|rationale|为什么|为啥|理由|原因|依据|算出来|怎么来的")
 SUPERLATIVE = _rx(
     r"\brank|排名|排序|排一下|排个序|排个名|\btop\s*\d|\bbottom\b|\bworst\b|\bbest\b|\bmost\b|\bleast\b|"
-    r"highest|lowest|fastest|slowest|longest|shortest|biggest|最[多少高低快慢长短好差大小]|从高到低|从低到高"
+    r"highest|lowest|fastest|slowest|longest|shortest|biggest|最[多少高低快慢长短好差大小不]|从高到低|从低到高"
 )
 STRONG_RANK = _rx(
     r"\brank|排名|排序|排一下|排个序|排个名|\btop\b|\bbottom\b|\d|前[一二三四五六七八九十]|从高到低|从低到高|"
-    r"哪几个|最长|最短|slowest|fastest|longest|shortest"
+    r"哪几个|最长|最短|slowest|fastest|longest|shortest|最不|\bwhich \w+ is (?:the )?(?:most|least)"
 )
 DIMENSION = _rx(
     r"\b(?:regional )?(?:dcs?|rdcs?|warehouses?|regions?|categories|category|suppliers|skus|products|"
@@ -1407,7 +1638,10 @@ TRANSFER_ASK = _rx(
     r"(?:哪|where|\bwhich\b|recommend|suggest|ideas|\bhelp|需要|should|吗|合适|最好|最快)|"
     r"(?:recommend|suggest|propose)\w* (?:a )?(?:transfers?|moves?)|where could it go|come from|调去哪|"
     r"\bmove (?:some|stock|units|it|them)\b.{0,20}\bover\b|\bwho (?:should|could|can) (?:ship|send|supply)|"
-    r"\bfrom another (?:dc|rdc|warehouse|site)|谁(?:来)?(?:发|调|补)|从哪(?:里|个仓|边)?(?:调|发|补)|哪个仓(?:能|可以)?(?:调|发|支援)"
+    r"\bfrom another (?:dc|rdc|warehouse|site)|从哪(?:里|个|边|家)?\s*\S{0,6}?\s*(?:调|发|补|支援)|"
+    r"\bwhere (?:could|can|should|would|do) (?:we|i) (?:send|move|ship|put|push|transfer)\b|"
+    r"(?:调|发|运)(?:到|去|往)哪|往哪(?:调|发|运)|调哪去|\b(?:has|have|got|with|can) (?:any |some )?spare\b.{0,20}"
+    r"\b(?:send|ship|move|give|lend|transfer)|哪个仓.{0,6}(?:有多|富余|多的|多出).{0,8}(?:调|发|支援)|谁(?:来)?(?:发|调|补)|从哪(?:里|个仓|边)?(?:调|发|补)|哪个仓(?:能|可以)?(?:调|发|支援)"
 )
 ORDER_ASK = _rx(
     r"(?:suggest|recommend|propose|draft|what should we|which|what do we need to)\w*\s.{0,25}"
@@ -1524,11 +1758,19 @@ def _refine(
         if intent == "top_risks" and _group_by(slot_text) == "product":
             return "ranking"
     if intent == "supplier_performance" and "supplier" not in kinds:
-        if _period(slot_text)[0] and not PER_SUPPLIER.search(masked):
+        if _period(slot_text)[0] and not PER_SUPPLIER.search(masked) and not PRONOUN.search(masked):
             return "kpi"
     if intent == "stockout_item" and "product" not in {m.kind for m in mentions}:
         if LIST_WORDS.search(masked):
             return "stockouts_upcoming"
+    located = names_product and any(m.kind == "location" for m in mentions)
+    if (
+        intent == "top_risks"
+        and located
+        and not LIST_WORDS.search(masked)
+        and not _top_n(slot_text)
+    ):
+        return "stockout_item"  # "BBY-0014 @ CDC-KS is showing red, what's going on?"
     return intent
 
 
@@ -1613,7 +1855,7 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
     if (
         intent == "ranking"
         and plan.group_by in (None, "product")
-        and metric is None
+        and metric in (None, "stockouts", "value_at_risk")
         and CONCEPT_RE["risk"].search(slot_text)
     ):
         intent = changes["intent"] = "top_risks"

@@ -88,12 +88,14 @@ def cli_latency(db: Path, questions: list[str]) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agents import corpus
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--parts",
         nargs="+",
         default=["dev"],
-        choices=["train", "dev", "dev2", "test", "holdout", "holdout2"],
+        choices=[p for p in corpus.PARTS if p not in corpus.TRAINING] + ["train"],
     )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--db", type=Path, default=None)

@@ -102,6 +102,26 @@ def test_a_follow_up_reuses_the_previous_turn_in_its_session(store):
         ask(store, "fill rate?", session="bad name; drop")
 
 
+def test_a_follow_up_can_point_at_a_row_of_the_list_before(store):
+    shown = exceptions.list_exceptions(store, rules=["stockout"]).head(5)
+    listed = ask(store, "top 5 stockout risks right now", session="s-point")
+    assert listed.intent == "top_risks" and listed.calls[0].args["rule"] == "stockout"
+    second = shown.row(1, named=True)
+    detail = ask(store, "tell me more about the 2nd one", session="s-point")
+    assert detail.plan.follow_up and detail.intent == "stockout_item"
+    assert detail.plan.products == (second["sku"],)
+    assert detail.plan.destination == second["location"]
+    args = detail.calls[0].args
+    assert (args["sku"], args["location"]) == (second["sku"], second["location"])
+    # the list stays what later turns point at, in Chinese too
+    third = shown.row(2, named=True)
+    again = ask(store, "第三个呢", session="s-point")
+    assert again.plan.products == (third["sku"],) and again.lang == "zh"
+    # with no list before, it points at nothing
+    alone = ask(store, "tell me more about the 2nd one", session="s-point-alone")
+    assert alone.plan.products == ()
+
+
 def test_a_chinese_question_gets_a_chinese_answer(store):
     item = top_stockout(store)
     answer = ask(store, f"{item['sku']}在{item['location']}什么时候断货？")
