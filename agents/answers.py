@@ -112,6 +112,11 @@ class _Run:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _places(value: float | None) -> int:
+    """Decimals that keep a small rate visible: 0.01 a day, not 0.0."""
+    return 2 if value is not None and 0 < abs(value) < 1 else 1
+
+
 def _loc(plan: Plan) -> str | None:
     return plan.destination or (plan.locations[0] if plan.locations else None)
 
@@ -940,6 +945,8 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     dest = plan.destination or (plan.locations[1] if len(plan.locations) >= 2 else None)
     sku = plan.products[0] if plan.products else None
     note = None
+    if not src and not dest and len(plan.locations) == 1:
+        dest = plan.locations[0]  # "调300件过去运费多少" after a shortage there: into it
     if not src and dest and sku:  # "how much to send 500 there?": from the best source
         found = run("compare_sources", sku=sku, location=dest, quantity=plan.quantity)
         sites = [o for o in (found.data if found else []) if o.get("kind") in SITE_KINDS]
@@ -949,6 +956,16 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             key=lambda o: (not o["covers"], o["cost"], str(o["arrival_date"])),
             default=None,
         )
+        if found is not None and not sites:  # nothing can be moved in: say so
+            return Composed(
+                pick(
+                    lang,
+                    f"No location has a lane into {names.location(dest, lang)}: its suppliers "
+                    "replenish it, so there is no transfer to price.",
+                    f"没有其他仓到{names.location(dest, lang)}的调拨线路，由供应商直接补货，"
+                    "所以没有调拨运费可算。",
+                )
+            )
         if best is not None:
             src = best["source"]
             if not spare:
@@ -961,6 +978,37 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 )
     if not src or not dest:
         return _need(plan, lang, "lane")
+    if plan.action_id and sku and not plan.quantity:  # "what would that transfer cost us?"
+        found = run("suggested_transfers", sku=sku, to_location=dest, from_location=src, top=10)
+        line = next(
+            (
+                x
+                for x in (found.data["rows"] if found else [])
+                if x.get("action_id") == plan.action_id
+            ),
+            None,
+        )
+        if line is not None and line.get("total_cost") is not None:
+            # the action's own cost, as its explanation counts it (the truck's fixed cost
+            # shared with the plan's other lines on the lane that day)
+            run.about(line)
+            return Composed(
+                pick(
+                    lang,
+                    f"Action #{plan.action_id}, {_line_words(line, names, lang)}, costs "
+                    f"{num(line['total_cost'], 2)} as its explanation counts it.",
+                    f"行动 #{plan.action_id}（{_line_words(line, names, lang)}）的成本为 "
+                    f"{num(line['total_cost'], 2)}（按其说明卡计算）。",
+                ),
+                (
+                    pick(
+                        lang,
+                        "It bears its share of the lane's fixed cost with the plan's other "
+                        "lines on that truck; priced alone it would bear all of it.",
+                        "车辆固定费用按同车的其他计划行分摊；单独发运则由它全额承担。",
+                    ),
+                ),
+            )
     r = run("transfer_cost", from_location=src, to_location=dest, sku=sku, quantity=plan.quantity)
     if r is None:
         return _failed(run, lang)
@@ -1486,8 +1534,9 @@ def policy(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         pick(
             lang,
             f"It holds a {pct(d['service_level'])} service level over a {num(d['lead_time_days'], 1)}-day lead time "
-            f"at {num(d['daily_demand'], 1)} units a day.",
-            f"按 {pct(d['service_level'])} 服务水平、{num(d['lead_time_days'], 1)} 天提前期、每天 {num(d['daily_demand'], 1)} 件需求计算。",
+            f"at {num(d['daily_demand'], _places(d['daily_demand']))} units a day.",
+            f"按 {pct(d['service_level'])} 服务水平、{num(d['lead_time_days'], 1)} 天提前期、"
+            f"每天 {num(d['daily_demand'], _places(d['daily_demand']))} 件需求计算。",
         )
     ]
     others = [k for k in ("safety_stock", "reorder_point", "max_level") if k != metric]
@@ -1930,7 +1979,9 @@ def _lane_cost(run: _Run, plan: Plan, names: Names, lang: str, factor: float) ->
 
 
 def what_if(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
-    text = run.question or plan.text or ""
+    # a follow-up changes the scenario before ("and if it's two weeks instead?"): its own
+    # words first, then the scenario's
+    text = " ".join(filter(None, [run.question or plan.text, plan.filters.get("scenario")]))
     if plan.action_id is None:
         days = _delay_days(text)
         if plan.supplier and DELAY_WORDS.search(text):
@@ -2055,6 +2106,8 @@ def out_of_scope(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 def ambiguous(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     subject = ""
     if plan.products:
+        # the product as the master data names it (the code shown comes from a tool)
+        run("search_products", query=plan.products[0], limit=1)
         subject = names.product(plan.products[0], lang)
     elif plan.locations:
         subject = names.location(plan.locations[0], lang)

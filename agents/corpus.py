@@ -29,12 +29,13 @@ from control_tower.store import Store
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "agent_eval"
 # train (and train_more and train3, written blind in the second and third rounds): the intent
 # classifier's; dev: tuned on; dev2: tuned on, written blind in the second
-# round (from dev.toml's format notes only); dev3: the same, third round; test: held out, scored once at the end of issue
+# round (from dev.toml's format notes only); dev3, dev4: the same, third round (dev4 scored
+# once, at its end, then seen); test: held out, scored once at the end of issue
 # 18's first round (and seen since); holdout: written blind, scored once at the end of the
 # second round (and seen since); holdout2: written blind, scored once at the end of the third
 # round; holdout3: written blind for the end of a later round
-PARTS = ("train", "train_more", "train3", "dev", "dev2", "dev3", "test", "holdout", "holdout2",
-         "holdout3")  # fmt: skip
+PARTS = ("train", "train_more", "train3", "dev", "dev2", "dev3", "dev4", "test", "holdout",
+         "holdout2", "holdout3")  # fmt: skip
 TRAINING = ("train", "train_more", "train3")  # what the intent classifier learns from
 PLACEHOLDER = re.compile(r"\{([a-z_0-9]+)\}")
 # placeholder -> the role key whose entity fills it

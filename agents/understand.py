@@ -474,7 +474,7 @@ CONCEPTS: dict[str, str] = {
     "period": r"this (week|month)|last (week|month)|past 0|last 0|本周|这周|本月|这个月|上个?月|上周|近0|最近0",
     "rank": r"排个名|\brank|ranking|\btop\b|bottom|worst|\bbest\b|\bmost\b|highest|lowest|fastest|slowest|排名|排序|排一下|排个序|最|从高到低|从低到高|前0|前[一二三四五六七八九十]",
     "compare": r"\bvs\b|versus|compar|against|stack up|side by side|\bor\b|对比|比较|相比|比一比|哪个更|谁的|谁高|哪家更",
-    "transfer": r"transfer|\bmov(?:e|ing)|\bship|rebalanc|lateral|spare|调拨|调货|调过去|调去|调到|调给|调|移|发过去|运",
+    "transfer": r"transfer|\bmov(?:e|ing)|\bpull (?:from|some|stock)|挪|\bship|rebalanc|lateral|spare|调拨|调货|调过去|调去|调到|调给|调|移|发过去|运",
     "suggest": r"suggest|recommend|should|propose|ideas?|would you|建议|应该|合适|该|最好|要不要",
     "cost": r"how much (?:to|would it|will it|does it|for) (?:move|ship|send|transfer|cost)|\bcost|freight|price|expensive|cheap|\bbill\b|fee|charge|运费|成本|费用|多少钱|物流费|花|贵",
     "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事",
@@ -667,7 +667,8 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
     ("turnover", r"turnover|\bturns\b|周转|turn over"),
     (
         "days_of_cover",
-        r"days? of cover|\bcover\b|可售天数|撑多久|够卖几天|\bwos\b|weeks? of supply",
+        r"days? of cover|\bcover\b|可售天数|撑多久|够卖几天|\bwos\b|weeks? of supply|\bdoh\b|"
+        r"days? on hand|库存天数|周转天数",
     ),
     ("value_at_risk", r"value at risk|风险金额|money at risk"),
     ("dead_value", r"\bdead\b|呆滞|滞销|aging|ageing|库龄|haven't moved|没动"),
@@ -685,7 +686,8 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
 PERIOD_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "last_30_days",
-        r"(last|past|previous) (0|30) days|近 ?30 ?天|最近 ?30 ?天|过去 ?30 ?天|last month-ish",
+        r"(last|past|previous) (0|30) days|近 ?30 ?天|最近 ?30 ?天|过去 ?30 ?天|last month-ish|"
+        r"最近(?![的0-9一二三四五六七八九十几]|仓|一|那)|\blately\b|\brecently\b",
     ),
     ("last_month", r"last month|previous month|上个月|上月|last mth"),
     ("this_month", r"this month|本月|这个月|month to date|mtd|当月"),
@@ -778,6 +780,7 @@ TOP_PATTERNS = (
     rf"{NUM}\s*(?:个|条|家|项)\s*(?:品|商品|仓|区域|供应商|异常|问题|sku|高风险|风险)",
     rf"列前\s*{NUM}",
     rf"列\s*{NUM}\s*(?:个|条|项|家)",
+    rf"哪\s*{NUM}\s*(?:个|家|条|项)",
     r"\bthe (one) (?:thing|item|issue|risk|problem|sku|product)\b",
     r"最\S{1,4}的(一)个",
 )
@@ -896,7 +899,10 @@ SOURCE_AFTER = _rx(
     r"^\s*(?:->|→|-(?!\w*\d)|到|调|发|运|送|\bto\b|'s\s+(?:excess|surplus)|\s*(?:can\s+)?spare|"
     r"多出|多余|压|积压|超储|过剩|has too much|as the source|\s*excess|\s*surplus|有多)"
 )
-DEST_AFTER = _rx(r"^\s*(?:缺|短缺|需要|要货|is short|short of|runs? out|断货)")
+DEST_AFTER = _rx(
+    r"^\s*(?:的\S{0,12})?(?:缺|短缺|需要|要货|快断货|要断货|快没货|is short|short of|runs? out|断货)|"
+    r"^\s*(?:is|are) (?:about|going) to run (?:out|dry)|^\s*(?:is|are) running (?:out|low|dry)"
+)
 EXCESS_WORDS = _rx(r"too much|excess|overstock|surplus|spare|多余|多出|压太多|积压|超储|过剩")
 
 
@@ -907,7 +913,7 @@ def _roles(text: str, spans: list[Mention]) -> tuple[str | None, str | None]:
     for m in spans:
         code = m.values[0]
         before = text[max(0, m.start - 14) : m.start]
-        after = text[m.end : m.end + 14]
+        after = text[m.end : m.end + 28]
         if SOURCE_BEFORE.search(before):
             source = source or code
         elif DEST_BEFORE.search(before) and not re.search(r"(?a)\b(at|in)\s*$", before):
@@ -938,6 +944,11 @@ RESIZE = _rx(
 )
 PRONOUN = _rx(
     r"\b(?:it|its|they|them|their|theirs|those|these|that one|this one)\b|他们|她们|它们|它|他家|这家|那家"
+)
+# "不要金额，给我看件数", "in units instead": the same list in another unit
+UNIT_SWITCH = _rx(
+    r"^\W*(?:不要|别|not|no)\s*(?:看)?(?:金额|value|件数|units?)|"
+    r"^\W*(?:给我|show|in|用|按)\s*(?:看)?(?:件数|数量|units?|金额|value)\s*(?:instead|吧|呢)?\W*$"
 )
 FOLLOW_END = _rx(r"(?:呢|呢\?|呢。|呢吗)\s*$|\binstead\?*$")
 ANAPHORA = _rx(
@@ -1161,8 +1172,9 @@ def _detail_intent(intent: str, confidence: float, previous: Plan, row: dict, re
     ("when does it run out?"), else the detail of what the list showed."""
     rest = POINTER_WORDS.sub(" ", rest)
     own = _bare(rest)
-    if own and intent not in LIST_KINDS and intent != previous.intent and confidence >= 0.5:
-        return intent
+    if own and intent not in ("ambiguous", "top_risks") and intent != previous.intent:
+        if confidence >= 0.5 and (intent not in LIST_KINDS or len(own) > TINY):
+            return intent
     if previous.intent == "top_risks" or row.get("rule"):
         return DETAIL_OF_RULE.get(row.get("rule") or "", "stockout_item")
     if previous.intent == "ranking":
@@ -1296,7 +1308,7 @@ def understand(
         trend = previous.intent in ("kpi", "supplier_performance") and not own
         trend = trend and bool(COMPARE.search(slot_text))
         trend = trend and _metric(slot_text) in (None, previous.metric)
-        resize = resize or trend
+        resize = resize or trend or bool(UNIT_SWITCH.search(slot_text))
         strong = starts or why or incomplete or only_subject or fragment or resize
         weak = ends or anaphora or tiny
         # a weak sign alone does not turn a question the classifier is sure of, and that
@@ -1459,9 +1471,32 @@ CONDITIONAL = _rx(
 )
 
 
+# a request ("can you", "帮我", "麻烦", "你直接", "那就...吧") to do something that writes: in any
+# words around it ("ok 那就book吧，直接安排调拨", "Can you just lower the SS to half of that?")
+REQUEST = (
+    r"(?:\b(?:can|could|would|will) you\b|\bpls\b|\bplease\b|\bplz\b|\bjust\b|\bgo ahead\b|"
+    r"\bi need you to\b|\bi want you to\b|\blet'?s\b|帮我|麻烦|你直接|直接|那就|就给我|给我)"
+)
+WRITE_VERB = (
+    r"(?:\b(?:approve|reject|post|send(?! me\b)|email(?! me\b)|delete|remove|cancel|change|update|set|lower|raise|"
+    r"increase|decrease|reduce|bump|book|arrange|place|create|issue|release|submit|mark|snooze|"
+    r"override|confirm|push|forward)\b|批准|批了|批掉|审批通过|驳回|过账|发出去|发到|发给|发送|删|"
+    r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|转发)"
+)
+WRITE_REQUEST = _rx(rf"{REQUEST}.{{0,40}}?{WRITE_VERB}|{WRITE_VERB}.{{0,20}}(?:吧|for me\b)")
+# advice or a scenario asked, not an order: "要不要下单", "should we raise a PO", "会怎样"
+ADVICE = _rx(
+    r"要不要|该不该|需不需要|是否|要的话|建议|多少|几|哪些|哪个|\bshould\b|\bhow (?:much|many)\b|"
+    r"\bwhat\b|\bwhich\b|\bwhether\b|\bif\b|会怎样|会不会|what happens|\bwould it\b|"
+    r"\bshow\b|\btell\b|\blist\b|看看|看一下|看下|查"
+)
+
+
 def _asks_to_write(text: str, intent: str) -> bool:
     if CONDITIONAL.search(text):
         return False
+    if WRITE_REQUEST.search(text) and not ADVICE.search(text):
+        return True
     if STATUS_QUESTION.search(text) and not re.search(r"(?a)改成|改为|改到", text):
         if not IMPERATIVE.search(text):
             return False
@@ -1577,9 +1612,11 @@ WHAT_IF = _rx(
 )
 WHAT_IF_WEAK = _rx(
     r"\bif we\b|\bif [a-z]+ (?:slips|delivers|is|goes)|"
-    r"(?:提到|提高|降到|下调|上调|涨|减|停|关|不)\S{0,12}的话"
+    r"(?:提到|提高|降到|下调|上调|涨|减|停|关|不)\S{0,12}(?<!要)的话"
 )
-STATUS_WORDS = _rx(r"rejected|approved|posted|被拒绝|驳回了|审批|批了|批准了|过账")
+STATUS_WORDS = _rx(
+    r"rejected|approved|posted|shipped|被拒绝|驳回了|审批|批了|批准了|过账|发货了|发出了|发了吗|到了吗|收到了"
+)
 KPI_METRICS = ("fill_rate", "turnover", "inventory_value", "health_index", "on_time_rate")
 KPI_METRICS += ("forecast_bias", "forecast_error")
 POLICY_TERMS = _rx(r"最高库存|最低库存|最大库存|库存上限|库存下限")
@@ -1638,7 +1675,9 @@ TRANSFER_ASK = _rx(
     r"(?:哪|where|\bwhich\b|recommend|suggest|ideas|\bhelp|需要|should|吗|合适|最好|最快)|"
     r"(?:recommend|suggest|propose)\w* (?:a )?(?:transfers?|moves?)|where could it go|come from|调去哪|"
     r"\bmove (?:some|stock|units|it|them)\b.{0,20}\bover\b|\bwho (?:should|could|can) (?:ship|send|supply)|"
-    r"\bfrom another (?:dc|rdc|warehouse|site)|从哪(?:里|个|边|家)?\s*\S{0,6}?\s*(?:调|发|补|支援)|"
+    r"\b(?:from |is there )?(?:another|other|a different) (?:dc|rdc|warehouse|site|location)s?\b.{0,40}"
+    r"\b(?:spare|pull|send|ship|move|transfer|cover)|(?:别的|其他|其它|另外的?)(?:仓|dc|rdc|地方).{0,8}(?:调|挪|发|支援|消化)|"
+    r"挪到|挪去|\bfrom another (?:dc|rdc|warehouse|site)|从哪(?:里|个|边|家)?\s*\S{0,6}?\s*(?:调|发|补|支援)|"
     r"\bwhere (?:could|can|should|would|do) (?:we|i) (?:send|move|ship|put|push|transfer)\b|"
     r"(?:调|发|运)(?:到|去|往)哪|往哪(?:调|发|运)|调哪去|\b(?:has|have|got|with|can) (?:any |some )?spare\b.{0,20}"
     r"\b(?:send|ship|move|give|lend|transfer)|哪个仓.{0,6}(?:有多|富余|多的|多出).{0,8}(?:调|发|支援)|谁(?:来)?(?:发|调|补)|从哪(?:里|个仓|边)?(?:调|发|补)|哪个仓(?:能|可以)?(?:调|发|支援)"
@@ -1646,7 +1685,8 @@ TRANSFER_ASK = _rx(
 ORDER_ASK = _rx(
     r"(?:suggest|recommend|propose|draft|what should we|which|what do we need to)\w*\s.{0,25}"
     r"(?:\bpos?\b|\borders?\b|purchase|\bbuy\b|reorder)|"
-    r"(?:要下|该下|需要下|下哪些|要订|该订|需要订|订啥|订什么|订哪些|买什么|要买|该买|补哪些|补什么)"
+    r"(?:要下|该下|需要下|下哪些|要订|该订|需要订|订啥|订什么|订哪些|买什么|要买|该买|补哪些|补什么|"
+    r"要不要订|要不要下单|要不要补|需不需要订|需不需要补)"
 )
 ORDER_LOOKALIKES = ("ambiguous", "policy", "stock_level", "stockouts_upcoming", "late_inbound")
 VMI_LOOKALIKES = ("policy", "stock_level", "order_suggest", "late_inbound", "kpi", "ambiguous")
@@ -1669,7 +1709,10 @@ def _refine(
     runner_up = next((i for i in ranked if i != intent), intent)
     if intent == "ambiguous" and any(CONCEPT_RE[c].search(masked) for c in TOPICS):
         intent = runner_up  # the classifier hesitates, but the question names its topic
-    if intent == "decline_write" and not (WRITE.search(masked) or WRITE_ANYWHERE.search(masked)):
+    asks = WRITE.search(masked) or WRITE_ANYWHERE.search(masked)
+    if intent == "decline_write" and not (
+        asks or (WRITE_REQUEST.search(masked) and not ADVICE.search(masked))
+    ):
         # nothing is asked to be written: the classifier's next reading
         intent = runner_up
     if intent == "decline_write" and STATUS_QUESTION.search(masked):
@@ -1727,6 +1770,7 @@ def _refine(
     if (
         ORDER_ASK.search(masked)
         and intent in ORDER_LOOKALIKES
+        and metric != "eoq"  # "按EOQ算的话一次应该订多少": the EOQ
         and not late
         and not WHY.search(masked)
         and not STATUS_WORDS.search(masked)
@@ -1734,6 +1778,9 @@ def _refine(
         intent = "order_suggest"
     if intent in ("decline_write", "order_suggest") and metric == "lead_time":
         intent = "supplier_performance"
+    if STATUS_WORDS.search(masked) and _action_id(slot_text, "action_status"):
+        if not WRITE_ANYWHERE.search(masked) and not WHY.search(masked):
+            return "action_status"  # "transfer 203 发货了吗？"
     if intent == "action_status" and STATUS_WORDS.search(masked):
         pass
     elif intent in ("action_status", "transfer_cost") and WHY.search(masked):
@@ -1785,6 +1832,9 @@ def _residue(masked: str) -> str:
     return rest.strip()
 
 
+MOVE_KINDS = ("transfer_cost", "transfer_suggest", "plan_why")
+
+
 def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
     """The follow-up ``plan`` with what it does not name taken from ``previous``."""
     kinds = {m.kind for m in mentions}
@@ -1797,6 +1847,19 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
             "source": previous.source,
             "destination": previous.destination,
         }
+    elif plan.intent in MOVE_KINDS and bool(plan.source) != bool(plan.destination):
+        # "what would it cost to ship 500 over from Wuhan?" after Kunshan's shortage: the
+        # place of the turn before is the other end
+        ends = (previous.destination, previous.source, *previous.locations)
+        other = next((p for p in ends if p and p != plan.source), None)
+        if plan.source and other:
+            changes |= {"destination": other, "locations": (*plan.locations, other)}
+        elif plan.destination and previous.source and previous.source != plan.destination:
+            changes |= {"source": previous.source, "locations": (previous.source, *plan.locations)}
+    if plan.intent == "what_if" and previous.intent == "what_if":
+        # "and if it's two weeks instead?": the same scenario, changed where the turn says
+        scenario = previous.filters.get("scenario") or previous.text
+        changes["filters"] = {**plan.filters, "scenario": scenario}
     if "supplier" not in kinds:
         changes |= {"supplier": previous.supplier, "suppliers": previous.suppliers}
     if "category" not in kinds:
@@ -1819,7 +1882,8 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
     if plan.period is None:
         changes["period"] = previous.period
     elif plan.compare and previous.period and plan.period != previous.period:
-        if re.search(r"(?a)\bvs\b|versus|比|compared", plan.text):
+        named = sum(bool(re.search(pattern, plan.text)) for _name, pattern in PERIOD_PATTERNS)
+        if named == 1 and re.search(r"(?a)\bvs\b|versus|比|compared", plan.text):
             changes["period"] = previous.period
     if plan.intent == previous.intent == "kpi" and previous.compare and not plan.compare:
         changes["compare"] = True
@@ -1855,7 +1919,7 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
     if (
         intent == "ranking"
         and plan.group_by in (None, "product")
-        and metric in (None, "stockouts", "value_at_risk")
+        and metric in (None, "stockouts")
         and CONCEPT_RE["risk"].search(slot_text)
     ):
         intent = changes["intent"] = "top_risks"

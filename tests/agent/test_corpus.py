@@ -43,7 +43,7 @@ def test_both_parts_fill_every_placeholder_from_the_store(realised):
 
 
 def test_a_follow_up_joins_the_conversation_of_the_turn_it_follows(realised):
-    for part in ("dev", "dev2", "dev3", "test", "holdout", "holdout2", "holdout3"):
+    for part in ("dev", "dev2", "dev3", "dev4", "test", "holdout", "holdout2", "holdout3"):
         questions = realised[part]
         by_id = {r.question.id: r for r in questions}
         follow_ups = [r for r in questions if r.question.follows]
@@ -59,11 +59,11 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     }
     assert not texts["dev"] & texts["test"]
     trained = set().union(*(texts[part] for part in corpus.TRAINING))
-    assert not trained & (texts["dev"] | texts["dev2"] | texts["dev3"])
+    assert not trained & (texts["dev"] | texts["dev2"] | texts["dev3"] | texts["dev4"])
     assert not trained & (texts["test"] | texts["holdout"])
     assert not texts["holdout"] & (texts["dev"] | texts["dev2"] | texts["test"])
     assert not texts["dev2"] & (texts["dev"] | texts["test"])
-    seen = trained | texts["dev"] | texts["dev2"] | texts["dev3"] | texts["test"]
+    seen = trained | texts["dev"] | texts["dev2"] | texts["dev3"] | texts["dev4"] | texts["test"]
     assert not texts["holdout2"] & (seen | texts["holdout"])
     assert not texts["holdout3"] & (seen | texts["holdout"] | texts["holdout2"])
     for questions in realised.values():
@@ -87,7 +87,7 @@ def test_a_second_location_of_the_same_kind_is_never_the_first(realised):
 def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
     with pytest.raises(
         corpus.CorpusError,
-        match="parts train, train_more, train3, dev, dev2, dev3, test, holdout, holdout2, holdout3",
+        match="parts train, train_more, train3, dev, dev2, dev3, dev4, test, holdout, holdout2, holdout3",
     ):
         corpus.load("validation")
     (tmp_path / "dev.toml").write_text(
