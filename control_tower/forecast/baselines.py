@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.signal import lfilter
 
 SEASON = 7
 MA_WINDOW = 28
@@ -28,6 +27,10 @@ def _smooth(x: np.ndarray, alpha: float, initial: float) -> np.ndarray:
     """Simple exponential smoothing: s_t = s_{t-1} + alpha (x_t - s_{t-1}), s_{-1} = initial."""
     if len(x) == 0:
         return np.empty(0)
+    # imported here: scipy.signal takes about 2 s to import, and every reader of the store
+    # (the CLI's ask, the dashboard) imports this module without forecasting
+    from scipy.signal import lfilter
+
     out, _ = lfilter([alpha], [1.0, alpha - 1.0], x, zi=[(1.0 - alpha) * initial])
     return out
 

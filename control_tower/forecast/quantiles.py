@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import nbinom, poisson
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 MEAN_FLOOR = 1e-3
@@ -65,6 +64,10 @@ def count_quantiles(
     mean: np.ndarray, variance: np.ndarray, levels: tuple[float, ...] = LEVELS
 ) -> np.ndarray:
     """(len(mean), len(levels)) quantiles of a count with this mean and variance."""
+    # imported here: scipy.stats takes about a second to import, and every reader of the
+    # store imports this package without forecasting
+    from scipy.stats import nbinom, poisson
+
     mu = np.maximum(np.asarray(mean, dtype=float), MEAN_FLOOR)
     var = np.maximum(np.asarray(variance, dtype=float), mu)
     out = np.empty((len(mu), len(levels)))
