@@ -1363,7 +1363,7 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 EXCESS_WORDS = re.compile(r"(?i)excess|overstock|too much|积压|超储|库存过多")
 DEAD_WORDS = re.compile(
-    r"(?i)dead|obsolete|slow[- ]mov|haven'?t moved|not moved|呆滞|滞销|不动销|没动"
+    r"(?i)dead|obsolete|slow[- ]mov|ha(?:ve|s)n'?t moved|not moved|no movement|呆滞|滞销|不动销|没动"
 )
 
 
@@ -1714,11 +1714,14 @@ def _outcome_words(x: dict, lang: str) -> str:
     return pick(lang, "does not run out within the projection", "预测期内不会断货")
 
 
-DELAY_WORDS = re.compile(r"(?i)slip|delay|late|behind|推迟|延迟|延误|晚到|晚")
+DELAY_WORDS = re.compile(
+    r"(?i)slip|delay|late|behind|推迟|延迟|延误|晚到|晚|断供|停供|can't deliver|stops? (?:supplying|delivering)"
+)
 SERVICE_WORDS = re.compile(r"(?i)service level|服务水平|服务率|\bsl\b")
 PERCENT = re.compile(r"(\d{2}(?:\.\d+)?)\s*%")
 DAYS = re.compile(r"(?i)(\d+)\s*(?:days?|天)")
 WEEKS = re.compile(r"(?i)(\d+|a|one|two|three|一|两|二|三|四)\s*(?:-\s*)?(?:weeks?|个?星期|周)")
+MONTHS = re.compile(r"(?i)(\d+|a|one|two|three|一|两|二|三)\s*(?:-\s*)?(?:months?|个月)")
 NUMERALS = {"a": 1, "one": 1, "two": 2, "three": 3, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4}
 
 
@@ -1730,6 +1733,10 @@ def _delay_days(text: str) -> int | None:
     if found:
         n = found.group(1).lower()
         return 7 * (int(n) if n.isdigit() else NUMERALS.get(n, 1))
+    found = MONTHS.search(text)
+    if found:  # "断供一个月", "for a month": 30 days a month
+        n = found.group(1).lower()
+        return 30 * (int(n) if n.isdigit() else NUMERALS.get(n, 1))
     return None
 
 

@@ -480,12 +480,12 @@ CONCEPTS: dict[str, str] = {
     "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事",
     "plan": r"\bplan\b|planned|optimi[sz]er|proposal|\baction\b|计划|优化器|方案",
     "order": r"\border|\bpos?\b|purchase|\bbuy|reorder|replenish|\braise|\bplace\b|采购|补货|补多少|下单|下.{0,2}单|订货|购买|买",
-    "vmi": r"\bvmi|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
+    "vmi": r"\bvmi|最低水位|低水位|low[- ]water|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
     "owe": r"\bowe|得付|要付|该付|付他们|付.{0,3}多少钱?|outstanding|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
     "settle": r"settle|statement|reconcil|tolerance|match|结算|对账|差异|对得上|对上",
     "late": r"\blate\b|overdue|delay|behind schedule|past (their )?due|stuck|holding up|arrived yet|延迟|逾期|超期|晚到|迟交|迟到|延误|没到|未到|还没到|超时",
     "inbound": r"inbound|deliver|shipment|in transit|arriv|入库|到货|在途|再途|到了",
-    "excess": r"excess|overstock|\bdead\b|aging|ageing|slow[- ]moving|haven't moved|havent moved|surplus|too much|积压|呆滞|滞销|超储|库龄|没动|压太多|多余|多出",
+    "excess": r"excess|overstock|\bdead\b|aging|ageing|slow[- ]moving|ha(?:ve|s)n'?t (?:moved|sold)|not (?:moved|sold) (?:in|for)|no movement|surplus|too much|积压|呆滞|滞销|超储|库龄|没动|压太多|多余|多出",
     "forecast": r"forecast|forcast|demand|expect(ed)? to sell|projected sales|sell|预测|需求|预计.{0,3}卖|销量|卖多少",
     "policy": r"safety stock|saftey|\bss\b|reorder point|\brop\b|max(imum)? (level|lvl)|\beoq\b|order-up-to|安全库存|再订货点|补货点|最高库存|库存上限|经济订货|经济批量|最大库存",
     "formula": r"calculat|formula|worked out|how is it|怎么算|公式|算出来",
@@ -671,7 +671,7 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
         r"days? on hand|库存天数|周转天数",
     ),
     ("value_at_risk", r"value at risk|风险金额|money at risk"),
-    ("dead_value", r"\bdead\b|呆滞|滞销|aging|ageing|库龄|haven't moved|没动"),
+    ("dead_value", r"\bdead\b|呆滞|滞销|aging|ageing|库龄|ha(?:ve|s)n'?t moved|没动"),
     ("excess_value", r"excess|overstock|积压|超储"),
     (
         "inventory_value",
@@ -690,9 +690,9 @@ PERIOD_PATTERNS: tuple[tuple[str, str], ...] = (
         r"最近(?![的0-9一二三四五六七八九十几]|仓|一|那)|\blately\b|\brecently\b",
     ),
     ("last_month", r"last month|previous month|上个月|上月|last mth"),
-    ("this_month", r"this month|本月|这个月|month to date|mtd|当月"),
+    ("this_month", r"this month|本月|这个月|month to date|mtd|当月|month so far|so far this month"),
     ("last_week", r"last week|上周|上个星期"),
-    ("this_week", r"this week|本周|这周|这个星期|wtd"),
+    ("this_week", r"this week|this wk|本周|这周|这个星期|本星期|wtd|week so far|so far this week"),
     (
         "current",
         r"right now|\bnow\b|\brn\b|\batm\b|current|today|at the moment|as of today|现在|目前|当前|今天",
@@ -775,7 +775,8 @@ def _horizon(text: str) -> int | None:
 TOP_PATTERNS = (
     rf"(?:top|bottom|first|worst|best|前|排名前)\s*{NUM}",
     rf"\b{NUM}\s+(?:\w+\s+){{0,3}}?(?:skus?|products?|items?|dcs?|rdcs?|warehouses?|suppliers?|"
-    rf"regions?|categories|exceptions?|risks?|things|issues|problems|alerts?)\b",
+    rf"regions?|categories|exceptions?|risks?|things|issues|problems|alerts?|locations?|sites?|"
+    rf"places|cities|fires|headaches|lines|pos|orders|transfers)\b",
     rf"最\S{{1,4}}?的\s*{NUM}\s*(?:个|条|家|名|项|大)",
     rf"{NUM}\s*(?:个|条|家|项)\s*(?:品|商品|仓|区域|供应商|异常|问题|sku|高风险|风险)",
     rf"列前\s*{NUM}",
@@ -943,7 +944,8 @@ RESIZE = _rx(
     r"(?:only|please|pls|个|名|条)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?\W*$"
 )
 PRONOUN = _rx(
-    r"\b(?:it|its|they|them|their|theirs|those|these|that one|this one)\b|他们|她们|它们|它|他家|这家|那家"
+    r"\b(?:it|its|they|them|their|theirs|those|these|that one|this one)\b|他们|她们|它们|它|他家|这家|那家|"
+    r"这些|那些"
 )
 # "不要金额，给我看件数", "in units instead": the same list in another unit
 UNIT_SWITCH = _rx(
@@ -960,7 +962,7 @@ WRITE = _rx(
     r"i want you to|帮我|请|麻烦|给我|直接|you)\W*\s*)*"
     r"(?:approve|reject|decline|delete|remove|cancel|change|update|set|edit|modify|bump|increase|"
     r"decrease|post|send(?! me)|email(?! me)|e-mail|submit|mark|snooze|"
-    r"override|write off|place|raise|create|issue|release)(?![a-z])|^(?:帮我|请|麻烦|给我|直接)*(?:批准|审批通过|驳回|删掉|删除|取消|"
+    r"override|write off|place|raise|create|issue|release|kill|scrap|void)(?![a-z])|^(?:帮我|请|麻烦|给我|直接)*(?:批准|审批通过|驳回|删掉|删除|取消|"
     r"修改|改成|改为|改一下|过账|发个|发送|发邮件|提交|确认收货|标记)(?![了的过])"
 )
 WRITE_ANYWHERE = _rx(
@@ -1394,6 +1396,7 @@ def understand(
     plan = _twin_sites(plan, mentions, catalogue, lowered)
     if follow_up and previous is not None:
         plan = _merge(previous, plan, mentions)
+        plan = _compared_with_before(previous, plan, mentions, masked)
     if pointed is not None:
         plan = _pointed(plan, pointed[1])
     if follow_up and previous is not None:  # "and the third one?" after "the second one"
@@ -1479,8 +1482,9 @@ REQUEST = (
 )
 WRITE_VERB = (
     r"(?:\b(?:approve|reject|post|send(?! me\b)|email(?! me\b)|delete|remove|cancel|change|update|set|lower|raise|"
-    r"increase|decrease|reduce|bump|book|arrange|place|create|issue|release|submit|mark|snooze|"
-    r"override|confirm|push|forward)\b|批准|批了|批掉|审批通过|驳回|过账|发出去|发到|发给|发送|删|"
+    r"increase|decrease|reduce|bump|book|arrange|place|create|issue|release|submit|mark|snooze|kill|"
+    r"scrap|void|"
+    r"override|confirm|push|forward)\b|批准|批了|批掉|审批通过|驳回|过账|过一?下账|过个账|发出去|发到|发给|发送|删|"
     r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|转发)"
 )
 WRITE_REQUEST = _rx(rf"{REQUEST}.{{0,40}}?{WRITE_VERB}|{WRITE_VERB}.{{0,20}}(?:吧|for me\b)")
@@ -1578,6 +1582,9 @@ def _switches(intent: str, confidence: float, before: str, masked: str) -> bool:
         return False  # "库存金额呢？" after a comparison: the same comparison, of that figure
     if not CONCEPT_RE[concept].search(masked):
         return False
+    asked = {"transfer_suggest": TRANSFER_ASK, "order_suggest": ORDER_ASK}.get(intent)
+    if asked is not None and asked.search(masked):
+        return True  # "这些多出来的货能不能调到别的 RDC 去": a move asked in so many words
     if before in KIND_CONCEPT and CONCEPT_RE[KIND_CONCEPT[before]].search(masked):
         return False
     if intent == "plan_why" and before not in LINE_KINDS:
@@ -1597,7 +1604,8 @@ STRONG_OFFTOPIC = _rx(
     r"hotel|restaurant|hotpot|vacation|年假|salary|工资|payslip|\bnba\b|football|高铁|机票|"
     r"年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
     r"\brain\b|raining|\bsnow|下雨|下雪|气温|刮风|台风|a股|港股|美股|股市|基金|彩票|lottery|"
-    r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones|\bpoem|\bpoetry|写诗|一首诗|\bsong\b|\bpassword|密码|"
+    r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones|diesel|fuel pric|oil pric|油价|柴油|\bwms vendor|"
+    r"\b(?:wms|tms|erp) (?:system|software|vendor)|software vendor|系统选型|\bpoem|\bpoetry|写诗|一首诗|\bsong\b|\bpassword|密码|"
     r"\blog ?in\b|登录不了|登不上|\bvpn\b|\bprinter|打印机|\bwifi\b"
 )
 CHITCHAT = _rx(r"^(?:hi|hello|hey|thanks|thank you|你好|谢谢|who are you|你是谁|what are you)\W*$")
@@ -1611,7 +1619,7 @@ WHAT_IF = _rx(
     r"\badd(?:ed)? 0 (?:more )?units?\b.{0,30}\b(?:last|cover|enough|hold)"
 )
 WHAT_IF_WEAK = _rx(
-    r"\bif we\b|\bif [a-z]+ (?:slips|delivers|is|goes)|"
+    r"\bif we\b|\bif (?!this\b|that\b|it\b|you\b|i\b|there\b)[a-z]+ (?:slips|delivers|is|goes)|"
     r"(?:提到|提高|降到|下调|上调|涨|减|停|关|不)\S{0,12}(?<!要)的话"
 )
 STATUS_WORDS = _rx(
@@ -1676,7 +1684,7 @@ TRANSFER_ASK = _rx(
     r"(?:recommend|suggest|propose)\w* (?:a )?(?:transfers?|moves?)|where could it go|come from|调去哪|"
     r"\bmove (?:some|stock|units|it|them)\b.{0,20}\bover\b|\bwho (?:should|could|can) (?:ship|send|supply)|"
     r"\b(?:from |is there )?(?:another|other|a different) (?:dc|rdc|warehouse|site|location)s?\b.{0,40}"
-    r"\b(?:spare|pull|send|ship|move|transfer|cover)|(?:别的|其他|其它|另外的?)(?:仓|dc|rdc|地方).{0,8}(?:调|挪|发|支援|消化)|"
+    r"\b(?:spare|pull|send|ship|move|transfer|cover)|(?:别的|其他|其它|另外的?)\s*(?:仓|dc|rdc|地方|λ).{0,8}(?:调|挪|发|支援|消化)|(?:调|挪|发)到(?:别的|其他|其它)|"
     r"挪到|挪去|\bfrom another (?:dc|rdc|warehouse|site)|从哪(?:里|个|边|家)?\s*\S{0,6}?\s*(?:调|发|补|支援)|"
     r"\bwhere (?:could|can|should|would|do) (?:we|i) (?:send|move|ship|put|push|transfer)\b|"
     r"(?:调|发|运)(?:到|去|往)哪|往哪(?:调|发|运)|调哪去|\b(?:has|have|got|with|can) (?:any |some )?spare\b.{0,20}"
@@ -1833,6 +1841,39 @@ def _residue(masked: str) -> str:
 
 
 MOVE_KINDS = ("transfer_cost", "transfer_suggest", "plan_why")
+AGAINST = _rx(r"比|\bvs\.?\b|versus|compar|against|对比|相比|stack up")
+# the plan's fields of one kind of subject: (one, all)
+SUBJECT_FIELDS = {
+    "supplier": ("supplier", "suppliers"),
+    "location": (None, "locations"),
+    "category": ("category", "categories"),
+    "region": ("region", "regions"),
+}
+
+
+def _compared_with_before(previous: Plan, plan: Plan, mentions: list[Mention], masked: str) -> Plan:
+    """ "跟白云日化比呢？" after a supplier's figures: the two compared. A follow-up that names
+    one subject against the one the turn before was about compares them."""
+    if not AGAINST.search(masked) or plan.intent in ("kpi", "ranking", "what_if"):
+        return plan
+    named = Counter(m.kind for m in mentions)
+    for kind, (one, many) in SUBJECT_FIELDS.items():
+        if named[kind] != 1 or sum(named.values()) != 1:
+            continue
+        before, now = getattr(previous, many), getattr(plan, many)
+        if len(before) != 1 or len(now) != 1 or before == now:
+            continue
+        changes: dict = {"intent": "compare", many: (*before, *now)}
+        if one:
+            changes[one] = before[0]
+        if kind == "location":
+            changes |= {"source": None, "destination": None}
+        metric = plan.metric or previous.metric
+        if metric is None and previous.intent == "supplier_performance":
+            metric = "on_time_rate"
+        changes["metric"] = metric
+        return replace(plan, **changes)
+    return plan
 
 
 def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
@@ -1894,6 +1935,12 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
     return replace(plan, **changes)
 
 
+# "能不能调到别的仓去消化掉", "where could we send it": the place named is where stock leaves
+ELSEWHERE = _rx(
+    r"别的仓|其他仓|其它仓|别处|别的地方|消化|\bother (?:dcs?|rdcs?|warehouses?|locations?|sites?)\b|"
+    r"\belsewhere\b|\boffload|\bclear (?:it|them|out)\b|\bget rid of\b|\bwhere (?:could|can|should) "
+    r"(?:we|i) (?:send|move|ship|put|push)"
+)
 FILTERED = (
     "late_inbound",
     "excess_dead",
@@ -1948,7 +1995,7 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
         changes["filters"] = filters
     if intent in ("transfer_suggest",) and plan.locations and not (plan.source or plan.destination):
         where = plan.locations[0]
-        if EXCESS_WORDS.search(slot_text):
+        if EXCESS_WORDS.search(slot_text) or ELSEWHERE.search(slot_text):
             changes["source"] = where
         else:
             changes["destination"] = where
