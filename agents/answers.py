@@ -875,25 +875,8 @@ def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed
         )
         why: tuple[str, ...] = ()
         sites = [o for o in (sources.data if sources else []) if o.get("kind") in SITE_KINDS]
-        if sources is not None and not sites:
-            why = (
-                pick(
-                    lang,
-                    f"No location has a lane into {names.location(dest, lang)}: its suppliers "
-                    "replenish it.",
-                    f"没有其他仓到{names.location(dest, lang)}的调拨线路，由供应商直接补货。",
-                ),
-            )
-        elif sources is not None:  # every source was looked at: none can spare any
-            why = (
-                pick(
-                    lang,
-                    f"No location with a lane into {names.location(dest, lang)} holds spare "
-                    f"{names.product(sku, lang)} above its safety stock today.",
-                    f"目前没有可调往{names.location(dest, lang)}的仓有高于安全库存的"
-                    f"{names.product(sku, lang)}可调。",
-                ),
-            )
+        if sources is not None:  # every source was looked at: none has a lane, or any spare
+            why = (_no_source_words(names, lang, dest, sku if sites else None),)
         return Composed(
             pick(
                 lang,
@@ -940,6 +923,24 @@ def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed
 SITE_KINDS = ("central DC", "neighbour")  # compare_sources' stock locations (not suppliers)
 
 
+def _no_source_words(names: Names, lang: str, dest: str, sku: str | None) -> str:
+    """Why nothing can be moved into ``dest``: no location has a lane into it (``sku`` None),
+    or none with a lane holds spare ``sku`` above its safety stock."""
+    where = names.location(dest, lang)
+    if sku is None:
+        return pick(
+            lang,
+            f"No location has a lane into {where}: its suppliers replenish it.",
+            f"没有其他仓到{where}的调拨线路，由供应商直接补货。",
+        )
+    return pick(
+        lang,
+        f"No location with a lane into {where} holds spare {names.product(sku, lang)} above "
+        "its safety stock today.",
+        f"目前没有可调往{where}的仓有高于安全库存的{names.product(sku, lang)}可调。",
+    )
+
+
 def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     src = plan.source or (plan.locations[0] if len(plan.locations) >= 2 else None)
     dest = plan.destination or (plan.locations[1] if len(plan.locations) >= 2 else None)
@@ -957,25 +958,11 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             default=None,
         )
         if found is not None and not sites:  # nothing can be moved in: say so
-            return Composed(
-                pick(
-                    lang,
-                    f"No location has a lane into {names.location(dest, lang)}: its suppliers "
-                    "replenish it, so there is no transfer to price.",
-                    f"没有其他仓到{names.location(dest, lang)}的调拨线路，由供应商直接补货，"
-                    "所以没有调拨运费可算。",
-                )
-            )
+            return Composed(_no_source_words(names, lang, dest, None))
         if best is not None:
             src = best["source"]
             if not spare:
-                note = pick(
-                    lang,
-                    f"No location with a lane into {names.location(dest, lang)} holds spare "
-                    f"{names.product(sku, lang)} above its safety stock today.",
-                    f"目前没有可调往{names.location(dest, lang)}的仓有高于安全库存的"
-                    f"{names.product(sku, lang)}可调。",
-                )
+                note = _no_source_words(names, lang, dest, sku)
     if not src or not dest:
         return _need(plan, lang, "lane")
     if plan.action_id and sku and not plan.quantity:  # "what would that transfer cost us?"
