@@ -14,12 +14,12 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agents import compose as c
 from agents.compose import Composed, Names, num, pct, pick
 from agents.tools import ToolContext, ToolResult, run_tool
-from agents.understand import Plan
+from agents.understand import Plan, number
 from control_tower.errors import ControlTowerError
 
 log = logging.getLogger(__name__)
@@ -811,6 +811,18 @@ def compare(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         for x in rows
     ]
     better = d.get("better_entity")
+    if measure in AMOUNTS and rows:  # stock is neither good nor bad: who holds more
+        top = max(rows, key=lambda x: x["value"] if x["value"] is not None else float("-inf"))
+        more = top["key"] if sum(x["value"] == top["value"] for x in rows) == 1 else None
+        if lang == "zh":
+            lead = f"{word}：" + "，".join(parts) + "。"
+            if more:
+                lead += f"{_group_label(names, by, more, lang)}更多。"
+        else:
+            lead = f"On {word}: " + " vs ".join(parts) + "."
+            if more:
+                lead += f" {_group_label(names, by, more, lang)} has more."
+        return Composed(lead)
     if lang == "zh":
         lead = f"{word}：" + "，".join(parts) + "。"
         if better:
@@ -820,6 +832,9 @@ def compare(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         if better:
             lead += f" {_group_label(names, by, better, lang)} is better."
     return Composed(lead)
+
+
+AMOUNTS = ("on_hand", "stock_units", "stock_value")
 
 
 def _line_words(x: dict, names: Names, lang: str) -> str:
@@ -945,6 +960,22 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     src = plan.source or (plan.locations[0] if len(plan.locations) >= 2 else None)
     dest = plan.destination or (plan.locations[1] if len(plan.locations) >= 2 else None)
     sku = plan.products[0] if plan.products else None
+    if plan.action_id and not (src or dest or sku):  # "203号调拨的运输成本是多少": its lane
+        found = run("action_status", action_id=plan.action_id)
+        action = found.data if found is not None else None
+        if action is None:
+            return _failed(run, lang)
+        if action["kind"] != "transfer" or not action["from_location"]:
+            return Composed(
+                pick(
+                    lang,
+                    f"Action #{plan.action_id} is not a transfer ({c.clean(action['describe'])}): "
+                    "it has no lane to price.",
+                    f"行动 #{plan.action_id} 不是调拨（{c.clean(action['describe'])}），没有线路可计价。",
+                )
+            )
+        src, dest, sku = action["from_location"], action["to_location"], action["sku"]
+        plan = replace(plan, products=(sku,), locations=(src, dest), source=src, destination=dest)
     note = None
     if not src and not dest and len(plan.locations) == 1:
         dest = plan.locations[0]  # "调300件过去运费多少" after a shortage there: into it
@@ -1185,7 +1216,7 @@ def vmi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     if r is None:
         return _failed(run, lang)
     d = r.data
-    where = names.location(loc, lang) if loc else pick(lang, "the VMI sites", "VMI 仓")
+    where = names.location(loc, lang) if loc else pick(lang, "The VMI sites", "VMI 仓")
     whose = f" ({names.supplier(plan.supplier, lang)})" if plan.supplier else ""
     what = f" {names.product(sku, lang)}" if sku else ""
     lead = pick(
@@ -1553,13 +1584,25 @@ def supplier_performance(run: _Run, plan: Plan, names: Names, lang: str) -> Comp
         return _failed(run, lang)
     if sup:
         x = next((y for y in rows if y["key"] == sup), rows[0])
-        lead = pick(
-            lang,
-            f"{names.supplier(x['key'], lang)} delivered {pct(x['on_time_rate'])} of its lines on time, with an "
-            f"average lead time of {num(x['lead_time_mean_days'], 1)} days (spread {num(x['lead_time_sd_days'], 1)}).",
-            f"{names.supplier(x['key'], lang)}的准时交货率为 {pct(x['on_time_rate'])}，平均交期 "
-            f"{num(x['lead_time_mean_days'], 1)} 天（波动 {num(x['lead_time_sd_days'], 1)} 天）。",
-        )
+        who = names.supplier(x["key"], lang)
+        if measure == "on_time_rate":
+            lead = pick(
+                lang,
+                f"{who} delivered {pct(x['on_time_rate'])} of its lines on time, with an "
+                f"average lead time of {num(x['lead_time_mean_days'], 1)} days (spread "
+                f"{num(x['lead_time_sd_days'], 1)}).",
+                f"{who}的准时交货率为 {pct(x['on_time_rate'])}，平均交期 "
+                f"{num(x['lead_time_mean_days'], 1)} 天（波动 {num(x['lead_time_sd_days'], 1)} 天）。",
+            )
+        else:  # the lead time asked first
+            lead = pick(
+                lang,
+                f"{who}'s average lead time is {num(x['lead_time_mean_days'], 1)} days (spread "
+                f"{num(x['lead_time_sd_days'], 1)}), with {pct(x['on_time_rate'])} of its lines "
+                "on time.",
+                f"{who}的平均交期为 {num(x['lead_time_mean_days'], 1)} 天（波动 "
+                f"{num(x['lead_time_sd_days'], 1)} 天），准时交货率 {pct(x['on_time_rate'])}。",
+            )
         support = []
         if x.get("stated_lead_time_days") is not None:
             support.append(
@@ -1702,11 +1745,14 @@ def _outcome_words(x: dict, lang: str) -> str:
 
 
 DELAY_WORDS = re.compile(
-    r"(?i)slip|delay|late|behind|推迟|延迟|延误|晚到|晚|断供|停供|can't deliver|stops? (?:supplying|delivering)"
+    r"(?i)slip|delay|late|behind|推迟|延迟|延误|晚到|晚|断供|停供|can't deliver|stops? (?:supplying|delivering)|"
+    r"lead[- ]?time.{0,20}(?:longer|extend|stretch|grow|goes up|increase|up by)|"
+    r"(?:longer|extended) lead[- ]?time|(?:交期|提前期|lead[- ]?time).{0,8}(?:拉长|延长|加长|变长|多|增加)"
 )
 SERVICE_WORDS = re.compile(r"(?i)service level|服务水平|服务率|\bsl\b")
 PERCENT = re.compile(r"(\d{2}(?:\.\d+)?)\s*%")
 DAYS = re.compile(r"(?i)(\d+)\s*(?:days?|天)")
+DAYS_ZH = re.compile(r"([一两二三四五六七八九十]+)\s*(?:天|日)")
 WEEKS = re.compile(r"(?i)(\d+|a|one|two|three|一|两|二|三|四)\s*(?:-\s*)?(?:weeks?|个?星期|周)")
 MONTHS = re.compile(r"(?i)(\d+|a|one|two|three|一|两|二|三)\s*(?:-\s*)?(?:months?|个月)")
 NUMERALS = {"a": 1, "one": 1, "two": 2, "three": 3, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4}
@@ -1716,6 +1762,9 @@ def _delay_days(text: str) -> int | None:
     found = DAYS.search(text)
     if found:
         return int(found.group(1))
+    found = DAYS_ZH.search(text)
+    if found and number(found.group(1)):
+        return number(found.group(1))
     found = WEEKS.search(text)
     if found:
         n = found.group(1).lower()
@@ -1793,7 +1842,8 @@ def _service_level(run: _Run, plan: Plan, names: Names, lang: str, level: float)
 
 CLOSE_WORDS = re.compile(
     r"(?i)\bclos(?:e|ed|es|ing|ure)\b|\bshut|\b(?:goes|went|is|were|was) down\b|\boffline\b|"
-    r"停(?:工|运|业|摆|用|掉|了|一|两|三|\d)|关闭|关门|关停|封控|歇业|瘫痪"
+    r"停(?:工|运|业|摆|用|掉|了|一|两|三|\d)|关闭|关门|关停|封控|歇业|瘫痪|"
+    r"关(?:掉|仓)?\s*(?:\d+|[一两二三四五六七八九十几半]+)\s*(?:天|周|个?星期|日)"
 )
 LANE_WORDS = re.compile(
     r"(?i)\blane|freight|transport|shipping|trucking|haulage|运费|运输|干线|线路|物流(?:费|成本)"
@@ -1825,6 +1875,143 @@ def _lane_factor(text: str) -> float | None:
         share = float(found.group(2)) / 100
         return 1 - share if DOWN.fullmatch(found.group(1)) else 1 + share
     return None
+
+
+DEMAND_WORDS = re.compile(
+    r"(?i)\bdemand|\bsales\b|\bsell|\bconsumption|\bofftake|\bvolume|需求|销量|销售|卖|走量|动销"
+)
+# a demand change: "jumps 20%", "20% more", "涨三成", "翻倍"; words before or after the figure
+DEMAND_UP = r"jump|spike|surge|grow|climb|rise|rose|increase|up\b|higher|more|boost|\+|暴涨|激增|增长|增加|提高|上涨|涨|多"
+DEMAND_DOWN = r"drop|fall|fell|decline|down\b|lower|less|shrink|cut|-|下降|下滑|减少|降低|降|跌|少"
+DEMAND_BEFORE = re.compile(
+    rf"(?i)({DEMAND_UP}|{DEMAND_DOWN})\D{{0,14}}?(\d+(?:\.\d+)?)\s*(%|percent|成)"
+)
+DEMAND_AFTER = re.compile(
+    rf"(?i)(\d+(?:\.\d+)?)\s*(%|percent|成)\s*(?:of\s+)?({DEMAND_UP}|{DEMAND_DOWN})"
+)
+CHINESE_TENTHS = re.compile(r"(一|两|二|三|四|五|六|七|八|九)成")
+TENTHS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _demand_factor(text: str) -> float | None:
+    """The factor a question puts on demand: "jumps 20%" 1.2, "drops 10%" 0.9, "涨三成" 1.3,
+    "doubles" 2; None when it names none."""
+    text = CHINESE_TENTHS.sub(lambda m: f"{TENTHS[m.group(1)]}成", text)
+    for words, factor in FACTOR_WORDS:
+        if words.search(text):
+            return factor
+    found = TIMES.search(text)
+    if found:
+        return float(found.group(1) or found.group(2))
+    before, after = DEMAND_BEFORE.search(text), DEMAND_AFTER.search(text)
+    if before:
+        word, figure, unit = before.group(1), float(before.group(2)), before.group(3)
+    elif after:
+        figure, unit, word = float(after.group(1)), after.group(2), after.group(3)
+    else:
+        return None
+    share = figure / (10 if unit == "成" else 100)
+    return 1 - share if re.fullmatch(DEMAND_DOWN, word, re.I) else 1 + share
+
+
+def _demand_change(run: _Run, plan: Plan, names: Names, lang: str, factor: float) -> Composed:
+    text = " ".join(filter(None, [run.question or plan.text, plan.filters.get("scenario")]))
+    days = plan.horizon_days or _delay_days(text) or 28
+    sku = plan.products[0] if plan.products else None
+    loc = _loc(plan)
+    region = plan.region if not loc else None
+    r = run(
+        "demand_change_what_if",
+        factor=round(factor, 4),
+        days=max(1, min(days, 366)),
+        sku=sku,
+        category=plan.category if not sku else None,
+        location=loc,
+        region=region,
+        top=10,
+    )
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    run.about({"sku": sku, "location": loc})
+    if sku:
+        what = names.product(sku, lang)
+    elif plan.category:
+        what = names.category(plan.category, lang)
+    else:
+        what = pick(lang, "everything", "全部产品")
+    where = names.location(loc, lang) if loc else (names.region(region, lang) if region else None)
+    change = d["factor"] - 1
+    share = f"{abs(change):.0%}" if round(abs(change) * 100, 6).is_integer() else pct(abs(change))
+    change_en = f"{'up' if change >= 0 else 'down'} {share}"
+    change_zh = f"{'增加' if change >= 0 else '减少'} {share}"
+    scope_en = what + (f" at {where}" if where else "")
+    scope_zh = (f"{where}的" if where else "") + what
+    if not d["run_out"]:
+        lead = pick(
+            lang,
+            f"If demand for {scope_en} were {change_en} over the next {d['days']} days, nothing "
+            f"would run out by {d['by']} ({d['series']:,} SKU x locations projected).",
+            f"如果未来 {d['days']} 天{scope_zh}需求{change_zh}，到 {d['by']} 都不会断货"
+            f"（共测算 {d['series']:,} 个 SKU x 仓）。",
+        )
+        return Composed(lead)
+    first = d["rows"][0]
+    lead = pick(
+        lang,
+        f"If demand for {scope_en} were {change_en} over the next {d['days']} days, "
+        f"{names.product(first['sku'], lang)} at {names.location(first['location'], lang)} "
+        f"would run out first, on {first['stockout_date_changed']}; {d['run_out']:,} SKU x "
+        f"locations would run out by {d['by']}, {d['earlier']:,} of them sooner than as things "
+        "stand.",
+        f"如果未来 {d['days']} 天{scope_zh}需求{change_zh}，最先断货的是"
+        f"{names.location(first['location'], lang)}的{names.product(first['sku'], lang)}"
+        f"（{first['stockout_date_changed']}）；到 {d['by']} 共有 {d['run_out']:,} 个 SKU x 仓断货，"
+        f"其中 {d['earlier']:,} 个比现在更早断货。",
+    )
+    units, value = d["extra_units_short"], d["extra_sales_at_risk"]
+    more = units >= 0 and value >= 0
+    support = [
+        pick(
+            lang,
+            f"The change {'adds' if more else 'takes away'} {num(abs(units))} units short and "
+            f"{c.money(abs(value))} of sales at risk.",
+            f"需求变化使缺口{'增加' if more else '减少'} {num(abs(units))} 件，受影响销售额"
+            f"{'增加' if more else '减少'} {c.money(abs(value))}。",
+        )
+    ]
+    if d["asked_days"] > d["days"]:
+        support.append(
+            pick(
+                lang,
+                f"The projection covers {d['days']} days, not {d['asked_days']}.",
+                f"库存预测只覆盖 {d['days']} 天，而不是 {d['asked_days']} 天。",
+            )
+        )
+    tbl = c.table(
+        c.columns(
+            lang,
+            "product",
+            "location",
+            "runs out",
+            ("as things stand", "现状断货日"),
+            "units short",
+            "more sales at risk",
+        ),  # fmt: skip
+        [
+            [
+                names.product(x["sku"], lang),
+                names.location(x["location"], lang),
+                str(x["stockout_date_changed"]),
+                str(x["stockout_date_now"] or "-"),
+                num(x["units_short_changed"]),
+                c.money(x["extra_sales_at_risk"]),
+            ]
+            for x in d["rows"]
+        ],
+        d["run_out"],
+    )
+    return Composed(lead, tuple(support), tbl)
 
 
 def _closure(run: _Run, plan: Plan, names: Names, lang: str, days: int) -> Composed:
@@ -1972,16 +2159,27 @@ def _lane_cost(run: _Run, plan: Plan, names: Names, lang: str, factor: float) ->
     return Composed(lead, tuple(support))
 
 
+def _first(read: Callable[[str], float | None], *texts: str) -> float | None:
+    """The first of ``texts`` that ``read`` finds a figure in, read."""
+    return next((x for x in map(read, texts) if x is not None), None)
+
+
 def what_if(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     # a follow-up changes the scenario before ("and if it's two weeks instead?"): its own
     # words first, then the scenario's
-    text = " ".join(filter(None, [run.question or plan.text, plan.filters.get("scenario")]))
+    own = run.question or plan.text
+    text = " ".join(filter(None, [own, plan.filters.get("scenario")]))
     if plan.action_id is None:
-        days = _delay_days(text)
+        # a figure of the turn's own comes first ("what about just +30%?" after "doubled")
+        days = _delay_days(own) or _delay_days(text)
         if plan.supplier and DELAY_WORDS.search(text):
             return _supplier_delay(run, plan, names, lang, days or 7)
-        if LANE_WORDS.search(text) and _lane_factor(text) is not None and plan.locations:
-            return _lane_cost(run, plan, names, lang, _lane_factor(text))
+        demand = _first(_demand_factor, own, text) if DEMAND_WORDS.search(text) else None
+        if demand is not None and not LANE_WORDS.search(text) and demand != 1.0:
+            return _demand_change(run, plan, names, lang, demand)
+        factor = _first(_lane_factor, own, text)
+        if LANE_WORDS.search(text) and factor is not None and plan.locations:
+            return _lane_cost(run, plan, names, lang, factor)
         if CLOSE_WORDS.search(text) and _loc(plan) and not plan.products:
             return _closure(run, plan, names, lang, min(days or 7, 28))
         level = PERCENT.search(text)

@@ -27,16 +27,17 @@ from control_tower import actions, exceptions, position, reference
 from control_tower.store import Store
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "agent_eval"
-# train (and train_more and train3, written blind in the second and third rounds): the intent
+# train (and train_more, train3 and train4, written blind in the second to fourth rounds): the intent
 # classifier's; dev: tuned on; dev2: tuned on, written blind in the second
 # round (from dev.toml's format notes only); dev3, dev4: the same, third round (dev4 scored
 # once, at its end, then seen); test: held out, scored once at the end of issue
 # 18's first round (and seen since); holdout: written blind, scored once at the end of the
 # second round (and seen since); holdout2: written blind, scored once at the end of the third
-# round; holdout3: written blind for the end of a later round
-PARTS = ("train", "train_more", "train3", "dev", "dev2", "dev3", "dev4", "test", "holdout",
-         "holdout2", "holdout3")  # fmt: skip
-TRAINING = ("train", "train_more", "train3")  # what the intent classifier learns from
+# round; holdout3: written blind for the end of a later round; dev5 (tuned on) and holdout4
+# (held out for a round after holdout3's), written blind in the fourth round
+PARTS = ("train", "train_more", "train3", "train4", "dev", "dev2", "dev3", "dev4", "dev5", "test",
+         "holdout", "holdout2", "holdout3", "holdout4")  # fmt: skip
+TRAINING = ("train", "train_more", "train3", "train4")  # what the intent classifier learns from
 PLACEHOLDER = re.compile(r"\{([a-z_0-9]+)\}")
 # placeholder -> the role key whose entity fills it
 GROUP_OF = {

@@ -2250,6 +2250,88 @@ def supplier_delay_what_if(ctx: ToolContext, args: DelayArgs) -> ToolResult:
     return _result("supplier_delay_what_if", args, facts, data, ["stock projection"])
 
 
+class DemandChangeArgs(_Args):
+    factor: float = Field(
+        ...,
+        ge=scenarios.MIN_DEMAND_FACTOR,
+        le=scenarios.MAX_DEMAND_FACTOR,
+        description="demand times this, e.g. 1.2 for +20%",
+    )
+    days: int = Field(28, ge=1, le=366, description="days the change lasts, from tomorrow")
+    sku: str | None = Field(None, pattern=CODE)
+    category: str | None = Field(None, max_length=80, description="a product category")
+    location: str | None = Field(None, pattern=CODE)
+    region: str | None = Field(None, max_length=80)
+    top: int = Field(10, ge=1, le=50)
+
+
+def demand_change_what_if(ctx: ToolContext, args: DemandChangeArgs) -> ToolResult:
+    """What if demand were some factor of the forecast over the next days, for a SKU, a
+    category, a location or a region (or all): where stock runs out first with the change,
+    how many SKU x locations run out sooner or newly, and the units short and sales at risk
+    it adds."""
+    store = ctx.store
+    category, region = _checked(
+        store, sku=args.sku, locations=(args.location,), category=args.category, region=args.region
+    )
+    horizon = ctx.settings.exceptions.lookahead_days
+    days = min(args.days, horizon)
+    frame = scenarios.demand_change(
+        store,
+        args.factor,
+        days=days,
+        skus=[args.sku] if args.sku else None,
+        category=category,
+        locations=[args.location] if args.location else None,
+        region=region,
+        settings=ctx.settings,
+    )
+    out = frame.filter(pl.col("stockout_date_changed").is_not_null())
+    end = _as_of(ctx) + timedelta(days=days)
+    out = out.filter(pl.col("stockout_date_changed") <= end)
+    earlier = out.filter(pl.col("earlier"))
+    extra_units = float(frame["extra_units_short"].sum()) if frame.height else 0.0
+    extra_value = float(frame["extra_sales_at_risk"].sum()) if frame.height else 0.0
+    scope = " ".join(
+        filter(None, [args.sku, category, args.location, region and f"region {region}"])
+    )
+    change = f"{args.factor - 1:+.0%}"
+    facts = [
+        f"Demand {change} over the next {days} days"
+        + (f" ({scope})" if scope else " (the whole network)")
+        + f": {frame.height:,} SKU x locations projected, {out.height:,} run out by {end} "
+        f"({earlier.height:,} of them sooner than, or where not, as things stand); "
+        f"{_num(extra_units)} more units short, {_num(extra_value)} more sales at risk."
+    ]
+    for r in out.head(args.top).iter_rows(named=True):
+        facts.append(
+            f"{r['sku']} at {r['location']}: runs out {_day(r['stockout_date_changed'])} "
+            f"(as things stand {_day(r['stockout_date_now'])}), "
+            f"{_num(r['units_short_changed'])} units short, {_num(r['extra_sales_at_risk'])} "
+            "more at risk."
+        )
+    data = {
+        "factor": args.factor,
+        "days": days,
+        "asked_days": args.days,
+        "scope": {
+            "sku": args.sku,
+            "category": category,
+            "location": args.location,
+            "region": region,
+        },  # fmt: skip
+        "series": frame.height,
+        "run_out": out.height,
+        "earlier": earlier.height,
+        "by": str(end),
+        "extra_units_short": extra_units,
+        "extra_sales_at_risk": extra_value,
+        "shown": min(out.height, args.top),
+        "rows": _jsonable(out.head(args.top).to_dicts()),
+    }
+    return _result("demand_change_what_if", args, facts, data, ["stock projection", "forecast"])
+
+
 class ServiceLevelArgs(_Args):
     service_level: float = Field(..., ge=0.5, lt=1.0, description="e.g. 0.99 for 99%")
     sku: str | None = Field(None, pattern=CODE)
@@ -2309,6 +2391,7 @@ TOOLS: dict[str, Tool] = {
         Tool("service_level_what_if", ServiceLevelArgs, service_level_what_if),
         Tool("location_closure_what_if", ClosureArgs, location_closure_what_if),
         Tool("lane_cost_what_if", LaneCostArgs, lane_cost_what_if),
+        Tool("demand_change_what_if", DemandChangeArgs, demand_change_what_if),
         Tool("search_products", SearchArgs, search_products),
         Tool("compare_suppliers", SuppliersArgs, compare_suppliers),
         Tool("drafted_actions", ActionsArgs, drafted_actions),

@@ -483,16 +483,16 @@ CONCEPTS: dict[str, str] = {
     "vmi": r"\bvmi|最低水位|低水位|low[- ]water|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
     "owe": r"\bowe|得付|要付|该付|付他们|付.{0,3}多少钱?|outstanding|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
     "settle": r"settle|statement|reconcil|tolerance|match|结算|对账|差异|对得上|对上",
-    "late": r"\blate\b|overdue|delay|behind schedule|past (their )?due|stuck|holding up|arrived yet|延迟|逾期|超期|晚到|迟交|迟到|延误|没到|未到|还没到|超时",
+    "late": r"\blate\b|overdue|delay|behind schedule|past (their )?due|stuck|holding up|arrived yet|延迟|逾期|超期|晚到|迟交|迟到|延误|没到|未到|还没到|超时|晚了|晚交|拖期|拖了",
     "inbound": r"inbound|deliver|shipment|in transit|arriv|入库|到货|在途|再途|到了",
-    "excess": r"excess|overstock|\bdead\b|aging|ageing|slow[- ]moving|ha(?:ve|s)n'?t (?:moved|sold)|not (?:moved|sold) (?:in|for)|no movement|surplus|too much|积压|呆滞|滞销|超储|库龄|没动|压太多|多余|多出",
+    "excess": r"excess|overstock|\bdead\b|aging|ageing|slow[- ]moving|ha(?:ve|s)n'?t (?:moved|sold)|not (?:moved|sold) (?:in|for)|no movement|surplus|too much|积压|呆滞|滞销|超储|库龄|没动|压太多|压得最多|压货|压了|压着|压在|多余|多出",
     "forecast": r"forecast|forcast|demand|expect(ed)? to sell|projected sales|sell|预测|需求|预计.{0,3}卖|销量|卖多少",
     "policy": r"safety stock|saftey|\bss\b|reorder point|\brop\b|max(imum)? (level|lvl)|\beoq\b|order-up-to|安全库存|再订货点|补货点|最高库存|库存上限|经济订货|经济批量|最大库存",
     "formula": r"calculat|formula|worked out|how is it|怎么算|公式|算出来",
     "supplier": r"supplier|vendor|供应商|σ",
     "perf": r"on[- ]?time|及时|准不准时|按时到|reliab|lead[- ]?time|scorecard|\botif\b|delivery (dates|performance)|准时|交期|交货|提前期|表现",
     "status": r"status|approved|posted|rejected|pending|waiting for|audit|who approved|received|queue|状态|审批|批了|批的|过账|驳回|待审批|收货|批准|拒绝",
-    "whatif": r"what if|what-if|\bif\b|suppose|hypothetical|scenario|simulat|what happens|what would break|impact|如果|假如|假设|要是|模拟|会怎样|影响",
+    "whatif": r"what if|what-if|\bif\b|suppose(?!d)|hypothetical|scenario|simulat|what happens|what would break|impact|如果|假如|假设|要是|模拟|会怎样|影响",
     "write": r"^(?:pls |please |just |can you |帮我|请)?(?:approve|reject|delete|change|update|post|send|email|cancel|submit|mark|snooze|bump|批准|驳回|删|修改|改|过账|发|取消|提交|把)",
     "offtopic": r"weather|joke|news|stock market|exchange rate|\brate today|movie|film|restaurant|hotpot|translat|python|script|scrape|football|\bnba\b|vacation|\bhr\b|salary|payslip|hotel|天气|笑话|新闻|股价|汇率|电影|翻译|爬虫|代码|年假|工资|总结|高铁|机票|竞争对手|competitor|\bbook\b|吃什么|大盘|行情",
     "vague": r"how are we doing|anything new|status\?|情况如何|怎么样|咋样|check|有问题吗",
@@ -611,6 +611,74 @@ EN_NUMBERS = {
     "thirty": 30,
 }
 NUM = r"(\d+|[零一二两三四五六七八九十百]+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty)"
+
+
+EN_UNITS = {k: v for k, v in EN_NUMBERS.items() if k != "a"} | {
+    "eleven": 11, "thirteen": 13, "fourteen": 14, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90, "a": 1,
+}  # fmt: skip
+SPELLED_EN = re.compile(
+    r"(?i)\b(" + "|".join(sorted(EN_UNITS, key=len, reverse=True)) + r")(?:[ -](one|two|three|four|"
+    r"five|six|seven|eight|nine))?\s+(hundred|thousand|grand)(?:\s+(?:and\s+)?("
+    + "|".join(sorted(EN_UNITS, key=len, reverse=True))
+    + r"))?\b"
+)
+# "1.5k" only where a quantity ends ("move 2k", "2k units"): "4K cable" and "65W charger"
+# are product names
+THOUSANDS = re.compile(
+    r"(?i)(?<![\w.])(\d+(?:\.\d+)?)\s*(?:(千|万)|(k)(?=\s*(?:units?|pcs|pieces|cases?|boxes|"
+    r"cartons?|件|箱|个|of\b|more|extra|instead|then|$|[?？,，.。!！;；)])))"
+)
+SPELLED_ZH = re.compile(
+    r"[一二两三四五六七八九十][零一二两三四五六七八九十]*[百千万][零一二两三四五六七八九十百千万]*"
+)
+ZH_SCALE = {"十": 10, "百": 100, "千": 1000}
+
+
+def _zh_number(token: str) -> int | None:
+    """A Chinese numeral with 百, 千 or 万: 一千五百 1500, 两千 2000, 一千五 1500 (the
+    spoken short form: a last digit after a scale counts a tenth of it), 三万 30000."""
+    if token.count("万") > 1:
+        return None
+    high, _, low = token.rpartition("万")
+    total = 0
+    for part, scale in ((high, 10000), (low, 1)):
+        if not part and scale == 10000 and "万" in token:
+            return None
+        value, digit, last = 0, None, None
+        for ch in part:
+            if ch in CN_DIGITS:
+                digit = CN_DIGITS[ch]
+            elif ch in ZH_SCALE:
+                value += (1 if digit is None else digit) * ZH_SCALE[ch]
+                digit, last = None, ZH_SCALE[ch]
+        if digit is not None:
+            value += digit * (last // 10) if last and last >= 100 else digit
+        total += value * scale
+    return total or None
+
+
+def _spell_numbers(text: str) -> str:
+    """Quantities in words as digits: "eight hundred" 800, "two thousand" 2000, "1.5k" 1500,
+    "两千" 2000, "一千五" 1500, "八百" 800, "3万" 30000 (other numerals stay as written)."""
+
+    def en(m: re.Match) -> str:
+        value = EN_UNITS[m.group(1).lower()] + (EN_UNITS[m.group(2).lower()] if m.group(2) else 0)
+        value *= 100 if m.group(3).lower() == "hundred" else 1000
+        return str(value + (EN_UNITS[m.group(4).lower()] if m.group(4) else 0))
+
+    def short(m: re.Match) -> str:
+        scale = {"k": 1000, "千": 1000, "万": 10000}[(m.group(2) or m.group(3)).lower()]
+        return str(int(round(float(m.group(1)) * scale)))
+
+    def zh(m: re.Match) -> str:
+        value = _zh_number(m.group(0))
+        return m.group(0) if value is None else str(value)
+
+    text = SPELLED_EN.sub(en, text)
+    text = THOUSANDS.sub(short, text)
+    return SPELLED_ZH.sub(zh, text)
 
 
 def number(token: str) -> int | None:
@@ -940,7 +1008,7 @@ FOLLOW_START = _rx(
     r"now\b|forget (?:the|about)\b|那(?!些|批|个|笔|张|边)|换成|换个|再看|只算|只看|那么|改看|同样)"
 )
 RESIZE = _rx(
-    r"^(?:ok[.,]?\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*0\s*"
+    r"^(?:ok[.,]?\s*|[^,，.。?？]{0,12}[,，]\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*(?:0|[一二两三四五六七八九十]{1,2})\s*"
     r"(?:only|please|pls|个|名|条)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?\W*$"
 )
 PRONOUN = _rx(
@@ -980,7 +1048,7 @@ WRITE_ANYWHERE = _rx(
     r"\s+(?:\w+\s+)?(?:approve|reject|post|delete|remove|cancel|send|release|submit|change|update)\b|"
     r"帮我(?:给|向|跟).{0,16}?下(?:个|一?张|一?笔)?\s*(?:单|po|订单|采购单)|今天就发出去|"
     r"把.{0,24}?(?:都|全部|全)?(?:给我)?(?:过账|过了账|批了|批掉|批准|审批通过|驳回|删了|删掉|删除|"
-    r"取消掉|取消了|改成|改为|发出去|提交)|不用等审批|不用审批|跳过审批)"
+    r"取消掉|取消了|改成|改为|发出去|提交|上调|下调|调高|调低|调到|调整为|提高到|降低到|降到|设为|设成|设置为)(?!.{0,12}(?:会|吗|么|\?|？|的话))|不用等审批|不用审批|跳过审批)"
 )
 STATUS_QUESTION = _rx(
     r"\b(?:has|have|was|were|is|did|who|when|whether)\b.*\b(?:approved?|reject(?:ed)?|posted?)\b|"
@@ -1057,6 +1125,31 @@ def _lacks_subject(intent, products, locations, categories, suppliers, regions, 
     if intent == "action_status":  # "has it shipped yet?": the action of the turn before
         return not (action or products)
     return False
+
+
+SUPPLIER_KINDS = ("supplier_performance", "supplier_owed", "settlement", "vmi", "late_inbound")
+TOPIC_KINDS = ("ranking", "compare", "kpi")
+
+
+def _same_topic(intent: str, previous: Plan, masked: str) -> bool:
+    """Whether a turn with no subject of its own asks about the subject of the turn before:
+    the same kind of question ("平均提前期是多少天？" after a supplier's on-time rate), a
+    supplier's question after a supplier's ("这个月的结算什么时候出？" after what we owe
+    them), or a ranking of the figure the turn before listed ("哪三个仓压得最多" after a
+    category's excess and dead stock)."""
+    if previous.intent in ("decline_write", "out_of_scope", "ambiguous"):
+        return False
+    filters = previous.suppliers or previous.categories or previous.regions
+    if not (filters or previous.products or previous.locations):
+        return False
+    if intent == previous.intent and intent not in ("top_risks", "stockouts_upcoming"):
+        return True
+    if previous.suppliers and intent in SUPPLIER_KINDS and previous.intent in SUPPLIER_KINDS:
+        return True
+    concept = KIND_CONCEPT.get(previous.intent)
+    return bool(
+        filters and intent in TOPIC_KINDS and concept and CONCEPT_RE[concept].search(masked)
+    )
 
 
 def _bare(masked: str) -> str:
@@ -1239,7 +1332,7 @@ def understand(
         raise UnderstandError("ask a question")
     if len(text) > MAX_QUESTION:
         raise UnderstandError(f"a question has at most {MAX_QUESTION} characters, not {len(text)}")
-    original = _keep_case(text).strip()
+    original = _keep_case(_spell_numbers(text)).strip()
     lowered = _norm(original)
     if len(lowered) != len(original):
         original = lowered
@@ -1311,7 +1404,13 @@ def understand(
         trend = trend and bool(COMPARE.search(slot_text))
         trend = trend and _metric(slot_text) in (None, previous.metric)
         resize = resize or trend or bool(UNIT_SWITCH.search(slot_text))
-        strong = starts or why or incomplete or only_subject or fragment or resize
+        # the same subject asked about again: a question of the kind before (or naming its
+        # concept, or a supplier's after a supplier's) that names no subject of its own
+        same = not own and not WHOLE.search(masked) and _same_topic(intent, previous, masked)
+        # "跟成都比呢, which one has more units": one subject set against the one before
+        against = bool(COMPARE_START.search(masked)) and len(mentions) == 1
+        strong = starts or why or incomplete or only_subject or fragment or resize or same
+        strong = strong or against
         weak = ends or anaphora or tiny
         # a weak sign alone does not turn a question the classifier is sure of, and that
         # names what its kind needs, into the previous turn's
@@ -1329,7 +1428,9 @@ def understand(
                 intent, combined, previous.text + " " + slot_text, mentions, vmi_site, joint_ranked
             )
         elif follow_up:
-            intent, confidence = _follow_intent(intent, confidence, previous, masked, nb)
+            intent, confidence = _follow_intent(
+                intent, confidence, previous, masked, nb, _quantity(slot_text)
+            )
     elif subjects and not _residue(masked):
         # "what about Chengdu?", "江南饮品呢" as a first turn: nothing asked yet
         kind = next(m.kind for m in mentions)
@@ -1406,12 +1507,33 @@ def understand(
     return plan
 
 
+CENTRAL_WORDS = _rx(r"central|\bcdc\b|\bdc\b|中心仓|总仓|中央仓|大仓")
+
+
 def _twin_sites(plan: Plan, mentions: list[Mention], cat: Catalogue, text: str) -> Plan:
     """ "from Kunshan to Kunshan", "from Kunshan or from the CDC": a city named twice where the
     central DC and the VMI store share it names both; the VMI store is the one that supplies
     (consigned stock flows from it into the central DC)."""
     if not cat.twin_names or cat.vmi is None:
         return plan
+    if (
+        plan.intent == "vmi"
+        and cat.central in plan.locations
+        and cat.vmi not in plan.locations
+        and not CENTRAL_WORDS.search(text)
+        and any(
+            m.kind == "location" and m.values == (cat.central,) and m.surface in cat.twin_names
+            for m in mentions
+        )
+    ):
+        # "江南饮品放在我们昆山仓的VMI库存": the consigned stock is at the VMI store there
+        swap = {cat.central: cat.vmi}
+        return replace(
+            plan,
+            locations=tuple(swap.get(x, x) for x in plan.locations),
+            source=swap.get(plan.source, plan.source),
+            destination=swap.get(plan.destination, plan.destination),
+        )
     named: list[Mention] = []
     for m in mentions:
         if m.kind != "location" or m.values != (cat.central,):
@@ -1517,16 +1639,35 @@ NAMED_TURNS = (("settle", "settlement"), ("owe", "supplier_owed"), ("cover", "st
 
 
 def _follow_intent(
-    intent: str, confidence: float, previous: Plan, masked: str, nb: NaiveBayes
+    intent: str,
+    confidence: float,
+    previous: Plan,
+    masked: str,
+    nb: NaiveBayes,
+    quantity: int | None = None,
 ) -> tuple[str, float]:
     """A follow-up keeps the previous intent unless it plainly asks something else: why the
     plan suggests what the turn before showed, what it costs, what if it is not done."""
     if previous.intent in ("decline_write", "out_of_scope"):
         return intent, confidence
+    if RESIZE.search(masked):
+        return previous.intent, max(confidence, RULED)  # "算了太多了，前三个就行": the same list
+    if previous.intent == "plan_why" and OTHER_OPTIONS.search(masked):
+        return previous.intent, max(confidence, RULED)  # "那其他方案呢？各贵多少": its options
     if WHY.search(masked) and previous.intent in LINE_KINDS and previous.intent != "plan_why":
         return "plan_why", max(confidence, RULED)  # why the plan suggests what was shown
     if intent == "plan_why" and previous.intent in ("transfer_suggest", "order_suggest"):
         return intent, confidence
+    if previous.intent == "transfer_cost" and quantity and not WHY.search(masked):
+        return previous.intent, max(confidence, RULED)  # "what if we moved 800 instead?"
+    if (
+        TRANSFER_ASK.search(masked)
+        and previous.intent != "transfer_suggest"
+        and not CONCEPT_RE["cost"].search(masked)
+        and not CONCEPT_RE["whatif"].search(masked)
+        and not WHY.search(masked)
+    ):
+        return "transfer_suggest", max(confidence, RULED)  # "can we pull some from another DC?"
     for concept, kind in NAMED_TURNS:  # a follow-up that names another kind's subject
         if CONCEPT_RE[concept].search(masked) and previous.intent != kind:
             if kind != "stockout_item" or previous.intent in ("stock_level", "forecast"):
@@ -1582,6 +1723,8 @@ def _switches(intent: str, confidence: float, before: str, masked: str) -> bool:
         return False  # "库存金额呢？" after a comparison: the same comparison, of that figure
     if not CONCEPT_RE[concept].search(masked):
         return False
+    if intent == "ranking" and SUPERLATIVE.search(masked) and DIMENSION.search(masked):
+        return True  # "哪三个仓压得最多": the figure before, ranked
     asked = {"transfer_suggest": TRANSFER_ASK, "order_suggest": ORDER_ASK}.get(intent)
     if asked is not None and asked.search(masked):
         return True  # "这些多出来的货能不能调到别的 RDC 去": a move asked in so many words
@@ -1612,8 +1755,10 @@ CHITCHAT = _rx(r"^(?:hi|hello|hey|thanks|thank you|你好|谢谢|who are you|你
 TOPICS = ("stockout", "risk", "kpi", "transfer", "cost", "order", "vmi", "owe", "settle", "late")
 TOPICS += ("excess", "forecast", "policy", "perf", "status", "whatif")
 WHAT_IF = _rx(
-    r"what[- ]if|\bsuppose|scenario|simulat|hypothetic|如果|假如|假设|要是|模拟|会怎样|会怎么样|"
+    r"what[- ]if|\bsuppose(?!d)|scenario|simulat|hypothetic|如果|假如|假设|要是|模拟|会怎样|会怎么样|"
     r"what would (?:happen|break)|what happens (?:to|if)|翻倍|doubles\b|减半|"
+    r"\bif\b.{0,40}\b(?:doubled|tripled|halved|went up|goes up|rose|rises|jumps?|jumped|spikes?|dropped|"
+    r"drops?|fell|falls)\b|"
     r"(?:运费|成本|费用|cost|freight|rate)\S{0,8}(?:变成|变为|涨到|涨了|上涨|x\s*0|0(?:\.0)?\s*倍)|"
     r"(?:再加|多加|加上|追加|补上)\s*0\s*(?:件|个|箱)?.{0,12}(?:撑|够|卖|多久|几天)|"
     r"\badd(?:ed)? 0 (?:more )?units?\b.{0,30}\b(?:last|cover|enough|hold)"
@@ -1673,12 +1818,14 @@ TRANSFER_LOOKALIKES = (
     "order_suggest",
     "stockouts_upcoming",
 )
-TRANSFER_LOOKALIKES += ("transfer_cost", "decline_write")
+TRANSFER_LOOKALIKES += ("transfer_cost", "decline_write", "stockout_item")
 LATE = _rx(
     r"\blate\b|overdue|delay|behind schedule|past (?:their )?due|stuck|holding up|延迟|逾期|超期|"
     r"晚到|迟交|迟到|延误|晚了|超时|还没到|仲未到"
 )
 TRANSFER_ASK = _rx(
+    r"\b(?:should|shall|can|could|do) (?:we|i) (?:move|transfer|shift|rebalance|pull)\b|"
+    r"(?:要不要|该不该|能不能|可不可以|是否|可以|能否)\s*(?:把.{0,16}?)?(?:调|挪|移)|"
     r"(?:transfer|\bmoves?\b|rebalanc|调拨|调去|调到|调给|调过去|从哪个仓调|调).{0,30}"
     r"(?:哪|where|\bwhich\b|recommend|suggest|ideas|\bhelp|需要|should|吗|合适|最好|最快)|"
     r"(?:recommend|suggest|propose)\w* (?:a )?(?:transfers?|moves?)|where could it go|come from|调去哪|"
@@ -1712,7 +1859,8 @@ def _refine(
     """Rules over general phrasings where the classifier's reading is weaker (each one
     measured on the dev part and in cross-validation on train). ``ranked``: the classifier's
     intents, most likely first."""
-    if STRONG_OFFTOPIC.search(masked) or CHITCHAT.search(masked):
+    scenario = WHAT_IF.search(masked) and any(m.kind == "location" for m in mentions)
+    if (STRONG_OFFTOPIC.search(masked) and not scenario) or CHITCHAT.search(masked):
         return "out_of_scope"
     runner_up = next((i for i in ranked if i != intent), intent)
     if intent == "ambiguous" and any(CONCEPT_RE[c].search(masked) for c in TOPICS):
@@ -1841,6 +1989,10 @@ def _residue(masked: str) -> str:
 
 
 MOVE_KINDS = ("transfer_cost", "transfer_suggest", "plan_why")
+COMPARE_START = _rx(
+    r"^\W*(?:(?:ok|and|so|then)[,.]?\s+)?(?:跟|和|与|同|对比|相比|比起|vs\.?\s|versus|"
+    r"compared? (?:to|with)|how (?:does|do) (?:that|it|this) compare (?:to|with))\s*[λσκρπ]"
+)
 AGAINST = _rx(r"比|\bvs\.?\b|versus|compar|against|对比|相比|stack up")
 # the plan's fields of one kind of subject: (one, all)
 SUBJECT_FIELDS = {
@@ -1980,6 +2132,14 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
             changes["top_n"] = 1
     if intent == "stockouts_upcoming" and plan.group_by is None:
         changes["group_by"] = "product"
+    if (
+        intent == "stock_level"
+        and plan.unit == "value"
+        and not (plan.products or plan.locations or plan.categories or plan.regions)
+    ):
+        # "how much inventory are we carrying in total, in RMB": the network's inventory value
+        intent = changes["intent"] = "kpi"
+        changes |= {"metric": "inventory_value", "period": plan.period or "current"}
     if intent in FILTERED:
         filters = {}
         if plan.locations:

@@ -386,12 +386,17 @@ def project_many(
     *,
     as_of: date | None = None,
     extras: dict[tuple[str, str], list[tuple[date, float]]] | None = None,
+    demand_factor: float = 1.0,
+    demand_days: int | None = None,
     settings: Settings | None = None,
 ) -> dict[tuple[str, str], Projection]:
     """:func:`project` for many SKU x locations at once (the position, inbound, forecast and
     lead times read once): per pair, the same Projection ``project`` gives, with that pair's
-    ``extras`` (day, units) added."""
+    ``extras`` (day, units) added, and its demand times ``demand_factor`` over the first
+    ``demand_days`` days (all of the horizon when None)."""
     settings = settings or Settings()
+    if not (0.0 <= demand_factor <= 100.0):
+        raise ValueError(f"a demand factor is from 0 to 100, not {demand_factor}")
     extras = extras or {}
     horizon = settings.exceptions.lookahead_days
     as_of = position.resolve_as_of(store, as_of)
@@ -448,8 +453,12 @@ def project_many(
             if t <= horizon:
                 added[t - 1] += units
         available = float(row["available"] or 0)
+        demand = flows.demand[i]
+        if demand_factor != 1.0:
+            demand = demand.copy()
+            demand[: horizon if demand_days is None else demand_days] *= demand_factor
         stock_end, stockout, next_arrival, short = what_if_shortfall(
-            available, flows.arrivals[i], added, flows.demand[i], as_of, lead.get(key)
+            available, flows.arrivals[i], added, demand, as_of, lead.get(key)
         )
         out[key] = Projection(
             sku=key[0],
@@ -459,7 +468,7 @@ def project_many(
             days=pl.DataFrame(
                 {
                     "date": dates,
-                    "demand": flows.demand[i],
+                    "demand": demand,
                     "arrivals": flows.arrivals[i],
                     "extra": added,
                     "stock": stock_end,

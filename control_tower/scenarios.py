@@ -9,6 +9,9 @@ use, read-only:
 - :func:`service_level_change`: the policies (:func:`control_tower.policies.policies`)
   recomputed at another service level: the safety stock each SKU x location would need, and
   the difference in units and in value at cost.
+- :func:`demand_change`: demand times a factor over the next days, for the stocking SKU x
+  locations of a category, some SKUs, places or a region; each projected as things stand and
+  with the change, so the answer is where stock runs out first and how much more goes short.
 """
 
 from __future__ import annotations
@@ -161,6 +164,104 @@ def service_level_change(
         "difference_value": pl.Float64,
     }
     return pl.DataFrame(rows, schema=schema).sort("difference_value", descending=True)
+
+
+MAX_DEMAND_FACTOR = 5.0  # demand at most five times what is expected (+400%)
+MIN_DEMAND_FACTOR = 0.1  # and at least a tenth of it (-90%)
+
+
+def demand_change(
+    store: Store,
+    factor: float,
+    *,
+    days: int | None = None,
+    skus: list[str] | None = None,
+    category: str | None = None,
+    locations: list[str] | None = None,
+    region: str | None = None,
+    settings: Settings | None = None,
+    as_of: date | None = None,
+) -> pl.DataFrame:
+    """Per stocking SKU x location with demand in the scope, the projection as things stand
+    and with demand ``factor`` times the expected over the first ``days`` days (the whole
+    horizon when None). Columns: sku, location, stockout_date_now, stockout_date_changed,
+    units_short_now, units_short_changed, sales_at_risk_now, sales_at_risk_changed,
+    extra_units_short, extra_sales_at_risk, earlier (runs out in the window where it did
+    not, or sooner); those that run out first come first."""
+    settings = settings or Settings()
+    horizon = settings.exceptions.lookahead_days
+    if math.isnan(factor) or not MIN_DEMAND_FACTOR <= factor <= MAX_DEMAND_FACTOR:
+        raise ScenarioError(
+            f"a demand change is from {MIN_DEMAND_FACTOR:g} to {MAX_DEMAND_FACTOR:g} times "
+            f"what is expected, not {factor:g}"
+        )
+    days = horizon if days is None else days
+    if not 1 <= days <= horizon:
+        raise ScenarioError(f"a demand change lasts 1 to {horizon} days, not {days}")
+    as_of = position.resolve_as_of(store, as_of)
+    pos = position.stock_position(
+        store,
+        as_of=as_of,
+        skus=skus,
+        locations=locations,
+        category=category,
+        settings=settings.position,
+    )
+    pos = pos.filter(
+        pl.col("location_kind").is_in(exceptions.STOCKING) & (pl.col("avg_daily_demand") > 0)
+    )
+    if region:
+        pos = pos.filter(pl.col("region") == region)
+    schema = {
+        "sku": pl.String,
+        "location": pl.String,
+        "stockout_date_now": pl.Date,
+        "stockout_date_changed": pl.Date,
+        "units_short_now": pl.Float64,
+        "units_short_changed": pl.Float64,
+        "sales_at_risk_now": pl.Float64,
+        "sales_at_risk_changed": pl.Float64,
+        "extra_units_short": pl.Float64,
+        "extra_sales_at_risk": pl.Float64,
+        "earlier": pl.Boolean,
+    }
+    pairs = list(pos.select("sku", "location").iter_rows())
+    if not pairs:
+        return pl.DataFrame(schema=schema)
+    now_all = exceptions.project_many(store, pairs, as_of=as_of, settings=settings)
+    changed_all = exceptions.project_many(
+        store, pairs, as_of=as_of, demand_factor=factor, demand_days=days, settings=settings
+    )
+    end = as_of + timedelta(days=days)
+    rows = []
+    for key in pairs:
+        now, changed = now_all[key], changed_all[key]
+        out = changed.stockout_date
+        earlier = (
+            out is not None
+            and out <= end
+            and (now.stockout_date is None or out < now.stockout_date)
+        )
+        rows.append(
+            {
+                "sku": key[0],
+                "location": key[1],
+                "stockout_date_now": now.stockout_date,
+                "stockout_date_changed": out,
+                "units_short_now": float(now.units_short),
+                "units_short_changed": float(changed.units_short),
+                "sales_at_risk_now": float(now.sales_at_risk),
+                "sales_at_risk_changed": float(changed.sales_at_risk),
+                "extra_units_short": float(changed.units_short - now.units_short),
+                "extra_sales_at_risk": float(changed.sales_at_risk - now.sales_at_risk),
+                "earlier": earlier,
+            }
+        )
+    return pl.DataFrame(rows, schema=schema).sort(
+        ["stockout_date_changed", "extra_sales_at_risk", "sku", "location"],
+        descending=[False, True, False, False],
+        nulls_last=True,
+    )
 
 
 MAX_CLOSURE_DAYS = 28

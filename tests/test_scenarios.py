@@ -141,3 +141,39 @@ def test_a_lane_cost_change_prices_the_plans_lines_on_it(planned_demo_path, tmp_
             scenarios.lane_cost_change(planned, dest, dest, 2.0)
         with pytest.raises(scenarios.ScenarioError, match="factor"):
             scenarios.lane_cost_change(planned, origin, dest, 11)
+
+
+def test_a_demand_change_scales_the_projection_and_never_helps_when_it_rises(store):
+    category = store.scalar("SELECT min(category) FROM products")
+    same = scenarios.demand_change(store, 1.0, days=14, category=category)
+    assert same.height > 0 and not same["earlier"].any()
+    assert same["extra_units_short"].abs().max() == pytest.approx(0.0)
+    up = scenarios.demand_change(store, 1.5, days=14, category=category)
+    assert (
+        up.select("sku", "location")
+        .sort(["sku", "location"])
+        .equals(same.select("sku", "location").sort(["sku", "location"]))
+    )
+    assert (up["extra_units_short"] >= -1e-6).all()
+    assert up.filter(pl.col("earlier")).height > 0
+    # every row is the projection with its demand scaled over the first 14 days only
+    row = up.filter(pl.col("earlier")).row(0, named=True)
+    plain = exceptions.project(store, row["sku"], row["location"])
+    scaled = exceptions.project_many(
+        store, [(row["sku"], row["location"])], demand_factor=1.5, demand_days=14
+    )[(row["sku"], row["location"])]
+    demand = plain.days["demand"].to_numpy()
+    assert scaled.days["demand"].to_numpy()[:14] == pytest.approx(1.5 * demand[:14])
+    assert scaled.days["demand"].to_numpy()[14:] == pytest.approx(demand[14:])
+    assert row["stockout_date_changed"] == scaled.stockout_date
+    assert row["stockout_date_now"] == plain.stockout_date
+    # first out first
+    dates = up["stockout_date_changed"].drop_nulls().to_list()
+    assert dates == sorted(dates)
+    down = scenarios.demand_change(store, 0.5, days=14, category=category)
+    assert (down["extra_units_short"] <= 1e-6).all() and not down["earlier"].any()
+    for factor in (0.05, 6.0, float("nan")):
+        with pytest.raises(scenarios.ScenarioError, match="demand change"):
+            scenarios.demand_change(store, factor, category=category)
+    with pytest.raises(scenarios.ScenarioError, match="lasts"):
+        scenarios.demand_change(store, 1.2, days=400, category=category)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import polars as pl
 import pytest
@@ -327,3 +328,41 @@ def test_a_closure_and_a_lane_cost_what_if_are_answered_from_their_scenarios(
         lead = answer.text.split("\n")[0]
         assert f"{d['cost_new'] - d['cost_now']:,.0f}" in lead
         assert answer.grounded and shown_is_grounded(answer)
+
+
+def test_a_demand_change_what_if_is_answered_from_its_scenario(store):
+    from datetime import timedelta
+
+    from control_tower import position, scenarios
+
+    category = store.scalar("SELECT min(category) FROM products")
+    short = category.split(" ")[0]
+    question = f"Suppose demand for {short} jumps 20% over the next two weeks: what runs out first?"
+    answer = ask(store, question)
+    assert answer.intent == "what_if" and answer.lang == "en"
+    assert [c.tool for c in answer.calls] == ["demand_change_what_if"]
+    args = answer.calls[0].args
+    assert (args["factor"], args["days"], args["category"]) == (1.2, 14, short)
+    truth = scenarios.demand_change(store, 1.2, days=14, category=category)
+    end = position.resolve_as_of(store, None) + timedelta(days=14)
+    out = truth.filter(pl.col("stockout_date_changed") <= end)
+    lead = answer.text.split("\n")[0]
+    first = out.row(0, named=True)
+    assert first["sku"] in lead and str(first["stockout_date_changed"]) in lead
+    assert f"{out.height:,}" in lead
+    # the lead's figures are the tool's facts (a product's name carries digits that state
+    # nothing, "500ml x24", left out here: the agent's own check covers names)
+    results = [ToolResult(c.tool, c.args, c.facts, [], c.sources) for c in answer.calls]
+    figures = PACKING.sub(" ", lead)
+    assert answer.grounded and grounding.check(figures, results).grounded
+    # in Chinese, "三成" is 30%, and the answer is Chinese
+    zh = ask(store, f"如果下个月{short}的需求涨三成，哪里最先断货？")
+    assert zh.lang == "zh" and zh.calls[0].tool == "demand_change_what_if"
+    assert zh.calls[0].args["factor"] == 1.3 and "断货" in zh.text.split("\n")[0]
+    results = [ToolResult(c.tool, c.args, c.facts, [], c.sources) for c in zh.calls]
+    assert (
+        zh.grounded and grounding.check(PACKING.sub(" ", zh.text.split("\n")[0]), results).grounded
+    )
+
+
+PACKING = re.compile(r"(?i)\d+(?:\.\d+)?\s*(?:ml|l|g|kg|pcs|w)\b|\bx\s*\d+|\d+\s*(?:入|包|袋|片)")

@@ -213,6 +213,7 @@ def test_an_under_specified_first_turn_is_ambiguous_with_readings_to_offer(cat, 
         "ugh. can you just cancel those POs",
         "帮我把这个PO取消掉",
         "can you just push the transfer through? #431",
+        "把北京所有SKU的安全库存统一上调10%",
     ],
 )
 def test_requests_to_write_are_declined(cat, text):
@@ -309,3 +310,69 @@ def test_a_complete_question_in_a_conversation_starts_anew(cat, product):
     assert ask(cat, "last month?", kpi).follow_up
     short = ask(cat, "how many units short would that be?", stock)
     assert short.follow_up and short.products == (product["sku"],)
+
+
+# -- fourth round: what the blind dev5 part showed ---------------------------------------------
+def test_quantities_in_words_are_figures(cat, product):
+    assert und._spell_numbers("move eight hundred") == "move 800"
+    assert und._spell_numbers("调两千件，不行就一千五") == "调2000件，不行就1500"
+    assert und._spell_numbers("move 1.5k units") == "move 1500 units"
+    # a numeral word that is not a quantity, or a product's packing, stays as written
+    for text in ("千万别调", "万一断货", "4K HDMI cable", "fast charger 65W", "一周"):
+        assert und._spell_numbers(text) == text
+    cost = ask(cat, f"从北京调 300 箱 {product['short']} 到成都，运费多少？")
+    again = ask(cat, "那如果 move eight hundred 呢", cost)
+    assert (again.intent, again.quantity, again.source, again.destination) == (
+        "transfer_cost",
+        800,
+        "RDC-BJ",
+        "RDC-CD",
+    )
+
+
+def test_a_subject_of_the_turn_before_carries_to_a_question_of_the_same_kind(cat):
+    perf = ask(cat, "白云日化最近的准时交货率怎么样")
+    lead = ask(cat, "平均提前期是多少天？", perf)
+    assert (lead.intent, lead.supplier, lead.metric) == (
+        "supplier_performance",
+        "SUP-BYC",
+        "lead_time",
+    )
+    late = ask(cat, "他们现在还有哪些在途的单子已经晚了", lead)
+    assert (late.intent, late.supplier) == ("late_inbound", "SUP-BYC")
+    excess = ask(cat, "母婴品类的呆滞加超储库存一共压了多少钱？")
+    where = ask(cat, "哪三个仓压得最多", excess)
+    assert (where.intent, where.group_by, where.top_n) == ("ranking", "location", 3)
+    assert where.category == excess.category is not None
+    # one place set against the one before compares the two
+    stock = ask(cat, "SNK-0001 在 广州 还剩多少")
+    against = ask(cat, "跟成都比呢, which one has more units", stock)
+    assert (against.intent, set(against.locations)) == ("compare", {"RDC-GZ", "RDC-CD"})
+    # "the first three will do" after a long list keeps the list
+    risks = ask(cat, "现在最要命的风险是啥，给我列十个")
+    three = ask(cat, "算了太多了，前三个就行", risks)
+    assert (three.intent, three.top_n) == ("top_risks", 3)
+
+
+def test_words_that_look_like_another_kind(cat, product):
+    # "supposed" is not "suppose"; a VMI question about Kunshan is about the VMI store there
+    vmi = ask(cat, f"{product['short']} is a VMI item right? who's supposed to replenish it")
+    assert vmi.intent == "vmi"
+    kunshan = ask(cat, "江南饮品放在我们昆山仓的VMI库存现在还有多少")
+    assert (kunshan.intent, kunshan.locations) == ("vmi", (cat.vmi,))
+    # should we move X from A to B: a transfer asked about, not the stock-out it mentions
+    move = ask(cat, f"should we move {product['short']} from Beijing to Chengdu? they're short")
+    assert (move.intent, move.source, move.destination) == ("transfer_suggest", "RDC-BJ", "RDC-CD")
+    # a typhoon closing our warehouse is a scenario, not the weather
+    closed = ask(cat, "如果北京仓因为台风要关三天，会有什么影响？")
+    assert (closed.intent, closed.locations) == ("what_if", ("RDC-BJ",))
+    # the network's stock in money is its inventory value, a KPI that compares over periods
+    value = ask(cat, "how much inventory are we carrying in total right now, in RMB")
+    assert (value.intent, value.metric) == ("kpi", "inventory_value")
+    week = ask(cat, "这周跟上周比呢", value)
+    assert (week.intent, week.metric, week.period, week.compare) == (
+        "kpi",
+        "inventory_value",
+        "this_week",
+        True,
+    )
