@@ -173,6 +173,16 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         d = r.data
         where = _scope_words(plan, names, lang) or pick(lang, " across the network", "全网")
         units = (d.get("parts") or {}).get("units")
+        if units is not None and plan.unit == "units":  # "一共多少件": the units first
+            return Composed(
+                pick(
+                    lang,
+                    f"We hold {num(units)} units{where} as of {d['period']['today']}, worth "
+                    f"{c.money(d['value'])} at cost.",
+                    f"截至 {d['period']['today']}，{where.strip()}库存共 {num(units)} 件，"
+                    f"按成本计 {c.money(d['value'])}。",
+                )
+            )
         lead = pick(
             lang,
             f"Stock{where} is worth {c.money(d['value'])} at cost"
@@ -503,7 +513,7 @@ METRIC_WORDS = {
     "turnover": ("inventory turnover", "库存周转率"),
     "inventory_value": ("inventory value", "库存金额"),
     "health_index": ("health index", "健康指数"),
-    "on_time_rate": ("suppliers' on-time rate", "供应商准时率"),
+    "on_time_rate": ("on-time rate", "准时率"),
     "forecast_bias": ("forecast bias", "预测偏差"),
     "stockout_days": ("stock-out days", "缺货天数"),
     "days_of_inventory": ("days of inventory", "库存天数"),
@@ -540,6 +550,8 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         scope["category"] = plan.category
     elif plan.supplier:
         scope["supplier"] = plan.supplier
+    if plan.products and metric in PRODUCT_KPIS:  # "how biased has its forecast been?"
+        scope["sku"] = plan.products[0]
     r = run("kpi", metric=metric, period=period, **scope)
     if r is None:
         return _failed(run, lang)
@@ -549,7 +561,40 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     prev = d["period"].get("previous") or {}
     when = PERIOD_WORDS.get(period, (period, period))[1 if lang == "zh" else 0]
     where = _scope_words(plan, names, lang)
+    if scope.get("sku"):
+        where = (
+            pick(lang, " of ", "")
+            + names.product(scope["sku"], lang)
+            + (where if lang == "en" else where.replace("在", "在", 1))
+        )
     value = _kpi_value(metric, d["value"])
+    if d["value"] is None and d.get("backtest_bias") is not None:
+        # no forecast made before those days covers them: the latest run's own backtest
+        bias = d["backtest_bias"]
+        return Composed(
+            pick(
+                lang,
+                f"No forecast made before {when} covers it, so the latest forecast run's "
+                f"backtest is the measure: its bias{where} is {bias:+.1%}, "
+                + (
+                    "over-forecasting."
+                    if bias > 0
+                    else "under-forecasting."
+                    if bias < 0
+                    else "on the mark."
+                ),
+                f"{when}开始之前没有做过覆盖这段时间的预测，因此以最新预测运行的回测为准：{where}"
+                f"预测偏差为 {bias:+.1%}，"
+                + ("预测偏高。" if bias > 0 else "预测偏低。" if bias < 0 else "没有偏差。"),
+            ),
+            (
+                pick(
+                    lang,
+                    "Bias = (Σ forecast − Σ actual) / Σ actual over the backtest's held-out days.",
+                    "偏差 =（Σ预测 − Σ实际）/ Σ实际，按回测留出的天数计算。",
+                ),
+            ),
+        )
     if d["value"] is None:
         return Composed(
             pick(
@@ -585,6 +630,23 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 f"That is {trend} {prev_value} in the period before ({prev.get('start')} – {prev.get('end')})."
             )
     parts = d.get("parts") or {}
+    if metric == "on_time_rate" and parts.get("received_lines"):
+        place = bool(scope.get("location") or scope.get("region"))
+        support.append(
+            pick(
+                lang,
+                f"It counts the {num(parts['received_lines'])} "
+                + (
+                    "PO lines and transfers received there"
+                    if place
+                    else "suppliers' PO lines received"
+                )
+                + ", on time when they arrived by their expected date.",
+                f"按已收货的 {num(parts['received_lines'])} 条"
+                + ("入库采购行和调拨" if place else "供应商采购行")
+                + "计算，按预计到货日前到货为准时。",
+            )
+        )
     if metric == "fill_rate" and "served" in parts:
         support.append(
             pick(
@@ -595,6 +657,8 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         )
     return Composed(lead, tuple(support))
 
+
+PRODUCT_KPIS = ("fill_rate", "stockout_days", "forecast_bias")  # insights.PRODUCT_KPIS
 
 MEASURE_OF = {  # the corpus's measures -> the rank tool's
     "stockouts": "stockouts",
@@ -850,8 +914,10 @@ def _line_words(x: dict, names: Names, lang: str) -> str:
         state = {"planned": "计划中", "proposed": "待审批", "approved": "已批准"}.get(
             status, status
         )
+        verb = {"purchase_order": "采购", "request_allocation": "请求分配", "expedite": "催货"}
         return (
-            f"从{src}调 {num(x['quantity'])} 件 {what} 到{names.location(x['to_location'], lang)}，"
+            f"从{src}{verb.get(x.get('kind'), '调')} {num(x['quantity'])} 件 {what} 到"
+            f"{names.location(x['to_location'], lang)}，"
             f"{x['ship_date']} 发出、{x['arrival_date']} 到达（{state}{number}）"
         )
     return (
@@ -956,6 +1022,9 @@ def _no_source_words(names: Names, lang: str, dest: str, sku: str | None) -> str
     )
 
 
+BASIS_ZH = {"as asked": "按您给出的数量", "the plan's quantity": "计划中的数量"}
+
+
 def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     src = plan.source or (plan.locations[0] if len(plan.locations) >= 2 else None)
     dest = plan.destination or (plan.locations[1] if len(plan.locations) >= 2 else None)
@@ -969,9 +1038,10 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             return Composed(
                 pick(
                     lang,
-                    f"Action #{plan.action_id} is not a transfer ({c.clean(action['describe'])}): "
-                    "it has no lane to price.",
-                    f"行动 #{plan.action_id} 不是调拨（{c.clean(action['describe'])}），没有线路可计价。",
+                    f"Action #{plan.action_id} is not a transfer "
+                    f"({c.action_words(action, names, lang)}): it has no lane to price.",
+                    f"行动 #{plan.action_id} 不是调拨（{c.action_words(action, names, lang)}），"
+                    "没有线路可计价。",
                 )
             )
         src, dest, sku = action["from_location"], action["to_location"], action["sku"]
@@ -1031,6 +1101,25 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     if r is None:
         return _failed(run, lang)
     d = r.data
+    if d.get("lane") is None:  # "沈阳调1000件去西安运费多少": there is no such lane
+        into = [names.location(x, lang) for x in d.get("lanes_into") or []]
+        there, here = names.location(src, lang), names.location(dest, lang)
+        if not into:
+            return Composed(_no_source_words(names, lang, dest, None))
+        return Composed(
+            pick(
+                lang,
+                f"There is no lane from {there} to {here}, so that move has no price.",
+                f"{there}到{here}之间没有调拨线路，这笔调拨无法计价。",
+            ),
+            (
+                pick(
+                    lang,
+                    f"Stock can reach {here} from {', '.join(into)}.",
+                    f"能调入{here}的线路来自：{'、'.join(into)}。",
+                ),
+            ),
+        )
     cost = d.get("cost") or {}
     lane = d.get("lane") or {}
     qty = d.get("quantity")
@@ -1062,7 +1151,13 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         )
     if d.get("quantity_basis"):
         support.append(
-            pick(lang, f"Quantity: {d['quantity_basis']}.", f"数量依据：{d['quantity_basis']}。")
+            pick(
+                lang,
+                f"Quantity: {d['quantity_basis']}.",
+                "数量依据："
+                + BASIS_ZH.get(d["quantity_basis"], c.clean(d["quantity_basis"]))
+                + "。",
+            )
         )
     if note:
         support.insert(0, note)
@@ -1084,11 +1179,24 @@ def _outlook_zh(o: dict | None, days: int, arrives: str) -> str:
     )
 
 
+LOW_WATER = re.compile(r"reports ([\d,]+) units .*?low-water mark of ([\d,]+)")
+
+
 def _why_zh(x: dict, names: Names) -> tuple[str, list[str]]:
     """Why the plan suggests line ``x``, in Chinese, from the explanation's figures (the
     stored prose is English)."""
     need = x.get("need")
     line = _line_words(x, names, "zh")
+    if need is None and x.get("action_id"):  # an action the plan did not make (a supplier rule)
+        low = LOW_WATER.search(x.get("why") or "")
+        if x.get("kind") == "request_allocation" and low:
+            return (
+                f"行动 #{x['action_id']}：{c.action_words(x, names, 'zh')}，原因："
+                f"{names.supplier(x.get('supplier'), 'zh')}报告可供我们的 {low.group(1)} 件，"
+                f"低于低水位 {low.group(2)} 件。",
+                [],
+            )
+        return f"行动 #{x['action_id']}：{c.action_words(x, names, 'zh')}。", []
     if need is None:  # a planned line, not yet released: its figures only
         return f"计划{line}（计划行，尚未下达为行动）。", []
     where = names.location(need["destination"], "zh")
@@ -1111,12 +1219,18 @@ def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         r = run("plan_why", action_id=plan.action_id)
     else:
         sku = plan.products[0] if plan.products else None
-        if sku is None:
-            return _need(plan, lang, "product")
         src = plan.source or (plan.locations[0] if len(plan.locations) >= 2 else None)
         dest = plan.destination or (plan.locations[-1] if plan.locations else None)
         if dest == src:
             dest = None
+        if sku is None and src and dest:
+            # "why does the plan move stock from Wuhan to Chengdu?": its largest line there
+            found = run("suggested_transfers", from_location=src, to_location=dest, top=10)
+            lines = found.data["rows"] if found is not None else []
+            if lines:
+                sku = max(lines, key=lambda x: x.get("quantity") or 0)["sku"]
+        if sku is None:
+            return _need(plan, lang, "product")
         r = run("plan_why", sku=sku, from_location=src, to_location=dest)
         if r is not None and not r.data["rows"] and (src or dest):
             r = run("plan_why", sku=sku)  # the lane was read wrong, or the line is an order
@@ -1325,15 +1439,29 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         args["supplier"] = plan.supplier
     if plan.locations:
         args["location"] = plan.locations[0]
-    if plan.products:
-        args["sku"] = plan.products[0]
     if plan.category:
         args["category"] = plan.category
-    r = run("late_inbound", **args)
-    if r is None:
-        return _failed(run, lang)
-    d = r.data
+    if len(plan.products) > 1:  # "any of them carrying fresh hand cream?": each one of the name
+        found = [run("late_inbound", **args, sku=sku) for sku in plan.products[:5]]
+        if any(x is None for x in found):
+            return _failed(run, lang)
+        d = {
+            "total": sum(x.data["total"] for x in found),
+            "units": sum(x.data["units"] for x in found),
+            "value": sum(x.data["value"] for x in found),
+            "rows": [row for x in found for row in x.data["rows"]][:10],
+        }
+    else:
+        if plan.products:
+            args["sku"] = plan.products[0]
+        r = run("late_inbound", **args)
+        if r is None:
+            return _failed(run, lang)
+        d = r.data
     scope = []
+    if plan.products:
+        what = pick(lang, ", ", "、").join(names.product(x, lang) for x in plan.products[:5])
+        scope.append(pick(lang, f" of {what}", f"（{what}）"))
     if plan.supplier:
         scope.append(
             pick(
@@ -1450,7 +1578,7 @@ def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 
 def forecast(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
-    if not plan.products and not plan.category:
+    if not plan.products and not plan.category and not (plan.locations or plan.region):
         return _need(plan, lang, "product")
     sku = plan.products[0] if plan.products else None
     days = min(max(plan.horizon_days or 14, 1), FORECAST_DAYS)
@@ -1465,15 +1593,16 @@ def forecast(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     if r is None:
         return _failed(run, lang)
     d = r.data
-    subject = (
-        names.product(sku, lang)
-        if sku
-        else pick(
+    if sku:
+        subject = names.product(sku, lang)
+    elif plan.category:
+        subject = pick(
             lang,
             f"{names.category(plan.category, lang)} ({d['skus']} SKUs)",
             f"{names.category(plan.category, lang)}（{d['skus']} 个 SKU）",
         )
-    )
+    else:
+        subject = pick(lang, f"all {d['skus']} SKUs", f"全部 {d['skus']} 个 SKU")
     where = (
         names.location(d["parts"][0]["location"], lang)
         if d["locations"] == 1
@@ -1662,10 +1791,7 @@ def action_status(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         )
         tbl = c.table(
             ["#", pick(lang, "action", "行动")],
-            [
-                [str(x["action_id"]), c.clean(x.get("describe") or x.get("kind") or "")]
-                for x in d["rows"]
-            ],
+            [[str(x["action_id"]), c.action_words(x, names, lang)] for x in d["rows"]],
             d["total"],
         )
         return Composed(lead, (), tbl)
@@ -1676,8 +1802,8 @@ def action_status(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     status = STATUS_WORDS.get(d["status"], (d["status"], d["status"]))[1 if lang == "zh" else 0]
     lead = pick(
         lang,
-        f"Action #{d['action_id']} ({c.clean(d.get('describe') or d['kind'])}) is {status}.",
-        f"行动 #{d['action_id']}（{c.clean(d.get('describe') or d['kind'])}）{status}。",
+        f"Action #{d['action_id']} ({c.action_words(d, names, lang)}) is {status}.",
+        f"行动 #{d['action_id']}（{c.action_words(d, names, lang)}）{status}。",
     )
     support = []
     if d.get("proposed_by"):
@@ -2265,7 +2391,7 @@ def decline_write(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         r = run("action_status", action_id=plan.action_id)
         if r is not None:
             d = r.data
-            return c.declined(lang, [(d["action_id"], c.clean(d.get("describe") or d["kind"]))], 1)
+            return c.declined(lang, [(d["action_id"], c.action_words(d, names, lang))], 1)
     kind = next(
         (k for k, pattern in ACTION_KINDS if pattern.search(run.question or plan.text or "")),
         None,

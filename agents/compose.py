@@ -177,14 +177,20 @@ class Names:
         return f"{name}（{code}）" if lang == "zh" else f"{name} ({code})"
 
     def category(self, name: str | None, lang: str) -> str:
-        if not name:
-            return "-"
-        return inert(self.categories.get(name, name) if lang == "zh" else name)
+        return _bilingual(name, self.categories, lang)
 
     def region(self, name: str | None, lang: str) -> str:
-        if not name:
-            return "-"
-        return inert(self.regions.get(name, name) if lang == "zh" else name)
+        return _bilingual(name, self.regions, lang)
+
+
+def _bilingual(name: str | None, names: dict[str, str], lang: str) -> str:
+    """A category's or region's name in ``lang``, given its English name or the store's
+    spelling of both ("North China 华北")."""
+    if not name:
+        return "-"
+    en, zh = reference.split_name(name)
+    en = en or name
+    return inert(names.get(en, zh or en) if lang == "zh" else en)
 
 
 def clean(text: str) -> str:
@@ -378,6 +384,41 @@ def out_of_scope(lang: str) -> Composed:
             "这个问题超出了我的范围：我只了解本供应链网络的数据。",
         ),
         (pick(lang, CAN_DO[0] + ".", CAN_DO[1] + "。"),),
+    )
+
+
+ACTION_KINDS_ZH = {
+    "transfer": "调拨",
+    "purchase_order": "采购",
+    "expedite": "催货",
+    "request_allocation": "请求分配",
+}
+
+
+def action_words(x: dict, names: Names, lang: str) -> str:
+    """What an action does, in ``lang``, from its fields (a tool's row: kind, sku, quantity,
+    from_location, to_location, supplier, ship_date, arrival_date); English as the core
+    describes it."""
+    if lang != "zh" or not x.get("sku") or x.get("quantity") is None:
+        return clean(x.get("describe") or x.get("kind") or "")
+    kind = x.get("kind") or ""
+    what = f"{num(x['quantity'])} 件{names.product(x['sku'], lang)}"
+    to = names.location(x.get("to_location"), lang)
+    if kind == "request_allocation":
+        return (
+            f"请{names.supplier(x.get('supplier'), lang)}为我们分配 {what}，"
+            f"{x.get('arrival_date')} 前备好"
+        )
+    source = (
+        names.location(x["from_location"], lang)
+        if x.get("from_location")
+        else names.supplier(x.get("supplier"), lang)
+    )
+    if kind == "expedite":
+        return f"催货：{what}，从{source}到{to}，要求 {x.get('arrival_date')} 前到货"
+    return (
+        f"{ACTION_KINDS_ZH.get(kind, kind)} {what}，从{source}到{to}，"
+        f"{x.get('ship_date')} 发出、{x.get('arrival_date')} 到达"
     )
 
 

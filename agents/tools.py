@@ -355,7 +355,8 @@ def _category(store: Store, text: str) -> str:
 
 
 def get_forecast(ctx: ToolContext, args: ForecastArgs) -> ToolResult:
-    """Expected demand of one SKU (or every SKU of a category) over the next days (the latest
+    """Expected demand of one SKU (or every SKU of a category, or everything a location sells)
+    over the next days (the latest
     forecast made by the data's today, else recent demand), next to its recent daily demand:
     at one location, or summed over several (a region's) or over every regional DC and store
     that stocks it (customers' demand; the central DC's outflow would count it twice), with
@@ -367,8 +368,10 @@ def get_forecast(ctx: ToolContext, args: ForecastArgs) -> ToolResult:
     elif args.category:
         what = _category(store, args.category)
         skus = insights.products(store).filter(pl.col("category") == what)["sku"].to_list()
+    elif args.location or args.locations:  # "未来7天广州的需求预测": everything sold there
+        skus, what = None, "all products"
     else:
-        raise ToolError("a forecast needs a SKU or a category")
+        raise ToolError("a forecast needs a SKU, a category or a location")
     held = position.stock_position(store, skus=skus, settings=ctx.settings.position)
     held = held.filter(pl.col("location_kind") != "supplier")
     if args.location:
@@ -417,11 +420,13 @@ def get_forecast(ctx: ToolContext, args: ForecastArgs) -> ToolResult:
         f"Recent demand: {_num(rate, 1)} a day (last "
         f"{ctx.settings.position.demand_window_days} days).",
     ]
+    if not args.sku:
+        facts.append(f"{what}: {len({k[0] for k in projections}):,} SKUs forecast.")
     if len(by_place) > 1:
         facts += [f"{code}: {_num(units)} units." for code, units in by_place.items()]
     data = {
         "sku": args.sku,
-        "category": what if not args.sku else None,
+        "category": what if args.category and not args.sku else None,
         "skus": len({k[0] for k in projections}),
         "total": total,
         "per_day": total / n_days,
@@ -893,6 +898,9 @@ class ScopeArgs(_Args):
 class KpiArgs(ScopeArgs):
     metric: Metric
     period: PeriodName = "current"
+    sku: str | None = Field(
+        None, pattern=CODE, description="one product (fill rate, stock-out days, forecast bias)"
+    )
 
 
 class RankArgs(ScopeArgs):
@@ -1040,14 +1048,16 @@ def _scope(store: Store, args: ScopeArgs) -> insights.Scope:
     named = [k for k in ("location", "region", "category", "supplier") if getattr(args, k)]
     if len(named) > 1:
         raise ToolError(f"narrow to one of location, region, category or supplier, not {named}")
+    sku = getattr(args, "sku", None)
     category, region = _checked(
         store,
+        sku=sku,
         locations=(args.location,),
         supplier=args.supplier,
         category=args.category,
         region=args.region,
     )
-    return insights.Scope(args.location, region, category, args.supplier)
+    return insights.Scope(args.location, region, category, args.supplier, sku)
 
 
 def _figure(measure: str, value: float | None) -> str:
@@ -1074,7 +1084,8 @@ def kpi(ctx: ToolContext, args: KpiArgs) -> ToolResult:
     """A KPI (fill rate, turnover, days of inventory, inventory value, health index, dead
     stock value, stock-out days, supplier on-time rate, forecast bias) over a period (this
     week, this month to date, last month, the last 30 days, now) against the period before of
-    the same length, for the network or a location, region, category or supplier."""
+    the same length, for the network or a location, region, category or supplier (and for
+    one product, anywhere or there: fill rate, stock-out days, forecast bias)."""
     scope = _scope(ctx.store, args)
     found = _insight(
         lambda: insights.kpi(
@@ -1083,6 +1094,8 @@ def kpi(ctx: ToolContext, args: KpiArgs) -> ToolResult:
     )
     p = found["period"]
     where = f" at {scope.value}" if scope.value else " (network)"
+    if scope.sku and scope.name != "product":
+        where = f" of {scope.sku}{where}"
     label = args.metric.replace("_", " ")
     now, before = p["current"], p["previous"]
     facts = [
@@ -1092,6 +1105,15 @@ def kpi(ctx: ToolContext, args: KpiArgs) -> ToolResult:
         f"Period: {p['definition']}; the data's today is {p['today']}.",
     ]
     parts = found["parts"]
+    if "units" in parts:
+        facts.append(f"{label}{where}: {_num(parts['units'])} units in stock.")
+    if "received_lines" in parts:
+        facts.append(
+            f"{label}{where}: {_num(parts['received_lines'])} received of {_num(parts['lines'])} "
+            "inbound lines ("
+            + (parts.get("definition") or "suppliers' PO lines received by their expected date")
+            + ")."
+        )
     if "served" in parts:
         facts.append(
             f"{label}{where}: {_num(parts['served'])} of {_num(parts['demand'])} units of "
@@ -1390,13 +1412,15 @@ def transfer_cost(ctx: ToolContext, args: TransferCostArgs) -> ToolResult:
     store = ctx.store
     _checked(store, sku=args.sku, locations=(args.from_location, args.to_location))
     found = insights.lane(store, args.from_location, args.to_location)
-    if found is None:
+    if found is None:  # no such lane: say where stock can come from instead
         into = insights.lanes(store, destination=args.to_location)
-        sources = ", ".join(into["from_location"].to_list()) or "none"
-        raise ToolError(
-            f"no lane from {args.from_location} to {args.to_location}; lanes into "
-            f"{args.to_location} come from {sources}"
-        )
+        sources = into["from_location"].to_list()
+        facts = [
+            f"No lane from {args.from_location} to {args.to_location}; lanes into "
+            f"{args.to_location} come from {', '.join(sources) or 'no location'}."
+        ]
+        data = {"lane": None, "lanes_into": sources, "planned": {"total": 0, "rows": []}}
+        return _result("transfer_cost", args, facts, data, ["lanes"])
     lines, run = _plan_rows(store, "transfer")
     planned = []
     if lines.height:

@@ -474,9 +474,9 @@ CONCEPTS: dict[str, str] = {
     "period": r"this (week|month)|last (week|month)|past 0|last 0|本周|这周|本月|这个月|上个?月|上周|近0|最近0",
     "rank": r"排个名|\brank|ranking|\btop\b|bottom|worst|\bbest\b|\bmost\b|highest|lowest|fastest|slowest|排名|排序|排一下|排个序|最|从高到低|从低到高|前0|前[一二三四五六七八九十]",
     "compare": r"\bvs\b|versus|compar|against|stack up|side by side|\bor\b|对比|比较|相比|比一比|哪个更|谁的|谁高|哪家更",
-    "transfer": r"transfer|\bmov(?:e|ing)|\bpull (?:from|some|stock)|挪|\bship|rebalanc|lateral|spare|调拨|调货|调过去|调去|调到|调给|调|移|发过去|运",
+    "transfer": r"transfer|tranfer|tranfser|trasnfer|transfr|tansfer|\bmov(?:e|ing)|\bpull (?:from|some|stock)|挪|\bship|rebalanc|lateral|spare|调拨|调货|调过去|调去|调到|调给|调|移|发过去|运",
     "suggest": r"suggest|recommend|should|propose|ideas?|would you|建议|应该|合适|该|最好|要不要",
-    "cost": r"how much (?:to|would it|will it|does it|for) (?:move|ship|send|transfer|cost)|\bcost|freight|price|expensive|cheap|\bbill\b|fee|charge|运费|成本|费用|多少钱|物流费|花|贵",
+    "cost": r"how much (?:to|would it|will it|does it|for) (?:move|ship|send|transfer|cost)|\bcost|freight|price|expensive|cheap|便宜|划算|省钱|\bbill\b|fee|charge|运费|成本|费用|多少钱|物流费|花|贵",
     "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事",
     "plan": r"\bplan\b|planned|optimi[sz]er|proposal|\baction\b|计划|优化器|方案",
     "order": r"\border|\bpos?\b|purchase|\bbuy|reorder|replenish|\braise|\bplace\b|采购|补货|补多少|下单|下.{0,2}单|订货|购买|买",
@@ -740,7 +740,7 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     ("value_at_risk", r"value at risk|风险金额|money at risk"),
     ("dead_value", r"\bdead\b|呆滞|滞销|aging|ageing|库龄|ha(?:ve|s)n'?t moved|没动"),
-    ("excess_value", r"excess|overstock|积压|超储"),
+    ("excess_value", r"excess|overstock|积压|超储|压货|压着|压了|压在"),
     (
         "inventory_value",
         r"inventory value|stock value|\binv\.? (?:value|val)\b|\bstock val\b|库存金额|库存总金额|库存价值|"
@@ -775,9 +775,18 @@ COMPARE = _rx(
 )
 
 
+RELIABLE = _rx(r"reliab|靠谱|稳定|consisten")
+
+
 def _metric(text: str) -> str | None:
     for metric, pattern in METRIC_PATTERNS:
         if re.search(pattern, text):
+            if metric == "on_time_rate" and not re.search(
+                r"(?a)on-? ?time|\botif\b|准时|按时|及时|守时|punctual", text
+            ):
+                # "how reliable has Jiangnan been on lead times?": the lead time's record
+                if RELIABLE.search(text) and re.search(dict(METRIC_PATTERNS)["lead_time"], text):
+                    return "lead_time"
             return metric
     return None
 
@@ -808,9 +817,9 @@ def _period(text: str) -> tuple[str | None, bool]:
 
 
 HORIZON_PATTERNS: tuple[tuple[str, int], ...] = (
-    (rf"(?<!last )(?<!past )(?<!近){NUM}\s*\+?\s*(?:days?|天|日)", 1),
-    (rf"{NUM}\s*(?:weeks?|wks?|周|个星期|星期)", 7),
-    (rf"{NUM}\s*(?:months?|个月)", 30),
+    (rf"(?<!last )(?<!past )(?<!近){NUM}\s*[+-]?\s*(?:days?|天|日)", 1),
+    (rf"{NUM}\s*-?\s*(?:weeks?|wks?|周|个星期|星期)", 7),
+    (rf"{NUM}\s*-?\s*(?:months?|个月)", 30),
     (r"fortnight", 14),
     (r"next quarter|下个?季度|coming quarter", 90),
     (r"next month|下个?月|a month|coming month|this month|本月|一个月", 30),
@@ -841,7 +850,7 @@ def _horizon(text: str) -> int | None:
 
 
 TOP_PATTERNS = (
-    rf"(?:top|bottom|first|worst|best|前|排名前)\s*{NUM}",
+    rf"(?:top|bottom|first|worst|best|biggest|largest|highest|lowest|smallest|前|排名前)\s*{NUM}",
     rf"\b{NUM}\s+(?:\w+\s+){{0,3}}?(?:skus?|products?|items?|dcs?|rdcs?|warehouses?|suppliers?|"
     rf"regions?|categories|exceptions?|risks?|things|issues|problems|alerts?|locations?|sites?|"
     rf"places|cities|fires|headaches|lines|pos|orders|transfers)\b",
@@ -1005,7 +1014,8 @@ def _roles(text: str, spans: list[Mention]) -> tuple[str | None, str | None]:
 FOLLOW_START = _rx(
     r"^(?:ok[.,!]?\s*|okay[.,!]?\s*|fine[.,!]?\s*|so\s+|hmm+[.,]?\s*)?"
     r"(?:and\b|& |also\b|what about\b|how about\b|same\b|only\b|just\b|but\b|then\b|"
-    r"now\b|forget (?:the|about)\b|那(?!些|批|个|笔|张|边)|换成|换个|再看|只算|只看|那么|改看|同样)"
+    r"now\b|forget (?:the|about)\b|那(?!些|批|个|笔|张|边)|换成|换个|再看|只算|只看|只要|只列|只显示|"
+    r"那么|改看|同样)"
 )
 RESIZE = _rx(
     r"^(?:ok[.,]?\s*|[^,，.。?？]{0,12}[,，]\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*(?:0|[一二两三四五六七八九十]{1,2})\s*"
@@ -1013,7 +1023,7 @@ RESIZE = _rx(
 )
 PRONOUN = _rx(
     r"\b(?:it|its|they|them|their|theirs|those|these|that one|this one)\b|他们|她们|它们|它|他家|这家|那家|"
-    r"这些|那些"
+    r"这些|那些|这几(?:个|家|条|样)|那几(?:个|家|条|样)|这俩|这两(?:个|家)"
 )
 # "不要金额，给我看件数", "in units instead": the same list in another unit
 UNIT_SWITCH = _rx(
@@ -1048,7 +1058,7 @@ WRITE_ANYWHERE = _rx(
     r"\s+(?:\w+\s+)?(?:approve|reject|post|delete|remove|cancel|send|release|submit|change|update)\b|"
     r"帮我(?:给|向|跟).{0,16}?下(?:个|一?张|一?笔)?\s*(?:单|po|订单|采购单)|今天就发出去|"
     r"把.{0,24}?(?:都|全部|全)?(?:给我)?(?:过账|过了账|批了|批掉|批准|审批通过|驳回|删了|删掉|删除|"
-    r"取消掉|取消了|改成|改为|发出去|提交|上调|下调|调高|调低|调到|调整为|提高到|降低到|降到|设为|设成|设置为)(?!.{0,12}(?:会|吗|么|\?|？|的话))|不用等审批|不用审批|跳过审批)"
+    r"取消掉|取消了|过一下账|过个账|改成|改为|发出去|提交|上调|下调|调高|调低|调到|调整为|提高到|降低到|降到|设为|设成|设置为)(?!.{0,12}(?:会|吗|么|\?|？|的话))|不用等审批|不用审批|跳过审批)"
 )
 STATUS_QUESTION = _rx(
     r"\b(?:has|have|was|were|is|did|who|when|whether)\b.*\b(?:approved?|reject(?:ed)?|posted?)\b|"
@@ -1144,8 +1154,15 @@ def _same_topic(intent: str, previous: Plan, masked: str) -> bool:
         return False
     if intent == previous.intent and intent not in ("top_risks", "stockouts_upcoming"):
         return True
+    if intent in ("transfer_suggest", "order_suggest") and (
+        previous.products or previous.locations
+    ):
+        return previous.intent not in MOVE_KINDS + ("order_suggest",)  # "能transfer去哪里消化？"
     if previous.suppliers and intent in SUPPLIER_KINDS and previous.intent in SUPPLIER_KINDS:
         return True
+    if previous.intent == "forecast" and intent == "kpi":
+        # "how biased has our forecast been?" after a product's forecast: that forecast's
+        return _metric(masked) in ("forecast_bias", "forecast_error")
     concept = KIND_CONCEPT.get(previous.intent)
     return bool(
         filters and intent in TOPIC_KINDS and concept and CONCEPT_RE[concept].search(masked)
@@ -1409,8 +1426,13 @@ def understand(
         same = not own and not WHOLE.search(masked) and _same_topic(intent, previous, masked)
         # "跟成都比呢, which one has more units": one subject set against the one before
         against = bool(COMPARE_START.search(masked)) and len(mentions) == 1
+        # "要是改从武汉调过去呢": the move before, from (or to) another place
+        redirect = previous.intent in MOVE_KINDS and bool(REDIRECT.search(masked))
+        # "turnover days呢，也比一下", "any of them carrying X?": the turn before, again
+        also = not own and bool(ALSO.search(masked))
+        redirect = redirect or also or bool(FILTER_BACK.search(masked))
         strong = starts or why or incomplete or only_subject or fragment or resize or same
-        strong = strong or against
+        strong = strong or against or redirect
         weak = ends or anaphora or tiny
         # a weak sign alone does not turn a question the classifier is sure of, and that
         # names what its kind needs, into the previous turn's
@@ -1495,6 +1517,16 @@ def understand(
     source, destination = _roles(lowered, [m for m in mentions if m.kind == "location"])
     plan = replace(plan, source=source, destination=destination)
     plan = _twin_sites(plan, mentions, catalogue, lowered)
+    if (
+        plan.intent == "decline_write"
+        and previous is not None
+        and previous.action_id
+        and plan.action_id is None
+        and not subjects
+    ):
+        # "你直接帮我批了吧" after action 431's status: that action is the one to decline
+        follow_up = True
+        plan = replace(plan, action_id=previous.action_id, follow_up=True)
     if follow_up and previous is not None:
         plan = _merge(previous, plan, mentions)
         plan = _compared_with_before(previous, plan, mentions, masked)
@@ -1603,16 +1635,17 @@ REQUEST = (
     r"\bi need you to\b|\bi want you to\b|\blet'?s\b|帮我|麻烦|你直接|直接|那就|就给我|给我)"
 )
 WRITE_VERB = (
-    r"(?:\b(?:approve|reject|post|send(?! me\b)|email(?! me\b)|delete|remove|cancel|change|update|set|lower|raise|"
+    r"(?:(?<![a-z])(?:approve|reject|post|send(?! me\b)|email(?! me\b)|delete|remove|cancel|change|update|set|lower|raise|"
     r"increase|decrease|reduce|bump|book|arrange|place|create|issue|release|submit|mark|snooze|kill|"
     r"scrap|void|"
-    r"override|confirm|push|forward)\b|批准|批了|批掉|审批通过|驳回|过账|过一?下账|过个账|发出去|发到|发给|发送|删|"
+    r"override|confirm|push|forward)(?![a-z])|批准|批了|批掉|审批通过|驳回|过账|过一?下账|过个账|发出去|发到|发给|发送|删|"
+    r"调成|调整成|调整为|撤回|撤销|冲销|回滚|新建|创建|建一?(?:个|张|笔)|开一?(?:个|张|笔)\S{0,4}单|发一?(?:个|封|条)|"
     r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|转发)"
 )
 WRITE_REQUEST = _rx(rf"{REQUEST}.{{0,40}}?{WRITE_VERB}|{WRITE_VERB}.{{0,20}}(?:吧|for me\b)")
 # advice or a scenario asked, not an order: "要不要下单", "should we raise a PO", "会怎样"
 ADVICE = _rx(
-    r"要不要|该不该|需不需要|是否|要的话|建议|多少|几|哪些|哪个|\bshould\b|\bhow (?:much|many)\b|"
+    r"要不要|该不该|需不需要|是否|要的话|(?<!这个)(?<!那个)(?<!这条)(?<!那条)(?<!这些)(?<!那些)建议|多少|几|哪些|哪个|\bshould\b|\bhow (?:much|many)\b|"
     r"\bwhat\b|\bwhich\b|\bwhether\b|\bif\b|会怎样|会不会|what happens|\bwould it\b|"
     r"\bshow\b|\btell\b|\blist\b|看看|看一下|看下|查"
 )
@@ -1650,16 +1683,19 @@ def _follow_intent(
     plan suggests what the turn before showed, what it costs, what if it is not done."""
     if previous.intent in ("decline_write", "out_of_scope"):
         return intent, confidence
-    if RESIZE.search(masked):
-        return previous.intent, max(confidence, RULED)  # "算了太多了，前三个就行": the same list
+    if RESIZE.search(masked) or FILTER_BACK.search(masked):
+        # "算了太多了，前三个就行", "any of them carrying X?": the same list, resized or narrowed
+        return previous.intent, max(confidence, RULED)
     if previous.intent == "plan_why" and OTHER_OPTIONS.search(masked):
         return previous.intent, max(confidence, RULED)  # "那其他方案呢？各贵多少": its options
     if WHY.search(masked) and previous.intent in LINE_KINDS and previous.intent != "plan_why":
         return "plan_why", max(confidence, RULED)  # why the plan suggests what was shown
     if intent == "plan_why" and previous.intent in ("transfer_suggest", "order_suggest"):
         return intent, confidence
-    if previous.intent == "transfer_cost" and quantity and not WHY.search(masked):
-        return previous.intent, max(confidence, RULED)  # "what if we moved 800 instead?"
+    if previous.intent == "transfer_cost" and not WHY.search(masked):
+        if quantity or ("λ" in masked and CONCEPT_RE["cost"].search(masked)):
+            # "what if we moved 800 instead?", "要是改从武汉调过去呢？会不会便宜点"
+            return previous.intent, max(confidence, RULED)
     if (
         TRANSFER_ASK.search(masked)
         and previous.intent != "transfer_suggest"
@@ -1721,6 +1757,8 @@ def _switches(intent: str, confidence: float, before: str, masked: str) -> bool:
         return False
     if intent == "kpi" and before in ("compare", "ranking"):
         return False  # "库存金额呢？" after a comparison: the same comparison, of that figure
+    if intent == "kpi" and _metric(masked) in KPI_METRICS and _metric(masked) != "inventory_value":
+        return True  # "这个区这个月的库存周转怎么样" after its stock: that KPI of it
     if not CONCEPT_RE[concept].search(masked):
         return False
     if intent == "ranking" and SUPERLATIVE.search(masked) and DIMENSION.search(masked):
@@ -1953,6 +1991,13 @@ def _refine(
     ):
         return "compare"
     plain = POLICY_TERMS.sub(" ", masked)
+    if (
+        intent == "ranking"
+        and CONCEPT_RE["excess"].search(masked)
+        and not SUPERLATIVE.search(plain)
+        and not _top_n(slot_text)
+    ):
+        intent = "excess_dead"  # "呆滞的按金额排一下", "dead stock value by category?": the list
     if SUPERLATIVE.search(plain) and DIMENSION.search(slot_text) and not pair:
         if intent in ("kpi", "stockouts_upcoming", "late_inbound", "excess_dead"):
             return "ranking"
@@ -1989,6 +2034,16 @@ def _residue(masked: str) -> str:
 
 
 MOVE_KINDS = ("transfer_cost", "transfer_suggest", "plan_why")
+ALSO = _rx(r"也(?:比|看|算|查|对比|列|排)|\balso\b|\bas well\b|\btoo\W*$|同样的|一样的")
+FILTER_BACK = _rx(
+    r"\b(?:any|which|how many|are any|is any|none) of (?:them|those|these|the above)\b|这些里|"
+    r"那些里|其中(?:有|哪)|里面有没有|里头有没有"
+)
+REDIRECT = _rx(
+    r"(?:改|换|改成|换成)(?:从|由|到|去|往)\s*λ|\bfrom λ instead\b|\binstead of λ\b|"
+    r"\b(?:ship|send|move|source) (?:it |them )?from λ instead\b|\bwhat if (?:we )?(?:ship|send|move) "
+    r"(?:it |them )?from λ\b"
+)
 COMPARE_START = _rx(
     r"^\W*(?:(?:ok|and|so|then)[,.]?\s+)?(?:跟|和|与|同|对比|相比|比起|vs\.?\s|versus|"
     r"compared? (?:to|with)|how (?:does|do) (?:that|it|this) compare (?:to|with))\s*[λσκρπ]"
@@ -2028,18 +2083,40 @@ def _compared_with_before(previous: Plan, plan: Plan, mentions: list[Mention], m
     return plan
 
 
+PLURAL = _rx(
+    r"这几(?:个|家|条|样)|那几(?:个|家|条|样)|这些|那些|\b(?:these|those|them|they|all of them)\b"
+)
+
+
 def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
     """The follow-up ``plan`` with what it does not name taken from ``previous``."""
     kinds = {m.kind for m in mentions}
     changes: dict = {}
     if "product" not in kinds:
         changes["products"] = previous.products
+        first = previous.rows[0] if previous.rows else {}
+        if (
+            len(previous.rows) > 1
+            and PLURAL.search(plan.text)
+            and previous.products == (first.get("sku"),)
+        ):
+            # "这几个建议补多少？" after a list: all of them, not the first row the answer
+            # was about (the list's own filters carry)
+            changes["products"] = ()
+            if "location" not in kinds:
+                row_places = {first.get(k) for k in ("location", "source", "destination")}
+                changes |= {
+                    "source": None if previous.source in row_places else previous.source,
+                    "destination": (
+                        None if previous.destination in row_places else previous.destination
+                    ),
+                }
     if "location" not in kinds:
-        changes |= {
+        changes = {
             "locations": previous.locations,
             "source": previous.source,
             "destination": previous.destination,
-        }
+        } | changes
     elif plan.intent in MOVE_KINDS and bool(plan.source) != bool(plan.destination):
         # "what would it cost to ship 500 over from Wuhan?" after Kunshan's shortage: the
         # place of the turn before is the other end
@@ -2122,6 +2199,8 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
         and CONCEPT_RE["risk"].search(slot_text)
     ):
         intent = changes["intent"] = "top_risks"
+    if intent == "ranking" and plan.group_by == "supplier" and metric is None:
+        metric = changes["metric"] = "on_time_rate"  # "which suppliers were the worst?"
     if intent in ("ranking",):
         changes["order"] = (
             _order(slot_text, metric)

@@ -379,6 +379,18 @@ def on_time(store: Store, window: Window, settings: Settings | None = None) -> p
     )
 
 
+def inbound_on_time(store: Store, window: Window, settings: Settings | None = None):
+    """:func:`control_tower.suppliers.inbound_on_time` per receiving location over the
+    window: PO lines ordered and transfers shipped in it."""
+    settings = settings or Settings()
+    return suppliers.inbound_on_time(
+        store,
+        as_of=window.end,
+        days=window.days,
+        grace_days=settings.suppliers.on_time_grace_days,
+    )
+
+
 def pooled_on_time(perf: pl.DataFrame) -> tuple[float | None, int]:
     """The on-time rate over every supplier's received lines (each supplier's rate weighted
     by its received lines) and how many lines that is."""
@@ -402,6 +414,7 @@ METRICS: dict[str, dict[str, str]] = {
     "on_time_rate": {"unit": "share", "better": "higher"},
     "forecast_bias": {"unit": "share", "better": "closer to 0"},
 }
+PRODUCT_KPIS = ("fill_rate", "stockout_days", "forecast_bias")  # kept per SKU x location
 NETWORK_KPIS = (
     "fill_rate",
     "turnover",
@@ -421,20 +434,26 @@ class Scope:
     region: str | None = None
     category: str | None = None
     supplier: str | None = None
+    sku: str | None = None  # one product (anywhere, or within the place): PRODUCT_KPIS only
 
     @property
     def name(self) -> str:
         for kind in ("location", "region", "category", "supplier"):
             if getattr(self, kind):
                 return kind
-        return "network"
+        return "product" if self.sku else "network"
 
     @property
     def value(self) -> str | None:
-        return getattr(self, self.name) if self.name != "network" else None
+        name = self.name
+        if name == "network":
+            return None
+        return self.sku if name == "product" else getattr(self, name)
 
     def rows(self, frame: pl.DataFrame, store: Store) -> pl.DataFrame:
         """``frame`` (with sku and location columns) narrowed to the scope."""
+        if self.sku:
+            frame = frame.filter(pl.col("sku") == self.sku)
         if self.location:
             return frame.filter(pl.col("location") == self.location)
         if self.region:
@@ -454,6 +473,8 @@ def _kpi_value(
 ) -> tuple[float | None, dict]:
     """One metric over one window: (value, its parts)."""
     kind = scope.name
+    if scope.sku and metric not in PRODUCT_KPIS:
+        raise InsightError(f"{metric} is not kept per product: {', '.join(PRODUCT_KPIS)} are")
     if metric in NETWORK_KPIS and kind == "network":
         tiles = kpis.network_kpis(
             store, as_of=window.end, period_days=window.days, settings=settings.position
@@ -462,6 +483,11 @@ def _kpi_value(
         if metric == "fill_rate":
             frame = service(store, window)
             parts |= {"demand": int(frame["demand"].sum()), "served": int(frame["served"].sum())}
+        if metric == "inventory_value":  # the units it is made of, as a place's figure gives
+            frame = kpis.stock_value_by(
+                store, "location", as_of=window.end, settings=settings.position
+            )
+            parts["units"] = int(frame["units"].sum())
         return tiles[metric].value, parts
     if kind == "supplier" and metric not in ("on_time_rate", "fill_rate", "forecast_bias"):
         raise InsightError(f"{metric} is not kept per supplier")
@@ -496,9 +522,20 @@ def _kpi_value(
             kpis.dead_stock(store, as_of=window.end, settings=settings.position), store
         )
         return float(frame["stock_value"].sum()), {"sku_locations": frame.height}
+    if metric == "on_time_rate" and kind in ("location", "region"):
+        # what came into the place: its PO lines and the transfers sent to it
+        found = scope.rows(inbound_on_time(store, window, settings), store)
+        rate, lines = pooled_on_time(found)
+        return rate, {
+            "received_lines": lines,
+            "lines": int(found["lines"].sum()),
+            "definition": "inbound PO lines and transfers received by their expected date",
+        }
     if metric == "on_time_rate":
         if kind not in ("network", "supplier"):
-            raise InsightError("the on-time rate is kept for a supplier or all suppliers")
+            raise InsightError(
+                "the on-time rate is kept for a supplier, a location, a region or all suppliers"
+            )
         perf = on_time(store, window, settings)
         if kind == "supplier":
             perf = perf.filter(pl.col("supplier") == scope.supplier)
@@ -593,7 +630,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "health_index": (("location",), "higher", "points of 100"),
     "late_lines": (GROUPS, "lower", "lines"),
     "late_value": (GROUPS, "lower", "money"),
-    "on_time_rate": (("supplier",), "higher", "share"),
+    "on_time_rate": (("supplier", "location", "region"), "higher", "share"),
     "lead_time": (("supplier",), "lower", "days"),
     "lead_time_spread": (("supplier",), "lower", "days"),
     "on_hand": (("location", "region"), "higher", "units"),
@@ -912,6 +949,29 @@ def measure_by(
             "as_of": today.isoformat(),
             "definition": "open PO lines and transfers past their expected date by more than "
             f"{settings.exceptions.late_grace_days} days; by supplier: PO lines only",
+        }
+    elif measure == "on_time_rate" and by in ("location", "region"):
+        if scope.category or scope.supplier:
+            raise InsightError(
+                "a place's on-time rate counts everything it receives, not one category's or "
+                "supplier's: ask for the supplier's on-time rate instead"
+            )
+        when = period(store, period_name)
+        found = _keyed(store, scope.rows(inbound_on_time(store, when.current, settings), store), by)
+        on_time_lines = pl.col("on_time_rate") * pl.col("received_lines")
+        frame = found.group_by("key").agg(
+            (on_time_lines.sum() / pl.col("received_lines").sum()).alias("value"),
+            pl.col("lines").sum(),
+            pl.col("received_lines").sum(),
+            pl.col("po_lines").sum(),
+            pl.col("transfer_lines").sum(),
+        )
+        zero_fill = False
+        info["period"] = when.as_dict()
+        info |= {
+            "source": "purchase order lines and transfers with their receipts",
+            "definition": "inbound PO lines and transfers first received by their expected "
+            f"date plus {settings.suppliers.on_time_grace_days} days, of those received",
         }
     else:  # on_time_rate, lead_time, lead_time_spread: per supplier
         if measure == "on_time_rate":

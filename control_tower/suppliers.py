@@ -85,6 +85,65 @@ def supplier_performance(
     )
 
 
+# every inbound line into a location in the window: PO lines ordered in it (first receipt
+# against the expected date) and transfers shipped in it (received date against theirs)
+INBOUND_SQL = """
+WITH po AS (
+    SELECT p.location, p.expected_date, min(l.ts)::DATE AS received
+    FROM purchase_orders p
+    LEFT JOIN ledger l ON l.reference = p.po_number AND l.sku = p.sku
+         AND l.movement_type = 'receipt' AND l.ts < $cutoff
+    WHERE p.order_date > $start AND p.order_date <= $as_of AND p.status <> 'cancelled'
+    GROUP BY p.location, p.po_number, p.sku, p.expected_date
+), moved AS (
+    SELECT to_location AS location, expected_date,
+           CASE WHEN received_date <= $as_of THEN received_date END AS received
+    FROM transfers
+    WHERE ship_date > $start AND ship_date <= $as_of
+), lines AS (
+    SELECT location, expected_date, received, 'purchase_order' AS kind FROM po
+    UNION ALL
+    SELECT location, expected_date, received, 'transfer' AS kind FROM moved
+)
+SELECT location,
+       count(*) AS lines,
+       count(received) AS received_lines,
+       count(*) FILTER (WHERE kind = 'purchase_order') AS po_lines,
+       count(*) FILTER (WHERE kind = 'transfer') AS transfer_lines,
+       avg(CASE WHEN received IS NOT NULL
+                THEN (received <= expected_date + $grace)::INTEGER END) AS on_time_rate
+FROM lines
+GROUP BY location
+ORDER BY location
+"""
+
+
+def inbound_on_time(
+    store: Store,
+    *,
+    as_of: date | None = None,
+    days: int = 365,
+    grace_days: int = 0,
+) -> pl.DataFrame:
+    """Per receiving location, the on-time rate of what came in: PO lines ordered and
+    transfers shipped in the ``days`` up to ``as_of``, on time when first received by the
+    expected date plus ``grace_days`` (the suppliers' rule; a regional DC's inbound is its
+    transfers). Columns: location, lines, received_lines, po_lines, transfer_lines,
+    on_time_rate."""
+    if days < 1 or grace_days < 0:
+        raise ValueError("days must be at least 1 and grace_days at least 0")
+    day = position.resolve_as_of(store, as_of)
+    return store.query(
+        INBOUND_SQL,
+        {
+            "start": day - timedelta(days=days),
+            "as_of": day,
+            "cutoff": position.midnight(day + timedelta(days=1)),
+            "grace": grace_days,
+        },
+    )
+
+
 # -- measured lead times -------------------------------------------------------------------------
 LEAD_TIMES_SQL = """
 WITH received AS (

@@ -135,6 +135,53 @@ def test_on_time_rate_pools_the_suppliers_received_lines(demo):
     assert mine["value"] == pytest.approx(got["on_time_rate"][0])
 
 
+# An independent count of a place's inbound on time: PO lines (first receipt) and transfers.
+INBOUND_SQL = """
+WITH po AS (
+    SELECT p.location, p.expected_date,
+           (SELECT min(l.ts)::DATE FROM ledger l WHERE l.reference = p.po_number
+              AND l.sku = p.sku AND l.movement_type = 'receipt' AND l.ts < ?::DATE + 1) AS got
+    FROM purchase_orders p
+    WHERE p.order_date > ? AND p.order_date <= ? AND p.status <> 'cancelled'
+), t AS (
+    SELECT to_location AS location, expected_date,
+           CASE WHEN received_date <= ? THEN received_date END AS got
+    FROM transfers WHERE ship_date > ? AND ship_date <= ?
+)
+SELECT location, count(got) AS received, count(*) FILTER (WHERE got <= expected_date + ?) AS on_time
+FROM (SELECT * FROM po UNION ALL SELECT * FROM t) GROUP BY location
+"""
+
+
+def test_a_places_on_time_rate_counts_its_inbound_lines_and_transfers(demo):
+    settings = Settings()
+    grace = settings.suppliers.on_time_grace_days
+    window = insights.period(demo, "last_month").current
+    start = window.end - timedelta(days=window.days)
+    rows = demo.rows(INBOUND_SQL, [window.end, start, window.end] * 2 + [grace])
+    truth = {loc: (received, on_time) for loc, received, on_time in rows}
+    frame, info = insights.measure_by(demo, "on_time_rate", "location", period_name="last_month")
+    assert info["definition"].startswith("inbound PO lines and transfers")
+    for r in frame.filter(pl.col("received_lines") > 0).iter_rows(named=True):
+        received, on_time = truth[r["key"]]
+        assert r["received_lines"] == received
+        assert r["value"] == pytest.approx(on_time / received)
+    # a region pools its places' received lines; the KPI of one place is its row
+    regions, _ = insights.measure_by(demo, "on_time_rate", "region", period_name="last_month")
+    places = insights.locations(demo).select(pl.col("code").alias("key"), "region")
+    pooled = frame.join(places, on="key").filter(pl.col("received_lines") > 0)
+    for r in regions.filter(pl.col("received_lines") > 0).iter_rows(named=True):
+        mine = pooled.filter(pl.col("region") == r["key"])
+        on = (mine["value"] * mine["received_lines"]).sum()
+        assert r["value"] == pytest.approx(on / mine["received_lines"].sum())
+    busiest = frame.sort("received_lines", descending=True).row(0, named=True)
+    one = insights.kpi(
+        demo, "on_time_rate", "last_month", scope=insights.Scope(location=busiest["key"])
+    )
+    assert one["value"] == pytest.approx(busiest["value"])
+    assert one["parts"]["received_lines"] == busiest["received_lines"]
+
+
 def test_forecast_bias_compares_the_forecasts_made_before_each_day(demo_db_path, tmp_path):
     path = copy_of(demo_db_path, tmp_path)
     with Store(path) as s:
@@ -237,7 +284,11 @@ def test_questions_the_core_cannot_answer_are_refused_with_the_reason(demo):
     with pytest.raises(insights.InsightError, match="unknown metric"):
         insights.kpi(demo, "happiness", "current")
     with pytest.raises(insights.InsightError, match="on_time_rate is kept by supplier"):
-        insights.measure_by(demo, "on_time_rate", "location")
+        insights.measure_by(demo, "on_time_rate", "category")
+    with pytest.raises(insights.InsightError, match="counts everything it receives"):
+        insights.measure_by(
+            demo, "on_time_rate", "location", scope=insights.Scope(category="anything")
+        )
     with pytest.raises(insights.InsightError, match="say which SKU"):
         insights.measure_by(demo, "on_hand", "location")
     with pytest.raises(NotFoundError, match="no region 'Atlantis'"):

@@ -366,3 +366,48 @@ def test_a_demand_change_what_if_is_answered_from_its_scenario(store):
 
 
 PACKING = re.compile(r"(?i)\d+(?:\.\d+)?\s*(?:ml|l|g|kg|pcs|w)\b|\bx\s*\d+|\d+\s*(?:入|包|袋|片)")
+
+
+def test_a_places_forecast_its_units_and_a_move_with_no_lane(store):
+    from control_tower import kpis
+
+    city = store.scalar("SELECT name FROM locations WHERE code = 'RDC-CD'").split(" ")[0]
+    answer = ask(store, f"未来7天{city}的需求预测")
+    assert answer.intent == "forecast" and answer.lang == "zh"
+    call = answer.calls[0]
+    assert (call.tool, call.args["location"], call.args["days"]) == ("get_forecast", "RDC-CD", 7)
+    lead = answer.text.split("\n")[0]
+    assert "全部" in lead and answer.grounded and shown_is_grounded(answer)
+    units = int(kpis.stock_value_by(store, "location")["units"].sum())
+    total = ask(store, "全网库存现在一共多少件")
+    assert f"{units:,}" in total.text.split("\n")[0] and total.grounded
+    # no lane between two regional DCs: said so, with where stock can come from
+    pair = store.rows(
+        "SELECT a.code, b.code FROM locations a, locations b WHERE a.kind = 'regional_dc' "
+        "AND b.kind = 'regional_dc' AND a.code <> b.code AND NOT EXISTS (SELECT 1 FROM lanes "
+        "WHERE from_location = a.code AND to_location = b.code) ORDER BY 1, 2 LIMIT 1"
+    )
+    if pair:
+        origin, dest = pair[0]
+        moved = ask(store, f"从{origin}调1000件到{dest}运费多少？")
+        assert moved.intent == "transfer_cost" and moved.lang == "zh"
+        lead = moved.text.split("\n")[0]
+        assert "没有调拨线路" in lead and moved.grounded and shown_is_grounded(moved)
+
+
+def test_regions_are_compared_on_their_inbound_on_time_rate(store):
+    from control_tower import insights, reference
+
+    regions = [r for (r,) in store.rows("SELECT DISTINCT region FROM locations ORDER BY 1")]
+    frame, _ = insights.measure_by(store, "on_time_rate", "region")
+    rated = frame.filter(pl.col("received_lines") > 0).sort("key")
+    assert rated.height >= 2
+    a, b = rated["key"][0], rated["key"][1]
+    en_a, en_b = (reference.split_name(x)[0] for x in (a, b))
+    answer = ask(store, f"Is {en_a} doing better than {en_b} on on-time delivery?")
+    assert answer.intent == "compare" and answer.calls[0].tool == "compare"
+    assert answer.calls[0].args["measure"] == "on_time_rate" and a in regions
+    lead = answer.text.split("\n")[0]
+    for value in rated["value"][:2]:
+        assert f"{value:.1%}" in lead
+    assert answer.grounded and shown_is_grounded(answer)

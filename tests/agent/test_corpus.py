@@ -34,7 +34,7 @@ def realised(planned_demo_path, tmp_path_factory):
 def test_both_parts_fill_every_placeholder_from_the_store(realised):
     for part, questions in realised.items():
         least = {"train": 700, "train_more": 230, "train3": 300, "dev": 150, "dev2": 150}
-        least |= {"dev3": 150, "dev5": 150, "train4": 380, "test": 100}
+        least |= {"dev3": 150, "dev5": 150, "dev6": 150, "train4": 380, "test": 100}
         assert len(questions) >= least.get(part, 120)
         for r in questions:
             assert "{" not in r.text and "}" not in r.text, (r.question.id, r.text)
@@ -62,7 +62,7 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     assert not texts["dev"] & texts["test"]
     trained = set().union(*(texts[part] for part in corpus.TRAINING))
     assert not trained & (
-        texts["dev"] | texts["dev2"] | texts["dev3"] | texts["dev4"] | texts["dev5"]
+        texts["dev"] | texts["dev2"] | texts["dev3"] | texts["dev4"] | texts["dev5"] | texts["dev6"]
     )
     assert not trained & (texts["test"] | texts["holdout"])
     assert not texts["holdout"] & (texts["dev"] | texts["dev2"] | texts["test"])
@@ -72,7 +72,8 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     assert not texts["holdout3"] & (seen | texts["holdout"] | texts["holdout2"])
     earlier = seen | texts["holdout"] | texts["holdout2"] | texts["holdout3"]
     assert not texts["dev5"] & earlier
-    assert not texts["holdout4"] & (earlier | texts["dev5"])
+    assert not texts["dev6"] & (earlier | texts["dev5"])
+    assert not texts["holdout4"] & (earlier | texts["dev5"] | texts["dev6"])
     for questions in realised.values():
         langs = Counter(r.question.lang for r in questions)
         assert (langs["zh"] + langs["mixed"]) / len(questions) >= 0.35
@@ -94,7 +95,7 @@ def test_a_second_location_of_the_same_kind_is_never_the_first(realised):
 def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
     with pytest.raises(
         corpus.CorpusError,
-        match="parts train, train_more, train3, train4, dev, dev2, dev3, dev4, dev5, test, holdout, "
+        match="parts train, train_more, train3, train4, dev, dev2, dev3, dev4, dev5, dev6, test, holdout, "
         "holdout2, holdout3, holdout4",
     ):
         corpus.load("validation")

@@ -190,8 +190,13 @@ def test_a_categorys_forecast_sums_its_skus_where_customers_buy(ctx, store):
     assert parts and {kinds[p] for p in parts} <= {"regional_dc", "store"}
     assert 0 < whole.data["skus"] <= len(skus)
     assert whole.data["total"] == pytest.approx(sum(p["demand"] for p in whole.data["parts"]))
-    with pytest.raises(ToolError, match="SKU or a category"):
+    with pytest.raises(ToolError, match="a SKU, a category or a location"):
         run_tool(ctx, "get_forecast", {"days": 7})
+    # a place's forecast: every SKU it stocks, its total the sum of the category's and the rest
+    place = run_tool(ctx, "get_forecast", {"location": "RDC-CD", "days": 7})
+    mine = run_tool(ctx, "get_forecast", {"category": category, "location": "RDC-CD", "days": 7})
+    assert place.data["locations"] == 1 and place.data["skus"] > mine.data["skus"]
+    assert place.data["total"] > mine.data["total"] > 0
 
 
 def test_a_suggested_transfers_cost_is_its_explanations_total(planned_demo_path, tmp_path):

@@ -251,5 +251,10 @@ def test_bad_arguments_are_refused_with_what_was_wrong(ctx):
         run_tool(ctx, "kpi", {"metric": "health_index", "category": "Snacks"})
     with pytest.raises(ToolError, match="compare entities of one kind"):
         run_tool(ctx, "compare", {"measure": "stock_value", "entities": ["RDC-BJ", "SUP-JNB"]})
-    with pytest.raises(ToolError, match="no lane from"):
-        run_tool(ctx, "transfer_cost", {"from_location": "RDC-BJ", "to_location": "VMI-KS"})
+    # a move with no lane is answered as such, with where stock can come from instead
+    none = run_tool(ctx, "transfer_cost", {"from_location": "RDC-BJ", "to_location": "VMI-KS"})
+    into = ctx.store.rows("SELECT from_location FROM lanes WHERE to_location = 'VMI-KS'")
+    assert none.data["lane"] is None and sorted(none.data["lanes_into"]) == sorted(
+        r[0] for r in into
+    )
+    assert none.facts[0].startswith("No lane from RDC-BJ to VMI-KS; lanes into VMI-KS come from")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -376,3 +377,37 @@ def test_words_that_look_like_another_kind(cat, product):
         "this_week",
         True,
     )
+
+
+def test_requests_to_write_in_mixed_words_and_after_an_action(cat):
+    # an English verb glued to Chinese, creating, revoking, sending are all writes
+    for text in (
+        "算了，帮我把这个建议reject掉",
+        "OK 那你直接建一个调拨单吧",
+        "过账的数量不对，帮我撤回一下",
+        "行，你直接给他们发个replenishment notice",
+        "帮我把safety stock调成现在的一半吧",
+    ):
+        assert ask(cat, text).intent == "decline_write", text
+    # "approve it" after an action's status declines that action, and "why" then explains it
+    status = ask(cat, "431号建议现在啥状态了")
+    approve = ask(cat, "你直接帮我批了吧，急着要", status)
+    assert (approve.intent, approve.action_id) == ("decline_write", 431)
+    why = ask(cat, "那你先说说系统为啥要提这个", approve)
+    assert (why.intent, why.action_id) == ("plan_why", 431)
+
+
+def test_a_plural_follow_up_means_the_whole_list_not_its_first_row(cat):
+    first = {"sku": "SNK-0001", "location": "RDC-BJ", "rule": "stockout"}
+    second = {"sku": "SNK-0002", "location": "RDC-CD", "rule": "stockout"}
+    risks = replace(
+        ask(cat, "饮料这个品类风险最大的5个"),
+        products=("SNK-0001",),
+        destination="RDC-BJ",
+        rows=(first, second),
+    )
+    these = ask(cat, "这几个建议补多少？", risks)
+    assert these.intent == "order_suggest" and these.products == ()
+    assert these.destination is None and these.category == risks.category is not None
+    one = ask(cat, "第一个建议补多少？", risks)
+    assert one.products == ("SNK-0001",)
