@@ -415,11 +415,13 @@ def stockout_item(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         return _failed(run, lang)
     rows = sorted(r.data["rows"], key=lambda x: str(x["due_date"]))
     if not rows:
+        named = plan.products if len(plan.products) <= 5 else (sku,)
+        what = pick(lang, ", ", "、").join(names.product(x, lang) for x in named)
         return Composed(
             pick(
                 lang,
-                f"No stock-out of {names.product(sku, lang)} is projected anywhere.",
-                f"{names.product(sku, lang)}在各仓都没有预计缺货。",
+                f"No stock-out of {what} is projected anywhere.",
+                f"{what}在各仓都没有预计缺货。",
             )
         )
     first = rows[0]
@@ -1873,7 +1875,8 @@ def _outcome_words(x: dict, lang: str) -> str:
 DELAY_WORDS = re.compile(
     r"(?i)slip|delay|late|behind|推迟|延迟|延误|晚到|晚|断供|停供|can't deliver|stops? (?:supplying|delivering)|"
     r"lead[- ]?time.{0,20}(?:longer|extend|stretch|grow|goes up|increase|up by)|"
-    r"(?:longer|extended) lead[- ]?time|(?:交期|提前期|lead[- ]?time).{0,8}(?:拉长|延长|加长|变长|多|增加)"
+    r"(?:longer|extended) lead[- ]?time|(?:交期|提前期|lead[- ]?time).{0,8}(?:拉长|延长|加长|变长|多|增加|拖)|"
+    r"拖(?:一|两|三|\d)|再拖|拖延"
 )
 SERVICE_WORDS = re.compile(r"(?i)service level|服务水平|服务率|\bsl\b")
 PERCENT = re.compile(r"(\d{2}(?:\.\d+)?)\s*%")

@@ -320,7 +320,7 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
             f"for {args.sku}"
             if args.sku
             else f"for {len(args.skus)} SKUs"
-            if args.skus and len(args.skus) > 3
+            if args.skus and len(args.skus) > 5
             else f"for {', '.join(args.skus)}"
             if args.skus
             else ""

@@ -480,7 +480,7 @@ CONCEPTS: dict[str, str] = {
     "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事",
     "plan": r"\bplan\b|planned|optimi[sz]er|proposal|\baction\b|计划|优化器|方案",
     "order": r"\border|\bpos?\b|purchase|\bbuy|reorder|replenish|\braise|\bplace\b|采购|补货|补多少|下单|下.{0,2}单|订货|购买|买",
-    "vmi": r"\bvmi|最低水位|低水位|low[- ]water|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
+    "vmi": r"\bvmi|代管|供应商管理库存|最低水位|低水位|low[- ]water|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
     "owe": r"\bowe|得付|要付|该付|付他们|付.{0,3}多少钱?|outstanding|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
     "settle": r"settle|statement|reconcil|tolerance|match|结算|对账|差异|对得上|对上",
     "late": r"\blate\b|overdue|delay|behind schedule|past (their )?due|stuck|holding up|arrived yet|延迟|逾期|超期|晚到|迟交|迟到|延误|没到|未到|还没到|超时|晚了|晚交|拖期|拖了",
@@ -634,6 +634,8 @@ SPELLED_ZH = re.compile(
     r"[一二两三四五六七八九十][零一二两三四五六七八九十]*[百千万][零一二两三四五六七八九十百千万]*"
 )
 ZH_SCALE = {"十": 10, "百": 100, "千": 1000}
+# "过去三十天", "两周": a count of days, weeks or months (not "星期一", "第一天")
+DAYS_ZH = re.compile(r"(?<![第星期礼拜周])([一二两三四五六七八九十]{1,3})(天|日|周|个星期|个月)")
 
 
 def _zh_number(token: str) -> int | None:
@@ -678,7 +680,8 @@ def _spell_numbers(text: str) -> str:
 
     text = SPELLED_EN.sub(en, text)
     text = THOUSANDS.sub(short, text)
-    return SPELLED_ZH.sub(zh, text)
+    text = SPELLED_ZH.sub(zh, text)
+    return DAYS_ZH.sub(lambda m: f"{number(m.group(1))}{m.group(2)}", text)
 
 
 def number(token: str) -> int | None:
@@ -732,7 +735,10 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
         r"下单到收货|days from po",
     ),
     ("fill_rate", r"fill?-? ?rate|\bfil\b|\bfill ?%|满足率|满足比例|订单满足|填充率|履约率"),
-    ("turnover", r"turnover|\bturns\b|周转|turn over"),
+    (
+        "turnover",
+        r"turnover|\bturns\b|周转|turn over|turning (?:its |their |our |the )?(?:inventory|stock)",
+    ),
     (
         "days_of_cover",
         r"days? of cover|\bcover\b|可售天数|撑多久|够卖几天|\bwos\b|weeks? of supply|\bdoh\b|"
@@ -771,6 +777,7 @@ PERIOD_PATTERNS = tuple((name, _rx(p)) for name, p in PERIOD_PATTERNS)
 COMPARE = _rx(
     r"升了还是降了|涨了还是跌了|升还是降|是升是降|\bup or down\b|\btrend|趋势|"
     r"\bvs\.?\b|versus|compared|compare|comparison|than last|than the|month before|week before|better or worse|"
+    r"against (?:the )?(?:last|previous|prior) (?:week|month)|"
     r"improv|gotten (worse|better)|跟.{0,8}比|和.{0,8}比|比上|跟上.{0,3}比|和上.{0,3}比|比一比|对比|环比|变化|比呢"
 )
 
@@ -882,7 +889,8 @@ HIGH = _rx(
     r"most|highest|biggest|largest|greatest|longest|fastest|best|从高到低|最多|最高|最大|最快|最长|最好|降序"
 )
 LOW = _rx(
-    r"least|lowest|smallest|bottom|shortest|slowest|worst|从低到高|最少|最低|最小|最慢|最短|最差|升序"
+    r"least|lowest|smallest|bottom|shortest|slowest|worst|dragg?(?:ed|ing|s)? (?:it |us |them )?down|"
+    r"pull(?:ed|ing|s)? (?:it |us |them )?down|hurt|拖后腿|拉低|从低到高|最少|最低|最小|最慢|最短|最差|升序"
 )
 
 
@@ -1208,6 +1216,7 @@ ORDINAL_WORDS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
     "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8,
     "ninth": 9, "9th": 9, "tenth": 10, "10th": 10, "top": 1, "last": -1, "bottom": -1,
+    "worst": 1, "best": 1, "biggest": 1, "largest": 1,
 }  # fmt: skip
 _ORD = r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,2}(?:st|nd|rd|th)"
 POINTER = (
@@ -1230,6 +1239,10 @@ POINTER = (
         r"(?:个|条|项|行|名|笔|张|家|位|种|款|仓|品|sku|\s*one)?"
     ),
     _rx(r"(最后|最下面|最上面|头)\s*(?:一|那)\s*(?:个|条|项|行|名|笔|张|家)"),
+    # "the worst of those three", "the biggest of them": the list's first row, as it is sorted
+    _rx(
+        r"\bthe (worst|best|biggest|largest|top|first|last) (?:one )?of (?:those|these|them|the)\b"
+    ),
 )
 POINTER_WORDS = _rx(
     r"tell me more|more (?:info|information|detail|details) (?:on|about)|details? (?:on|of|about|for)|"
@@ -1631,7 +1644,7 @@ CONDITIONAL = _rx(
 # a request ("can you", "帮我", "麻烦", "你直接", "那就...吧") to do something that writes: in any
 # words around it ("ok 那就book吧，直接安排调拨", "Can you just lower the SS to half of that?")
 REQUEST = (
-    r"(?:\b(?:can|could|would|will) you\b|\bpls\b|\bplease\b|\bplz\b|\bjust\b|\bgo ahead\b|"
+    r"(?:\b(?:can|could|would|will) you\b|\bpls\b|\bplease\b|\bplz\b|\bjust\b|\bgo ahead\b|\bkindly\b|"
     r"\bi need you to\b|\bi want you to\b|\blet'?s\b|帮我|麻烦|你直接|直接|那就|就给我|给我)"
 )
 WRITE_VERB = (
@@ -1639,7 +1652,7 @@ WRITE_VERB = (
     r"increase|decrease|reduce|bump|book|arrange|place|create|issue|release|submit|mark|snooze|kill|"
     r"scrap|void|"
     r"override|confirm|push|forward)(?![a-z])|批准|批了|批掉|审批通过|驳回|过账|过一?下账|过个账|发出去|发到|发给|发送|删|"
-    r"调成|调整成|调整为|撤回|撤销|冲销|回滚|新建|创建|建一?(?:个|张|笔)|开一?(?:个|张|笔)\S{0,4}单|发一?(?:个|封|条)|"
+    r"调成|调整成|调整为|撤回|撤销|冲销|回滚|新建|创建|批一下|批下|审批一下|通过一下|建一?(?:个|张|笔)|开一?(?:个|张|笔)\S{0,4}单|发一?(?:个|封|条)|"
     r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|转发)"
 )
 WRITE_REQUEST = _rx(rf"{REQUEST}.{{0,40}}?{WRITE_VERB}|{WRITE_VERB}.{{0,20}}(?:吧|for me\b)")
@@ -1683,6 +1696,8 @@ def _follow_intent(
     plan suggests what the turn before showed, what it costs, what if it is not done."""
     if previous.intent in ("decline_write", "out_of_scope"):
         return intent, confidence
+    if intent == "ranking" and EXPLICIT_RANK.search(masked):
+        return intent, confidence  # "rank the DCs by how many of those they have"
     if RESIZE.search(masked) or FILTER_BACK.search(masked):
         # "算了太多了，前三个就行", "any of them carrying X?": the same list, resized or narrowed
         return previous.intent, max(confidence, RULED)
@@ -1784,7 +1799,8 @@ STRONG_OFFTOPIC = _rx(
     r"scrape|爬虫|代码|\bnews\b|新闻|stock market|股价|大盘|exchange rate|汇率|movies?\b|电影|"
     r"hotel|restaurant|hotpot|vacation|年假|salary|工资|payslip|\bnba\b|football|高铁|机票|"
     r"年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
-    r"\brain\b|raining|\bsnow|下雨|下雪|气温|刮风|台风|a股|港股|美股|股市|基金|彩票|lottery|"
+    r"\brain\b|raining|\bsnow|下雨|下雪|暴雨|大雨|气温|刮风|台风|linkedin|social media|朋友圈|公众号|微博|"
+    r"\b(?:a|an) (?:post|tweet|poem|speech)\b|a股|港股|美股|股市|基金|彩票|lottery|"
     r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones|diesel|fuel pric|oil pric|油价|柴油|\bwms vendor|"
     r"\b(?:wms|tms|erp) (?:system|software|vendor)|software vendor|系统选型|\bpoem|\bpoetry|写诗|一首诗|\bsong\b|\bpassword|密码|"
     r"\blog ?in\b|登录不了|登不上|\bvpn\b|\bprinter|打印机|\bwifi\b"
@@ -1823,7 +1839,7 @@ STRONG_RANK = _rx(
 DIMENSION = _rx(
     r"\b(?:regional )?(?:dcs?|rdcs?|warehouses?|regions?|categories|category|suppliers|skus|products|"
     r"items)\b|wh?ich (?:dc|rdc|warehouse|region|supplier|category|sku|product)\b|仓|区域|品类|"
-    r"供应商|商品|哪家|哪几家|\bsku"
+    r"供应商|商品|单品|哪家|哪几家|\bsku"
 )
 LIST_WORDS = _rx(
     r"什么货|哪些|\bwhich\b|\bwhat (?:items|skus|products)|\banything\b|\bany\b|清单|\blist\b"
@@ -1835,6 +1851,8 @@ COMPARE_WORDS = _rx(
 ABOVE_MAX = _rx(
     r"(?:above|over|exceed\w*|超过|超出|高于)\s*(?:their |the )?(?:max|最高库存|库存上限|上限)"
 )
+LIST_ALL = _rx(r"都|各|\beach\b|\ball\b|列一下|列出来|list (?:them|all)")
+NETWORK_WIDE = _rx(r"whole network|network[- ]wide|across the network|全网|整个网络|整体")
 PER_SUPPLIER = _rx(r"各|each|\bby supplier|per supplier|\ball\b|都|列|\bcompare\b|对比")
 POLICY_METRICS = ("eoq", "reorder_point", "safety_stock", "max_level")
 COMPARE_EXPLICIT = _rx(
@@ -1863,6 +1881,7 @@ LATE = _rx(
 )
 TRANSFER_ASK = _rx(
     r"\b(?:should|shall|can|could|do) (?:we|i) (?:move|transfer|shift|rebalance|pull)\b|"
+    r"\bpush (?:them |it |those |these |the \w+ )?(?:to|into|over to) (?:other|another|the) |"
     r"(?:要不要|该不该|能不能|可不可以|是否|可以|能否)\s*(?:把.{0,16}?)?(?:调|挪|移)|"
     r"(?:transfer|\bmoves?\b|rebalanc|调拨|调去|调到|调给|调过去|从哪个仓调|调).{0,30}"
     r"(?:哪|where|\bwhich\b|recommend|suggest|ideas|\bhelp|需要|should|吗|合适|最好|最快)|"
@@ -1903,6 +1922,12 @@ def _refine(
     runner_up = next((i for i in ranked if i != intent), intent)
     if intent == "ambiguous" and any(CONCEPT_RE[c].search(masked) for c in TOPICS):
         intent = runner_up  # the classifier hesitates, but the question names its topic
+    if (
+        intent == "ambiguous"
+        and CONCEPT_RE["stock"].search(masked)
+        and any(m.kind in ("location", "region", "product", "category") for m in mentions)
+    ):
+        intent = "stock_level"  # "北京仓今天库存水位咋样，整体看一下": that place's stock
     asks = WRITE.search(masked) or WRITE_ANYWHERE.search(masked)
     if intent == "decline_write" and not (
         asks or (WRITE_REQUEST.search(masked) and not ADVICE.search(masked))
@@ -2006,7 +2031,10 @@ def _refine(
         if intent == "top_risks" and _group_by(slot_text) == "product":
             return "ranking"
     if intent == "supplier_performance" and "supplier" not in kinds:
-        if _period(slot_text)[0] and not PER_SUPPLIER.search(masked) and not PRONOUN.search(masked):
+        if (_top_n(slot_text) or 0) >= 2 and not LIST_ALL.search(masked):
+            return "ranking"  # "哪三家供应商的准时交货率最差？" (but "五家...都列一下": all of them)
+        asked = _period(slot_text)[0] or NETWORK_WIDE.search(masked)
+        if asked and not PER_SUPPLIER.search(masked) and not PRONOUN.search(masked):
             return "kpi"
     if intent == "stockout_item" and "product" not in {m.kind for m in mentions}:
         if LIST_WORDS.search(masked):
@@ -2034,6 +2062,7 @@ def _residue(masked: str) -> str:
 
 
 MOVE_KINDS = ("transfer_cost", "transfer_suggest", "plan_why")
+EXPLICIT_RANK = _rx(r"\brank|排名|排序|排一下|排个序|排个名")
 ALSO = _rx(r"也(?:比|看|算|查|对比|列|排)|\balso\b|\bas well\b|\btoo\W*$|同样的|一样的")
 FILTER_BACK = _rx(
     r"\b(?:any|which|how many|are any|is any|none) of (?:them|those|these|the above)\b|这些里|"

@@ -636,7 +636,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "on_hand": (("location", "region"), "higher", "units"),
     "days_of_cover": (("location",), "higher", "days"),
 }
-SKU_MEASURES = ("on_hand", "days_of_cover")  # these need one SKU
+SKU_MEASURES = ("on_hand",)  # these need one SKU
 PERIOD_MEASURES = ("fill_rate", "stockout_days", "turnover", "forecast_bias", "on_time_rate")
 
 
@@ -803,8 +803,12 @@ def measure_by(
         if sku:
             pos = pos.filter(pl.col("sku") == sku)
         pos = _keyed(store, scope.rows(pos, store), by)
-        if measure == "days_of_cover":
+        if measure == "days_of_cover" and sku:
             value = pl.col("days_of_cover").first()
+            zero_fill = False
+        elif measure == "days_of_cover":  # a place's whole stock: its units over its demand
+            demand = pl.col("avg_daily_demand").sum()
+            value = pl.when(demand > 0).then(pl.col("available").sum() / demand)
             zero_fill = False
         else:
             value = pl.col(
@@ -826,7 +830,8 @@ def measure_by(
             "source": f"stock position as of {today}",
             "as_of": today.isoformat(),
             "definition": "stock value: owned on hand x unit cost; units: on hand (all owners); "
-            "days of cover: available / average daily demand",
+            "days of cover: available / average daily demand (of every SKU there when no SKU "
+            "is named)",
         }
     elif measure in ("fill_rate", "stockout_days"):
         when = period(store, period_name)

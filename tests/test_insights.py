@@ -302,3 +302,19 @@ def test_a_store_without_movements_ranks_zeros_and_has_no_rates(network):
     assert insights.kpi(network, "fill_rate", "this_month")["value"] is None
     late, _ = insights.measure_by(network, "late_lines", "supplier")
     assert late["value"].sum() == 0
+
+
+def test_a_places_days_of_cover_is_its_available_stock_over_its_demand(demo):
+    frame, info = insights.measure_by(demo, "days_of_cover", "location")
+    pos = position.stock_position(demo)
+    assert "every SKU there" in info["definition"]
+    for r in frame.filter(pl.col("value").is_not_null()).iter_rows(named=True):
+        mine = pos.filter(pl.col("location") == r["key"])
+        expected = mine["available"].sum() / mine["avg_daily_demand"].sum()
+        assert r["value"] == pytest.approx(expected)
+    # one SKU: its own days of cover at each place
+    sku = pos.filter(pl.col("avg_daily_demand") > 0)["sku"][0]
+    one, _ = insights.measure_by(demo, "days_of_cover", "location", sku=sku)
+    row = one.filter(pl.col("value").is_not_null()).row(0, named=True)
+    truth = pos.filter((pl.col("sku") == sku) & (pl.col("location") == row["key"]))
+    assert row["value"] == pytest.approx(truth["days_of_cover"][0])

@@ -62,7 +62,13 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     assert not texts["dev"] & texts["test"]
     trained = set().union(*(texts[part] for part in corpus.TRAINING))
     assert not trained & (
-        texts["dev"] | texts["dev2"] | texts["dev3"] | texts["dev4"] | texts["dev5"] | texts["dev6"]
+        texts["dev"]
+        | texts["dev2"]
+        | texts["dev3"]
+        | texts["dev4"]
+        | texts["dev5"]
+        | texts["dev6"]
+        | texts["dev7"]
     )
     assert not trained & (texts["test"] | texts["holdout"])
     assert not texts["holdout"] & (texts["dev"] | texts["dev2"] | texts["test"])
@@ -73,7 +79,8 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     earlier = seen | texts["holdout"] | texts["holdout2"] | texts["holdout3"]
     assert not texts["dev5"] & earlier
     assert not texts["dev6"] & (earlier | texts["dev5"])
-    assert not texts["holdout4"] & (earlier | texts["dev5"] | texts["dev6"])
+    assert not texts["dev7"] & (earlier | texts["dev5"] | texts["dev6"])
+    assert not texts["holdout4"] & (earlier | texts["dev5"] | texts["dev6"] | texts["dev7"])
     for questions in realised.values():
         langs = Counter(r.question.lang for r in questions)
         assert (langs["zh"] + langs["mixed"]) / len(questions) >= 0.35
@@ -95,8 +102,8 @@ def test_a_second_location_of_the_same_kind_is_never_the_first(realised):
 def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
     with pytest.raises(
         corpus.CorpusError,
-        match="parts train, train_more, train3, train4, dev, dev2, dev3, dev4, dev5, dev6, test, holdout, "
-        "holdout2, holdout3, holdout4",
+        match="parts train, train_more, train3, train4, dev, dev2, dev3, dev4, dev5, dev6, dev7, "
+        "test, holdout, holdout2, holdout3, holdout4",
     ):
         corpus.load("validation")
     (tmp_path / "dev.toml").write_text(

@@ -319,8 +319,9 @@ def test_quantities_in_words_are_figures(cat, product):
     assert und._spell_numbers("调两千件，不行就一千五") == "调2000件，不行就1500"
     assert und._spell_numbers("move 1.5k units") == "move 1500 units"
     # a numeral word that is not a quantity, or a product's packing, stays as written
-    for text in ("千万别调", "万一断货", "4K HDMI cable", "fast charger 65W", "一周"):
+    for text in ("千万别调", "万一断货", "4K HDMI cable", "fast charger 65W", "星期一", "第一天"):
         assert und._spell_numbers(text) == text
+    assert und._spell_numbers("过去三十天的准时率，拖两周呢") == "过去30天的准时率，拖2周呢"
     cost = ask(cat, f"从北京调 300 箱 {product['short']} 到成都，运费多少？")
     again = ask(cat, "那如果 move eight hundred 呢", cost)
     assert (again.intent, again.quantity, again.source, again.destination) == (
@@ -411,3 +412,32 @@ def test_a_plural_follow_up_means_the_whole_list_not_its_first_row(cat):
     assert these.destination is None and these.category == risks.category is not None
     one = ask(cat, "第一个建议补多少？", risks)
     assert one.products == ("SNK-0001",)
+
+
+def test_dev7s_wordings_for_kpis_rankings_vmi_and_the_list_before(cat):
+    kpi = ask(cat, "过去三十天供应商准时到货率多少")
+    assert (kpi.intent, kpi.metric, kpi.period) == ("kpi", "on_time_rate", "last_30_days")
+    worst = ask(cat, "哪三家供应商的准时交货率最差？")
+    assert (worst.intent, worst.group_by, worst.top_n, worst.order) == (
+        "ranking",
+        "supplier",
+        3,
+        "worst",
+    )
+    assert ask(cat, "五家供应商的on-time rate都列一下").intent == "supplier_performance"
+    assert ask(cat, "我们昆山仓里的供应商代管库存，哪些快低于下限了？").intent == "vmi"
+    assert ask(cat, "Could you draft a LinkedIn post celebrating our logistics team?").intent == (
+        "out_of_scope"
+    )
+    fill = ask(cat, "network fill rate this week against last week, pls")
+    assert (fill.metric, fill.period, fill.compare) == ("fill_rate", "this_week", True)
+    dragged = ask(cat, "which three DCs dragged it down the most?", fill)
+    assert (dragged.intent, dragged.order, dragged.top_n) == ("ranking", "worst", 3)
+    rows = ({"location": "RDC-CD"}, {"location": "RDC-BJ"}, {"location": "RDC-HZ"})
+    listed = replace(dragged, rows=rows)
+    pointed = ask(cat, "The worst of those three: what does it have on hand right now?", listed)
+    assert (pointed.intent, pointed.locations) == ("stock_level", ("RDC-CD",))
+    status = ask(cat, "Why was action 431 proposed in the first place?")
+    assert ask(cat, "Understood. Kindly reject it and let the planner know.", status).intent == (
+        "decline_write"
+    )
