@@ -2032,7 +2032,9 @@ def _refine(
             return "ranking"
     if intent == "supplier_performance" and "supplier" not in kinds:
         if (_top_n(slot_text) or 0) >= 2 and not LIST_ALL.search(masked):
-            return "ranking"  # "哪三家供应商的准时交货率最差？" (but "五家...都列一下": all of them)
+            return (
+                "ranking"  # "哪三家供应商的准时交货率最差？" (but "五家...都列一下": all of them)
+            )
         asked = _period(slot_text)[0] or NETWORK_WIDE.search(masked)
         if asked and not PER_SUPPLIER.search(masked) and not PRONOUN.search(masked):
             return "kpi"
@@ -2180,7 +2182,15 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
             changes[name] = getattr(previous, name)
     if plan.period is None:
         changes["period"] = previous.period
-    elif plan.compare and previous.period and plan.period != previous.period:
+    elif (
+        plan.compare
+        and previous.period
+        and plan.period != previous.period
+        and not (previous.period == "current" and plan.period == "this_week")
+    ):
+        # "and vs last month?" after this month, "比上个月多了还是少了？" after a figure as of
+        # now (its 30 days): the period before (but after a figure as of now, "and vs last
+        # week?" asks this week against the week before)
         named = sum(bool(re.search(pattern, plan.text)) for _name, pattern in PERIOD_PATTERNS)
         if named == 1 and re.search(r"(?a)\bvs\b|versus|比|compared", plan.text):
             changes["period"] = previous.period

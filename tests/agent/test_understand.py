@@ -371,6 +371,8 @@ def test_words_that_look_like_another_kind(cat, product):
     # the network's stock in money is its inventory value, a KPI that compares over periods
     value = ask(cat, "how much inventory are we carrying in total right now, in RMB")
     assert (value.intent, value.metric) == ("kpi", "inventory_value")
+    weekly = ask(cat, "and vs last week?", value)
+    assert (weekly.metric, weekly.period, weekly.compare) == ("inventory_value", "this_week", True)
     week = ask(cat, "这周跟上周比呢", value)
     assert (week.intent, week.metric, week.period, week.compare) == (
         "kpi",
