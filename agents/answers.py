@@ -877,26 +877,20 @@ def compare(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         for x in rows
     ]
     better = d.get("better_entity")
+    verdict = (pick(lang, "is better", "更好"), better)
     if measure in AMOUNTS and rows:  # stock is neither good nor bad: who holds more
         top = max(rows, key=lambda x: x["value"] if x["value"] is not None else float("-inf"))
         more = top["key"] if sum(x["value"] == top["value"] for x in rows) == 1 else None
-        if lang == "zh":
-            lead = f"{word}：" + "，".join(parts) + "。"
-            if more:
-                lead += f"{_group_label(names, by, more, lang)}更多。"
-        else:
-            lead = f"On {word}: " + " vs ".join(parts) + "."
-            if more:
-                lead += f" {_group_label(names, by, more, lang)} has more."
-        return Composed(lead)
+        verdict = (pick(lang, "has more", "更多"), more)
+    words, winner = verdict
     if lang == "zh":
         lead = f"{word}：" + "，".join(parts) + "。"
-        if better:
-            lead += f"{_group_label(names, by, better, lang)}更好。"
+        if winner:
+            lead += f"{_group_label(names, by, winner, lang)}{words}。"
     else:
         lead = f"On {word}: " + " vs ".join(parts) + "."
-        if better:
-            lead += f" {_group_label(names, by, better, lang)} is better."
+        if winner:
+            lead += f" {_group_label(names, by, winner, lang)} {words}."
     return Composed(lead)
 
 
@@ -1990,15 +1984,21 @@ PERCENT_CHANGE = re.compile(
 DOWN = re.compile(r"(?i)down|fall|drop|lower|less|cut|-|下降|降|减少|降低")
 
 
-def _lane_factor(text: str) -> float | None:
-    """The factor a question puts on a cost: "doubles" 2, "x1.5" or "1.5倍" 1.5, "up 30%"
-    1.3, "down 20%" 0.8; None when it names none."""
+def _multiple(text: str) -> float | None:
+    """A multiple named in words or figures: "doubles" 2, "x1.5" or "1.5倍" 1.5; else None."""
     for words, factor in FACTOR_WORDS:
         if words.search(text):
             return factor
     found = TIMES.search(text)
-    if found:
-        return float(found.group(1) or found.group(2))
+    return float(found.group(1) or found.group(2)) if found else None
+
+
+def _lane_factor(text: str) -> float | None:
+    """The factor a question puts on a cost: "doubles" 2, "x1.5" or "1.5倍" 1.5, "up 30%"
+    1.3, "down 20%" 0.8; None when it names none."""
+    factor = _multiple(text)
+    if factor is not None:
+        return factor
     found = PERCENT_CHANGE.search(text)
     if found:
         share = float(found.group(2)) / 100
@@ -2026,12 +2026,9 @@ def _demand_factor(text: str) -> float | None:
     """The factor a question puts on demand: "jumps 20%" 1.2, "drops 10%" 0.9, "涨三成" 1.3,
     "doubles" 2; None when it names none."""
     text = CHINESE_TENTHS.sub(lambda m: f"{TENTHS[m.group(1)]}成", text)
-    for words, factor in FACTOR_WORDS:
-        if words.search(text):
-            return factor
-    found = TIMES.search(text)
-    if found:
-        return float(found.group(1) or found.group(2))
+    factor = _multiple(text)
+    if factor is not None:
+        return factor
     before, after = DEMAND_BEFORE.search(text), DEMAND_AFTER.search(text)
     if before:
         word, figure, unit = before.group(1), float(before.group(2)), before.group(3)

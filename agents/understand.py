@@ -1828,12 +1828,13 @@ KPI_METRICS = ("fill_rate", "turnover", "inventory_value", "health_index", "on_t
 KPI_METRICS += ("forecast_bias", "forecast_error")
 POLICY_TERMS = _rx(r"最高库存|最低库存|最大库存|库存上限|库存下限")
 WHY = _rx(r"\bwhy\b|reason|justif|rationale|为什么|为啥|理由|原因|依据|算出来|怎么来的")
+RANK_WORDS = r"\brank|排名|排序|排一下|排个序|排个名"  # asking for a ranking in so many words
 SUPERLATIVE = _rx(
-    r"\brank|排名|排序|排一下|排个序|排个名|\btop\s*\d|\bbottom\b|\bworst\b|\bbest\b|\bmost\b|\bleast\b|"
+    RANK_WORDS + r"|\btop\s*\d|\bbottom\b|\bworst\b|\bbest\b|\bmost\b|\bleast\b|"
     r"highest|lowest|fastest|slowest|longest|shortest|biggest|最[多少高低快慢长短好差大小不]|从高到低|从低到高"
 )
 STRONG_RANK = _rx(
-    r"\brank|排名|排序|排一下|排个序|排个名|\btop\b|\bbottom\b|\d|前[一二三四五六七八九十]|从高到低|从低到高|"
+    RANK_WORDS + r"|\btop\b|\bbottom\b|\d|前[一二三四五六七八九十]|从高到低|从低到高|"
     r"哪几个|最长|最短|slowest|fastest|longest|shortest|最不|\bwhich \w+ is (?:the )?(?:most|least)"
 )
 DIMENSION = _rx(
@@ -2064,7 +2065,7 @@ def _residue(masked: str) -> str:
 
 
 MOVE_KINDS = ("transfer_cost", "transfer_suggest", "plan_why")
-EXPLICIT_RANK = _rx(r"\brank|排名|排序|排一下|排个序|排个名")
+EXPLICIT_RANK = _rx(RANK_WORDS)
 ALSO = _rx(r"也(?:比|看|算|查|对比|列|排)|\balso\b|\bas well\b|\btoo\W*$|同样的|一样的")
 FILTER_BACK = _rx(
     r"\b(?:any|which|how many|are any|is any|none) of (?:them|those|these|the above)\b|这些里|"

@@ -370,25 +370,18 @@ def weighted_bias(frame: pl.DataFrame) -> float | None:
 def on_time(store: Store, window: Window, settings: Settings | None = None) -> pl.DataFrame:
     """:func:`control_tower.suppliers.supplier_performance` over the PO lines ordered in the
     window (receipts up to its last day)."""
-    settings = settings or Settings()
-    return suppliers.supplier_performance(
-        store,
-        as_of=window.end,
-        days=window.days,
-        grace_days=settings.suppliers.on_time_grace_days,
-    )
+    return suppliers.supplier_performance(store, **_on_time_window(window, settings))
 
 
-def inbound_on_time(store: Store, window: Window, settings: Settings | None = None):
+def inbound_on_time(store: Store, window: Window, settings: Settings | None = None) -> pl.DataFrame:
     """:func:`control_tower.suppliers.inbound_on_time` per receiving location over the
     window: PO lines ordered and transfers shipped in it."""
-    settings = settings or Settings()
-    return suppliers.inbound_on_time(
-        store,
-        as_of=window.end,
-        days=window.days,
-        grace_days=settings.suppliers.on_time_grace_days,
-    )
+    return suppliers.inbound_on_time(store, **_on_time_window(window, settings))
+
+
+def _on_time_window(window: Window, settings: Settings | None) -> dict:
+    grace = (settings or Settings()).suppliers.on_time_grace_days
+    return {"as_of": window.end, "days": window.days, "grace_days": grace}
 
 
 def pooled_on_time(perf: pl.DataFrame) -> tuple[float | None, int]:

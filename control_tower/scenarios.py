@@ -37,6 +37,22 @@ class ScenarioError(ControlTowerError, ValueError):
     title = "Scenario not possible"
 
 
+def _against(now: exceptions.Projection, then: exceptions.Projection, name: str) -> dict:
+    """A projection as things stand against one with a change (``name``: what the columns of
+    the changed one end with): stock-out dates, units short, sales at risk and what the change
+    adds."""
+    return {
+        "stockout_date_now": now.stockout_date,
+        f"stockout_date_{name}": then.stockout_date,
+        "units_short_now": float(now.units_short),
+        f"units_short_{name}": float(then.units_short),
+        "sales_at_risk_now": float(now.sales_at_risk),
+        f"sales_at_risk_{name}": float(then.sales_at_risk),
+        "extra_units_short": float(then.units_short - now.units_short),
+        "extra_sales_at_risk": float(then.sales_at_risk - now.sales_at_risk),
+    }
+
+
 def supplier_delay(
     store: Store,
     supplier: str,
@@ -99,14 +115,7 @@ def supplier_delay(
                 "location": key[1],
                 "lines": group.height,
                 "units": int(group["remaining"].sum()),
-                "stockout_date_now": now.stockout_date,
-                "stockout_date_delayed": later.stockout_date,
-                "units_short_now": float(now.units_short),
-                "units_short_delayed": float(later.units_short),
-                "sales_at_risk_now": float(now.sales_at_risk),
-                "sales_at_risk_delayed": float(later.sales_at_risk),
-                "extra_units_short": float(later.units_short - now.units_short),
-                "extra_sales_at_risk": float(later.sales_at_risk - now.sales_at_risk),
+                **_against(now, later, "delayed"),
             }
         )
     return pl.DataFrame(rows, schema=schema).sort(
@@ -246,14 +255,7 @@ def demand_change(
             {
                 "sku": key[0],
                 "location": key[1],
-                "stockout_date_now": now.stockout_date,
-                "stockout_date_changed": out,
-                "units_short_now": float(now.units_short),
-                "units_short_changed": float(changed.units_short),
-                "sales_at_risk_now": float(now.sales_at_risk),
-                "sales_at_risk_changed": float(changed.sales_at_risk),
-                "extra_units_short": float(changed.units_short - now.units_short),
-                "extra_sales_at_risk": float(changed.sales_at_risk - now.sales_at_risk),
+                **_against(now, changed, "changed"),
                 "earlier": earlier,
             }
         )

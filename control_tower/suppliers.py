@@ -60,6 +60,20 @@ ORDER BY l.supplier
 """
 
 
+def _window(store: Store, as_of: date | None, days: int, grace_days: int) -> dict:
+    """The parameters of a window of PO lines: ordered after ``start`` up to ``as_of``,
+    received before the end of ``as_of``, on time within ``grace`` days."""
+    if days < 1 or grace_days < 0:
+        raise ValueError("days must be at least 1 and grace_days at least 0")
+    day = position.resolve_as_of(store, as_of)
+    return {
+        "start": day - timedelta(days=days),
+        "as_of": day,
+        "cutoff": position.midnight(day + timedelta(days=1)),
+        "grace": grace_days,
+    }
+
+
 def supplier_performance(
     store: Store,
     *,
@@ -71,18 +85,7 @@ def supplier_performance(
     received_lines, on_time_rate, lead_time_mean_days, lead_time_sd_days, fill_rate (of the
     lines due by ``as_of``), stated_lead_time_days, stated_on_time_rate. Receipts after
     ``as_of`` are not seen."""
-    if days < 1 or grace_days < 0:
-        raise ValueError("days must be at least 1 and grace_days at least 0")
-    day = position.resolve_as_of(store, as_of)
-    return store.query(
-        PERFORMANCE_SQL,
-        {
-            "start": day - timedelta(days=days),
-            "as_of": day,
-            "cutoff": position.midnight(day + timedelta(days=1)),
-            "grace": grace_days,
-        },
-    )
+    return store.query(PERFORMANCE_SQL, _window(store, as_of, days, grace_days))
 
 
 # every inbound line into a location in the window: PO lines ordered in it (first receipt
@@ -130,18 +133,7 @@ def inbound_on_time(
     expected date plus ``grace_days`` (the suppliers' rule; a regional DC's inbound is its
     transfers). Columns: location, lines, received_lines, po_lines, transfer_lines,
     on_time_rate."""
-    if days < 1 or grace_days < 0:
-        raise ValueError("days must be at least 1 and grace_days at least 0")
-    day = position.resolve_as_of(store, as_of)
-    return store.query(
-        INBOUND_SQL,
-        {
-            "start": day - timedelta(days=days),
-            "as_of": day,
-            "cutoff": position.midnight(day + timedelta(days=1)),
-            "grace": grace_days,
-        },
-    )
+    return store.query(INBOUND_SQL, _window(store, as_of, days, grace_days))
 
 
 # -- measured lead times -------------------------------------------------------------------------
