@@ -2115,6 +2115,7 @@ def _compared_with_before(previous: Plan, plan: Plan, mentions: list[Mention], m
     return plan
 
 
+ONE_PRODUCT_KINDS = ("stockout_item", "policy", "forecast", "stock_level", "what_if")
 PLURAL = _rx(
     r"这几(?:个|家|条|样)|那几(?:个|家|条|样)|这些|那些|\b(?:these|those|them|they|all of them)\b"
 )
@@ -2131,6 +2132,7 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
             len(previous.rows) > 1
             and PLURAL.search(plan.text)
             and previous.products == (first.get("sku"),)
+            and plan.intent not in ONE_PRODUCT_KINDS
         ):
             # "这几个建议补多少？" after a list: all of them, not the first row the answer
             # was about (the list's own filters carry)
