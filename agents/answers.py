@@ -21,6 +21,7 @@ from agents.compose import Composed, Names, num, pct, pick
 from agents.tools import ToolContext, ToolResult, run_tool
 from agents.understand import Plan, number
 from control_tower.errors import ControlTowerError
+from control_tower.insights import PRODUCT_KPIS
 
 log = logging.getLogger(__name__)
 
@@ -659,8 +660,6 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         )
     return Composed(lead, tuple(support))
 
-
-PRODUCT_KPIS = ("fill_rate", "stockout_days", "forecast_bias")  # insights.PRODUCT_KPIS
 
 MEASURE_OF = {  # the corpus's measures -> the rank tool's
     "stockouts": "stockouts",
