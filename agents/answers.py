@@ -2041,14 +2041,14 @@ def _demand_factor(text: str) -> float | None:
 
 def _demand_change(run: _Run, plan: Plan, names: Names, lang: str, factor: float) -> Composed:
     text = " ".join(filter(None, [run.question or plan.text, plan.filters.get("scenario")]))
-    days = plan.horizon_days or _delay_days(text) or 28
+    days = plan.horizon_days or _delay_days(text)  # None: the whole projection
     sku = plan.products[0] if plan.products else None
     loc = _loc(plan)
     region = plan.region if not loc else None
     r = run(
         "demand_change_what_if",
         factor=round(factor, 4),
-        days=max(1, min(days, 366)),
+        days=max(1, min(days, 366)) if days else None,
         sku=sku,
         category=plan.category if not sku else None,
         location=loc,

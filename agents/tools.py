@@ -2281,7 +2281,9 @@ class DemandChangeArgs(_Args):
         le=scenarios.MAX_DEMAND_FACTOR,
         description="demand times this, e.g. 1.2 for +20%",
     )
-    days: int = Field(28, ge=1, le=366, description="days the change lasts, from tomorrow")
+    days: int | None = Field(
+        None, ge=1, le=366, description="days the change lasts from tomorrow (all: the projection)"
+    )
     sku: str | None = Field(None, pattern=CODE)
     category: str | None = Field(None, max_length=80, description="a product category")
     location: str | None = Field(None, pattern=CODE)
@@ -2299,7 +2301,7 @@ def demand_change_what_if(ctx: ToolContext, args: DemandChangeArgs) -> ToolResul
         store, sku=args.sku, locations=(args.location,), category=args.category, region=args.region
     )
     horizon = ctx.settings.exceptions.lookahead_days
-    days = min(args.days, horizon)
+    days = horizon if args.days is None else min(args.days, horizon)
     frame = scenarios.demand_change(
         store,
         args.factor,
@@ -2310,9 +2312,8 @@ def demand_change_what_if(ctx: ToolContext, args: DemandChangeArgs) -> ToolResul
         region=region,
         settings=ctx.settings,
     )
-    out = frame.filter(pl.col("stockout_date_changed").is_not_null())
+    out = frame.filter(pl.col("in_window"))
     end = _as_of(ctx) + timedelta(days=days)
-    out = out.filter(pl.col("stockout_date_changed") <= end)
     earlier = out.filter(pl.col("earlier"))
     extra_units = float(frame["extra_units_short"].sum()) if frame.height else 0.0
     extra_value = float(frame["extra_sales_at_risk"].sum()) if frame.height else 0.0
@@ -2337,7 +2338,7 @@ def demand_change_what_if(ctx: ToolContext, args: DemandChangeArgs) -> ToolResul
     data = {
         "factor": args.factor,
         "days": days,
-        "asked_days": args.days,
+        "asked_days": args.days or days,
         "scope": {
             "sku": args.sku,
             "category": category,

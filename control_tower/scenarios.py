@@ -195,8 +195,9 @@ def demand_change(
     and with demand ``factor`` times the expected over the first ``days`` days (the whole
     horizon when None). Columns: sku, location, stockout_date_now, stockout_date_changed,
     units_short_now, units_short_changed, sales_at_risk_now, sales_at_risk_changed,
-    extra_units_short, extra_sales_at_risk, earlier (runs out in the window where it did
-    not, or sooner); those that run out first come first."""
+    extra_units_short, extra_sales_at_risk, in_window (runs out by the change's last day
+    with it), earlier (and where it did not, or sooner); those that run out first come
+    first."""
     settings = settings or Settings()
     horizon = settings.exceptions.lookahead_days
     if math.isnan(factor) or not MIN_DEMAND_FACTOR <= factor <= MAX_DEMAND_FACTOR:
@@ -232,6 +233,7 @@ def demand_change(
         "sales_at_risk_changed": pl.Float64,
         "extra_units_short": pl.Float64,
         "extra_sales_at_risk": pl.Float64,
+        "in_window": pl.Boolean,
         "earlier": pl.Boolean,
     }
     pairs = list(pos.select("sku", "location").iter_rows())
@@ -246,16 +248,14 @@ def demand_change(
     for key in pairs:
         now, changed = now_all[key], changed_all[key]
         out = changed.stockout_date
-        earlier = (
-            out is not None
-            and out <= end
-            and (now.stockout_date is None or out < now.stockout_date)
-        )
+        in_window = out is not None and out <= end
+        earlier = in_window and (now.stockout_date is None or out < now.stockout_date)
         rows.append(
             {
                 "sku": key[0],
                 "location": key[1],
                 **_against(now, changed, "changed"),
+                "in_window": in_window,
                 "earlier": earlier,
             }
         )
