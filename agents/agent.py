@@ -330,8 +330,11 @@ def _with_subject(plan: understand.Plan, subject: dict, rows: tuple = ()) -> und
         changes["source"] = subject["source"]
     if not plan.destination and subject.get("destination"):
         changes["destination"] = subject["destination"]
+    filled = tuple(f for f in ("products", "source", "destination") if f in changes)
     if subject.get("action_id"):  # the action the answer was about ("has it shipped?")
         changes["action_id"] = int(subject["action_id"])
+    if filled:
+        changes["from_answer"] = filled
     return replace(plan, **changes) if changes else plan
 
 

@@ -134,12 +134,21 @@ def _failed(run: _Run, lang: str) -> Composed:
 
 
 def _scope_words(plan: Plan, names: Names, lang: str) -> str:
-    if plan.locations:
-        return pick(lang, " at ", "在") + names.location(plan.locations[0], lang)
-    if plan.region:
-        return pick(lang, " in ", "在") + names.region(plan.region, lang)
-    if plan.category:
-        return pick(lang, " in ", "在") + names.category(plan.category, lang)
+    """Where a figure is narrowed to: its place, and its category when it names one too."""
+    place = (
+        names.location(plan.locations[0], lang)
+        if plan.locations
+        else names.region(plan.region, lang)
+        if plan.region
+        else None
+    )
+    category = names.category(plan.category, lang) if plan.category else None
+    if place and category:
+        return pick(lang, f" at {place} in {category}", f"在{place}的{category}中")
+    if place:
+        return pick(lang, " at " if plan.locations else " in ", "在") + place
+    if category:
+        return pick(lang, " in ", "在") + category
     return ""
 
 
@@ -159,7 +168,92 @@ def _need(plan: Plan, lang: str, what: str) -> Composed:
 
 
 # -- the kinds ----------------------------------------------------------------------------------
+IN_WEEKS = re.compile(r"(?i)\bwoc\b|\bweeks?\b|\bwks?\b|周")
+
+
+def _place_cover(run: _Run, plan: Plan, names: Names, lang: str) -> Composed | None:
+    """How long a place's (a region's, a category's) whole stock lasts: its available units
+    over its average daily demand, in weeks when the question counts in weeks."""
+    if plan.locations:
+        by, key = "location", plan.locations[0]
+    elif plan.region:
+        by, key = "region", plan.region
+    elif plan.category:
+        by, key = "category", plan.category
+    else:
+        return None
+    r = run("rank", measure="days_of_cover", by=by, top_n=50, order="worst")
+    if r is None:
+        return _failed(run, lang)
+    row = next((x for x in r.data["rows"] if x["key"] == key), None)
+    label = _group_label(names, by, key, lang)
+    if row is None or row["value"] is None:
+        return Composed(
+            pick(
+                lang,
+                f"{label} has no demand to measure its cover by.",
+                f"{label}没有需求，无法计算可售天数。",
+            )
+        )
+    days = row["value"]
+    if IN_WEEKS.search(run.question or plan.text or ""):
+        return Composed(
+            pick(
+                lang,
+                f"Stock at {label} covers about {num(row['weeks'], 1)} weeks of demand "
+                f"({num(days, 1)} days).",
+                f"{label}的库存约可满足 {num(row['weeks'], 1)} 周的需求（{num(days, 1)} 天）。",
+            )
+        )
+    return Composed(
+        pick(
+            lang,
+            f"Stock at {label} covers about {num(days, 1)} days of demand.",
+            f"{label}的库存约可满足 {num(days, 1)} 天的需求。",
+        )
+    )
+
+
+def _stock_split(run: _Run, plan: Plan, names: Names, lang: str, scope: dict, by: str) -> Composed:
+    """A place's (a region's, the network's) stock split by category, region or location:
+    its value at cost and units per group, the largest first."""
+    r = run("rank", measure="stock_value", by=by, top_n=50, order="worst", **scope)
+    if r is None:
+        return _failed(run, lang)
+    rows = [x for x in r.data["rows"] if x["value"]]
+    where = _scope_words(plan, names, lang) or pick(lang, " across the network", "全网")
+    if not rows:
+        return Composed(
+            pick(lang, f"No stock is held{where}.", f"{where.strip().removeprefix('在')}没有库存。")
+        )
+    run.listed([{GROUP_KEY.get(by, by): x["key"]} for x in rows])
+    top = rows[0]
+    label = _group_label(names, by, top["key"], lang)
+    lead = pick(
+        lang,
+        f"Of the stock{where}, {label} holds the most: {c.money(top['value'])} at cost.",
+        f"{where.strip().removeprefix('在')}库存中{label}最多：按成本计 {c.money(top['value'])}。",
+    )
+    heads = {
+        "category": ("category", "品类"),
+        "region": ("region", "区域"),
+        "location": ("location", "仓"),
+    }
+    tbl = c.table(
+        c.columns(lang, heads[by], ("value at cost", "成本金额"), "units"),
+        [
+            [_group_label(names, by, x["key"], lang), c.money(x["value"]), num(x.get("units"))]
+            for x in rows
+        ],
+    )
+    return Composed(lead, (), tbl)
+
+
 def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if not plan.products and plan.metric == "days_of_cover":
+        covered = _place_cover(run, plan, names, lang)
+        if covered is not None:
+            return covered
     if not plan.products:
         scope = {}
         if plan.locations:
@@ -168,6 +262,9 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             scope["region"] = plan.region
         elif plan.category:
             scope["category"] = plan.category
+        split = plan.group_by if plan.group_by in ("category", "region", "location") else None
+        if split and split not in scope and not (split == "region" and "location" in scope):
+            return _stock_split(run, plan, names, lang, scope, split)
         r = run("kpi", metric="inventory_value", period="current", **scope)
         if r is None:
             return _failed(run, lang)
@@ -180,7 +277,7 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                     lang,
                     f"We hold {num(units)} units{where} as of {d['period']['today']}, worth "
                     f"{c.money(d['value'])} at cost.",
-                    f"截至 {d['period']['today']}，{where.strip()}库存共 {num(units)} 件，"
+                    f"截至 {d['period']['today']}，{where.strip().removeprefix('在')}库存共 {num(units)} 件，"
                     f"按成本计 {c.money(d['value'])}。",
                 )
             )
@@ -189,7 +286,7 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             f"Stock{where} is worth {c.money(d['value'])} at cost"
             + (f" ({num(units)} units)" if units is not None else "")
             + f" as of {d['period']['today']}.",
-            f"截至 {d['period']['today']}，{where.strip()}库存按成本计为 {c.money(d['value'])}"
+            f"截至 {d['period']['today']}，{where.strip().removeprefix('在')}库存按成本计为 {c.money(d['value'])}"
             + (f"（{num(units)} 件）" if units is not None else "")
             + "。",
         )
@@ -209,6 +306,14 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             f"{names.location(loc, lang)}现有 {names.product(sku, lang)} {num(p['on_hand'])} 件"
             f"（可用 {num(p['available'])} 件）。",
         )
+        if plan.metric == "days_of_cover" and cover is not None:  # "DOH还有几天": the days first
+            days = pick(
+                lang,
+                f"{names.product(sku, lang)} at {names.location(loc, lang)} covers about "
+                f"{num(cover, 1)} days of demand.",
+                f"{names.product(sku, lang)}在{names.location(loc, lang)}约可满足 {num(cover, 1)} 天的需求。",
+            )
+            return Composed(days, (lead,))
         support = []
         if p.get("in_transit") or p.get("on_order"):
             support.append(
@@ -227,6 +332,26 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 )
             )
         return Composed(lead, tuple(support))
+    if plan.group_by == "region" and not plan.region:  # "by region 拆一下": its stock by region
+        ranked = run("rank", measure="on_hand", by="region", sku=sku, top_n=50, order="best")
+        if ranked is None:
+            return _failed(run, lang)
+        parts = [x for x in ranked.data["rows"] if x["value"]]
+        if parts:
+            run.listed([{"region": x["key"]} for x in parts])
+            top = parts[0]
+            lead = pick(
+                lang,
+                f"{names.region(top['key'], lang)} holds the most {names.product(sku, lang)}: "
+                f"{num(top['value'])} units on hand.",
+                f"{names.product(sku, lang)}现有库存最多的区域是{names.region(top['key'], lang)}："
+                f"{num(top['value'])} 件。",
+            )
+            tbl = c.table(
+                c.columns(lang, ("region", "区域"), "on hand"),
+                [[names.region(x["key"], lang), num(x["value"])] for x in parts],
+            )
+            return Composed(lead, (), tbl)
     r = run("get_position", sku=sku)
     if r is None or not r.data:
         return _failed(run, lang)
@@ -255,7 +380,7 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             f"{num(sum(p['available'] for p in r.data))} 件。",
         )
     tbl = c.table(
-        c.columns(lang, "location", "on hand", "days of cover"),
+        c.columns(lang, "location", "available", "on hand", "in transit", "days of cover"),
         [
             [
                 names.location(p["location"], lang),
@@ -287,6 +412,8 @@ def _exceptions(run: _Run, plan: Plan, names: Names, rule: str, days: int | None
         args["category"] = plan.category
     if plan.supplier and not plan.products:
         args["skus"] = names.supplier_skus.get(plan.supplier) or None
+    if plan.filters.get("cause") == "late_inbound":
+        args["with_late_inbound"] = True
     return run("list_exceptions", **args)
 
 
@@ -304,6 +431,8 @@ def stockouts_upcoming(run: _Run, plan: Plan, names: Names, lang: str) -> Compos
             f" of {names.supplier(plan.supplier, lang)}'s products",
             f"（{names.supplier(plan.supplier, lang)}供货的产品）",
         )
+    if plan.filters.get("cause") == "late_inbound":
+        where += pick(lang, " where a late inbound line is awaited", "（有逾期未到的入库）")
     if not d["total"]:
         return Composed(
             pick(
@@ -347,6 +476,8 @@ def stockouts_upcoming(run: _Run, plan: Plan, names: Names, lang: str) -> Compos
                 [[_group_label(names, group, x["key"], lang), num(x["value"])] for x in counted],
             )
             return Composed(lead, (), tbl)
+    if plan.top_n:  # "the worst three": that many of the list, as it is sorted
+        rows = rows[: plan.top_n]
     first = rows[0]
     run.about(first)
     run.listed(rows)
@@ -564,6 +695,8 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     prev = d["period"].get("previous") or {}
     when = PERIOD_WORDS.get(period, (period, period))[1 if lang == "zh" else 0]
     where = _scope_words(plan, names, lang)
+    if scope.get("supplier"):  # "Baiyun on-time rate last 30 days": that supplier's
+        where = pick(lang, " of ", "") + names.supplier(scope["supplier"], lang)
     if scope.get("sku"):
         where = (
             pick(lang, " of ", "")
@@ -642,6 +775,8 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 + (
                     "PO lines and transfers received there"
                     if place
+                    else "PO lines received from it"
+                    if scope.get("supplier")
                     else "suppliers' PO lines received"
                 )
                 + ", on time when they arrived by their expected date.",
@@ -753,8 +888,25 @@ def _group_label(names: Names, by: str, key: str, lang: str) -> str:
 REGIONAL_WORDS = re.compile(r"(?i)regional|\brdcs?\b|区域仓|分仓")
 
 
+# "换成按件数看", "in RMB?": the same figure counted in units or in money
+IN_UNITS = {
+    "excess_value": "excess_units",
+    "dead_stock_value": "dead_stock_units",
+    "stock_value": "stock_units",
+}
+IN_VALUE = {units: value for value, units in IN_UNITS.items()}
+
+
+def _in_unit(measure: str, unit: str | None) -> str:
+    if unit == "units":
+        return IN_UNITS.get(measure, measure)
+    if unit == "value":
+        return IN_VALUE.get(measure, measure)
+    return measure
+
+
 def ranking(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
-    measure = MEASURE_OF.get(plan.metric or "", "stockouts")
+    measure = _in_unit(MEASURE_OF.get(plan.metric or "", "stockouts"), plan.unit)
     by = plan.group_by or (
         "supplier" if measure in ("on_time_rate", "lead_time", "lead_time_spread") else "location"
     )
@@ -833,7 +985,7 @@ def ranking(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 
 def compare(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
-    measure = MEASURE_OF.get(plan.metric or "", "stock_value")
+    measure = _in_unit(MEASURE_OF.get(plan.metric or "", "stock_value"), plan.unit)
     if plan.suppliers and len(plan.suppliers) >= 2:
         entities, by = list(plan.suppliers), "supplier"
     elif len(plan.locations) >= 2:
@@ -871,8 +1023,10 @@ def compare(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     d = r.data
     rows = d["rows"]
     word = MEASURE_WORDS.get(measure, (measure, measure))[1 if lang == "zh" else 0]
+    none = pick(lang, "no figure", "无数据")
     parts = [
-        f"{_group_label(names, by, x['key'], lang)} {_measure_value(measure, x['value'])}"
+        f"{_group_label(names, by, x['key'], lang)} "
+        + (none if x["value"] is None else _measure_value(measure, x["value"]))
         for x in rows
     ]
     better = d.get("better_entity")
@@ -1124,7 +1278,7 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             lang,
             f"Moving {num(qty)}{what} from {names.location(src, lang)} to {names.location(dest, lang)} costs "
             f"{num(cost['total'], 2)} ({num(cost.get('per_unit_all_in'), 3)} a unit all in).",
-            f"从{names.location(src, lang)}调 {num(qty)} 件{what}到{names.location(dest, lang)}的成本为 "
+            f"从{names.location(src, lang)}调 {num(qty)} 件 {what} 到{names.location(dest, lang)}的成本为 "
             f"{num(cost['total'], 2)}（每件合计 {num(cost.get('per_unit_all_in'), 3)}）。",
         )
     else:
@@ -1314,6 +1468,70 @@ def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     return Composed(lead, tuple(support), tbl)
 
 
+BELOW_MIN = re.compile(
+    r"(?i)below (?:the |their |its )?(?:agreed )?min|under (?:the |their )?min|低于(?:最低|下限)|"
+    r"不到(?:最低|下限)|跌破|低水位|below the floor"
+)
+ABOVE_MAX_LEVEL = re.compile(
+    r"(?i)above (?:the |their |its )?(?:agreed )?max|over (?:the )?max|超过(?:最高|上限)|高于(?:最高|上限)|超上限"
+)
+OUTSIDE_LEVELS = re.compile(
+    r"(?i)outside (?:the |their )?(?:agreed )?(?:min|band|levels?|range)|超出(?:约定的)?上下限|不在上下限"
+)
+
+
+def _vmi_levels(
+    run: _Run, plan: Plan, names: Names, lang: str, loc: str | None, sku: str | None, levels: str
+) -> Composed:
+    """The consigned lines below their agreed min, above their max, or either."""
+    r = run("consigned_stock", location=loc, supplier=plan.supplier, sku=sku, levels=levels, top=20)
+    if r is None:
+        return _failed(run, lang)
+    d = r.data
+    words = {
+        "below min": ("below their agreed min", "低于约定最低水位"),
+        "above max": ("above their agreed max", "高于约定最高水位"),
+        "outside": ("outside their agreed min/max", "超出约定上下限"),
+    }[levels]
+    whose = f"{names.supplier(plan.supplier, lang)}" if plan.supplier else ""
+    if not d["total"]:
+        return Composed(
+            pick(
+                lang,
+                f"No consigned line{' of ' + whose if whose else ''} is {words[0]}.",
+                f"{whose + '的' if whose else ''}寄售库存没有{words[1]}的。",
+            )
+        )
+    run.listed(d["rows"])
+    first = d["rows"][0]
+    lead = pick(
+        lang,
+        f"{d['total']:,} consigned line{'' if d['total'] == 1 else 's'}"
+        f"{' of ' + whose if whose else ''} {'is' if d['total'] == 1 else 'are'} {words[0]}; "
+        f"the largest: {names.product(first['sku'], lang)} at "
+        f"{names.location(first['location'], lang)}, {num(first['consigned'])} units against "
+        f"{num(first['min_qty'])} to {num(first['max_qty'])}.",
+        f"{whose + '的' if whose else ''}寄售库存有 {d['total']:,} 行{words[1]}；金额最大的是"
+        f"{names.product(first['sku'], lang)}在{names.location(first['location'], lang)}："
+        f"{num(first['consigned'])} 件，约定 {num(first['min_qty'])} 至 {num(first['max_qty'])} 件。",
+    )
+    tbl = c.table(
+        c.columns(lang, "product", "location", "consigned", ("min", "最低"), ("max", "最高")),
+        [
+            [
+                names.product(x["sku"], lang),
+                names.location(x["location"], lang),
+                num(x["consigned"]),
+                num(x["min_qty"]),
+                num(x["max_qty"]),
+            ]
+            for x in d["rows"]
+        ],
+        d["total"],
+    )
+    return Composed(lead, (), tbl)
+
+
 def vmi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     sku = plan.products[0] if plan.products else None
     loc = (
@@ -1321,6 +1539,18 @@ def vmi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         if plan.locations and names.kinds.get(plan.locations[0]) == "vmi"
         else None
     )
+    text = run.question or plan.text or ""
+    levels = (
+        "below min"
+        if BELOW_MIN.search(text)
+        else "above max"
+        if ABOVE_MAX_LEVEL.search(text)
+        else "outside"
+        if OUTSIDE_LEVELS.search(text)
+        else None
+    )
+    if levels:
+        return _vmi_levels(run, plan, names, lang, loc, sku, levels)
     r = run("consigned_stock", location=loc, supplier=plan.supplier, sku=sku, top=10)
     if r is None:
         return _failed(run, lang)
@@ -1429,7 +1659,7 @@ def settlement(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 
 def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
-    args: dict = {"top": 10}
+    args: dict = {"top": min(plan.top_n or 10, 50)}
     if plan.supplier:
         args["supplier"] = plan.supplier
     if plan.locations:
@@ -1453,36 +1683,36 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         if r is None:
             return _failed(run, lang)
         d = r.data
-    scope = []
-    if plan.products:
-        what = pick(lang, ", ", "、").join(names.product(x, lang) for x in plan.products[:5])
-        scope.append(pick(lang, f" of {what}", f"（{what}）"))
-    if plan.supplier:
-        scope.append(
-            pick(
-                lang,
-                f" from {names.supplier(plan.supplier, lang)}",
-                f"（{names.supplier(plan.supplier, lang)}）",
-            )
+    what = pick(lang, ", ", "、").join(names.product(x, lang) for x in plan.products[:5])
+    if lang == "zh":  # "成都区域仓（RDC-CD）白云日化的 X 的入库": place, supplier, product
+        owner = "".join(
+            [
+                names.location(plan.locations[0], lang) if plan.locations else "",
+                f"{names.supplier(plan.supplier, lang)}的" if plan.supplier else "",
+                f"{what}的" if plan.products else "",
+            ]
         )
-    if plan.locations:
-        scope.append(
-            pick(
-                lang,
-                f" for {names.location(plan.locations[0], lang)}",
-                f"（{names.location(plan.locations[0], lang)}）",
-            )
+        if not d["total"]:
+            return Composed(f"{owner}入库没有逾期未到的。" if owner else "没有逾期未到的入库。")
+        lead = (
+            f"{owner}入库有 {d['total']:,} 条逾期未到"
+            if owner
+            else f"共有 {d['total']:,} 条入库逾期未到"
+        ) + f"：共 {num(d['units'])} 件，按成本计 {c.money(d['value'])}。"
+    else:
+        where = "".join(
+            [
+                f" of {what}" if plan.products else "",
+                f" from {names.supplier(plan.supplier, lang)}" if plan.supplier else "",
+                f" for {names.location(plan.locations[0], lang)}" if plan.locations else "",
+            ]
         )
-    where = "".join(scope)
-    if not d["total"]:
-        return Composed(
-            pick(lang, f"Nothing inbound{where} is late.", f"{where}没有逾期未到的入库。")
+        if not d["total"]:
+            return Composed(f"Nothing inbound{where} is late.")
+        lead = (
+            f"{d['total']:,} inbound lines{where} are late: {num(d['units'])} units, "
+            f"{c.money(d['value'])} at cost."
         )
-    lead = pick(
-        lang,
-        f"{d['total']:,} inbound lines{where} are late: {num(d['units'])} units, {c.money(d['value'])} at cost.",
-        f"{where}有 {d['total']:,} 条入库逾期未到：共 {num(d['units'])} 件，按成本计 {c.money(d['value'])}。",
-    )
     rows = d["rows"]
     run.listed(rows)
     tbl = c.table(
@@ -1514,9 +1744,11 @@ def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         text = run.question or plan.text or ""
         excess = bool(EXCESS_WORDS.search(text))
         dead = bool(DEAD_WORDS.search(text))
+        if not (excess or dead):  # a follow-up ("只看个人护理"): the kind the turn before asked
+            excess, dead = plan.metric == "excess_value", plan.metric == "dead_value"
         kind = "excess" if excess and not dead else "dead" if dead and not excess else "both"
     measure = plan.unit if plan.unit in ("value", "units") else "value"
-    args: dict = {"kind": kind, "measure": measure, "top": 10}
+    args: dict = {"kind": kind, "measure": measure, "top": min(plan.top_n or 10, 50)}
     if plan.locations:
         args["location"] = plan.locations[0]
     elif plan.region:
@@ -1706,25 +1938,31 @@ def supplier_performance(run: _Run, plan: Plan, names: Names, lang: str) -> Comp
     rows = d["rows"]
     if not rows:
         return _failed(run, lang)
+    # the scorecard's window, said with every figure of it (a period's rate is the kpi's)
+    span = pick(
+        lang,
+        f"Over PO lines ordered in the last {d['window_days']} days, ",
+        f"按近 {d['window_days']} 天下单的采购行，",
+    )
     if sup:
         x = next((y for y in rows if y["key"] == sup), rows[0])
         who = names.supplier(x["key"], lang)
         if measure == "on_time_rate":
             lead = pick(
                 lang,
-                f"{who} delivered {pct(x['on_time_rate'])} of its lines on time, with an "
+                f"{span}{who} delivered {pct(x['on_time_rate'])} of its lines on time, with an "
                 f"average lead time of {num(x['lead_time_mean_days'], 1)} days (spread "
                 f"{num(x['lead_time_sd_days'], 1)}).",
-                f"{who}的准时交货率为 {pct(x['on_time_rate'])}，平均交期 "
+                f"{span}{who}的准时交货率为 {pct(x['on_time_rate'])}，平均交期 "
                 f"{num(x['lead_time_mean_days'], 1)} 天（波动 {num(x['lead_time_sd_days'], 1)} 天）。",
             )
         else:  # the lead time asked first
             lead = pick(
                 lang,
-                f"{who}'s average lead time is {num(x['lead_time_mean_days'], 1)} days (spread "
-                f"{num(x['lead_time_sd_days'], 1)}), with {pct(x['on_time_rate'])} of its lines "
-                "on time.",
-                f"{who}的平均交期为 {num(x['lead_time_mean_days'], 1)} 天（波动 "
+                f"{span}{who}'s average lead time is {num(x['lead_time_mean_days'], 1)} days "
+                f"(spread {num(x['lead_time_sd_days'], 1)}), with {pct(x['on_time_rate'])} of "
+                "its lines on time.",
+                f"{span}{who}的平均交期为 {num(x['lead_time_mean_days'], 1)} 天（波动 "
                 f"{num(x['lead_time_sd_days'], 1)} 天），准时交货率 {pct(x['on_time_rate'])}。",
             )
         support = []
@@ -1743,9 +1981,9 @@ def supplier_performance(run: _Run, plan: Plan, names: Names, lang: str) -> Comp
     best = plan.order == "best"
     lead = pick(
         lang,
-        f"{names.supplier(key, lang)} is the {'best' if best else 'worst'} on {word}: "
+        f"{span}{names.supplier(key, lang)} is the {'best' if best else 'worst'} on {word}: "
         f"{_measure_value(measure, x['value'])}.",
-        f"{word}{'最好' if best else '最差'}的是{names.supplier(key, lang)}：{_measure_value(measure, x['value'])}。",
+        f"{span}{word}{'最好' if best else '最差'}的是{names.supplier(key, lang)}：{_measure_value(measure, x['value'])}。",
     )
     tbl = c.table(
         c.columns(lang, "supplier", "on time", "lead time (days)", "spread"),
@@ -1898,30 +2136,75 @@ def _delay_days(text: str) -> int | None:
     return None
 
 
+EARLIEST = re.compile(r"(?i)\bfirst\b|earliest|soonest|最先|最早|先断|先缺|先没")
+
+
 def _supplier_delay(run: _Run, plan: Plan, names: Names, lang: str, days: int) -> Composed:
-    r = run("supplier_delay_what_if", supplier=plan.supplier, days=min(days, 60), top=10)
+    loc = plan.locations[0] if len(plan.locations) == 1 else None
+    first = "date" if EARLIEST.search(run.question or plan.text or "") else "impact"
+    args = {
+        "supplier": plan.supplier,
+        "days": min(days, 60),
+        "first": first,
+        "top": min(plan.top_n or 10, 50),
+    }
+    r = run("supplier_delay_what_if", **args, location=loc)
     if r is None:
         return _failed(run, lang)
     d = r.data
     who = names.supplier(plan.supplier, lang)
-    if not d["hit"]:
-        return Composed(
+    support = []
+    if loc and not d["lines"]:
+        # the supplier ships nothing straight to that place: its deliveries where they go
+        support.append(
             pick(
                 lang,
-                f"If {who}'s open deliveries came {d['days']} days late, no stock-out would "
-                f"start or deepen ({d['lines']:,} open PO lines checked).",
-                f"如果{who}所有在途采购晚到 {d['days']} 天，不会造成新的或更严重的断货"
-                f"（共核查 {d['lines']:,} 条在途采购行）。",
+                f"{who} has no open deliveries to {names.location(loc, lang)}: a delay reaches it "
+                "only through the DCs it delivers to.",
+                f"{who}没有发往{names.location(loc, lang)}的在途采购：延迟只会经由其送货的仓间接影响该仓。",
             )
         )
+        loc = None
+        r = run("supplier_delay_what_if", **args)
+        if r is None:
+            return _failed(run, lang)
+        d = r.data
+    whose = pick(
+        lang,
+        f"{who}'s open deliveries" + (f" to {names.location(loc, lang)}" if loc else ""),
+        f"{who}" + (f"发往{names.location(loc, lang)}的" if loc else "所有") + "在途采购",
+    )
+    if not d["hit"]:
+        lead = pick(
+            lang,
+            f"If {whose} came {d['days']} days late, no stock-out would start or deepen "
+            f"({d['lines']:,} open PO lines checked).",
+            f"如果{whose}晚到 {d['days']} 天，不会造成新的或更严重的断货"
+            f"（共核查 {d['lines']:,} 条在途采购行）。",
+        )
+        return Composed(support[0], (lead,)) if support else Composed(lead)
     lead = pick(
         lang,
-        f"If {who}'s open deliveries came {d['days']} days late, {d['hit']:,} SKU x locations "
+        f"If {whose} came {d['days']} days late, {d['hit']:,} SKU x locations "
         f"would run out or go shorter: {num(d['extra_units_short'])} more units short, "
         f"{c.money(d['extra_sales_at_risk'])} more sales at risk.",
-        f"如果{who}所有在途采购晚到 {d['days']} 天，将有 {d['hit']:,} 个 SKU x 仓断货或缺口扩大："
+        f"如果{whose}晚到 {d['days']} 天，将有 {d['hit']:,} 个 SKU x 仓断货或缺口扩大："
         f"多缺 {num(d['extra_units_short'])} 件，多 {c.money(d['extra_sales_at_risk'])} 销售额受影响。",
     )
+    if support:  # the place asked about first, then what the delay does where it lands
+        lead, support = support[0], [lead]
+    if first == "date" and d["rows"]:
+        x = d["rows"][0]
+        support.append(
+            pick(
+                lang,
+                f"The first to run out: {names.product(x['sku'], lang)} at "
+                f"{names.location(x['location'], lang)} on {x['stockout_date_delayed'] or '-'}.",
+                f"最先断货的是{names.product(x['sku'], lang)}在{names.location(x['location'], lang)}，"
+                f"{x['stockout_date_delayed'] or '-'}。",
+            )
+        )
+    run.listed(d["rows"])
     tbl = c.table(
         c.columns(
             lang, "product", "location", "runs out", "more units short", "more sales at risk"
@@ -1938,7 +2221,7 @@ def _supplier_delay(run: _Run, plan: Plan, names: Names, lang: str, days: int) -
         ],
         d["hit"],
     )
-    return Composed(lead, (), tbl)
+    return Composed(lead, tuple(support), tbl)
 
 
 def _service_level(run: _Run, plan: Plan, names: Names, lang: str, level: float) -> Composed:
@@ -2395,25 +2678,34 @@ def decline_write(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         (k for k, pattern in ACTION_KINDS if pattern.search(run.question or plan.text or "")),
         None,
     )
-    r = run("action_status", status="proposed", kind=kind, top=3)
+    # the actions the request names: of its kind, supplier, product and place
+    narrowed = {
+        "supplier": plan.supplier,
+        "sku": plan.products[0] if len(plan.products) == 1 else None,
+        "location": plan.locations[0] if len(plan.locations) == 1 else None,
+    }
+    r = run("action_status", status="proposed", kind=kind, top=3, **narrowed)
     if r is None:
         return c.declined(lang, [], 0)
     d = r.data
     return c.declined(
-        lang, [(x["action_id"], _action_words(x, lang)) for x in d["rows"][:3]], d["total"]
+        lang, [(x["action_id"], _action_words(x, names, lang)) for x in d["rows"][:3]], d["total"]
     )
 
 
-def _action_words(x: dict, lang: str) -> str:
+KIND_WORDS = {
+    "transfer": ("transfer", "调拨"),
+    "purchase_order": ("purchase order", "采购"),
+    "expedite": ("expedite", "催货"),
+    "request_allocation": ("allocation request", "请求分配"),
+}
+
+
+def _action_words(x: dict, names: Names, lang: str) -> str:
     kind = x.get("kind", "")
-    if lang == "zh":
-        kind = {
-            "transfer": "调拨",
-            "purchase_order": "采购",
-            "expedite": "催货",
-            "request_allocation": "请求分配",
-        }.get(kind, kind)
-    return f"{kind} {x.get('sku', '')}".strip()
+    word = KIND_WORDS.get(kind, (kind, kind))[1 if lang == "zh" else 0]
+    sku = x.get("sku")
+    return f"{word} {names.product(sku, lang) if sku else ''}".strip()
 
 
 def out_of_scope(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:

@@ -240,6 +240,8 @@ COLUMN_WORDS = {
     "more units short": "新增缺口",
     "not served": "无法满足",
     "on hand": "现有",
+    "available": "可用",
+    "in transit": "在途",
     "on time": "准时率",
     "order date": "下单日",
     "product": "产品",
@@ -267,6 +269,9 @@ def columns(lang: str, *names: str | tuple[str, str]) -> list[str]:
 
 
 def table(columns: list[str], rows: list[list[str]], total: int | None = None) -> Table:
+    for row in rows:
+        if len(row) != len(columns):  # a heading for every cell, or the table reads wrong
+            raise ValueError(f"a row of {len(row)} cells under {len(columns)} headings")
     shown = [tuple(str(c) for c in r) for r in rows[:TABLE_ROWS]]
     return Table(tuple(columns), tuple(shown), len(rows) if total is None else total)
 
@@ -402,7 +407,7 @@ def action_words(x: dict, names: Names, lang: str) -> str:
     if lang != "zh" or not x.get("sku") or x.get("quantity") is None:
         return clean(x.get("describe") or x.get("kind") or "")
     kind = x.get("kind") or ""
-    what = f"{num(x['quantity'])} 件{names.product(x['sku'], lang)}"
+    what = f"{num(x['quantity'])} 件 {names.product(x['sku'], lang)}"
     to = names.location(x.get("to_location"), lang)
     if kind == "request_allocation":
         return (

@@ -123,6 +123,11 @@ class ExceptionArgs(_Args):
     )
     category: str | None = Field(None, max_length=80, description="a product category")
     within_days: int | None = Field(None, ge=0, le=365, description="due within N days")
+    with_late_inbound: bool = Field(
+        False,
+        description="only SKU x locations that also wait for a late inbound line (the "
+        "stock-outs late deliveries leave)",
+    )
     top: int = Field(10, ge=1, le=50)
 
     @field_validator("skus", "locations")
@@ -290,6 +295,9 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
     else:
         items = exceptions.list_exceptions(store, include_snoozed=False)
         source, as_of = f"exception run {run['run_id']} as of {run['as_of']}", run["as_of"]
+    if args.with_late_inbound:
+        late = items.filter(pl.col("rule") == "late_inbound").select("sku", "location").unique()
+        items = items.join(late, on=["sku", "location"], how="semi")
     if args.rule:
         items = items.filter(pl.col("rule") == args.rule)
     if args.location:
@@ -330,6 +338,7 @@ def list_exceptions(ctx: ToolContext, args: ExceptionArgs) -> ToolResult:
         f"at {args.location}" if args.location else "",
         f"in {args.category}" if args.category else "",
         f"due within {args.within_days} days" if args.within_days is not None else "",
+        "waiting for a late inbound line" if args.with_late_inbound else "",
     ]
     facts = [
         f"{total:,} {what}exception{'' if total == 1 else 's'} {' '.join(filter(None, scope))}".rstrip()
@@ -959,6 +968,9 @@ class ConsignedArgs(_Args):
     location: str | None = Field(None, pattern=CODE, description="the VMI site")
     supplier: str | None = Field(None, pattern=CODE)
     sku: str | None = Field(None, pattern=CODE)
+    levels: Literal["below min", "above max", "outside"] | None = Field(
+        None, description="only the lines below their agreed min, above their max, or either"
+    )
     top: int = Field(20, ge=1, le=50)
 
 
@@ -1011,6 +1023,9 @@ class ActionStatusArgs(_Args):
         "proposed"
     )
     kind: Literal["transfer", "purchase_order", "expedite", "request_allocation"] | None = None
+    supplier: str | None = Field(None, pattern=CODE, description="only this supplier's")
+    sku: str | None = Field(None, pattern=CODE, description="only this product's")
+    location: str | None = Field(None, pattern=CODE, description="from or to this location")
     top: int = Field(10, ge=1, le=50)
 
 
@@ -1044,9 +1059,16 @@ def _checked(
         raise _refuse(exc) from exc
 
 
-def _scope(store: Store, args: ScopeArgs) -> insights.Scope:
+def _scope(store: Store, args: ScopeArgs, *, place_and_products: bool = False) -> insights.Scope:
+    """The scope the arguments name: one of location, region, category or supplier (a figure
+    kept per scope), or with ``place_and_products`` one place (location or region) and one set
+    of products (category or supplier) together, as a ranking's rows can be narrowed."""
     named = [k for k in ("location", "region", "category", "supplier") if getattr(args, k)]
-    if len(named) > 1:
+    places = [k for k in named if k in ("location", "region")]
+    goods = [k for k in named if k in ("category", "supplier")]
+    if place_and_products and len(places) <= 1 and len(goods) <= 1:
+        pass
+    elif len(named) > 1:
         raise ToolError(f"narrow to one of location, region, category or supplier, not {named}")
     sku = getattr(args, "sku", None)
     category, region = _checked(
@@ -1151,7 +1173,7 @@ def rank(ctx: ToolContext, args: RankArgs) -> ToolResult:
     stock-outs, units short, sales at risk, below safety stock, excess or dead stock value,
     stock value, fill rate, turnover, forecast bias, health index, late lines, on-time rate,
     lead time, on hand of one SKU): the top N best or worst, with how many there are."""
-    scope = _scope(ctx.store, args)
+    scope = _scope(ctx.store, args, place_and_products=True)
     _checked(ctx.store, sku=args.sku)
     frame, info = _rank_table(ctx, args, args.by, scope)
     if args.location_kind and "kind" in frame.columns:
@@ -1225,7 +1247,8 @@ def compare(ctx: ToolContext, args: CompareArgs) -> ToolResult:
         if valued
         else None
     )
-    leader = ordered["key"][0] if ordered is not None and ordered.height else None
+    # a leader needs two figures: a side with none is not beaten, it is unknown
+    leader = ordered["key"][0] if ordered is not None and len(valued) >= 2 else None
     what = args.measure.replace("_", " ")
     facts = [
         f"{what}: "
@@ -1671,10 +1694,13 @@ def consigned_stock(ctx: ToolContext, args: ConsignedArgs) -> ToolResult:
         "sku", "location", "on_hand", "owned_on_hand"
     )
     levels = vmi.levels(store).select("supplier", "sku", "location", "min_qty", "max_qty", "status")
+    # every consigned line and every agreed level: a level with nothing consigned left is
+    # below its min, the line most in need of a call-off
     rows = (
-        held.join(costs, on="sku", how="left")
+        held.join(levels, on=["supplier", "sku", "location"], how="full", coalesce=True)
+        .with_columns(pl.col("consigned").fill_null(0))
+        .join(costs, on="sku", how="left")
         .join(pos, on=["sku", "location"], how="left")
-        .join(levels, on=["supplier", "sku", "location"], how="left")
         .with_columns(
             (pl.col("consigned") * pl.col("unit_cost").fill_null(0.0)).alias("value"),
             pl.col("owned_on_hand").fill_null(0).alias("owned"),
@@ -1686,6 +1712,9 @@ def consigned_stock(ctx: ToolContext, args: ConsignedArgs) -> ToolResult:
         rows = rows.filter(pl.col("supplier") == args.supplier)
     if args.sku:
         rows = rows.filter(pl.col("sku") == args.sku)
+    if args.levels:
+        wanted = ["below min", "above max"] if args.levels == "outside" else [args.levels]
+        rows = rows.filter(pl.col("status").is_in(wanted))
     rows = rows.sort("value", descending=True)
     summary = vmi.consigned_summary(store)
     if args.supplier:
@@ -1709,6 +1738,7 @@ def consigned_stock(ctx: ToolContext, args: ConsignedArgs) -> ToolResult:
                 args.sku or "",
                 f"at {args.location}" if args.location else "",
                 f"of {args.supplier}" if args.supplier else "",
+                f"({args.levels})" if args.levels else "",
             ],
         )
     )
@@ -2079,10 +2109,24 @@ def action_status(ctx: ToolContext, args: ActionStatusArgs) -> ToolResult:
         frame = actions.list_actions(store, statuses=[args.status])
         if args.kind:
             frame = frame.filter(pl.col("kind") == args.kind)
+        _checked(store, sku=args.sku, supplier=args.supplier, locations=(args.location,))
+        if args.supplier:
+            frame = frame.filter(pl.col("supplier") == args.supplier)
+        if args.sku:
+            frame = frame.filter(pl.col("sku") == args.sku)
+        if args.location:
+            frame = frame.filter(
+                (pl.col("from_location") == args.location)
+                | (pl.col("to_location") == args.location)
+            )
         frame = frame.sort("action_id")
         shown = frame.head(args.top)
+        narrowed = ", ".join(
+            f"{k} {v}" for k, v in (("kind", args.kind), ("supplier", args.supplier),
+                                    ("sku", args.sku), ("location", args.location)) if v
+        )  # fmt: skip
         facts = [
-            f"{frame.height} actions {args.status}" + (f" ({args.kind})" if args.kind else "") + ":"
+            f"{frame.height} actions {args.status}" + (f" ({narrowed})" if narrowed else "") + ":"
         ]
         for r in shown.iter_rows(named=True):
             facts.append(
@@ -2238,6 +2282,10 @@ class Tool:
 class DelayArgs(_Args):
     supplier: str = Field(..., pattern=CODE, description="the supplier code, e.g. SUP-MNF")
     days: int = Field(7, ge=1, le=scenarios.MAX_DELAY_DAYS, description="days later")
+    location: str | None = Field(None, pattern=CODE, description="only this destination")
+    first: Literal["impact", "date"] = Field(
+        "impact", description="list the most sales at risk first, or the earliest stock-out"
+    )
     top: int = Field(10, ge=1, le=50)
 
 
@@ -2245,12 +2293,18 @@ def supplier_delay_what_if(ctx: ToolContext, args: DelayArgs) -> ToolResult:
     """What if every open delivery of a supplier came some days late: the stock-outs it
     causes or deepens at the destinations, units short and sales at risk, worst first."""
     frame = scenarios.supplier_delay(ctx.store, args.supplier, args.days, settings=ctx.settings)
+    if args.location:
+        _known_location(ctx.store, args.location)
+        frame = frame.filter(pl.col("location") == args.location)
     hit = frame.filter(pl.col("extra_units_short") > 0)
+    if args.first == "date":
+        hit = hit.sort("stockout_date_delayed", nulls_last=True, maintain_order=True)
     total_units = float(hit["extra_units_short"].sum()) if hit.height else 0.0
     total_value = float(hit["extra_sales_at_risk"].sum()) if hit.height else 0.0
     facts = [
         f"{args.supplier}'s {int(frame['lines'].sum()) if frame.height else 0:,} open PO lines "
-        f"({frame.height:,} SKU x destinations) {args.days} days later: {hit.height:,} run out "
+        + (f"to {args.location} " if args.location else "")
+        + f"({frame.height:,} SKU x destinations) {args.days} days later: {hit.height:,} run out "
         f"or go shorter, {_num(total_units)} more units short, {_num(total_value)} more sales "
         "at risk."
     ]

@@ -84,6 +84,7 @@ METRICS = (
     "dead_value",
     "stockouts",
     "value_at_risk",
+    "sales_at_risk",
     "late_lines",
     "on_hand",
 )
@@ -145,6 +146,9 @@ class Plan:
     alternatives: tuple[str, ...] = ()
     unknown_skus: tuple[str, ...] = ()  # SKU-like codes the store does not hold
     text: str = ""  # the question as read (normalised), for the next turn
+    # the fields the answer's first row filled, not the question (products, source,
+    # destination): a follow-up asking for more of the list drops them
+    from_answer: tuple[str, ...] = ()
     # the subjects of the rows the answer listed, in order (sku, location, source,
     # destination, supplier, action_id, rule): what "the second one" points at next turn
     rows: tuple = field(default=(), hash=False, compare=False)
@@ -466,7 +470,7 @@ WORD = _rx(r"[a-z][a-z'\-]*|[πλρσκ0]")
 # per concept, so that a phrasing the corpus never used still lands on what it means.
 CONCEPTS: dict[str, str] = {
     "stock": r"how (much|many)|have we got|\bleft\b|sitting|\bstock\b|inventory|invetory|\binv\b|on[- ]hand|\bqty\b|available|holding|库存|现有|可用|还有多少|还剩|多少货|几箱",
-    "cover": r"\bcover\b|\bwos\b|\bdoh\b|days? on hand|weeks? of supply|how long (?:will|would|does|can) (?:it|that|the stock|stock|we) last|撑多久|撑几天|能撑|够卖|够用几天|可售天数|能卖几天",
+    "cover": r"\bcover\b|\bwos\b|\bwoc\b|\bdoh\b|days? on hand|weeks? of supply|how long (?:will|would|does|can) (?:it|that|the stock|stock|we) last|撑多久|撑几天|能撑|够卖|够用几天|可售天数|能卖几天",
     "stockout": r"stock[- ]?outs?|run(s|ning)? (out|dry)|hit(s)? zero|\boos\b|out of stock|shortage|\bshort\b|断货|缺货|卖断|断了|缺",
     "future": r"\bnext\b|coming|upcoming|projected|\bwill\b|going to|gonna|about to|未来|下周|即将|预计|within|内",
     "risk": r"先处理|处理什么|focus on|risks?|exceptions?|alerts?|issues?|problems?|urgent|fires|worr|attention|severe|scariest|风险|异常|预警|问题|紧急|要紧|严重|要命|关注",
@@ -479,7 +483,7 @@ CONCEPTS: dict[str, str] = {
     "cost": r"how much (?:to|would it|will it|does it|for) (?:move|ship|send|transfer|cost)|\bcost|freight|price|expensive|cheap|便宜|划算|省钱|\bbill\b|fee|charge|运费|成本|费用|多少钱|物流费|花|贵",
     "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事",
     "plan": r"\bplan\b|planned|optimi[sz]er|proposal|\baction\b|计划|优化器|方案",
-    "order": r"\border|\bpos?\b|purchase|\bbuy|reorder|replenish|\braise|\bplace\b|采购|补货|补多少|下单|下.{0,2}单|订货|购买|买",
+    "order": r"\border|\bpos?\b|purchase|\bbuy|reorder|replenish|\braise|\bplace\b|采购|补货|补多少|补单|订多少|订几|要订|下单|下.{0,2}单|订货|购买|买",
     "vmi": r"\bvmi|代管|供应商管理库存|最低水位|低水位|low[- ]water|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
     "owe": r"\bowe|得付|要付|该付|付他们|付.{0,3}多少钱?|outstanding|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
     "settle": r"settle|statement|reconcil|tolerance|match|结算|对账|差异|对得上|对上",
@@ -742,8 +746,9 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "days_of_cover",
         r"days? of cover|\bcover\b|可售天数|撑多久|够卖几天|\bwos\b|weeks? of supply|\bdoh\b|"
-        r"days? on hand|库存天数|周转天数",
+        r"days? on hand|库存天数|周转天数|\bwoc\b|weeks? (?:of|on) (?:cover|hand)|可售周数|库存周数",
     ),
+    ("sales_at_risk", r"sales at risk|revenue at risk|受影响(?:的)?销售额|销售额风险|风险销售额"),
     ("value_at_risk", r"value at risk|风险金额|money at risk"),
     ("dead_value", r"\bdead\b|呆滞|滞销|aging|ageing|库龄|ha(?:ve|s)n'?t moved|没动"),
     ("excess_value", r"excess|overstock|积压|超储|压货|压着|压了|压在"),
@@ -825,7 +830,9 @@ def _period(text: str) -> tuple[str | None, bool]:
 
 HORIZON_PATTERNS: tuple[tuple[str, int], ...] = (
     (rf"(?<!last )(?<!past )(?<!近){NUM}\s*[+-]?\s*(?:days?|天|日)", 1),
+    (r"(?<![\w-])(\d{1,3})d\b", 1),  # "next 30d"
     (rf"{NUM}\s*-?\s*(?:weeks?|wks?|周|个星期|星期)", 7),
+    (r"(?<![\w-])(\d{1,2})w\b", 7),  # "next 2w"
     (rf"{NUM}\s*-?\s*(?:months?|个月)", 30),
     (r"fortnight", 14),
     (r"next quarter|下个?季度|coming quarter", 90),
@@ -871,7 +878,10 @@ TOP_PATTERNS = (
 )
 TOP_PATTERNS = tuple(_rx(p) for p in TOP_PATTERNS)
 SINGULAR_WHICH = _rx(
-    r"wh?ich (?:dc|rdc|warehouse|region|category|supplier|sku|product|one)\b(?!s)|哪个|哪家|哪一个|哪一家"
+    r"wh?ich (?:dc|rdc|warehouse|region|category|supplier|sku|product|one)\b(?!s)|哪个|哪家|哪一个|哪一家|"
+    r"^\W*(?:and\s+|so\s+)?(?:the\s+)?(?:worst|best|biggest|top)\s+(?:dc|rdc|warehouse|region|category|"
+    r"supplier|sku|product|site|location)\b(?!s)|\bwhere(?:'s| is| are)? (?:most|the most|the bulk)\b|"
+    r"哪里最多|在哪最多|大部分在哪|主要在哪"
 )
 
 
@@ -897,6 +907,11 @@ LOW = _rx(
 def _order(text: str, metric: str | None) -> str | None:
     if re.search(r"(?a)worst|最差|bottom|最慢|slowest|least reliable|最不", text):
         return "worst"
+    # lagging behind the rest is worst whichever way the measure runs
+    if re.search(
+        r"(?a)拖后腿|拉低|dragg?(?:ed|ing|s)? (?:it |us |them )?down|lagg(?:ing|ards?)", text
+    ):
+        return "worst"
     if re.search(r"(?a)\bbest\b|最好|最快|fastest|most reliable", text):
         return "best"
     high = HIGH.search(text)
@@ -916,7 +931,10 @@ GROUPS = (
     ("region", r"\bregions?\b|区域|大区|各区|按区"),
     ("category", r"categor|品类|类别"),
     ("supplier", r"suppliers?|vendors?|供应商"),
-    ("product", r"\bskus?\b|products?|items?|商品|品\b|单品|\bby sku"),
+    (
+        "product",
+        r"\bskus?\b|products?|items?|商品|个品(?!类|牌)|品(?=$|[^\w\u3400-\u9fff])|单品|\bby sku",
+    ),
 )
 
 
@@ -948,7 +966,7 @@ QUANTITY = _rx(
     r"(?:move|transfer|ship|send|调|调拨|移|raise to|to)\s*(\d[\d,]*)(?!\s*(?:days?|天|%|周|weeks?))"
 )
 ACTION = _rx(
-    r"(?:action|动作|行动|建议|proposal|transfer|调拨|#)\s*(?:no\.?|number|#)?\s*(\d{1,9})(?![\d%])|"
+    r"(?:action|动作|行动|建议|proposal|transfer|调拨单?|#)\s*(?:no\.?|number|#|号)?\s*(\d{1,9})(?![\d%])|"
     r"(?<![\d.])(\d{1,9})\s*号"
 )
 
@@ -1025,12 +1043,20 @@ FOLLOW_START = _rx(
     r"now\b|forget (?:the|about)\b|那(?!些|批|个|笔|张|边)|换成|换个|再看|只算|只看|只要|只列|只显示|"
     r"那么|改看|同样)"
 )
+# punctuation and space only: with re.ASCII, \W also matches every Chinese character
+PUNCT = r"[\s,.!?;:，。！？；：、~…]*"
+END = PUNCT + "$"
 RESIZE = _rx(
-    r"^(?:ok[.,]?\s*|[^,，.。?？]{0,12}[,，]\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*(?:0|[一二两三四五六七八九十]{1,2})\s*"
-    r"(?:only|please|pls|个|名|条)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?\W*$"
+    rf"^(?:ok[.,]?\s*|[^,，.。?？]{{0,12}}[,，]\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*(?:0|[一二两三四五六七八九十]{{1,2}})\s*"
+    rf"(?:only|please|pls|个|名|条)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?{END}|"
+    # "最严重的三个是哪些", "the worst 3?": the list before, its first rows
+    rf"^{PUNCT}(?:那|and\s+|so\s+)?(?:the\s+)?(?:最严重|最急|最紧急|最大|最差|worst|most severe|most urgent|"
+    r"biggest)\s*的?\s*(?:0|[一二两三四五六七八九十]{1,2})\s*(?:个|条|项|ones?)?\s*"
+    rf"(?:是哪些|是什么|有哪些|是哪几个|呢)?{END}"
 )
 PRONOUN = _rx(
     r"\b(?:it|its|they|them|their|theirs|those|these|that one|this one)\b|他们|她们|它们|它|他家|这家|那家|"
+    r"\bmy (?:dc|rdc|warehouse|site|location)\b|这个仓|那个仓|我(?:的|们|这边的?)仓|"
     r"这些|那些|这几(?:个|家|条|样)|那几(?:个|家|条|样)|这俩|这两(?:个|家)"
 )
 # "不要金额，给我看件数", "in units instead": the same list in another unit
@@ -1079,7 +1105,8 @@ FIRST_TURN_REFERENCE = _rx(
 )
 VAGUE = _rx(
     r"\bnumbers\b|咋样|怎么样|how(?: are|'re| r) (?:we|things|u)\b.{0,12}(?:doing|looking|going)|"
-    r"how's it going|how are things|情况如何|^status\W*$|"
+    r"how's it going|how are things|情况如何|^(?:what'?s |whats |what is )?(?:the )?status\W*$|"
+    r"^(?:现在)?(?:什么|啥)?(?:状态|进展|进度)(?:如何|怎么样|呢)?\W*$|"
     r"^(?:pls |please )?(?:give me |show me |send me |pull |帮我看一下|帮我看下|看一下|看看|给我)?"
     r"(?:the |a |our )?(?:report|报告|报表|dashboard|overview|summary|汇总)\W*$"
 )
@@ -1197,9 +1224,13 @@ def _bare(masked: str) -> str:
     return rest.strip()
 
 
-def _alternatives(posterior: np.ndarray, classes: tuple[str, ...], k: int = 3) -> tuple[str, ...]:
-    order = np.argsort(-posterior)
-    return tuple(classes[i] for i in order if classes[i] != "ambiguous")[:k]
+def _alternatives(
+    posterior: np.ndarray, classes: tuple[str, ...], k: int = 3, first: str | None = None
+) -> tuple[str, ...]:
+    """The ``k`` likeliest readings (``first`` leading), each once."""
+    order = [classes[i] for i in np.argsort(-posterior)]
+    ranked = dict.fromkeys(x for x in (first, *order) if x and x != "ambiguous")
+    return tuple(ranked)[:k]
 
 
 AMBIGUOUS_BY_SUBJECT = {
@@ -1236,9 +1267,19 @@ POINTER = (
     # "第二个", "第3条", "排第二的", "最后一个"
     _rx(
         r"第\s*([一二三四五六七八九十\d]{1,3})\s*(?!周|天|次|季|个?月|年|批|期|步)"
-        r"(?:个|条|项|行|名|笔|张|家|位|种|款|仓|品|sku|\s*one)?"
+        r"(?:个\s*(?:仓|品|sku)?|条|项|行|名|笔|张|家|位|种|款|仓|品|sku|\s*one)?"
     ),
     _rx(r"(最后|最下面|最上面|头)\s*(?:一|那)\s*(?:个|条|项|行|名|笔|张|家)"),
+    # "里面最急的那个品", "最严重的那一条": the list's first row, as it is sorted
+    _rx(
+        r"(最急|最紧急|最要紧|最严重|最危险|风险最大|最缺|最大|最多|最差|最好|最高|最低|最慢|最快)"
+        r"\s*的?\s*(?:那|这)\s*(?:一)?\s*"
+        r"(?:个|条|项|行|款|家|笔|张|位)"
+    ),
+    _rx(
+        r"\bthe (most urgent|most critical|riskiest|most at risk|urgent|worst|best|biggest|largest) "
+        r"(?:one|item|sku|line|dc|rdc|warehouse|site|location|supplier|vendor|category|region)\b"
+    ),
     # "the worst of those three", "the biggest of them": the list's first row, as it is sorted
     _rx(
         r"\bthe (worst|best|biggest|largest|top|first|last) (?:one )?of (?:those|these|them|the)\b"
@@ -1281,7 +1322,9 @@ def _pointer(text: str, rows: tuple) -> tuple[int, dict, str] | None:
         token = next(g for g in m.groups() if g)
         if token in ("最后", "最下面"):
             k = -1
-        elif token in ("最上面", "头"):
+        elif token in ("最上面", "头") or token.startswith(
+            ("最", "风险", "most", "risk", "urgent", "worst", "best", "biggest", "largest")
+        ):
             k = 1
         else:
             k = ORDINAL_WORDS.get(token.lower()) or number(re.sub(r"(?a)(st|nd|rd|th)$", "", token))
@@ -1297,29 +1340,95 @@ def _detail_intent(intent: str, confidence: float, previous: Plan, row: dict, re
     ("when does it run out?"), else the detail of what the list showed."""
     rest = POINTER_WORDS.sub(" ", rest)
     own = _bare(rest)
-    if own and intent not in ("ambiguous", "top_risks") and intent != previous.intent:
+    # "top risks" in a pointer turn is the pointer's own word ("the top one") unless the turn
+    # asks for a list of risks in words of its own ("第一个仓风险最大的5个SKU")
+    listed = intent == "top_risks" and _top_n(rest) is not None and len(own) > TINY
+    if own and (intent not in ("ambiguous", "top_risks") or listed) and intent != previous.intent:
         if confidence >= 0.5 and (intent not in LIST_KINDS or len(own) > TINY):
             return intent
+    if intent == previous.intent in LINE_KINDS and confidence >= SURE and len(own) > TINY:
+        return intent  # "里面最急的那个品建议订多少": the list's question, asked of one row
     if previous.intent == "top_risks" or row.get("rule"):
         return DETAIL_OF_RULE.get(row.get("rule") or "", "stockout_item")
     if previous.intent == "ranking":
         if row.get("supplier"):
             return "supplier_performance"
-        if previous.metric in (None, "stockouts") and (row.get("location") or row.get("region")):
-            return "stockouts_upcoming"
-        return "stock_level"
+        return _ranked_detail(previous)
     return DETAIL_OF.get(previous.intent, previous.intent)
 
 
-def _pointed(plan: Plan, row: dict) -> Plan:
+OTHER_SUPPLIERS = _rx(
+    r"\b(?:the )?other (?:suppliers|vendors)\b|\bthe rest of (?:them|the suppliers)\b|"
+    r"\ball (?:the )?suppliers\b|其他(?:供应商|几家|家)|别的供应商|其余(?:供应商|几家)|所有供应商"
+)
+SORTABLE = ("excess_dead", "late_inbound", "stockouts_upcoming", "top_risks")
+SORT = _rx(
+    r"从高到低|从低到高|降序|升序|\bsort(?:ed)? by\b|\border(?:ed)? by\b|按.{1,6}排(?:序|一下|个序)?"
+)
+LISTS = ("stockouts_upcoming", "top_risks", "ranking", "excess_dead", "late_inbound")
+# "by region 拆一下", "按仓看呢", "break it down by DC": the answer before, grouped another way
+REGROUP = _rx(
+    rf"^{PUNCT}(?:and\s+|then\s+|ok\s+|那)?(?:split |break (?:it |that |this )?down )?(?:by|per|按|分)\s*"
+    r"(?:regions?|dcs?|rdcs?|warehouses?|locations?|sites?|categor(?:y|ies)|suppliers?|skus?|products?|"
+    r"区域|大区|仓库?|品类|供应商|sku|产品|商品)\s*(?:拆一下|拆开|分一下|拆分|分开|看看?|看一下|呢|列一下|"
+    r"split|break ?down|please|pls)?"
+    rf"{END}|^{PUNCT}break (?:it |that |this )?down by \w+{END}"
+)
+RANKABLE = ("stockouts_upcoming", "ranking", "excess_dead", "late_inbound", "kpi", "compare")
+INSIDE = _rx(
+    r"里面|里头|其中|当中|之中|(?:among|of|in|inside|within) (?:them|those|these|that one|it)"
+)
+
+
+def _drills_into(previous: Plan, mentions: list, masked: str) -> bool:
+    """Whether a turn after a ranking asks what lies inside one group it ranked ("饮料里面
+    具体是哪些 SKU"): it names one subject of the kind ranked, points inside and asks a list."""
+    kinds = [m.kind for m in mentions]
+    ranked = {"location": "location", "category": "category", "region": "region"}.get(
+        previous.group_by or ""
+    )
+    return (
+        ranked is not None
+        and kinds == [ranked]
+        and bool(INSIDE.search(masked))
+        and bool(LIST_WORDS.search(masked))
+    )
+
+
+def _ranked_detail(previous: Plan) -> str:
+    """What one group of a ranking holds, by the ranking's measure: its stock-outs, its excess
+    or dead stock, its late lines, else its stock."""
+    metric = previous.metric
+    if metric in (None, "stockouts", "units_short", "sales_at_risk"):
+        return "stockouts_upcoming"
+    if metric and ("excess" in metric or "dead" in metric):
+        return "excess_dead"
+    if metric in ("late_lines", "late_value"):
+        return "late_inbound"
+    return "stock_level"
+
+
+def _pointed(plan: Plan, row: dict, rest: str, named: tuple[str, ...] = ()) -> Plan:
     """The plan about the row pointed at: its product, places, supplier and action."""
     changes: dict = {"top_n": None, "group_by": None}
+    if (
+        plan.intent in LIST_KINDS and _top_n(rest) is not None
+    ):  # "its top 5 SKUs": a list of its own
+        changes = {"top_n": _top_n(rest), "group_by": _group_by(rest)}
     if row.get("sku"):
         changes["products"] = (row["sku"],)
     places = [p for p in (row.get("source"), row.get("destination") or row.get("location")) if p]
-    if places:
+    if places and plan.intent == "compare":  # "把最差的那个DC跟广州对比一下": the row against
         changes |= {
-            "locations": tuple(dict.fromkeys(places)),
+            "locations": tuple(dict.fromkeys((*places, *plan.locations))),
+            "source": None,
+            "destination": None,
+        }
+    elif places:
+        # "第一个为啥从那边调，不直接从昆山发？": the row's ends, and the place set against them
+        others = tuple(p for p in named if p not in places) if plan.intent == "plan_why" else ()
+        changes |= {
+            "locations": tuple(dict.fromkeys((*places, *others))),
             "source": row.get("source"),
             "destination": row.get("destination") or row.get("location"),
         }
@@ -1401,6 +1510,16 @@ def understand(
     if pointed is not None and previous is not None:
         # "tell me more about the 2nd one": the row of the list the turn before showed
         follow_up = True
+        # what the turn asks besides pointing: read without the pointer's own words ("最急的")
+        rest = re.sub(r"(?a)\d+(?:[.,]\d+)*", "0", pointed[2]).strip()
+        if _bare(rest):
+            own = nb.posterior(rest)
+            top = int(np.argmax(own))
+            ranked_rest = tuple(nb.classes[i] for i in np.argsort(-own))
+            asked = _refine(nb.classes[top], rest, pointed[2], mentions, vmi_site, ranked_rest)
+            if asked not in LIST_KINDS:  # a list asked of a row is read with the row's place
+                intent = asked
+                confidence = float(own[top]) if asked == nb.classes[top] else RULED
         intent = _detail_intent(intent, confidence, previous, pointed[1], pointed[2])
         confidence = max(confidence, RULED)
     elif previous is not None:
@@ -1443,9 +1562,30 @@ def understand(
         redirect = previous.intent in MOVE_KINDS and bool(REDIRECT.search(masked))
         # "turnover days呢，也比一下", "any of them carrying X?": the turn before, again
         also = not own and bool(ALSO.search(masked))
+        # "饮料里面具体是哪些 SKU" after a ranking of categories: inside one of the groups ranked
+        inside = previous.intent == "ranking" and _drills_into(previous, mentions, masked)
+        inside = inside or (bool(INSIDE.search(masked)) and not own)  # "其中 excess 有多少"
         redirect = redirect or also or bool(FILTER_BACK.search(masked))
         strong = starts or why or incomplete or only_subject or fragment or resize or same
-        strong = strong or against or redirect
+        # "worst DC?" after a list of stock-outs: a ranking by the figure the turn before showed
+        measureless = (
+            intent == "ranking"
+            and not own
+            and _metric(slot_text) is None
+            and previous.intent in RANKABLE
+        )
+        regroup = bool(REGROUP.search(masked)) and not own
+        # the classifier cannot tell what a turn asks: the conversation's topic goes on
+        # ("Jiangnan 那份的 details 发我看看" after a settlement)
+        unsure = confidence < UNSURE and previous.intent not in (
+            "ambiguous",
+            "decline_write",
+            "out_of_scope",
+        )
+        # after a question asked back, a turn that is not surely a new question answers it
+        answers_ask = previous.intent == "ambiguous" and confidence < SURE
+        strong = strong or against or redirect or inside or measureless or regroup or unsure
+        strong = strong or answers_ask
         weak = ends or anaphora or tiny
         # a weak sign alone does not turn a question the classifier is sure of, and that
         # names what its kind needs, into the previous turn's
@@ -1472,10 +1612,9 @@ def understand(
         intent, alternatives, confidence = "ambiguous", AMBIGUOUS_BY_SUBJECT[kind], 0.5
     elif intent in ("out_of_scope", "decline_write"):
         pass
-    elif (
-        not subjects
-        and not _specific(slot_text)
-        and (marked or FIRST_TURN_REFERENCE.search(masked) or VAGUE.search(masked))
+    elif not subjects and (
+        FIRST_TURN_REFERENCE.search(masked)  # "is it late?" with nothing before: what is?
+        or (not _specific(slot_text) and (marked or VAGUE.search(masked)))
     ):
         # "what about the transfer?", "那批货到了没", "show me the numbers" with nothing
         # before: which one, which figure?
@@ -1483,11 +1622,11 @@ def understand(
         alternatives = _alternatives(posterior, nb.classes)
     elif intent in BARE_KINDS and not subjects and len(bare) <= BARE and not WHOLE.search(masked):
         # "stock?", "帮我查一下库存": of what, where?
-        alternatives = (intent, *_alternatives(posterior, nb.classes, 2))
+        alternatives = _alternatives(posterior, nb.classes, 3, first=intent)
         intent, confidence = "ambiguous", min(confidence, 0.5)
     elif intent in NEEDS_PRODUCT and not products:
         # "SS够不够?": the safety stock of what?
-        alternatives = (intent, *_alternatives(posterior, nb.classes, 2))
+        alternatives = _alternatives(posterior, nb.classes, 3, first=intent)
         intent, confidence = "ambiguous", min(confidence, 0.5)
     elif confidence < UNSURE and intent != "ambiguous":
         intent, alternatives = "ambiguous", _alternatives(posterior, nb.classes)
@@ -1543,8 +1682,33 @@ def understand(
     if follow_up and previous is not None:
         plan = _merge(previous, plan, mentions)
         plan = _compared_with_before(previous, plan, mentions, masked)
+    if follow_up and previous is not None and (page := NEXT_PAGE.search(slot_text)):
+        # "next 5 呢", "再往后五个": the list before, that many rows further
+        more = number(next(g for g in page.groups() if g))
+        shown = previous.top_n or len(previous.rows) or 0
+        if more and shown:
+            plan = _list_again(replace(plan, top_n=shown + more), previous, mentions)
+    elif follow_up and previous is not None and RESIZE.search(masked):
+        plan = _list_again(plan, previous, mentions)  # "最严重的三个是哪些": the same list
+    elif (
+        follow_up
+        and previous is not None
+        and pointed is None
+        and plan.intent in LISTS
+        and previous.intent in LISTS
+    ):
+        plan = _list_again(plan, previous, mentions)  # "by DC", "worst DC?": the list again
+    if (
+        previous is not None
+        and plan.intent in ("compare", "ranking")
+        and plan.metric is None
+        and previous.metric
+        and previous.intent in ("kpi", "ranking", "compare", "supplier_performance")
+    ):
+        # "北京仓和昆山仓比一下" after the health index: that figure, compared or ranked
+        plan = replace(plan, metric=previous.metric)
     if pointed is not None:
-        plan = _pointed(plan, pointed[1])
+        plan = _pointed(plan, pointed[1], pointed[2], locations)
     if follow_up and previous is not None:  # "and the third one?" after "the second one"
         plan = replace(plan, rows=previous.rows)
     plan = _finish(plan, slot_text, mentions)
@@ -1552,6 +1716,24 @@ def understand(
     return plan
 
 
+def _list_again(plan: Plan, previous: Plan, mentions: list[Mention]) -> Plan:
+    """The list of the turn before asked again (resized, or further): without the subjects
+    its answer's first row filled in."""
+    named = {m.kind for m in mentions}
+    dropped = {
+        f: () if f == "products" else None
+        for f in previous.from_answer
+        if (f == "products" and "product" not in named)
+        or (f != "products" and "location" not in named)
+    }
+    return replace(plan, **dropped)
+
+
+NEXT_PAGE = _rx(
+    rf"\b(?:the )?next\s+{NUM}\b(?!\s*(?:days?|weeks?|months?|d\b|wks?))|\b{NUM} more\b(?!\s*(?:days?|weeks?))|"
+    rf"\banother\s+{NUM}\b(?!\s*(?:days?|weeks?|months?))|"
+    rf"(?:再往后|往后|后面|接下来|再来|再看)\s*{NUM}\s*(?:个|条|名|家|行)"
+)
 CENTRAL_WORDS = _rx(r"central|\bcdc\b|\bdc\b|中心仓|总仓|中央仓|大仓")
 
 
@@ -1653,7 +1835,8 @@ WRITE_VERB = (
     r"scrap|void|"
     r"override|confirm|push|forward)(?![a-z])|批准|批了|批掉|审批通过|驳回|过账|过一?下账|过个账|发出去|发到|发给|发送|删|"
     r"调成|调整成|调整为|撤回|撤销|冲销|回滚|新建|创建|批一下|批下|审批一下|通过一下|建一?(?:个|张|笔)|开一?(?:个|张|笔)\S{0,4}单|发一?(?:个|封|条)|"
-    r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|转发)"
+    r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|转发|"
+    r"把\S{1,12}?(?:建|开|批|发|提交|改|删|取消|下|过账)(?:了|掉|好|出去))"
 )
 WRITE_REQUEST = _rx(rf"{REQUEST}.{{0,40}}?{WRITE_VERB}|{WRITE_VERB}.{{0,20}}(?:吧|for me\b)")
 # advice or a scenario asked, not an order: "要不要下单", "should we raise a PO", "会怎样"
@@ -1672,7 +1855,10 @@ def _asks_to_write(text: str, intent: str) -> bool:
     if STATUS_QUESTION.search(text) and not re.search(r"(?a)改成|改为|改到", text):
         if not IMPERATIVE.search(text):
             return False
-    return bool(WRITE.search(text)) or bool(WRITE_ANYWHERE.search(text))
+    if WRITE_ANYWHERE.search(text):
+        return True
+    # an order in any sentence: "Looks fine. Reject the PO suggestion for Yangtze."
+    return any(WRITE.search(part.strip()) for part in re.split(r"[.!;。！；\n]+", text))
 
 
 OTHER_OPTIONS = _rx(
@@ -1696,10 +1882,27 @@ def _follow_intent(
     plan suggests what the turn before showed, what it costs, what if it is not done."""
     if previous.intent in ("decline_write", "out_of_scope"):
         return intent, confidence
+    if intent == "out_of_scope" and STRONG_OFFTOPIC.search(masked):
+        return intent, confidence  # "also can u check my leave balance": not the turn before's
+    if _metric(masked) in POLICY_METRICS and previous.intent != "policy":
+        return "policy", max(confidence, RULED)  # "按EOQ算的话一次应该订多少": that figure
+    if previous.intent == "kpi" and previous.metric == "forecast_bias" and _metric(masked) is None:
+        if CONCEPT_RE["future"].search(masked) and not CONCEPT_RE["kpi"].search(masked):
+            # "只看杭州，next 2 weeks" after a forecast's bias: a bias looks back, this ahead
+            return "forecast", max(confidence, RULED)
     if intent == "ranking" and EXPLICIT_RANK.search(masked):
         return intent, confidence  # "rank the DCs by how many of those they have"
-    if RESIZE.search(masked) or FILTER_BACK.search(masked):
-        # "算了太多了，前三个就行", "any of them carrying X?": the same list, resized or narrowed
+    if ORDER_INSTEAD.search(masked):
+        return "order_suggest", max(confidence, RULED)  # "and if we order instead, how much"
+    if previous.intent == "supplier_performance" and OTHER_SUPPLIERS.search(masked):
+        return "ranking", max(confidence, RULED)  # "where do they sit vs the other suppliers?"
+    if previous.intent in SORTABLE and SORT.search(masked) and not DIMENSION.search(masked):
+        return previous.intent, max(confidence, RULED)  # "按金额从高到低": the list, sorted
+    if previous.intent == "ranking" and INSIDE.search(masked) and LIST_WORDS.search(masked):
+        return _ranked_detail(previous), max(confidence, RULED)
+    if RESIZE.search(masked) or FILTER_BACK.search(masked) or REGROUP.search(masked):
+        # "算了太多了，前三个就行", "any of them carrying X?", "by region": the same answer,
+        # resized, narrowed or grouped another way
         return previous.intent, max(confidence, RULED)
     if previous.intent == "plan_why" and OTHER_OPTIONS.search(masked):
         return previous.intent, max(confidence, RULED)  # "那其他方案呢？各贵多少": its options
@@ -1721,7 +1924,9 @@ def _follow_intent(
         return "transfer_suggest", max(confidence, RULED)  # "can we pull some from another DC?"
     for concept, kind in NAMED_TURNS:  # a follow-up that names another kind's subject
         if CONCEPT_RE[concept].search(masked) and previous.intent != kind:
-            if kind != "stockout_item" or previous.intent in ("stock_level", "forecast"):
+            if kind != "stockout_item" or (
+                previous.intent in ("stock_level", "forecast") and previous.products
+            ):
                 return kind, max(confidence, RULED)
     if intent == "transfer_cost" and CONCEPT_RE["cost"].search(masked):
         if previous.intent != "plan_why" or not OTHER_OPTIONS.search(masked):
@@ -1730,6 +1935,8 @@ def _follow_intent(
         return "transfer_cost", max(confidence, RULED)  # what the suggested move costs
     if intent == "what_if" and CONCEPT_RE["whatif"].search(masked):
         return intent, confidence
+    if intent == "stockouts_upcoming" and _caused_by_late(masked):
+        return intent, max(confidence, RULED)  # the stock-outs the late lines before leave
     if intent in ("decline_write", "out_of_scope") and confidence > 0.9:
         return intent, confidence
     if _switches(intent, confidence, previous.intent, masked):
@@ -1803,7 +2010,9 @@ STRONG_OFFTOPIC = _rx(
     r"\b(?:a|an) (?:post|tweet|poem|speech)\b|a股|港股|美股|股市|基金|彩票|lottery|"
     r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones|diesel|fuel pric|oil pric|油价|柴油|\bwms vendor|"
     r"\b(?:wms|tms|erp) (?:system|software|vendor)|software vendor|系统选型|\bpoem|\bpoetry|写诗|一首诗|\bsong\b|\bpassword|密码|"
-    r"\blog ?in\b|登录不了|登不上|\bvpn\b|\bprinter|打印机|\bwifi\b"
+    r"\blog ?in\b|登录不了|登不上|\bvpn\b|\bprinter|打印机|\bwifi\b|"
+    r"leave balance|annual leave|sick leave|\bjob (?:ad|advert|posting|description|opening)|招聘|\brecruit|"
+    r"\bhiring\b|简历|\bresume\b|\binterview|面试|社保|公积金|报销|expense claim|reimburse"
 )
 CHITCHAT = _rx(r"^(?:hi|hello|hey|thanks|thank you|你好|谢谢|who are you|你是谁|what are you)\W*$")
 TOPICS = ("stockout", "risk", "kpi", "transfer", "cost", "order", "vmi", "owe", "settle", "late")
@@ -1822,7 +2031,8 @@ WHAT_IF_WEAK = _rx(
     r"(?:提到|提高|降到|下调|上调|涨|减|停|关|不)\S{0,12}(?<!要)的话"
 )
 STATUS_WORDS = _rx(
-    r"rejected|approved|posted|shipped|被拒绝|驳回了|审批|批了|批准了|过账|发货了|发出了|发了吗|到了吗|收到了"
+    r"rejected|approved|posted|shipped|被拒绝|驳回了|审批|批了|批准了|过账|发货了|发出了|发了吗|到了吗|收到了|"
+    r"哪一步|什么状态|啥状态|进度|\bstatus\b|what stage|which stage"
 )
 KPI_METRICS = ("fill_rate", "turnover", "inventory_value", "health_index", "on_time_rate")
 KPI_METRICS += ("forecast_bias", "forecast_error")
@@ -1880,6 +2090,26 @@ LATE = _rx(
     r"\blate\b|overdue|delay|behind schedule|past (?:their )?due|stuck|holding up|延迟|逾期|超期|"
     r"晚到|迟交|迟到|延误|晚了|超时|还没到|仲未到"
 )
+# "这些迟到的会导致哪些商品断货", "which stock-outs are down to late POs": the stock-outs late
+# deliveries leave
+CAUSE = _rx(
+    r"导致|造成|引起|害得|影响到|因为|由于|\bcaus|\blead(?:s|ing)? to\b|\bresult(?:s|ing)? in\b|"
+    r"\bdue to\b|\bbecause\b|\bdown to\b|\bknock[- ]on\b"
+)
+
+
+ORDER_INSTEAD = _rx(
+    r"(?:\bif we|要是|如果|假如)\s*(?:\w+\s+)?(?:order|buy|reorder|place (?:an|a) (?:order|po)|下单|订货|采购|补货)"
+    r".{0,30}(?:how (?:much|many)|\bfrom who|which supplier|多少|哪家|找谁)"
+)
+
+
+def _caused_by_late(masked: str) -> bool:
+    return bool(
+        LATE.search(masked) and CONCEPT_RE["stockout"].search(masked) and CAUSE.search(masked)
+    )
+
+
 TRANSFER_ASK = _rx(
     r"\b(?:should|shall|can|could|do) (?:we|i) (?:move|transfer|shift|rebalance|pull)\b|"
     r"\bpush (?:them |it |those |these |the \w+ )?(?:to|into|over to) (?:other|another|the) |"
@@ -1944,6 +2174,8 @@ def _refine(
         CONCEPT_RE["excess"].search(masked) or ABOVE_MAX.search(masked)
     ):
         intent = runner_up  # excess or dead stock is asked for in its own words
+    if ORDER_INSTEAD.search(masked):
+        return "order_suggest"  # "if we order instead, how much and from who": an order's size
     if WHAT_IF.search(masked):
         return "what_if"
     if WHAT_IF_WEAK.search(masked) and not CONCEPT_RE["cost"].search(masked):
@@ -1957,6 +2189,8 @@ def _refine(
         if sum(m.kind != "product" for m in mentions) < 2:
             intent = runner_up
     late = LATE.search(masked)
+    if _caused_by_late(masked) and intent in (*LATE_LOOKALIKES, "late_inbound", "stockout_item"):
+        return "stockouts_upcoming"
     if late and intent in LATE_LOOKALIKES and not CONCEPT_RE["settle"].search(masked):
         intent = "late_inbound"
     names_product = any(m.kind == "product" for m in mentions)
@@ -2031,6 +2265,8 @@ def _refine(
             return "ranking"
         if intent == "top_risks" and _group_by(slot_text) == "product":
             return "ranking"
+        if intent == "top_risks" and not CONCEPT_RE["risk"].search(masked):
+            return "ranking"  # "全网哪个仓最好": places ranked, no risk named
     if intent == "supplier_performance" and "supplier" not in kinds:
         if (_top_n(slot_text) or 0) >= 2 and not LIST_ALL.search(masked):
             return (
@@ -2039,6 +2275,9 @@ def _refine(
         asked = _period(slot_text)[0] or NETWORK_WIDE.search(masked)
         if asked and not PER_SUPPLIER.search(masked) and not PRONOUN.search(masked):
             return "kpi"
+    if intent == "stockout_item" and metric == "days_of_cover" and not LIST_WORDS.search(masked):
+        if not CONCEPT_RE["stockout"].search(masked):
+            intent = "stock_level"  # "PCA-0028在RDC-GZ的DOH还有几天": its days of cover
     if intent == "stockout_item" and "product" not in {m.kind for m in mentions}:
         if LIST_WORDS.search(masked):
             return "stockouts_upcoming"
@@ -2056,6 +2295,7 @@ def _refine(
 def _residue(masked: str) -> str:
     """What a first turn asks beyond naming something: empty for "what about Chengdu?"."""
     rest = FOLLOW_START.sub("", masked)
+    rest = re.sub(r"(?a)(?<=λ)\s*(?:区域仓|中心仓|仓库|仓|区域|区|dc|rdc)", " ", rest)  # "成都仓的"
     rest = re.sub(r"(?a)[πλρσκ0]|[^\w\u3400-\u9fff]+", " ", rest)
     rest = re.sub(
         r"(?a)\b(?:and|what|about|how|the|for|me|check|please|pls|is|it|ok|in|at)\b", " ", rest
@@ -2093,8 +2333,10 @@ SUBJECT_FIELDS = {
 def _compared_with_before(previous: Plan, plan: Plan, mentions: list[Mention], masked: str) -> Plan:
     """ "跟白云日化比呢？" after a supplier's figures: the two compared. A follow-up that names
     one subject against the one the turn before was about compares them."""
-    if not AGAINST.search(masked) or plan.intent in ("kpi", "ranking", "what_if"):
+    if not AGAINST.search(masked) or plan.intent in ("ranking", "what_if"):
         return plan
+    if plan.intent == "kpi" and any(re.search(p, masked) for _n, p in PERIOD_PATTERNS):
+        return plan  # "跟上个月比呢": the same place against another period
     named = Counter(m.kind for m in mentions)
     for kind, (one, many) in SUBJECT_FIELDS.items():
         if named[kind] != 1 or sum(named.values()) != 1:
@@ -2203,12 +2445,16 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
         changes["metric"] = previous.metric
     if plan.intent == "compare" and "location" in kinds and len(plan.locations) == 1:
         changes["locations"] = plan.locations
+    if NETWORK_WIDE.search(plan.text) and not kinds & {"location", "region"}:
+        # "全网哪个仓最好", "and across the whole network?": no place of the turn before
+        changes |= {"locations": (), "source": None, "destination": None}
+        changes |= {"region": None, "regions": ()}
     return replace(plan, **changes)
 
 
 # "能不能调到别的仓去消化掉", "where could we send it": the place named is where stock leaves
 ELSEWHERE = _rx(
-    r"别的仓|其他仓|其它仓|别处|别的地方|消化|\bother (?:dcs?|rdcs?|warehouses?|locations?|sites?)\b|"
+    r"(?:别的|其他|其它)\s*(?:仓|rdc|dc|区域仓|地方)|别处|消化|\bother (?:dcs?|rdcs?|warehouses?|locations?|sites?)\b|"
     r"\belsewhere\b|\boffload|\bclear (?:it|them|out)\b|\bget rid of\b|\bwhere (?:could|can|should) "
     r"(?:we|i) (?:send|move|ship|put|push)"
 )
@@ -2273,7 +2519,17 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
             filters["supplier"] = plan.supplier
         if plan.products and intent != "stockouts_upcoming":
             filters["product"] = plan.products[0]
+        if intent == "stockouts_upcoming" and _caused_by_late(slot_text):
+            filters["cause"] = "late_inbound"
         changes["filters"] = filters
+    if intent == "what_if" and "scenario" not in plan.filters:
+        # the scenario in the question's own figures ("delayed by 10 days"), for a follow-up
+        # that changes only part of it
+        changes["filters"] = {**plan.filters, "scenario": slot_text}
+    if intent == "transfer_suggest" and plan.locations and ELSEWHERE.search(slot_text):
+        if plan.source is None and len(plan.locations) == 1:
+            # "能不能调一些去别的 RDC" about a place's excess: it is where stock leaves
+            changes |= {"source": plan.locations[0], "destination": None}
     if intent in ("transfer_suggest",) and plan.locations and not (plan.source or plan.destination):
         where = plan.locations[0]
         if EXCESS_WORDS.search(slot_text) or ELSEWHERE.search(slot_text):

@@ -444,20 +444,22 @@ class Scope:
         return self.sku if name == "product" else getattr(self, name)
 
     def rows(self, frame: pl.DataFrame, store: Store) -> pl.DataFrame:
-        """``frame`` (with sku and location columns) narrowed to the scope."""
+        """``frame`` (with sku and location columns) narrowed to the scope: to its place (a
+        location or a region) and to its products (one SKU, a category, a supplier's), each
+        that is set."""
         if self.sku:
             frame = frame.filter(pl.col("sku") == self.sku)
         if self.location:
-            return frame.filter(pl.col("location") == self.location)
-        if self.region:
+            frame = frame.filter(pl.col("location") == self.location)
+        elif self.region:
             codes = locations(store).filter(pl.col("region") == self.region)["code"]
-            return frame.filter(pl.col("location").is_in(codes.to_list()))
+            frame = frame.filter(pl.col("location").is_in(codes.to_list()))
         if self.category:
             skus = products(store).filter(pl.col("category") == self.category)["sku"]
-            return frame.filter(pl.col("sku").is_in(skus.to_list()))
+            frame = frame.filter(pl.col("sku").is_in(skus.to_list()))
         if self.supplier:
             skus = sku_suppliers(store).filter(pl.col("supplier") == self.supplier)["sku"]
-            return frame.filter(pl.col("sku").is_in(skus.to_list()))
+            frame = frame.filter(pl.col("sku").is_in(skus.to_list()))
         return frame
 
 
@@ -505,11 +507,16 @@ def _kpi_value(
         value = float(row["stock_value"].sum()) if row.height else 0.0
         return value, {"units": int(row["units"].sum()) if row.height else 0}
     if metric == "health_index":
-        if kind != "location":
-            raise InsightError("the health index is kept for a location or the network")
-        frame = kpis.health_by_location(store, as_of=window.end, settings=settings.position)
-        row = frame.filter(pl.col("location") == scope.location)
-        return (row["health_index"][0] if row.height else None), {}
+        if kind == "location":
+            frame = kpis.health_by_location(store, as_of=window.end, settings=settings.position)
+            row = frame.filter(pl.col("location") == scope.location)
+            return (row["health_index"][0] if row.height else None), {}
+        # a region's, a category's, a supplier's, a product's: the same value-weighted mean of
+        # the SKU x location scores, over its rows
+        rows = scope.rows(
+            kpis.scored_position(store, as_of=window.end, settings=settings.position), store
+        )
+        return kpis.health_index_of(rows), {}
     if metric == "dead_stock_value":
         frame = scope.rows(
             kpis.dead_stock(store, as_of=window.end, settings=settings.position), store
@@ -620,14 +627,14 @@ MEASURES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "stockout_days": (GROUPS, "lower", "SKU x location x days"),
     "turnover": (GROUPS, "higher", "times a year"),
     "forecast_bias": (("location", "region", "category", "product"), "closer to 0", "share"),
-    "health_index": (("location",), "higher", "points of 100"),
+    "health_index": (("location", "region", "category", "product"), "higher", "points of 100"),
     "late_lines": (GROUPS, "lower", "lines"),
     "late_value": (GROUPS, "lower", "money"),
     "on_time_rate": (("supplier", "location", "region"), "higher", "share"),
     "lead_time": (("supplier",), "lower", "days"),
     "lead_time_spread": (("supplier",), "lower", "days"),
     "on_hand": (("location", "region"), "higher", "units"),
-    "days_of_cover": (("location",), "higher", "days"),
+    "days_of_cover": (("location", "region", "category", "product"), "higher", "days"),
 }
 SKU_MEASURES = ("on_hand",)  # these need one SKU
 PERIOD_MEASURES = ("fill_rate", "stockout_days", "turnover", "forecast_bias", "on_time_rate")
@@ -796,7 +803,7 @@ def measure_by(
         if sku:
             pos = pos.filter(pl.col("sku") == sku)
         pos = _keyed(store, scope.rows(pos, store), by)
-        if measure == "days_of_cover" and sku:
+        if measure == "days_of_cover" and sku and by == "location":
             value = pl.col("days_of_cover").first()
             zero_fill = False
         elif measure == "days_of_cover":  # a place's whole stock: its units over its demand
@@ -809,6 +816,10 @@ def measure_by(
                     measure
                 ]
             ).sum()
+        # the same cover counted in weeks
+        extra_cover = (
+            [(value / 7).cast(pl.Float64).alias("weeks")] if measure == "days_of_cover" else []
+        )
         frame = _sum_by(
             pos,
             value.cast(pl.Float64),
@@ -817,6 +828,7 @@ def measure_by(
                 pl.col("on_hand").sum().alias("units"),
                 pl.col("available").sum(),
                 pl.col("avg_daily_demand").sum(),
+                *extra_cover,
             ],
         )
         info |= {
@@ -905,7 +917,7 @@ def measure_by(
             )
         zero_fill = False
         info["definition"] = "bias = (Σ forecast - Σ actual) / Σ actual"
-    elif measure == "health_index":
+    elif measure == "health_index" and by == "location" and not sku:
         health = kpis.health_by_location(store, settings=settings.position)
         frame = health.select(
             pl.col("location").alias("key"),
@@ -913,6 +925,13 @@ def measure_by(
             "stock_value",
             *kpis.HEALTH_WEIGHTS,
         )
+        zero_fill = False
+    elif measure == "health_index":  # by region, category, product: over each group's rows
+        scored = kpis.scored_position(store, settings=settings.position)
+        if sku:
+            scored = scored.filter(pl.col("sku") == sku)
+        keyed = _keyed(store, scope.rows(scored, store), by)
+        frame = kpis.health_by_key(keyed)
         zero_fill = False
         info |= {
             "source": f"stock position as of {today}",

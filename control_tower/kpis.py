@@ -290,7 +290,19 @@ def _weighted(column: str) -> pl.Expr:
     return ((pl.col(column) * weight).sum() / weight.sum()).alias(column)
 
 
-def _health_index(scored: pl.DataFrame) -> float | None:
+def health_by_key(keyed: pl.DataFrame) -> pl.DataFrame:
+    """key, health_index (0-100, null without weight), stock_value and the weighted component
+    scores of scored position rows grouped by their ``key`` column (a region, a category...)."""
+    weighted = keyed.filter(pl.col("health_weight") > 0)
+    indices = weighted.group_by("key").agg(
+        _weighted("health_score").alias("value"), *[_weighted(c) for c in HEALTH_WEIGHTS]
+    )
+    totals = keyed.group_by("key").agg(pl.col("stock_value").sum())
+    return totals.join(indices, on="key", how="left").sort("key")
+
+
+def health_index_of(scored: pl.DataFrame) -> float | None:
+    """The health index (0-100) of some scored position rows, None without weight."""
     weighted = scored.filter(pl.col("health_weight") > 0)
     if weighted.height == 0:
         return None
@@ -528,8 +540,8 @@ def network_kpis(
             Kpi(
                 "health_index",
                 "Health index",
-                _health_index(now),
-                _health_index(before),
+                health_index_of(now),
+                health_index_of(before),
                 "",
                 "value-weighted mean of SKU x location scores: coverage, excess, aging, "
                 "service (25 points each); see the published formula",

@@ -269,6 +269,20 @@ def test_a_move_costs_transport_a_fixed_cost_a_truck_and_handling():
     assert sum(p["amount"] for p in two["parts"]) == pytest.approx(two["total"])
 
 
+def test_a_regions_health_index_is_its_locations_indices_weighted(demo):
+    by_location = kpis.health_by_location(demo).filter(pl.col("health_weight") > 0)
+    by_region, _ = insights.measure_by(demo, "health_index", "region")
+    for region in by_location["region"].unique().to_list():
+        places = by_location.filter(pl.col("region") == region)
+        expected = (places["health_index"] * places["health_weight"]).sum() / places[
+            "health_weight"
+        ].sum()
+        found = by_region.filter(pl.col("key") == region)["value"].item()
+        assert found == pytest.approx(expected)
+        kpi = insights.kpi(demo, "health_index", "current", scope=insights.Scope(region=region))
+        assert kpi["value"] == pytest.approx(expected)
+
+
 def test_consigned_units_per_supplier_are_the_vmi_summarys(demo):
     held = insights.consigned(demo).group_by("supplier").agg(pl.col("consigned").sum())
     summary = vmi.consigned_summary(demo)
@@ -279,8 +293,6 @@ def test_consigned_units_per_supplier_are_the_vmi_summarys(demo):
 
 # -- refusals and empty stores --------------------------------------------------------------
 def test_questions_the_core_cannot_answer_are_refused_with_the_reason(demo):
-    with pytest.raises(insights.InsightError, match="health index is kept for a location"):
-        insights.kpi(demo, "health_index", "current", scope=insights.Scope(region="x"))
     with pytest.raises(insights.InsightError, match="unknown metric"):
         insights.kpi(demo, "happiness", "current")
     with pytest.raises(insights.InsightError, match="on_time_rate is kept by supplier"):

@@ -287,6 +287,25 @@ def test_health_index_follows_its_published_formula_on_a_tiny_case(network):
     assert "coverage" in kpis.HEALTH_INDEX_FORMULA and "weight" in kpis.HEALTH_INDEX_FORMULA
 
 
+def test_the_health_index_of_any_group_is_the_same_weighted_mean_of_its_rows(network):
+    add_demand(network, daily_demand("A-100", "CD-RDC", 2, 28))
+    sales = [mv(f"S{i}", -i, "A-100", "CD-RDC", "sale", 2) for i in range(1, 22)]
+    post(
+        network,
+        mv("R1", -30, "A-100", "CD-RDC", "receipt", 63),
+        *sales,
+        mv("R2", -200, "B-200", "CD-RDC", "receipt", 10),
+    )
+    scored = kpis.scored_position(network, as_of=AS_OF)
+    # by product: each SKU's one row here, its own score (81.25 and 50, as worked out above)
+    by_sku = kpis.health_by_key(scored.with_columns(pl.col("sku").alias("key")))
+    values = dict(zip(by_sku["key"], by_sku["value"], strict=True))
+    assert values["A-100"] == pytest.approx(81.25)
+    assert values["B-200"] == pytest.approx(50.0)
+    # all rows together: the location's index and the network's
+    assert kpis.health_index_of(scored) == pytest.approx((105 * 81.25 + 40 * 50.0) / 145)
+
+
 def test_health_scores_stay_between_0_and_100(network):
     add_demand(
         network, daily_demand("A-100", "CD-RDC", 5, 28) + daily_demand("B-200", "CQ-RDC", 1, 3)

@@ -411,3 +411,22 @@ def test_regions_are_compared_on_their_inbound_on_time_rate(store):
     for value in rated["value"][:2]:
         assert f"{value:.1%}" in lead
     assert answer.grounded and shown_is_grounded(answer)
+
+
+def test_a_products_stock_across_the_network_has_a_heading_over_every_cell(store):
+    sku = store.scalar("SELECT sku FROM products ORDER BY sku LIMIT 1")
+    answer = ask(store, f"{sku} 全网 on hand")
+    assert answer.intent == "stock_level" and answer.table is not None
+    columns, rows = answer.table["columns"], answer.table["rows"]
+    assert len(columns) == 5 and rows and all(len(r) == len(columns) for r in rows)
+    # by region: the same stock per region, each region's units from the ranking's figures
+    split = ask(store, "by region 拆一下", previous=answer.context)
+    assert split.calls[0].tool == "rank" and split.calls[0].args["by"] == "region"
+    assert split.grounded and shown_is_grounded(split)
+
+
+def test_a_table_refuses_a_row_wider_than_its_headings():
+    from agents import compose
+
+    with pytest.raises(ValueError, match="a row of 3 cells under 2 headings"):
+        compose.table(["location", "on hand"], [["RDC-CD", "1", "2"]])

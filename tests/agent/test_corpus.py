@@ -69,6 +69,8 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
         | texts["dev5"]
         | texts["dev6"]
         | texts["dev7"]
+        | texts["dev8"]
+        | texts["dev9"]
     )
     assert not trained & (texts["test"] | texts["holdout"])
     assert not texts["holdout"] & (texts["dev"] | texts["dev2"] | texts["test"])
@@ -81,6 +83,9 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     assert not texts["dev6"] & (earlier | texts["dev5"])
     assert not texts["dev7"] & (earlier | texts["dev5"] | texts["dev6"])
     assert not texts["holdout4"] & (earlier | texts["dev5"] | texts["dev6"] | texts["dev7"])
+    fourth = earlier | texts["dev5"] | texts["dev6"] | texts["dev7"] | texts["holdout4"]
+    assert not texts["dev8"] & fourth
+    assert not texts["dev9"] & (fourth | texts["dev8"])
     for questions in realised.values():
         langs = Counter(r.question.lang for r in questions)
         assert (langs["zh"] + langs["mixed"]) / len(questions) >= 0.35
@@ -103,7 +108,7 @@ def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
     with pytest.raises(
         corpus.CorpusError,
         match="parts train, train_more, train3, train4, dev, dev2, dev3, dev4, dev5, dev6, dev7, "
-        "test, holdout, holdout2, holdout3, holdout4",
+        "dev8, dev9, test, holdout, holdout2, holdout3, holdout4",
     ):
         corpus.load("validation")
     (tmp_path / "dev.toml").write_text(

@@ -247,8 +247,8 @@ def test_bad_arguments_are_refused_with_what_was_wrong(ctx):
         run_tool(ctx, "supplier_owed", {"supplier": "SUP-NONE"})
     with pytest.raises(ToolError, match="narrow to one of"):
         run_tool(ctx, "kpi", {"metric": "fill_rate", "location": "RDC-BJ", "category": "Snacks"})
-    with pytest.raises(ToolError, match="health index is kept for a location"):
-        run_tool(ctx, "kpi", {"metric": "health_index", "category": "Snacks"})
+    with pytest.raises(ToolError, match="on-time rate is kept for a supplier, a location"):
+        run_tool(ctx, "kpi", {"metric": "on_time_rate", "category": "Snacks"})
     with pytest.raises(ToolError, match="compare entities of one kind"):
         run_tool(ctx, "compare", {"measure": "stock_value", "entities": ["RDC-BJ", "SUP-JNB"]})
     # a move with no lane is answered as such, with where stock can come from instead
@@ -258,3 +258,62 @@ def test_bad_arguments_are_refused_with_what_was_wrong(ctx):
         r[0] for r in into
     )
     assert none.facts[0].startswith("No lane from RDC-BJ to VMI-KS; lanes into VMI-KS come from")
+
+
+def test_stock_outs_waiting_for_a_late_line_are_those_a_late_line_feeds(ctx, planned):
+    items = exceptions.list_exceptions(planned)
+    late = {
+        (r["sku"], r["location"])
+        for r in items.filter(items["rule"] == "late_inbound").iter_rows(named=True)
+    }
+    stockouts = items.filter(items["rule"] == "stockout")
+    expected = sum((r["sku"], r["location"]) in late for r in stockouts.iter_rows(named=True))
+    result = run_tool(ctx, "list_exceptions", {"rule": "stockout", "with_late_inbound": True})
+    assert result.data["total"] == expected
+    assert all((r["sku"], r["location"]) in late for r in result.data["rows"])
+    assert "waiting for a late inbound line" in result.facts[0]
+
+
+def test_consigned_lines_outside_their_levels_are_those_the_vmi_levels_flag(ctx, planned):
+    levels = vmi.levels(planned)
+    below = levels.filter(levels["status"] == "below min")
+    result = run_tool(ctx, "consigned_stock", {"levels": "below min", "top": 50})
+    assert result.data["total"] == below.height
+    assert {r["status"] for r in result.data["rows"]} <= {"below min"}
+    either = run_tool(ctx, "consigned_stock", {"levels": "outside", "top": 50})
+    assert (
+        either.data["total"]
+        == levels.filter(levels["status"].is_in(["below min", "above max"])).height
+    )
+
+
+def test_waiting_actions_narrow_to_a_supplier_a_product_and_a_place(ctx, planned):
+    waiting = actions.list_actions(planned, statuses=["proposed"])
+    order = waiting.filter(waiting["kind"] == "purchase_order").row(0, named=True)
+    mine = run_tool(ctx, "action_status", {"supplier": order["supplier"]})
+    assert mine.data["total"] == waiting.filter(waiting["supplier"] == order["supplier"]).height
+    move = _transfer_action(planned)
+    there = run_tool(ctx, "action_status", {"location": move["to_location"], "sku": move["sku"]})
+    ids = [r["action_id"] for r in there.data["rows"]]
+    assert move["action_id"] in ids
+    with pytest.raises(ToolError, match="no supplier 'SUP-NONE'"):
+        run_tool(ctx, "action_status", {"supplier": "SUP-NONE"})
+
+
+def test_a_suppliers_delay_at_one_destination_and_earliest_first(ctx, planned):
+    supplier = planned.scalar(
+        "SELECT supplier FROM purchase_orders WHERE status = 'open' GROUP BY 1 ORDER BY count(*) "
+        "DESC LIMIT 1"
+    )
+    everywhere = run_tool(ctx, "supplier_delay_what_if", {"supplier": supplier, "days": 14})
+    place = everywhere.data["rows"][0]["location"]
+    there = run_tool(
+        ctx,
+        "supplier_delay_what_if",
+        {"supplier": supplier, "days": 14, "location": place, "first": "date", "top": 50},
+    )
+    assert {r["location"] for r in there.data["rows"]} == {place}
+    dates = [r["stockout_date_delayed"] for r in there.data["rows"]]
+    known = [d for d in dates if d is not None]
+    assert known == sorted(known)
+    assert there.data["hit"] <= everywhere.data["hit"]

@@ -443,3 +443,83 @@ def test_dev7s_wordings_for_kpis_rankings_vmi_and_the_list_before(cat):
     assert ask(cat, "Understood. Kindly reject it and let the planner know.", status).intent == (
         "decline_write"
     )
+
+
+def test_a_list_asked_again_drops_the_row_its_answer_was_about(cat, product):
+    """Follow-ups that resize, page, regroup or rank the list before keep its scope, not the
+    product and place of the row its answer led with (what "from_answer" records)."""
+    rows = tuple({"location": code} for code in ("RDC-HZ", "RDC-XA", "RDC-SY", "RDC-WH", "RDC-CD"))
+    ranked = replace(ask(cat, "哪几个DC的fill rate最差？给我top 5"), rows=rows)
+    more = ask(cat, "next 5 呢", ranked)
+    assert (more.intent, more.metric, more.top_n, more.follow_up) == (
+        "ranking",
+        "fill_rate",
+        10,
+        True,
+    )
+    listed = ask(cat, "OOS next 30d, Beverages")
+    assert (listed.intent, listed.horizon_days, listed.category) == (
+        "stockouts_upcoming",
+        30,
+        "Beverages",
+    )
+    about = replace(listed, products=("BEV-0019",), destination="CDC-KS", from_answer=(
+        "products", "destination"))  # fmt: skip
+    by_dc = ask(cat, "by DC", about)
+    assert (by_dc.intent, by_dc.group_by, by_dc.products, by_dc.destination) == (
+        "stockouts_upcoming",
+        "location",
+        (),
+        None,
+    )
+    worst = ask(cat, "worst DC?", by_dc)
+    assert (worst.intent, worst.metric, worst.category, worst.top_n, worst.products) == (
+        "ranking",
+        "stockouts",
+        "Beverages",
+        1,
+        (),
+    )
+    stock = ask(cat, f"{product['sku']} 全网 on hand")
+    split = ask(cat, "by region 拆一下", stock)
+    assert (split.intent, split.products, split.group_by) == (
+        "stock_level",
+        (product["sku"],),
+        "region",
+    )
+
+
+def test_lagging_is_worst_and_a_superlative_row_is_pointed_at(cat):
+    lagging = ask(cat, "哪几个仓拖后腿了，列前三个")
+    assert (lagging.intent, lagging.order, lagging.top_n) == ("ranking", "worst", 3)
+    rows = ({"location": "RDC-HZ"}, {"location": "RDC-XA"})
+    ranked = replace(ask(cat, "哪几个DC的fill rate最差？"), rows=rows)
+    pointed = ask(cat, "最差那个DC上个月fill rate多少？", ranked)
+    assert (pointed.intent, pointed.locations, pointed.period) == ("kpi", ("RDC-HZ",), "last_month")
+    against = ask(cat, "把最差的那个DC跟Guangzhou对比一下", ranked)
+    assert (against.intent, against.locations, against.metric) == (
+        "compare",
+        ("RDC-HZ", "RDC-GZ"),
+        "fill_rate",
+    )
+    assert ask(cat, "is it late?").intent == "ambiguous"  # late, but what is "it"?
+    status = ask(cat, "调拨单203现在走到哪一步了")
+    assert (status.intent, status.action_id) == ("action_status", 203)
+
+
+def test_the_stock_outs_late_lines_leave_and_an_order_instead_of_a_scenario(cat):
+    late = ask(cat, "成都仓有哪些在途的货迟到了？")
+    caused = ask(cat, "这些迟到的会导致哪些商品断货", late)
+    assert (caused.intent, caused.locations, caused.filters.get("cause")) == (
+        "stockouts_upcoming",
+        ("RDC-CD",),
+        "late_inbound",
+    )
+    first = ask(cat, "which stockouts are caused by late POs?")
+    assert first.intent == "stockouts_upcoming" and first.filters["cause"] == "late_inbound"
+    scenario = ask(cat, "what happens to Chengdu if Baiyun deliveries get delayed by 10 days?")
+    assert scenario.intent == "what_if" and "10 days" in scenario.filters["scenario"]
+    order = ask(cat, "ok and if we order instead, how much and from who", scenario)
+    assert order.intent == "order_suggest"
+    again = ask(cat, "which items would go out first in that case?", scenario)
+    assert again.intent == "what_if" and again.filters["scenario"] == scenario.filters["scenario"]
