@@ -333,6 +333,8 @@ def _with_subject(plan: understand.Plan, subject: dict, rows: tuple = ()) -> und
     filled = tuple(f for f in ("products", "source", "destination") if f in changes)
     if subject.get("action_id"):  # the action the answer was about ("has it shipped?")
         changes["action_id"] = int(subject["action_id"])
+        if not plan.action_id:
+            filled += ("action_id",)
     if filled:
         changes["from_answer"] = filled
     return replace(plan, **changes) if changes else plan
@@ -425,6 +427,10 @@ def ask(
         composed_text = reply.composed.text(plan.lang)
         refusals = reply.refusals
         context = _with_subject(plan, reply.subject, reply.rows)
+        if plan.intent == "out_of_scope" and previous is not None:
+            # "quick one, what's the usd cny rate" mid-conversation: the conversation's topic
+            # stays what it was ("ok back to those two DCs")
+            context = previous
         if reply.composed.table is not None and reply.composed.table.rows:
             t = reply.composed.table
             table = {

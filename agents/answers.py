@@ -927,6 +927,8 @@ def ranking(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         args["location"] = plan.locations[0]
     if by != "category" and plan.category:
         args["category"] = plan.category
+    if by != "region" and plan.region and not args.get("location"):
+        args["region"] = plan.region  # "哪个 DC 缺货最多" in a conversation on a region: its DCs
     if plan.horizon_days and measure in ("stockouts", "units_short", "sales_at_risk"):
         args["within_days"] = plan.horizon_days
     if by == "location" and REGIONAL_WORDS.search(run.question or plan.text or ""):
@@ -1078,7 +1080,14 @@ def _line_words(x: dict, names: Names, lang: str) -> str:
 def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     sku = plan.products[0] if plan.products else None
     dest = plan.destination or (plan.locations[0] if plan.locations and not plan.source else None)
-    r = run("suggested_transfers", sku=sku, to_location=dest, from_location=plan.source, top=10)
+    r = run(
+        "suggested_transfers",
+        sku=sku,
+        to_location=dest,
+        from_location=plan.source,
+        category=plan.category if not sku else None,
+        top=10,
+    )
     if r is None:
         return _failed(run, lang)
     d = r.data
@@ -1278,7 +1287,7 @@ def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             lang,
             f"Moving {num(qty)}{what} from {names.location(src, lang)} to {names.location(dest, lang)} costs "
             f"{num(cost['total'], 2)} ({num(cost.get('per_unit_all_in'), 3)} a unit all in).",
-            f"从{names.location(src, lang)}调 {num(qty)} 件 {what} 到{names.location(dest, lang)}的成本为 "
+            f"从{names.location(src, lang)}调 {num(qty)} 件{what} 到{names.location(dest, lang)}的成本为 "
             f"{num(cost['total'], 2)}（每件合计 {num(cost.get('per_unit_all_in'), 3)}）。",
         )
     else:
@@ -1408,24 +1417,41 @@ def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     sku = plan.products[0] if plan.products else None
-    r = run(  # nothing named: every suggested order, the earliest first
-        "suggested_orders",
-        sku=sku,
-        supplier=plan.supplier if not sku else None,
-        location=plan.locations[0] if plan.locations and not sku else None,
-        category=plan.category if not sku else None,
-        top=10,
-    )
-    if r is None:
-        return _failed(run, lang)
-    d = r.data
+    if len(plan.products) > 1:  # a name several products share: the orders of each
+        found = [run("suggested_orders", sku=x, top=10) for x in plan.products[:5]]
+        if any(x is None for x in found):
+            return _failed(run, lang)
+        d = {
+            "total": sum(x.data["total"] for x in found),
+            "rows": [row for x in found for row in x.data["rows"]],
+        }
+    else:
+        r = run(  # nothing named: every suggested order, the earliest first
+            "suggested_orders",
+            sku=sku,
+            supplier=plan.supplier if not sku else None,
+            location=plan.locations[0] if plan.locations and not sku else None,
+            category=plan.category if not sku else None,
+            top=10,
+        )
+        if r is None:
+            return _failed(run, lang)
+        d = r.data
     rows = sorted(d["rows"], key=lambda x: (x.get("action_id") is None, str(x["ship_date"])))
     if not rows:
+        what = pick(lang, ", ", "、").join(names.product(x, lang) for x in plan.products[:5])
+        sup = names.supplier(plan.supplier, lang) if plan.supplier and not what else ""
+        place = names.location(plan.locations[0], lang) if plan.locations and not what else ""
+        zh = "".join([place, f"向{sup}" if sup else "", "采购", what])
         return Composed(
             pick(
                 lang,
-                f"The plan suggests no order{' of ' + names.product(sku, lang) if sku else ''} now.",
-                f"计划目前没有{names.product(sku, lang) if sku else ''}的采购建议。",
+                "The plan suggests no order"
+                + (f" of {what}" if what else "")
+                + (f" from {sup}" if sup else "")
+                + (f" for {place}" if place else "")
+                + " now.",
+                f"计划目前没有{zh}的建议。",
             )
         )
     x = rows[0]
@@ -1468,18 +1494,6 @@ def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     return Composed(lead, tuple(support), tbl)
 
 
-BELOW_MIN = re.compile(
-    r"(?i)below (?:the |their |its )?(?:agreed )?min|under (?:the |their )?min|低于(?:最低|下限)|"
-    r"不到(?:最低|下限)|跌破|低水位|below the floor"
-)
-ABOVE_MAX_LEVEL = re.compile(
-    r"(?i)above (?:the |their |its )?(?:agreed )?max|over (?:the )?max|超过(?:最高|上限)|高于(?:最高|上限)|超上限"
-)
-OUTSIDE_LEVELS = re.compile(
-    r"(?i)outside (?:the |their )?(?:agreed )?(?:min|band|levels?|range)|超出(?:约定的)?上下限|不在上下限"
-)
-
-
 def _vmi_levels(
     run: _Run, plan: Plan, names: Names, lang: str, loc: str | None, sku: str | None, levels: str
 ) -> Composed:
@@ -1508,10 +1522,10 @@ def _vmi_levels(
         lang,
         f"{d['total']:,} consigned line{'' if d['total'] == 1 else 's'}"
         f"{' of ' + whose if whose else ''} {'is' if d['total'] == 1 else 'are'} {words[0]}; "
-        f"the largest: {names.product(first['sku'], lang)} at "
+        f"the farthest out: {names.product(first['sku'], lang)} at "
         f"{names.location(first['location'], lang)}, {num(first['consigned'])} units against "
         f"{num(first['min_qty'])} to {num(first['max_qty'])}.",
-        f"{whose + '的' if whose else ''}寄售库存有 {d['total']:,} 行{words[1]}；金额最大的是"
+        f"{whose + '的' if whose else ''}寄售库存有 {d['total']:,} 行{words[1]}；偏离最多的是"
         f"{names.product(first['sku'], lang)}在{names.location(first['location'], lang)}："
         f"{num(first['consigned'])} 件，约定 {num(first['min_qty'])} 至 {num(first['max_qty'])} 件。",
     )
@@ -1539,16 +1553,7 @@ def vmi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         if plan.locations and names.kinds.get(plan.locations[0]) == "vmi"
         else None
     )
-    text = run.question or plan.text or ""
-    levels = (
-        "below min"
-        if BELOW_MIN.search(text)
-        else "above max"
-        if ABOVE_MAX_LEVEL.search(text)
-        else "outside"
-        if OUTSIDE_LEVELS.search(text)
-        else None
-    )
+    levels = plan.filters.get("levels")  # "哪些低于最低水位了": the lines outside their levels
     if levels:
         return _vmi_levels(run, plan, names, lang, loc, sku, levels)
     r = run("consigned_stock", location=loc, supplier=plan.supplier, sku=sku, top=10)
@@ -1664,6 +1669,8 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         args["supplier"] = plan.supplier
     if plan.locations:
         args["location"] = plan.locations[0]
+    elif plan.region:
+        args["region"] = plan.region
     if plan.category:
         args["category"] = plan.category
     if len(plan.products) > 1:  # "any of them carrying fresh hand cream?": each one of the name
@@ -1687,7 +1694,11 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     if lang == "zh":  # "成都区域仓（RDC-CD）白云日化的 X 的入库": place, supplier, product
         owner = "".join(
             [
-                names.location(plan.locations[0], lang) if plan.locations else "",
+                names.location(plan.locations[0], lang)
+                if plan.locations
+                else f"发往{names.region(plan.region, lang)}的"
+                if plan.region
+                else "",
                 f"{names.supplier(plan.supplier, lang)}的" if plan.supplier else "",
                 f"{what}的" if plan.products else "",
             ]
@@ -1705,6 +1716,9 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 f" of {what}" if plan.products else "",
                 f" from {names.supplier(plan.supplier, lang)}" if plan.supplier else "",
                 f" for {names.location(plan.locations[0], lang)}" if plan.locations else "",
+                f" into {names.region(plan.region, lang)}"
+                if plan.region and not plan.locations
+                else "",
             ]
         )
         if not d["total"]:
@@ -2107,7 +2121,8 @@ DELAY_WORDS = re.compile(
     r"(?i)slip|delay|late|behind|推迟|延迟|延误|晚到|晚|断供|停供|can't deliver|stops? (?:supplying|delivering)|"
     r"lead[- ]?time.{0,20}(?:longer|extend|stretch|grow|goes up|increase|up by)|"
     r"(?:longer|extended) lead[- ]?time|(?:交期|提前期|lead[- ]?time).{0,8}(?:拉长|延长|加长|变长|多|增加|拖)|"
-    r"拖(?:一|两|三|\d)|再拖|拖延"
+    r"拖(?:一|两|三|\d)|再拖|拖延|(?:还)?不补|没补|不(?:到货|发货|送货|交货)|\bdon'?t (?:deliver|ship|replenish)|"
+    r"\bdoesn'?t (?:deliver|ship)|\bno deliver"
 )
 SERVICE_WORDS = re.compile(r"(?i)service level|服务水平|服务率|\bsl\b")
 PERCENT = re.compile(r"(\d{2}(?:\.\d+)?)\s*%")
@@ -2255,7 +2270,12 @@ LANE_WORDS = re.compile(
 )
 FACTOR_WORDS = (
     (re.compile(r"(?i)\btripl|三倍|翻两番"), 3.0),
-    (re.compile(r"(?i)\bdoubl|\btwice\b|翻倍|翻番|涨一倍|贵一倍|两倍|2\s*倍"), 2.0),
+    (
+        re.compile(
+            r"(?i)\bdoubl|\btwice\b|翻倍|翻番|翻一倍|翻一番|涨一倍|多一倍|贵一倍|两倍|2\s*倍"
+        ),
+        2.0,
+    ),
     (re.compile(r"(?i)\bhalv|\bhalf\b|减半|一半"), 0.5),
 )
 TIMES = re.compile(r"(?i)(?:\bx\s*(\d+(?:\.\d+)?)\b|(\d+(?:\.\d+)?)\s*(?:x\b|倍))")
@@ -2292,8 +2312,10 @@ DEMAND_WORDS = re.compile(
     r"(?i)\bdemand|\bsales\b|\bsell|\bconsumption|\bofftake|\bvolume|需求|销量|销售|卖|走量|动销"
 )
 # a demand change: "jumps 20%", "20% more", "涨三成", "翻倍"; words before or after the figure
-DEMAND_UP = r"jump|spike|surge|grow|climb|rise|rose|increase|up\b|higher|more|boost|\+|暴涨|激增|增长|增加|提高|上涨|涨|多"
-DEMAND_DOWN = r"drop|fall|fell|decline|down\b|lower|less|shrink|cut|-|下降|下滑|减少|降低|降|跌|少"
+DEMAND_UP = r"jump|spike|surge|grow|climb|rise|rose|increase|up\b|higher|more|boost|\+|暴涨|激增|增长|增加|提高|上涨|涨|多|高"
+DEMAND_DOWN = (
+    r"drop|fall|fell|decline|down\b|lower|less|shrink|cut|-|下降|下滑|减少|降低|降|跌|少|低"
+)
 DEMAND_BEFORE = re.compile(
     rf"(?i)({DEMAND_UP}|{DEMAND_DOWN})\D{{0,14}}?(\d+(?:\.\d+)?)\s*(%|percent|成)"
 )
@@ -2668,16 +2690,45 @@ ACTION_KINDS = (
 )
 
 
+SEND_WORDS = re.compile(
+    r"(?i)\be-?mail|\bsend\b|\bforward|\bmessage\b|\bwechat|发邮件|邮件|转发|发给|抄送|微信|通知"
+)
+DECIDE_WORDS = re.compile(r"(?i)approv|reject|\bpost|批|驳回|过账|审批")
+
+
 def decline_write(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    text = run.question or plan.text or ""
+    declined = _declined(run, plan, names, lang, text)
+    if SEND_WORDS.search(text) and not DECIDE_WORDS.search(text):
+        # "email Baiyun and tell them to expedite": no message is sent; the actions an
+        # approver decides on (its expedites) and how to send a list oneself
+        return Composed(
+            pick(
+                lang,
+                "I can't send e-mails or messages: I only read the data.",
+                "这个我不能做：我只读取数据，不会发送邮件或消息。",
+            ),
+            (
+                pick(
+                    lang,
+                    "Each list on the dashboard downloads as a file to send, and reports export "
+                    "from the Reports page.",
+                    "仪表盘上的每个列表都可以下载为文件发送，报告可在“报告”页面导出。",
+                ),
+                *declined.support,
+            ),
+        )
+    return declined
+
+
+def _declined(run: _Run, plan: Plan, names: Names, lang: str, text: str) -> Composed:
+    """A write request declined, with where an approver decides and the actions it names."""
     if plan.action_id is not None:
         r = run("action_status", action_id=plan.action_id)
         if r is not None:
             d = r.data
             return c.declined(lang, [(d["action_id"], c.action_words(d, names, lang))], 1)
-    kind = next(
-        (k for k, pattern in ACTION_KINDS if pattern.search(run.question or plan.text or "")),
-        None,
-    )
+    kind = next((k for k, pattern in ACTION_KINDS if pattern.search(text)), None)
     # the actions the request names: of its kind, supplier, product and place
     narrowed = {
         "supplier": plan.supplier,

@@ -35,9 +35,11 @@ CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "agent_eval"
 # second round (and seen since); holdout2: written blind, scored once at the end of the third
 # round; holdout3: written blind for the end of a later round; dev5 to dev7 (tuned on) and
 # holdout4 (held out for a round after holdout3's), written blind in the fourth round; dev8
-# and dev9 (follow-up heavy, tuned on after their first score), written blind in the fifth
+# and dev9 (follow-up heavy, tuned on after their first score), written blind in the fifth;
+# dev10 (the same) and holdout5 (held out for a round after holdout4's), written blind in the
+# fifth round too
 PARTS = ("train", "train_more", "train3", "train4", "dev", "dev2", "dev3", "dev4", "dev5", "dev6",
-         "dev7", "dev8", "dev9", "test", "holdout", "holdout2", "holdout3", "holdout4")  # fmt: skip
+         "dev7", "dev8", "dev9", "dev10", "test", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")  # fmt: skip
 TRAINING = ("train", "train_more", "train3", "train4")  # what the intent classifier learns from
 PLACEHOLDER = re.compile(r"\{([a-z_0-9]+)\}")
 # placeholder -> the role key whose entity fills it

@@ -936,6 +936,7 @@ class TransfersArgs(_Args):
     sku: str | None = Field(None, pattern=CODE)
     to_location: str | None = Field(None, pattern=CODE, description="destination")
     from_location: str | None = Field(None, pattern=CODE, description="source")
+    category: str | None = Field(None, max_length=80, description="only this category's SKUs")
     top: int = Field(10, ge=1, le=50)
 
 
@@ -992,6 +993,7 @@ class SettlementArgs(_Args):
 class LateArgs(_Args):
     supplier: str | None = Field(None, pattern=CODE)
     location: str | None = Field(None, pattern=CODE, description="either end")
+    region: str | None = Field(None, max_length=80, description="coming into this region")
     sku: str | None = Field(None, pattern=CODE)
     category: str | None = Field(None, max_length=80)
     kind: Literal["purchase_order", "transfer"] | None = None
@@ -1348,7 +1350,17 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
     live transfer proposals, with dates, quantities and transport cost a unit; and the
     lateral opportunities (one location short while another holds excess)."""
     store = ctx.store
-    _checked(store, sku=args.sku, locations=(args.to_location, args.from_location))
+    category, _ = _checked(
+        store,
+        sku=args.sku,
+        locations=(args.to_location, args.from_location),
+        category=args.category,
+    )
+    in_category = (
+        insights.products(store).filter(pl.col("category") == category)["sku"].to_list()
+        if category
+        else None
+    )
     lines, run = _plan_rows(store, "transfer")
     run_id = run["run_id"] if run else None
     others = _live_actions(store, "transfer", run_id)
@@ -1358,6 +1370,8 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
             return frame
         if args.sku:
             frame = frame.filter(pl.col("sku") == args.sku)
+        if in_category is not None:
+            frame = frame.filter(pl.col("sku").is_in(in_category))
         if args.to_location:
             frame = frame.filter(pl.col("to_location") == args.to_location)
         if args.from_location:
@@ -1372,6 +1386,8 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
     chances = kpis.imbalances(store, top=1000, settings=ctx.settings.position)
     if args.sku:
         chances = chances.filter(pl.col("sku") == args.sku)
+    if in_category is not None:
+        chances = chances.filter(pl.col("sku").is_in(in_category))
     if args.to_location:
         chances = chances.filter(pl.col("short_location") == args.to_location)
     if args.from_location:
@@ -1381,6 +1397,7 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
             None,
             [
                 f"of {args.sku}" if args.sku else "",
+                f"in {category}" if category else "",
                 f"from {args.from_location}" if args.from_location else "",
                 f"into {args.to_location}" if args.to_location else "",
             ],
@@ -1715,7 +1732,15 @@ def consigned_stock(ctx: ToolContext, args: ConsignedArgs) -> ToolResult:
     if args.levels:
         wanted = ["below min", "above max"] if args.levels == "outside" else [args.levels]
         rows = rows.filter(pl.col("status").is_in(wanted))
-    rows = rows.sort("value", descending=True)
+        # the farthest outside its band first: units under the min, or over the max
+        gap = (
+            pl.when(pl.col("status") == "below min")
+            .then(pl.col("min_qty") - pl.col("consigned"))
+            .otherwise(pl.col("consigned") - pl.col("max_qty"))
+        )
+        rows = rows.with_columns(gap.cast(pl.Float64).alias("gap")).sort("gap", descending=True)
+    else:
+        rows = rows.sort("value", descending=True)
     summary = vmi.consigned_summary(store)
     if args.supplier:
         summary = summary.filter(pl.col("supplier") == args.supplier)
@@ -1903,14 +1928,18 @@ def late_inbound(ctx: ToolContext, args: LateArgs) -> ToolResult:
     by supplier, location (either end), SKU, category or kind: how many, units and value,
     latest first."""
     store = ctx.store
-    category, _ = _checked(
+    category, region = _checked(
         store,
         sku=args.sku,
         supplier=args.supplier,
         locations=(args.location,),
         category=args.category,
+        region=args.region,
     )
     late = insights.late_inbound(store, ctx.settings)
+    if region:
+        into = insights.locations(store).filter(pl.col("region") == region)["code"].to_list()
+        late = late.filter(pl.col("to_location").is_in(into))
     if args.supplier:
         late = late.filter(pl.col("supplier") == args.supplier)
     if args.location:
@@ -1933,6 +1962,7 @@ def late_inbound(ctx: ToolContext, args: LateArgs) -> ToolResult:
             [
                 f"from {args.supplier}" if args.supplier else "",
                 f"at {args.location}" if args.location else "",
+                f"into {region}" if region else "",
                 f"of {args.sku}" if args.sku else "",
                 f"in {category}" if category else "",
             ],

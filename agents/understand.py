@@ -175,9 +175,27 @@ def _keep_case(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2192", "→")
 
 
+# words a pinyin keyboard or voice input often gets wrong for the domain's own words (the
+# same length, so offsets carry over): 酷存 for 库存, 缺获 for 缺货, 调波 for 调拨...
+HOMOPHONES = {
+    "酷存": "库存",
+    "裤存": "库存",
+    "缺获": "缺货",
+    "却货": "缺货",
+    "调波": "调拨",
+    "掉拨": "调拨",
+    "段货": "断货",
+    "预侧": "预测",
+    "补获": "补货",
+    "到获": "到货",
+}
+HOMOPHONE_RE = re.compile("|".join(HOMOPHONES))
+
+
 def _norm(text: str) -> str:
-    """:func:`_keep_case`, lower case (the same length: offsets carry over)."""
-    text = _keep_case(text)
+    """:func:`_keep_case`, lower case, the domain's common homophone typos mended (the same
+    length: offsets carry over)."""
+    text = HOMOPHONE_RE.sub(lambda m: HOMOPHONES[m.group(0)], _keep_case(text))
     lowered = text.lower()
     return lowered if len(lowered) == len(text) else text
 
@@ -715,14 +733,14 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
     ("eoq", r"\beoq\b|economic|经济订货|经济批量|每次订多少|最划算|how big should .{0,30}order"),
     (
         "reorder_point",
-        r"\brop\b|re-?order point|再订货点|补货点|订货点|at what point do we reorder|"
+        r"\brop\b|re-?order (?:point|pt|lvl|level)|再订货点|补货点|订货点|at what point do we reorder|"
         r"降到多少.{0,4}补货",
     ),
     (
         "max_level",
         r"\bmax(imum)?\.? ?(level|lvl|stock)|order-up-to|order up to|最高库存|库存上限|最大库存",
     ),
-    ("safety_stock", r"safety stock|saftey stock|safety-stock|\bss\b|安全库存"),
+    ("safety_stock", r"safe?ty stock|saftey stock|safety-stock|\bss\b|安全库存"),
     (
         "forecast_bias",
         r"\bbias|偏差|偏高|偏低|报高|报低|over-? ?or under|over-?forecast|under-?forecast",
@@ -738,7 +756,10 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
         r"lead-? ?times?|交期|交货周期|提前期|交货天数|how long .{0,30}deliver|po to receipt|"
         r"下单到收货|days from po",
     ),
-    ("fill_rate", r"fill?-? ?rate|\bfil\b|\bfill ?%|满足率|满足比例|订单满足|填充率|履约率"),
+    (
+        "fill_rate",
+        r"fill?-? ?(?:rate|right|rt)\b|\bfil\b|\bfill ?%|满足率|满足比例|订单满足|填充率|履约率",
+    ),
     (
         "turnover",
         r"turnover|\bturns\b|周转|turn over|turning (?:its |their |our |the )?(?:inventory|stock)",
@@ -769,9 +790,15 @@ PERIOD_PATTERNS: tuple[tuple[str, str], ...] = (
         r"最近(?![的0-9一二三四五六七八九十几]|仓|一|那)|\blately\b|\brecently\b",
     ),
     ("last_month", r"last month|previous month|上个月|上月|last mth"),
-    ("this_month", r"this month|本月|这个月|month to date|mtd|当月|month so far|so far this month"),
+    (
+        "this_month",
+        r"this month|本月|这个月|month to date|mtd|当月|month so far|so far this month|\bmonthly\b|月度",
+    ),
     ("last_week", r"last week|上周|上个星期"),
-    ("this_week", r"this week|this wk|本周|这周|这个星期|本星期|wtd|week so far|so far this week"),
+    (
+        "this_week",
+        r"this week|this wk|本周|这周|这个星期|本星期|wtd|week so far|so far this week|\bweekly\b|周度",
+    ),
     (
         "current",
         r"right now|\bnow\b|\brn\b|\batm\b|current|today|at the moment|as of today|现在|目前|当前|今天",
@@ -780,10 +807,11 @@ PERIOD_PATTERNS: tuple[tuple[str, str], ...] = (
 METRIC_PATTERNS = tuple((name, _rx(p)) for name, p in METRIC_PATTERNS)
 PERIOD_PATTERNS = tuple((name, _rx(p)) for name, p in PERIOD_PATTERNS)
 COMPARE = _rx(
-    r"升了还是降了|涨了还是跌了|升还是降|是升是降|\bup or down\b|\btrend|趋势|"
+    r"升了还是降了|涨了还是跌了|升还是降|是升是降|\bup or down\b|\bup\s*还是\s*down\b|涨还是跌|"
+    r"上升还是下降|higher or lower|\btrend|趋势|"
     r"\bvs\.?\b|versus|compared|compare|comparison|than last|than the|month before|week before|better or worse|"
     r"against (?:the )?(?:last|previous|prior) (?:week|month)|"
-    r"improv|gotten (worse|better)|跟.{0,8}比|和.{0,8}比|比上|跟上.{0,3}比|和上.{0,3}比|比一比|对比|环比|变化|比呢"
+    r"improv|gotten (worse|better)|跟.{0,14}比|和.{0,14}比|比上|跟上.{0,3}比|和上.{0,3}比|比一比|对比|环比|变化|比呢"
 )
 
 
@@ -875,6 +903,8 @@ TOP_PATTERNS = (
     rf"哪\s*{NUM}\s*(?:个|家|条|项)",
     r"\bthe (one) (?:thing|item|issue|risk|problem|sku|product)\b",
     r"最\S{1,4}的(一)个",
+    # "give me 10", "给我来10个": as many as that
+    rf"^\W{{0,3}}(?:ok\s+|and\s+)?(?:give me|show me|gimme|list|给我来?|来|要)\s*{NUM}\s*(?:个|条|ones?|please|pls)?\W*$",
 )
 TOP_PATTERNS = tuple(_rx(p) for p in TOP_PATTERNS)
 SINGULAR_WHICH = _rx(
@@ -909,7 +939,7 @@ def _order(text: str, metric: str | None) -> str | None:
         return "worst"
     # lagging behind the rest is worst whichever way the measure runs
     if re.search(
-        r"(?a)拖后腿|拉低|dragg?(?:ed|ing|s)? (?:it |us |them )?down|lagg(?:ing|ards?)", text
+        r"(?a)拖后腿|拉低|\b(?:dragg?|pull)(?:ed|ing|s)?\b.{0,25}\bdown\b|lagg(?:ing|ards?)", text
     ):
         return "worst"
     if re.search(r"(?a)\bbest\b|最好|最快|fastest|most reliable", text):
@@ -926,7 +956,8 @@ def _order(text: str, metric: str | None) -> str | None:
 GROUPS = (
     (
         "location",
-        r"regional dcs?|\brdcs?\b|\bdcs?\b|warehouses?|区域仓|各仓|哪些仓|哪个仓|几个仓|按仓|仓库|\d*个仓|仓",
+        r"regional dcs?|\brdcs?\b|\bdcs?\b|\bd c'?s?\b|warehouses?|\bcity\b|\bcities\b|城市|区域仓|各仓|哪些仓|哪个仓|"
+        r"几个仓|按仓|仓库|\d*个仓|仓",
     ),
     ("region", r"\bregions?\b|区域|大区|各区|按区"),
     ("category", r"categor|品类|类别"),
@@ -1049,6 +1080,9 @@ END = PUNCT + "$"
 RESIZE = _rx(
     rf"^(?:ok[.,]?\s*|[^,，.。?？]{{0,12}}[,，]\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*(?:0|[一二两三四五六七八九十]{{1,2}})\s*"
     rf"(?:only|please|pls|个|名|条)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?{END}|"
+    # "give me 10", "给我来10个": the list before, that many rows
+    rf"^{PUNCT}(?:ok\s+|and\s+)?(?:give me|show me|gimme|list|给我来?|来|要)\s*"
+    rf"(?:0|[一二两三四五六七八九十]{{1,2}})\s*(?:个|条|ones?|please|pls)?{END}|"
     # "最严重的三个是哪些", "the worst 3?": the list before, its first rows
     rf"^{PUNCT}(?:那|and\s+|so\s+)?(?:the\s+)?(?:最严重|最急|最紧急|最大|最差|worst|most severe|most urgent|"
     r"biggest)\s*的?\s*(?:0|[一二两三四五六七八九十]{1,2})\s*(?:个|条|项|ones?)?\s*"
@@ -1056,7 +1090,8 @@ RESIZE = _rx(
 )
 PRONOUN = _rx(
     r"\b(?:it|its|they|them|their|theirs|those|these|that one|this one)\b|他们|她们|它们|它|他家|这家|那家|"
-    r"\bmy (?:dc|rdc|warehouse|site|location)\b|这个仓|那个仓|我(?:的|们|这边的?)仓|"
+    r"\bmy (?:dc|rdc|warehouse|site|location)\b|这个仓|那个仓|我(?:的|们|这边的?)仓|那边|那里|那儿|"
+    r"\b(?:over there|(?:to|into|from|at|in) there|that (?:dc|site|place|warehouse|region))\b|"
     r"这些|那些|这几(?:个|家|条|样)|那几(?:个|家|条|样)|这俩|这两(?:个|家)"
 )
 # "不要金额，给我看件数", "in units instead": the same list in another unit
@@ -1078,7 +1113,7 @@ WRITE = _rx(
     r"修改|改成|改为|改一下|过账|发个|发送|发邮件|提交|确认收货|标记)(?![了的过])"
 )
 WRITE_ANYWHERE = _rx(
-    r"(?:改成|改为|改到|直接过账|给我通过|都给我|发个邮件|发邮件|发个催|\bsubmit\b|帮我\s*post|"
+    r"把.{1,20}?\s*(?:email|e-mail|mail|send|发|转发|抄送)\s*给|(?:改成|改为|改到|直接过账|给我通过|都给我|发个邮件|发邮件|发个催|\bsubmit\b|帮我\s*post|"
     r"approve (?:all|everything|it|them|action|#|\d)|\bapprove\b.*\bfor me\b|"
     r"\bchange\b.*\bto\s+\d|\bset\b.*\bto\s+\d|\bbump\b|\bdelete\b|\bsnooze\b|确认收货|删掉|删除|"
     r"驳回(?![了的过])|发给(?! ?λ)|批准(?![了的没过])|\bpost (?:action|it|#|\d)|mark .* as|"
@@ -1116,7 +1151,7 @@ BARE_KINDS = ("stock_level",)
 BARE = 12  # characters of its own words
 WHOLE = _rx(
     r"\btotal|overall|whole|entire|network|everything|\ball\b|across|company|整体|全网|总共|一共|"
-    r"总|全部|所有|合计|整个"
+    r"(?<!汇)总|全部|所有|合计|整个"
 )
 # kinds that are about something: asked without naming it, a turn continues the one before
 NEEDS_SUBJECT = frozenset(
@@ -1208,15 +1243,16 @@ def _bare(masked: str) -> str:
     """A turn's own words, with follow-up markers, masks, numbers, punctuation and the words
     that only set a slot removed: what is left says whether it asks something new."""
     rest = FOLLOW_START.sub("", masked)
-    rest = re.sub(r"(?a)[πλρσκ0]|[^\w\u3400-\u9fff]+", " ", rest)
+    # periods and figures first, while their numbers are there ("last 0 days")
     for _metric_name, pattern in METRIC_PATTERNS[:-1]:
         rest = re.sub(pattern, " ", rest)
     for _period_name, pattern in PERIOD_PATTERNS:
         rest = re.sub(pattern, " ", rest)
+    rest = re.sub(r"(?a)[πλρσκ0]|[^\w\u3400-\u9fff]+", " ", rest)
     rest = re.sub(
         r"\b(?:and|in|at|for|the|on|of|vs|versus|over|next|days?|weeks?|months?|units?|value|"
         r"what|about|how|instead|only|ones|one|same|again|but|out|please|pls|too|it|that|"
-        r"in rmb|rmb|by|just|then|so|ok|okay|fine|is|are|was|a)\b",
+        r"in rmb|rmb|by|just|then|so|ok|okay|fine|is|are|was|a|to date|yet|far)\b",
         " ",
         rest,
     )
@@ -1224,12 +1260,16 @@ def _bare(masked: str) -> str:
     return rest.strip()
 
 
+NOT_READINGS = ("ambiguous", "decline_write", "out_of_scope")  # nothing to offer as an answer
+
+
 def _alternatives(
     posterior: np.ndarray, classes: tuple[str, ...], k: int = 3, first: str | None = None
 ) -> tuple[str, ...]:
-    """The ``k`` likeliest readings (``first`` leading), each once."""
+    """The ``k`` likeliest readings (``first`` leading), each once: questions it can answer,
+    not a refusal."""
     order = [classes[i] for i in np.argsort(-posterior)]
-    ranked = dict.fromkeys(x for x in (first, *order) if x and x != "ambiguous")
+    ranked = dict.fromkeys(x for x in (first, *order) if x and x not in NOT_READINGS)
     return tuple(ranked)[:k]
 
 
@@ -1253,13 +1293,13 @@ _ORD = r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,2
 POINTER = (
     # "the 2nd one", "the third sku", "the last one", "the top one"
     _rx(
-        rf"\b(?:the\s+)?({_ORD}|last|bottom|top)\s+(?:one|item|row|line|entry|listed)\b|"
+        rf"\b(?:the\s+)?({_ORD}|last|bottom|top|worst|best|biggest)\s+(?:one|item|row|line|entry|listed)\b|"
         rf"\b(?:the\s+)?({_ORD})\s+(?:exception|risk|sku|product|transfer|move|order|po|supplier|"
         r"vendor|warehouse|dc|rdc|location|site|place|line|proposal|action)s?\b"
     ),
     # "number 2 on the list", "item 3", "row 2", "#2 on the list"
     _rx(
-        r"\b(?:number|no\.|item|row|line|entry)\s*(\d{1,2})\b(?!\s*(?:units?|pcs|days?|%))|"
+        r"\b(?:number|no\.?|item|row|line|entry)\s*(\d{1,2})\b(?!\s*(?:units?|pcs|days?|%))|"
         r"#\s*(\d{1,2})(?!\d)"
     ),
     # "the second?", "and the 3rd?" at the end of a turn
@@ -1272,7 +1312,7 @@ POINTER = (
     _rx(r"(最后|最下面|最上面|头)\s*(?:一|那)\s*(?:个|条|项|行|名|笔|张|家)"),
     # "里面最急的那个品", "最严重的那一条": the list's first row, as it is sorted
     _rx(
-        r"(最急|最紧急|最要紧|最严重|最危险|风险最大|最缺|最大|最多|最差|最好|最高|最低|最慢|最快)"
+        r"([\u3400-\u9fff]{0,4}最[\u3400-\u9fff]{1,3}|[\u3400-\u9fff]{1,3}得最厉害)"
         r"\s*的?\s*(?:那|这)\s*(?:一)?\s*"
         r"(?:个|条|项|行|款|家|笔|张|位)"
     ),
@@ -1322,8 +1362,10 @@ def _pointer(text: str, rows: tuple) -> tuple[int, dict, str] | None:
         token = next(g for g in m.groups() if g)
         if token in ("最后", "最下面"):
             k = -1
-        elif token in ("最上面", "头") or token.startswith(
-            ("最", "风险", "most", "risk", "urgent", "worst", "best", "biggest", "largest")
+        elif (
+            token in ("最上面", "头")
+            or "最" in token
+            or token.startswith(("most", "risk", "urgent", "worst", "best", "biggest", "largest"))
         ):
             k = 1
         else:
@@ -1340,6 +1382,8 @@ def _detail_intent(intent: str, confidence: float, previous: Plan, row: dict, re
     ("when does it run out?"), else the detail of what the list showed."""
     rest = POINTER_WORDS.sub(" ", rest)
     own = _bare(rest)
+    if intent == "stockouts_upcoming" and row.get("sku"):
+        return "stockout_item"  # "no 3 on that list, when exactly does it run out": that row's
     # "top risks" in a pointer turn is the pointer's own word ("the top one") unless the turn
     # asks for a list of risks in words of its own ("第一个仓风险最大的5个SKU")
     listed = intent == "top_risks" and _top_n(rest) is not None and len(own) > TINY
@@ -1361,9 +1405,34 @@ OTHER_SUPPLIERS = _rx(
     r"\b(?:the )?other (?:suppliers|vendors)\b|\bthe rest of (?:them|the suppliers)\b|"
     r"\ball (?:the )?suppliers\b|其他(?:供应商|几家|家)|别的供应商|其余(?:供应商|几家)|所有供应商"
 )
+CORRECTION = _rx(
+    r"不对|不是这个|我是说|我说的是|我指的是|\bi meant\b|\bi mean\b|\bmeant\b|\bsorry\b|\boops\b|\bno,? i\b|"
+    r"\bnot that one\b|不是刚才那个|搞错了|说错了"
+)
+SAME_FOR = _rx(
+    r"^\W*(?:ok\s+|and\s+)?same (?:for|but|with|on|again for)\b|^(?:那)?同样(?:的)?(?:看|算|比)"
+)
 SORTABLE = ("excess_dead", "late_inbound", "stockouts_upcoming", "top_risks")
 SORT = _rx(
     r"从高到低|从低到高|降序|升序|\bsort(?:ed)? by\b|\border(?:ed)? by\b|按.{1,6}排(?:序|一下|个序)?"
+)
+# a conversation about a place as a whole (its stock, its stock-outs, its KPIs...) and the
+# lists that a question naming no place asks of that place
+PLACE_TOPICS = (
+    "stock_level",
+    "stockouts_upcoming",
+    "kpi",
+    "excess_dead",
+    "late_inbound",
+    "top_risks",
+)
+PLACE_LISTS = (
+    "stockouts_upcoming",
+    "late_inbound",
+    "excess_dead",
+    "top_risks",
+    "order_suggest",
+    "transfer_suggest",
 )
 LISTS = ("stockouts_upcoming", "top_risks", "ranking", "excess_dead", "late_inbound")
 # "by region 拆一下", "按仓看呢", "break it down by DC": the answer before, grouped another way
@@ -1371,8 +1440,8 @@ REGROUP = _rx(
     rf"^{PUNCT}(?:and\s+|then\s+|ok\s+|那)?(?:split |break (?:it |that |this )?down )?(?:by|per|按|分)\s*"
     r"(?:regions?|dcs?|rdcs?|warehouses?|locations?|sites?|categor(?:y|ies)|suppliers?|skus?|products?|"
     r"区域|大区|仓库?|品类|供应商|sku|产品|商品)\s*(?:拆一下|拆开|分一下|拆分|分开|看看?|看一下|呢|列一下|"
-    r"split|break ?down|please|pls)?"
-    rf"{END}|^{PUNCT}break (?:it |that |this )?down by \w+{END}"
+    r"split|break ?down|please|pls|\s)*"
+    rf"(?:{END}|[,，\s]+[^?？]{{0,12}}{END})|^{PUNCT}break (?:it |that |this )?down by \w+{END}"
 )
 RANKABLE = ("stockouts_upcoming", "ranking", "excess_dead", "late_inbound", "kpi", "compare")
 INSIDE = _rx(
@@ -1384,15 +1453,21 @@ def _drills_into(previous: Plan, mentions: list, masked: str) -> bool:
     """Whether a turn after a ranking asks what lies inside one group it ranked ("饮料里面
     具体是哪些 SKU"): it names one subject of the kind ranked, points inside and asks a list."""
     kinds = [m.kind for m in mentions]
-    ranked = {"location": "location", "category": "category", "region": "region"}.get(
-        previous.group_by or ""
-    )
+    ranked = {
+        "location": "location",
+        "category": "category",
+        "region": "region",
+        "supplier": "supplier",
+    }.get(previous.group_by or "")
     return (
         ranked is not None
         and kinds == [ranked]
-        and bool(INSIDE.search(masked))
+        and bool(INSIDE.search(masked) or DRILL.search(masked))
         and bool(LIST_WORDS.search(masked))
     )
+
+
+DRILL = _rx(r"具体|详细|明细|\bspecifically\b|\bexactly\b|\bin detail\b|那家|那个")
 
 
 def _ranked_detail(previous: Plan) -> str:
@@ -1563,7 +1638,7 @@ def understand(
         # "turnover days呢，也比一下", "any of them carrying X?": the turn before, again
         also = not own and bool(ALSO.search(masked))
         # "饮料里面具体是哪些 SKU" after a ranking of categories: inside one of the groups ranked
-        inside = previous.intent == "ranking" and _drills_into(previous, mentions, masked)
+        inside = _drills_into(previous, mentions, masked)
         inside = inside or (bool(INSIDE.search(masked)) and not own)  # "其中 excess 有多少"
         redirect = redirect or also or bool(FILTER_BACK.search(masked))
         strong = starts or why or incomplete or only_subject or fragment or resize or same
@@ -1584,8 +1659,38 @@ def understand(
         )
         # after a question asked back, a turn that is not surely a new question answers it
         answers_ask = previous.intent == "ambiguous" and confidence < SURE
+        # "如果实际需求比预测高20%，会不会断货？" after a product's forecast: that product's
+        answers_ask = answers_ask or (
+            scenario
+            and not subjects
+            and bool(
+                previous.products or previous.locations or previous.region or previous.category
+            )
+        )
         strong = strong or against or redirect or inside or measureless or regroup or unsure
         strong = strong or answers_ask
+        # "一周内要缺货的有哪些" after "西安仓现在库存什么情况": a list that names no place,
+        # asked about the place the conversation is on
+        place_topic = (
+            not subjects
+            and not (previous.products and "products" not in previous.from_answer)
+            and bool(previous.locations or previous.region or previous.category)
+            and previous.intent in PLACE_TOPICS
+            and (
+                intent in PLACE_LISTS
+                # "按 DC 汇总一下 哪个 DC 缺货最多" in a conversation on a region: its DCs
+                or (intent == "ranking" and bool(previous.region or previous.category))
+            )
+            and not NETWORK_WIDE.search(masked)
+            and not WHOLE.search(masked)
+        )
+        # "不对 我说的是江南饮品", "sorry 我是说 RDC-HZ": the question before, of another subject
+        corrected = (
+            bool(CORRECTION.search(masked))
+            and (subjects or _period(slot_text)[0] is not None)
+            and len(_bare(CORRECTION.sub(" ", masked))) <= TINY
+        )
+        strong = strong or place_topic or corrected
         weak = ends or anaphora or tiny
         # a weak sign alone does not turn a question the classifier is sure of, and that
         # names what its kind needs, into the previous turn's
@@ -1694,8 +1799,19 @@ def understand(
         follow_up
         and previous is not None
         and pointed is None
-        and plan.intent in LISTS
-        and previous.intent in LISTS
+        and (
+            (plan.intent in LISTS and previous.intent in LISTS)
+            # "白云日化家的先列出来" after the orders: the same list, narrowed
+            or (
+                plan.intent == previous.intent in ("order_suggest", "transfer_suggest")
+                and bool({m.kind for m in mentions} & {"supplier", "category", "region"})
+            )
+            # "只看沈阳 DC 的" after the orders: the orders there
+            or (
+                plan.intent == previous.intent == "order_suggest"
+                and any(m.kind == "location" for m in mentions)
+            )
+        )
     ):
         plan = _list_again(plan, previous, mentions)  # "by DC", "worst DC?": the list again
     if (
@@ -1724,7 +1840,8 @@ def _list_again(plan: Plan, previous: Plan, mentions: list[Mention]) -> Plan:
         f: () if f == "products" else None
         for f in previous.from_answer
         if (f == "products" and "product" not in named)
-        or (f != "products" and "location" not in named)
+        or (f in ("source", "destination") and "location" not in named)
+        or (f == "action_id" and plan.action_id == previous.action_id)
     }
     return replace(plan, **dropped)
 
@@ -1732,7 +1849,7 @@ def _list_again(plan: Plan, previous: Plan, mentions: list[Mention]) -> Plan:
 NEXT_PAGE = _rx(
     rf"\b(?:the )?next\s+{NUM}\b(?!\s*(?:days?|weeks?|months?|d\b|wks?))|\b{NUM} more\b(?!\s*(?:days?|weeks?))|"
     rf"\banother\s+{NUM}\b(?!\s*(?:days?|weeks?|months?))|"
-    rf"(?:再往后|往后|后面|接下来|再来|再看)\s*{NUM}\s*(?:个|条|名|家|行)"
+    rf"(?:再往后|往后|后面|接下来|再来|再看|再多给|多给|再给)\s*(?:我\s*)?{NUM}\s*(?:个|条|名|家|行)"
 )
 CENTRAL_WORDS = _rx(r"central|\bcdc\b|\bdc\b|中心仓|总仓|中央仓|大仓")
 
@@ -1884,6 +2001,12 @@ def _follow_intent(
         return intent, confidence
     if intent == "out_of_scope" and STRONG_OFFTOPIC.search(masked):
         return intent, confidence  # "also can u check my leave balance": not the turn before's
+    if (
+        _metric(masked) in ("dead_value", "excess_value")
+        and CONCEPT_RE["excess"].search(masked)
+        and previous.intent not in ("excess_dead", "ranking", "compare", "kpi")
+    ):
+        return "excess_dead", max(confidence, RULED)  # "anything sitting there not moving?"
     if _metric(masked) in POLICY_METRICS and previous.intent != "policy":
         return "policy", max(confidence, RULED)  # "按EOQ算的话一次应该订多少": that figure
     if previous.intent == "kpi" and previous.metric == "forecast_bias" and _metric(masked) is None:
@@ -1894,12 +2017,20 @@ def _follow_intent(
         return intent, confidence  # "rank the DCs by how many of those they have"
     if ORDER_INSTEAD.search(masked):
         return "order_suggest", max(confidence, RULED)  # "and if we order instead, how much"
+    if CORRECTION.search(masked) and len(_bare(CORRECTION.sub(" ", masked))) <= TINY:
+        return previous.intent, max(confidence, RULED)  # "不对 我说的是江南饮品"
     if previous.intent == "supplier_performance" and OTHER_SUPPLIERS.search(masked):
         return "ranking", max(confidence, RULED)  # "where do they sit vs the other suppliers?"
     if previous.intent in SORTABLE and SORT.search(masked) and not DIMENSION.search(masked):
         return previous.intent, max(confidence, RULED)  # "按金额从高到低": the list, sorted
     if previous.intent == "ranking" and INSIDE.search(masked) and LIST_WORDS.search(masked):
         return _ranked_detail(previous), max(confidence, RULED)
+    if previous.intent == "top_risks" and LATE.search(masked) and INSIDE.search(masked):
+        return "late_inbound", max(confidence, RULED)  # "其中哪些是因为供应商到货晚造成的？"
+    if SAME_FOR.search(masked) and previous.intent in ("compare", "ranking", "kpi"):
+        return previous.intent, max(confidence, RULED)  # "same for stockouts": that figure
+    if REGROUP.search(masked) and previous.intent == "kpi":
+        return "ranking", max(confidence, RULED)  # "by category, lowest 3": the KPI per group
     if RESIZE.search(masked) or FILTER_BACK.search(masked) or REGROUP.search(masked):
         # "算了太多了，前三个就行", "any of them carrying X?", "by region": the same answer,
         # resized, narrowed or grouped another way
@@ -2005,7 +2136,8 @@ STRONG_OFFTOPIC = _rx(
     r"weather|天气|\bjokes?\b|笑话|translat|翻译|competitor|竞争对手|other compan|python|\bscript\b|"
     r"scrape|爬虫|代码|\bnews\b|新闻|stock market|股价|大盘|exchange rate|汇率|movies?\b|电影|"
     r"hotel|restaurant|hotpot|vacation|年假|salary|工资|payslip|\bnba\b|football|高铁|机票|"
-    r"年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
+    r"draft (?:an? |the )?e-?mail|write (?:an? |the )?e-?mail|写.{0,4}(?:email|邮件)|邮件草稿|e-?mail 草稿|"
+    r"share price|stock price|market cap|市值|股票价格|年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
     r"\brain\b|raining|\bsnow|下雨|下雪|暴雨|大雨|气温|刮风|台风|linkedin|social media|朋友圈|公众号|微博|"
     r"\b(?:a|an) (?:post|tweet|poem|speech)\b|a股|港股|美股|股市|基金|彩票|lottery|"
     r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones|diesel|fuel pric|oil pric|油价|柴油|\bwms vendor|"
@@ -2088,7 +2220,7 @@ TRANSFER_LOOKALIKES = (
 TRANSFER_LOOKALIKES += ("transfer_cost", "decline_write", "stockout_item")
 LATE = _rx(
     r"\blate\b|overdue|delay|behind schedule|past (?:their )?due|stuck|holding up|延迟|逾期|超期|"
-    r"晚到|迟交|迟到|延误|晚了|超时|还没到|仲未到"
+    r"晚到|迟交|迟到|延误|晚了|超时|还没到|仲未到|到货晚|交货晚|送货晚|来得晚|晚送"
 )
 # "这些迟到的会导致哪些商品断货", "which stock-outs are down to late POs": the stock-outs late
 # deliveries leave
@@ -2128,6 +2260,7 @@ TRANSFER_ASK = _rx(
 ORDER_ASK = _rx(
     r"(?:suggest|recommend|propose|draft|what should we|which|what do we need to)\w*\s.{0,25}"
     r"(?:\bpos?\b|\borders?\b|purchase|\bbuy\b|reorder)|"
+    r"\bhow (?:much|many)\b.{0,25}\b(?:order|buy|reorder|replenish)\b|"
     r"(?:要下|该下|需要下|下哪些|要订|该订|需要订|订啥|订什么|订哪些|买什么|要买|该买|补哪些|补什么|"
     r"要不要订|要不要下单|要不要补|需不需要订|需不需要补)"
 )
@@ -2230,7 +2363,11 @@ def _refine(
         and not STATUS_WORDS.search(masked)
     ):
         intent = "order_suggest"
-    if intent in ("decline_write", "order_suggest") and metric == "lead_time":
+    if (
+        intent in ("decline_write", "order_suggest")
+        and metric == "lead_time"
+        and not (intent == "order_suggest" and ORDER_ASK.search(masked))
+    ):
         intent = "supplier_performance"
     if STATUS_WORDS.search(masked) and _action_id(slot_text, "action_status"):
         if not WRITE_ANYWHERE.search(masked) and not WHY.search(masked):
@@ -2275,6 +2412,13 @@ def _refine(
         asked = _period(slot_text)[0] or NETWORK_WIDE.search(masked)
         if asked and not PER_SUPPLIER.search(masked) and not PRONOUN.search(masked):
             return "kpi"
+    if (
+        intent == "stockout_item"
+        and CONCEPT_RE["stock"].search(masked)
+        and not CONCEPT_RE["stockout"].search(masked)
+        and not CONCEPT_RE["cover"].search(masked)
+    ):
+        intent = "stock_level"  # "西安 DC 的香辣辣条还有多少 stock？": how much, not until when
     if intent == "stockout_item" and metric == "days_of_cover" and not LIST_WORDS.search(masked):
         if not CONCEPT_RE["stockout"].search(masked):
             intent = "stock_level"  # "PCA-0028在RDC-GZ的DOH还有几天": its days of cover
@@ -2298,8 +2442,11 @@ def _residue(masked: str) -> str:
     rest = re.sub(r"(?a)(?<=λ)\s*(?:区域仓|中心仓|仓库|仓|区域|区|dc|rdc)", " ", rest)  # "成都仓的"
     rest = re.sub(r"(?a)[πλρσκ0]|[^\w\u3400-\u9fff]+", " ", rest)
     rest = re.sub(
-        r"(?a)\b(?:and|what|about|how|the|for|me|check|please|pls|is|it|ok|in|at)\b", " ", rest
+        r"(?a)\b(?:and|what|about|how|the|for|me|check|please|pls|is|it|ok|in|at|only|just)\b",
+        " ",
+        rest,
     )
+    rest = re.sub(r"列出来|列一下|列出|拉出来|发我|给我|先|家|就行|\bshow me\b|\blist\b", " ", rest)
     rest = re.sub(r"[呢那的吗呀啊吧了里看下一个]", "", rest)
     return rest.strip()
 
@@ -2402,6 +2549,9 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
             changes |= {"destination": other, "locations": (*plan.locations, other)}
         elif plan.destination and previous.source and previous.source != plan.destination:
             changes |= {"source": previous.source, "locations": (previous.source, *plan.locations)}
+    if plan.intent == previous.intent == "vmi" and "levels" in previous.filters:
+        # "白云日化那家具体是哪些品" after the lines below their min: that supplier's of them
+        changes["filters"] = {**plan.filters, "levels": previous.filters["levels"]}
     if plan.intent == "what_if" and previous.intent == "what_if":
         # "and if it's two weeks instead?": the same scenario, changed where the turn says
         scenario = previous.filters.get("scenario") or previous.text
@@ -2458,6 +2608,32 @@ ELSEWHERE = _rx(
     r"\belsewhere\b|\boffload|\bclear (?:it|them|out)\b|\bget rid of\b|\bwhere (?:could|can|should) "
     r"(?:we|i) (?:send|move|ship|put|push)"
 )
+# consigned lines against their agreed VMI levels
+LEVELS = (
+    (
+        "below min",
+        _rx(
+            r"below (?:the |their |its )?(?:agreed )?min|under (?:the |their )?min|低于(?:最低|下限)|"
+            r"不到(?:最低|下限)|跌破|低水位|below the floor|快低于"
+        ),
+    ),
+    (
+        "above max",
+        _rx(
+            r"above (?:the |their |its )?(?:agreed )?max|over (?:the )?max|超过(?:最高|上限)|高于(?:最高|上限)|超上限"
+        ),
+    ),
+    (
+        "outside",
+        _rx(
+            r"outside (?:the |their )?(?:agreed )?(?:min|band|levels?|range)|超出(?:约定的)?上下限|不在上下限"
+        ),
+    ),
+)
+FROM_ELSEWHERE = _rx(
+    r"从(?:别的|其他|其它|别)(?:仓|地方|处|rdc|dc|\s)|\bfrom (?:another|other|elsewhere|somewhere)\b|"
+    r"\bpull (?:some )?(?:stock )?(?:in )?from\b|\btop (?:it |them )?up from\b"
+)
 FILTERED = (
     "late_inbound",
     "excess_dead",
@@ -2495,8 +2671,8 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
             or plan.order  # a follow-up's, from the turn before
             or ("best" if metric in GOOD_WHEN_HIGH else "worst")
         )
-        if plan.top_n is None and SINGULAR_WHICH.search(slot_text):
-            changes["top_n"] = 1
+        if _top_n(slot_text) is None and SINGULAR_WHICH.search(slot_text):
+            changes["top_n"] = 1  # "哪个 DC": one, whatever the turn before listed
     if intent == "stockouts_upcoming" and plan.group_by is None:
         changes["group_by"] = "product"
     if (
@@ -2522,15 +2698,28 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
         if intent == "stockouts_upcoming" and _caused_by_late(slot_text):
             filters["cause"] = "late_inbound"
         changes["filters"] = filters
+    if intent == "vmi":
+        levels = next((name for name, pattern in LEVELS if pattern.search(slot_text)), None)
+        levels = levels or plan.filters.get("levels")
+        if levels:
+            changes["filters"] = {**changes.get("filters", plan.filters), "levels": levels}
     if intent == "what_if" and "scenario" not in plan.filters:
         # the scenario in the question's own figures ("delayed by 10 days"), for a follow-up
         # that changes only part of it
         changes["filters"] = {**plan.filters, "scenario": slot_text}
-    if intent == "transfer_suggest" and plan.locations and ELSEWHERE.search(slot_text):
-        if plan.source is None and len(plan.locations) == 1:
+    if intent == "transfer_suggest" and plan.locations and len(plan.locations) == 1:
+        if FROM_ELSEWHERE.search(slot_text):
+            # "能从别的仓调过来吗" about a place's shortage: it is where stock arrives
+            changes |= {"destination": plan.locations[0], "source": None}
+        elif ELSEWHERE.search(slot_text) and plan.source is None:
             # "能不能调一些去别的 RDC" about a place's excess: it is where stock leaves
             changes |= {"source": plan.locations[0], "destination": None}
-    if intent in ("transfer_suggest",) and plan.locations and not (plan.source or plan.destination):
+    ends_set = "source" in changes or "destination" in changes
+    if (
+        intent == "transfer_suggest"
+        and plan.locations
+        and not (plan.source or plan.destination or ends_set)
+    ):
         where = plan.locations[0]
         if EXCESS_WORDS.search(slot_text) or ELSEWHERE.search(slot_text):
             changes["source"] = where

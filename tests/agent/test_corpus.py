@@ -71,6 +71,7 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
         | texts["dev7"]
         | texts["dev8"]
         | texts["dev9"]
+        | texts["dev10"]
     )
     assert not trained & (texts["test"] | texts["holdout"])
     assert not texts["holdout"] & (texts["dev"] | texts["dev2"] | texts["test"])
@@ -86,6 +87,9 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     fourth = earlier | texts["dev5"] | texts["dev6"] | texts["dev7"] | texts["holdout4"]
     assert not texts["dev8"] & fourth
     assert not texts["dev9"] & (fourth | texts["dev8"])
+    fifth = fourth | texts["dev8"] | texts["dev9"]
+    assert not texts["dev10"] & fifth
+    assert not texts["holdout5"] & (fifth | texts["dev10"])
     for questions in realised.values():
         langs = Counter(r.question.lang for r in questions)
         assert (langs["zh"] + langs["mixed"]) / len(questions) >= 0.35
@@ -108,7 +112,7 @@ def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
     with pytest.raises(
         corpus.CorpusError,
         match="parts train, train_more, train3, train4, dev, dev2, dev3, dev4, dev5, dev6, dev7, "
-        "dev8, dev9, test, holdout, holdout2, holdout3, holdout4",
+        "dev8, dev9, dev10, test, holdout, holdout2, holdout3, holdout4, holdout5",
     ):
         corpus.load("validation")
     (tmp_path / "dev.toml").write_text(
