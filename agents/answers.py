@@ -123,7 +123,16 @@ def _loc(plan: Plan) -> str | None:
 
 
 def _region_locations(names: Names, region: str | None) -> list[str]:
-    return [code for code, r in names.location_regions.items() if region and r == region]
+    """The locations of a region, named in English or as the store writes it ("East China
+    华东")."""
+    if not region:
+        return []
+    key = _english(region)
+    return [code for code, r in names.location_regions.items() if _english(r) == key]
+
+
+def _english(name: str) -> str:
+    return re.sub(r"\s*[\u3400-\u9fff]+$", "", name).strip().lower()
 
 
 def _failed(run: _Run, lang: str) -> Composed:
@@ -168,6 +177,7 @@ def _need(plan: Plan, lang: str, what: str) -> Composed:
 
 
 # -- the kinds ----------------------------------------------------------------------------------
+LOWEST = re.compile(r"(?i)\blowest\b|\bleast\b|\bfewest\b|最少|最低|最缺")
 IN_WEEKS = re.compile(r"(?i)\bwoc\b|\bweeks?\b|\bwks?\b|周")
 
 
@@ -359,8 +369,19 @@ def stock_level(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     if plan.region:
         keep = set(_region_locations(names, plan.region))
         rows = [p for p in rows if p["location"] in keep] or rows
-    rows = sorted(rows, key=lambda p: -p["available"])
-    if plan.region:
+    lowest = bool(LOWEST.search(run.question or ""))  # "where's it lowest, 5 locations"
+    rows = sorted(rows, key=lambda p: p["available"] if lowest else -p["available"])
+    if plan.top_n:
+        rows = rows[: plan.top_n]
+    run.listed([{"sku": sku, "location": p["location"]} for p in rows])
+    if lowest and rows:
+        low = [f"{names.location(p['location'], lang)} {num(p['available'])}" for p in rows[:3]]
+        lead = pick(
+            lang,
+            f"{names.product(sku, lang)} is lowest at " + c.list_words(low, lang) + " available.",
+            f"{names.product(sku, lang)}可用库存最少的是" + c.list_words(low, lang) + " 件。",
+        )
+    elif plan.region:
         top = [f"{names.location(p['location'], lang)} {num(p['available'])}" for p in rows[:3]]
         lead = pick(
             lang,
@@ -507,6 +528,9 @@ def stockouts_upcoming(run: _Run, plan: Plan, names: Names, lang: str) -> Compos
 
 
 def stockout_item(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if not plan.products and (plan.locations or plan.region or plan.category):
+        # "具体哪天断" of a place or a category: its stock-outs, each with its day
+        return stockouts_upcoming(run, plan, names, lang)
     if not plan.products:
         return _need(plan, lang, "product")
     sku = plan.products[0]
@@ -1498,7 +1522,7 @@ def _vmi_levels(
     run: _Run, plan: Plan, names: Names, lang: str, loc: str | None, sku: str | None, levels: str
 ) -> Composed:
     """The consigned lines below their agreed min, above their max, or either."""
-    r = run("consigned_stock", location=loc, supplier=plan.supplier, sku=sku, levels=levels, top=20)
+    r = run("consigned_stock", location=loc, supplier=plan.supplier, sku=sku, levels=levels, top=10)
     if r is None:
         return _failed(run, lang)
     d = r.data
@@ -1938,6 +1962,9 @@ def policy(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     return Composed(lead, tuple(support))
 
 
+PERIOD_KPIS = ("this_week", "this_month", "last_month", "last_30_days")
+
+
 def supplier_performance(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     measure = (
         plan.metric
@@ -1945,6 +1972,11 @@ def supplier_performance(run: _Run, plan: Plan, names: Names, lang: str) -> Comp
         else "on_time_rate"
     )
     sup = plan.supplier or (plan.suppliers[0] if plan.suppliers else None)
+    if sup and measure == "on_time_rate" and plan.period in PERIOD_KPIS:
+        # "白云日化最近的准时交货率": that period's rate (the KPI's), not the year's scorecard
+        return kpi(
+            run, replace(plan, metric="on_time_rate", locations=(), region=None), names, lang
+        )
     r = run("supplier_performance", supplier=sup, measure=measure, order=plan.order or "worst")
     if r is None:
         return _failed(run, lang)

@@ -1437,7 +1437,8 @@ PLACE_LISTS = (
 LISTS = ("stockouts_upcoming", "top_risks", "ranking", "excess_dead", "late_inbound")
 # "by region 拆一下", "按仓看呢", "break it down by DC": the answer before, grouped another way
 REGROUP = _rx(
-    rf"^{PUNCT}(?:and\s+|then\s+|ok\s+|那)?(?:split |break (?:it |that |this )?down )?(?:by|per|按|分)\s*"
+    rf"^{PUNCT}(?:and\s+|then\s+|ok\s+|那)?(?:split |break (?:it |that |this )?down |group(?:ed)? |sort(?:ed)? )?"
+    r"(?:by|per|按|分)\s*"
     r"(?:regions?|dcs?|rdcs?|warehouses?|locations?|sites?|categor(?:y|ies)|suppliers?|skus?|products?|"
     r"区域|大区|仓库?|品类|供应商|sku|产品|商品)\s*(?:拆一下|拆开|分一下|拆分|分开|看看?|看一下|呢|列一下|"
     r"split|break ?down|please|pls|\s)*"
@@ -2017,6 +2018,14 @@ def _follow_intent(
         return intent, confidence  # "rank the DCs by how many of those they have"
     if ORDER_INSTEAD.search(masked):
         return "order_suggest", max(confidence, RULED)  # "and if we order instead, how much"
+    if (
+        STATUS_WORDS.search(masked)
+        and previous.action_id
+        and previous.intent in LINE_KINDS
+        and not WRITE_ANYWHERE.search(masked)
+        and not WHY.search(masked)
+    ):
+        return "action_status", max(confidence, RULED)  # "那个 transfer 批了没": the one shown
     if CORRECTION.search(masked) and len(_bare(CORRECTION.sub(" ", masked))) <= TINY:
         return previous.intent, max(confidence, RULED)  # "不对 我说的是江南饮品"
     if previous.intent == "supplier_performance" and OTHER_SUPPLIERS.search(masked):
