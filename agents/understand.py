@@ -904,7 +904,7 @@ TOP_PATTERNS = (
     r"\bthe (one) (?:thing|item|issue|risk|problem|sku|product)\b",
     r"最\S{1,4}的(一)个",
     # "give me 10", "给我来10个": as many as that
-    rf"^\W{{0,3}}(?:ok\s+|and\s+)?(?:give me|show me|gimme|list|给我来?|来|要)\s*{NUM}\s*(?:个|条|ones?|please|pls)?\W*$",
+    rf"^\W{{0,3}}(?:ok\s+|and\s+)?(?:give me|show me|gimme|list|给我来?|来|要)\s*{NUM}\s*(?:个|条|ones?|please|pls)?[\s,.!?;:，。！？；：、~…]*$",
 )
 TOP_PATTERNS = tuple(_rx(p) for p in TOP_PATTERNS)
 SINGULAR_WHICH = _rx(
@@ -1097,7 +1097,7 @@ PRONOUN = _rx(
 # "不要金额，给我看件数", "in units instead": the same list in another unit
 UNIT_SWITCH = _rx(
     r"^\W*(?:不要|别|not|no)\s*(?:看)?(?:金额|value|件数|units?)|"
-    r"^\W*(?:给我|show|in|用|按)\s*(?:看)?(?:件数|数量|units?|金额|value)\s*(?:instead|吧|呢)?\W*$"
+    r"^\W*(?:给我|show|in|用|按)\s*(?:看)?(?:件数|数量|units?|金额|value)\s*(?:instead|吧|呢)?[\s,.!?;:，。！？；：、~…]*$"
 )
 FOLLOW_END = _rx(r"(?:呢|呢\?|呢。|呢吗)\s*$|\binstead\?*$")
 ANAPHORA = _rx(
@@ -1140,10 +1140,10 @@ FIRST_TURN_REFERENCE = _rx(
 )
 VAGUE = _rx(
     r"\bnumbers\b|咋样|怎么样|how(?: are|'re| r) (?:we|things|u)\b.{0,12}(?:doing|looking|going)|"
-    r"how's it going|how are things|情况如何|^(?:what'?s |whats |what is )?(?:the )?status\W*$|"
-    r"^(?:现在)?(?:什么|啥)?(?:状态|进展|进度)(?:如何|怎么样|呢)?\W*$|"
+    r"how's it going|how are things|情况如何|^(?:what'?s |whats |what is )?(?:the )?status[\s,.!?;:，。！？；：、~…]*$|"
+    r"^(?:现在)?(?:什么|啥)?(?:状态|进展|进度)(?:如何|怎么样|呢)?[\s,.!?;:，。！？；：、~…]*$|"
     r"^(?:pls |please )?(?:give me |show me |send me |pull |帮我看一下|帮我看下|看一下|看看|给我)?"
-    r"(?:the |a |our )?(?:report|报告|报表|dashboard|overview|summary|汇总)\W*$"
+    r"(?:the |a |our )?(?:report|报告|报表|dashboard|overview|summary|汇总)[\s,.!?;:，。！？；：、~…]*$"
 )
 NEEDS_PRODUCT = ("policy",)
 # a first turn of these kinds naming nothing, in a few words, asks of what or where
@@ -2062,6 +2062,14 @@ def _follow_intent(
         and not WHY.search(masked)
     ):
         return "transfer_suggest", max(confidence, RULED)  # "can we pull some from another DC?"
+    if (
+        ORDER_ASK.search(masked)
+        and previous.intent not in ("order_suggest", "policy")
+        and not CONCEPT_RE["whatif"].search(masked)
+        and not WHY.search(masked)
+        and _metric(masked) not in POLICY_METRICS
+    ):
+        return "order_suggest", max(confidence, RULED)  # "那要订多少货才能顶住这些缺口？"
     for concept, kind in NAMED_TURNS:  # a follow-up that names another kind's subject
         if CONCEPT_RE[concept].search(masked) and previous.intent != kind:
             if kind != "stockout_item" or (
@@ -2146,7 +2154,7 @@ STRONG_OFFTOPIC = _rx(
     r"scrape|爬虫|代码|\bnews\b|新闻|stock market|股价|大盘|exchange rate|汇率|movies?\b|电影|"
     r"hotel|restaurant|hotpot|vacation|年假|salary|工资|payslip|\bnba\b|football|高铁|机票|"
     r"draft (?:an? |the )?e-?mail|write (?:an? |the )?e-?mail|写.{0,4}(?:email|邮件)|邮件草稿|e-?mail 草稿|"
-    r"share price|stock price|market cap|市值|股票价格|年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
+    r"\bget(?:s)? paid\b|薪资|薪水|馆子|好吃的|饭店|餐厅|share price|stock price|market cap|市值|股票价格|年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
     r"\brain\b|raining|\bsnow|下雨|下雪|暴雨|大雨|气温|刮风|台风|linkedin|social media|朋友圈|公众号|微博|"
     r"\b(?:a|an) (?:post|tweet|poem|speech)\b|a股|港股|美股|股市|基金|彩票|lottery|"
     r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones|diesel|fuel pric|oil pric|油价|柴油|\bwms vendor|"
@@ -2155,7 +2163,9 @@ STRONG_OFFTOPIC = _rx(
     r"leave balance|annual leave|sick leave|\bjob (?:ad|advert|posting|description|opening)|招聘|\brecruit|"
     r"\bhiring\b|简历|\bresume\b|\binterview|面试|社保|公积金|报销|expense claim|reimburse"
 )
-CHITCHAT = _rx(r"^(?:hi|hello|hey|thanks|thank you|你好|谢谢|who are you|你是谁|what are you)\W*$")
+CHITCHAT = _rx(
+    r"^(?:hi|hello|hey|thanks|thank you|你好|谢谢|who are you|你是谁|what are you)[\s,.!?;:，。！？；：、~…]*$"
+)
 TOPICS = ("stockout", "risk", "kpi", "transfer", "cost", "order", "vmi", "owe", "settle", "late")
 TOPICS += ("excess", "forecast", "policy", "perf", "status", "whatif")
 WHAT_IF = _rx(
@@ -2270,6 +2280,7 @@ ORDER_ASK = _rx(
     r"(?:suggest|recommend|propose|draft|what should we|which|what do we need to)\w*\s.{0,25}"
     r"(?:\bpos?\b|\borders?\b|purchase|\bbuy\b|reorder)|"
     r"\bhow (?:much|many)\b.{0,25}\b(?:order|buy|reorder|replenish)\b|"
+    r"\bquantity\b.{0,25}\border\b|\bshould (?:i|we) order\b|"
     r"(?:要下|该下|需要下|下哪些|要订|该订|需要订|订啥|订什么|订哪些|买什么|要买|该买|补哪些|补什么|"
     r"要不要订|要不要下单|要不要补|需不需要订|需不需要补)"
 )

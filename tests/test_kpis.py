@@ -243,16 +243,21 @@ def test_imbalances_move_only_company_owned_stock_between_company_sites(network)
 
 
 # -- health index ----------------------------------------------------------------------------
-def test_health_index_follows_its_published_formula_on_a_tiny_case(network):
-    # A-100 at CD-RDC: 2 a day asked over the 28-day window, served on 21 days only.
+def _tiny_health_case(network) -> None:
+    """A-100 at CD-RDC: 2 a day asked over the 28-day window, served on 21 days only; B-200
+    there: dead, no demand."""
     add_demand(network, daily_demand("A-100", "CD-RDC", 2, 28))
     sales = [mv(f"S{i}", -i, "A-100", "CD-RDC", "sale", 2) for i in range(1, 22)]
     post(
         network,
         mv("R1", -30, "A-100", "CD-RDC", "receipt", 63),
         *sales,
-        mv("R2", -200, "B-200", "CD-RDC", "receipt", 10),  # dead, no demand
+        mv("R2", -200, "B-200", "CD-RDC", "receipt", 10),
     )
+
+
+def test_health_index_follows_its_published_formula_on_a_tiny_case(network):
+    _tiny_health_case(network)
     detail = kpis.health_detail(network, as_of=AS_OF)
     a = row(detail, "A-100", "CD-RDC")
     # 21 on hand, 2 a day: cover 10.5 of a 21-day target; 42 of 56 units served.
@@ -288,14 +293,7 @@ def test_health_index_follows_its_published_formula_on_a_tiny_case(network):
 
 
 def test_the_health_index_of_any_group_is_the_same_weighted_mean_of_its_rows(network):
-    add_demand(network, daily_demand("A-100", "CD-RDC", 2, 28))
-    sales = [mv(f"S{i}", -i, "A-100", "CD-RDC", "sale", 2) for i in range(1, 22)]
-    post(
-        network,
-        mv("R1", -30, "A-100", "CD-RDC", "receipt", 63),
-        *sales,
-        mv("R2", -200, "B-200", "CD-RDC", "receipt", 10),
-    )
+    _tiny_health_case(network)
     scored = kpis.scored_position(network, as_of=AS_OF)
     # by product: each SKU's one row here, its own score (81.25 and 50, as worked out above)
     by_sku = kpis.health_by_key(scored.with_columns(pl.col("sku").alias("key")))
