@@ -2737,7 +2737,7 @@ def decline_write(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         return Composed(
             pick(
                 lang,
-                "I can't send e-mails or messages: I only read the data.",
+                "I can't do that: I only read the data and never send e-mails or messages.",
                 "这个我不能做：我只读取数据，不会发送邮件或消息。",
             ),
             (
