@@ -2201,7 +2201,7 @@ def _supplier_delay(run: _Run, plan: Plan, names: Names, lang: str, days: int) -
     d = r.data
     who = names.supplier(plan.supplier, lang)
     support = []
-    if loc and not d["lines"]:
+    if d.get("no_lines_to"):
         # the supplier ships nothing straight to that place: its deliveries where they go
         support.append(
             pick(
@@ -2212,10 +2212,6 @@ def _supplier_delay(run: _Run, plan: Plan, names: Names, lang: str, days: int) -
             )
         )
         loc = None
-        r = run("supplier_delay_what_if", **args)
-        if r is None:
-            return _failed(run, lang)
-        d = r.data
     whose = pick(
         lang,
         f"{who}'s open deliveries" + (f" to {names.location(loc, lang)}" if loc else ""),

@@ -2323,17 +2323,23 @@ def supplier_delay_what_if(ctx: ToolContext, args: DelayArgs) -> ToolResult:
     """What if every open delivery of a supplier came some days late: the stock-outs it
     causes or deepens at the destinations, units short and sales at risk, worst first."""
     frame = scenarios.supplier_delay(ctx.store, args.supplier, args.days, settings=ctx.settings)
+    not_there = None  # a destination it delivers nothing to: the delay where it lands instead
     if args.location:
         _known_location(ctx.store, args.location)
-        frame = frame.filter(pl.col("location") == args.location)
+        there = frame.filter(pl.col("location") == args.location)
+        if there.height:
+            frame = there
+        else:
+            not_there = args.location
     hit = frame.filter(pl.col("extra_units_short") > 0)
     if args.first == "date":
         hit = hit.sort("stockout_date_delayed", nulls_last=True, maintain_order=True)
     total_units = float(hit["extra_units_short"].sum()) if hit.height else 0.0
     total_value = float(hit["extra_sales_at_risk"].sum()) if hit.height else 0.0
     facts = [
-        f"{args.supplier}'s {int(frame['lines'].sum()) if frame.height else 0:,} open PO lines "
-        + (f"to {args.location} " if args.location else "")
+        (f"{args.supplier} has no open PO lines to {not_there}. " if not_there else "")
+        + f"{args.supplier}'s {int(frame['lines'].sum()) if frame.height else 0:,} open PO lines "
+        + (f"to {args.location} " if args.location and not not_there else "")
         + f"({frame.height:,} SKU x destinations) {args.days} days later: {hit.height:,} run out "
         f"or go shorter, {_num(total_units)} more units short, {_num(total_value)} more sales "
         "at risk."
@@ -2347,6 +2353,7 @@ def supplier_delay_what_if(ctx: ToolContext, args: DelayArgs) -> ToolResult:
     data = {
         "supplier": args.supplier,
         "days": args.days,
+        "no_lines_to": not_there,
         "lines": int(frame["lines"].sum()) if frame.height else 0,
         "series": frame.height,
         "hit": hit.height,
