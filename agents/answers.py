@@ -1207,7 +1207,54 @@ def _no_source_words(names: Names, lang: str, dest: str, sku: str | None) -> str
 BASIS_ZH = {"as asked": "按您给出的数量", "the plan's quantity": "计划中的数量"}
 
 
+TOGETHER = re.compile(
+    r"(?i)加起来|一共|总共|合计|\baltogether\b|\bin total\b|\ball of (?:them|these)\b|\bcombined\b"
+)
+
+
+def _listed_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed | None:
+    """What the transfers the turn before listed cost together ("这些加起来运费一共多少"):
+    the same list asked again, its proposals' card totals summed by the tool."""
+    ends = {(x.get("source"), x.get("destination")) for x in plan.rows if x.get("action_id")}
+    if len(ends) < 2:
+        return None
+    r = run("suggested_transfers", top=min(max(len(plan.rows), 1), 50))
+    if r is None or not (r.data.get("costed") or r.data.get("planned")):
+        return None
+    d = r.data
+    parts = []  # two measures, said apart: a proposal's card total, a plan line's marginal cost
+    if d.get("costed"):
+        parts.append(
+            pick(
+                lang,
+                f"the {d['costed']} proposals cost {num(d['shown_cost'], 2)} together (their "
+                "cards' totals)",
+                f"{d['costed']} 个已提议的合计 {num(d['shown_cost'], 2)}（按说明卡总成本）",
+            )
+        )
+    if d.get("planned"):
+        parts.append(
+            pick(
+                lang,
+                f"the {d['planned']} planned lines add {num(d['planned_cost'], 2)} to the plan's "
+                "transport cost",
+                f"{d['planned']} 条计划行共使计划运输成本增加 {num(d['planned_cost'], 2)}",
+            )
+        )
+    shown = d["costed"] + d["planned"]
+    lead = pick(
+        lang,
+        f"Of the {shown} transfers listed, " + "; ".join(parts) + ".",
+        f"列出的 {shown} 个调拨：" + "；".join(parts) + "。",
+    )
+    return Composed(lead)
+
+
 def transfer_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if TOGETHER.search(run.question or "") and plan.rows:
+        listed = _listed_cost(run, plan, names, lang)
+        if listed is not None:
+            return listed
     src = plan.source or (plan.locations[0] if len(plan.locations) >= 2 else None)
     dest = plan.destination or (plan.locations[1] if len(plan.locations) >= 2 else None)
     sku = plan.products[0] if plan.products else None

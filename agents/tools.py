@@ -1383,6 +1383,9 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
     for r in shown:  # a proposal's cost is its explanation's total (the card's figure)
         record = explain.explanation_of(store, r["action_id"]) if r["action_id"] else None
         r["total_cost"] = record.total_cost if record is not None else None
+    costed = [r["total_cost"] for r in shown if r["total_cost"] is not None]
+    # the plan's lines not yet proposals: what each adds to the plan's transport cost
+    planned = [r["cost"] for r in shown if r["total_cost"] is None and r.get("cost") is not None]
     chances = kpis.imbalances(store, top=1000, settings=ctx.settings.position)
     if args.sku:
         chances = chances.filter(pl.col("sku") == args.sku)
@@ -1405,6 +1408,16 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
     )
     plan_text = f"plan run {run_id} as of {run['as_of']}" if run else "no plan run yet"
     facts = [f"{len(rows)} suggested transfers {scope} ({plan_text}); {len(shown)} shown:"]
+    if costed:  # "这些加起来运费一共多少": the proposals shown, their cards' totals summed
+        facts.append(
+            f"The {len(costed)} proposals shown cost {_num(sum(costed), 2)} together "
+            "(each its card's total)."
+        )
+    if planned:
+        facts.append(
+            f"The {len(planned)} planned lines shown add {_num(sum(planned), 2)} together to the "
+            "plan's cost."
+        )
     for r in shown:
         number = f"#{r['action_id']} ({r['status']})" if r["action_id"] else r["status"]
         facts.append(
@@ -1433,6 +1446,10 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
         "total": len(rows),
         "shown": len(shown),
         "rows": shown,
+        "costed": len(costed),
+        "shown_cost": sum(costed) if costed else None,
+        "planned": len(planned),
+        "planned_cost": sum(planned) if planned else None,
         "opportunities": {"total": chances.height, "rows": chances.head(args.top).to_dicts()},
     }
     return _result(

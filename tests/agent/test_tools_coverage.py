@@ -317,3 +317,16 @@ def test_a_suppliers_delay_at_one_destination_and_earliest_first(ctx, planned):
     known = [d for d in dates if d is not None]
     assert known == sorted(known)
     assert there.data["hit"] <= everywhere.data["hit"]
+
+
+def test_the_transfers_shown_are_costed_together_each_measure_apart(ctx):
+    result = run_tool(ctx, "suggested_transfers", {"top": 20})
+    rows = result.data["rows"]
+    cards = [r["total_cost"] for r in rows if r["total_cost"] is not None]
+    lines = [r["cost"] for r in rows if r["total_cost"] is None and r.get("cost") is not None]
+    assert result.data["costed"] == len(cards) and result.data["planned"] == len(lines)
+    if cards:
+        assert result.data["shown_cost"] == pytest.approx(sum(cards))
+    if lines:
+        assert result.data["planned_cost"] == pytest.approx(sum(lines))
+    assert cards or lines  # the demo's plan suggests transfers
