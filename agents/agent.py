@@ -372,6 +372,9 @@ def check_session(session: str | None) -> str | None:
     return session
 
 
+SINGLE = ("ambiguous", "decline_write", "out_of_scope")  # kinds a compound part never is
+
+
 def ask(
     store: Store,
     question: str,
@@ -385,11 +388,73 @@ def ask(
     previous: understand.Plan | None = None,
 ) -> Answer:
     """Answer one question (see the module docstring). ``session``: a follow-up reuses the
-    subjects of that session's previous turn (``previous`` gives that turn's plan directly)."""
+    subjects of that session's previous turn (``previous`` gives that turn's plan directly).
+    Two questions joined in one turn ("X 还有多少库存？顺便看下下周会不会断") are answered
+    one after the other, the second reading the first as the turn before."""
     started = time.perf_counter()
     settings = settings or Settings()
     session = check_session(session)
     text = _clean_question(question)
+    parts = understand.compound(text)
+    configured = settings.agent.provider != "local" or settings.agent.reasoning == "tools"
+    if len(parts) == 2 and not (use_model and configured):
+        if previous is None:
+            previous = session_plan(store, session)
+        kw = {"settings": settings, "actor": actor, "backend": backend, "use_model": use_model}
+        first = ask(store, parts[0], log_run=False, previous=previous, **kw)
+        if first.plan is not None and first.plan.intent not in SINGLE and not _asks(first):
+            second = ask(store, parts[1], log_run=False, previous=first.context, **kw)
+            if (
+                second.plan is not None
+                and second.plan.intent not in SINGLE
+                and not _asks(second)
+                and (second.plan.intent, second.plan.metric)
+                != (first.plan.intent, first.plan.metric)
+            ):
+                both = _joined(text, first, second, session, started)
+                if log_run:
+                    both.run_id = _log(store, both, actor)
+                return both
+    return _ask_one(store, text, settings, actor, backend, use_model, log_run, session, previous)
+
+
+def _asks(answer: Answer) -> bool:
+    """Whether an answer asks back instead of answering."""
+    return answer.text.split("\n")[0].rstrip().endswith(("?", "？"))
+
+
+def _joined(text: str, first: Answer, second: Answer, session: str | None, started: float):
+    """One answer to two questions: each answer as composed, the first's plan as what was
+    asked, the second's subjects as what a follow-up reuses."""
+    return replace(
+        first,
+        question=text,
+        text=first.text.rstrip() + "\n\n" + second.text,
+        calls=first.calls + second.calls,
+        facts=first.facts + second.facts,
+        grounded=first.grounded and second.grounded,
+        unsupported=first.unsupported + second.unsupported,
+        note=first.note or second.note,
+        seconds=time.perf_counter() - started,
+        session=session,
+        context=second.context,
+        draft=first.draft or second.draft,
+        run_id=None,
+    )
+
+
+def _ask_one(
+    store: Store,
+    text: str,
+    settings: Settings,
+    actor: Actor | None,
+    backend: llm.Backend | None,
+    use_model: bool,
+    log_run: bool,
+    session: str | None,
+    previous: understand.Plan | None,
+) -> Answer:
+    started = time.perf_counter()
     ctx = ToolContext(store, settings, actor)
     note = None
     configured = settings.agent.provider != "local" or settings.agent.reasoning == "tools"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from agents import compose as c
 from agents.compose import Composed, Names, num, pct, pick
 from agents.tools import ToolContext, ToolResult, run_tool
-from agents.understand import Plan, number
+from agents.understand import GOOD_WHEN_HIGH, Plan, number
 from control_tower.errors import ControlTowerError
 from control_tower.insights import PRODUCT_KPIS
 
@@ -74,6 +74,9 @@ class _Run:
         out = []
         for row in rows[:LISTED]:
             subject = {k: row[k] for k in keys if row.get(k)}
+            for k in ("category", "region"):  # "East China 华东" as the catalogue keys it
+                if k in subject:
+                    subject[k] = re.sub(r"\s*[\u3400-\u9fff]+$", "", str(subject[k])).strip()
             if row.get("from_location"):
                 subject["source"] = row["from_location"]
             if row.get("to_location"):
@@ -1010,7 +1013,77 @@ def ranking(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     return Composed(lead, (), tbl)
 
 
+def _against_network(run: _Run, plan: Plan, names: Names, lang: str) -> Composed | None:
+    """One place, region, category or supplier against the whole network on a KPI ("how does
+    East China stack up against the network average?"): both figures over the same period."""
+    metric = plan.metric if plan.metric in NETWORK_RATES else "fill_rate"
+    scope = {}
+    if plan.locations:
+        scope["location"] = plan.locations[0]
+    elif plan.region:
+        scope["region"] = plan.region
+    elif plan.category:
+        scope["category"] = plan.category
+    elif plan.supplier and metric == "on_time_rate":
+        scope["supplier"] = plan.supplier
+    if not scope:
+        return None
+    period = plan.period or ("current" if metric == "health_index" else "this_month")
+    one = run("kpi", metric=metric, period=period, **scope)
+    whole = run("kpi", metric=metric, period=period)
+    if one is None or whole is None:
+        return _failed(run, lang)
+    mine, all_ = one.data["value"], whole.data["value"]
+    label = (
+        names.location(scope["location"], lang)
+        if "location" in scope
+        else names.region(scope["region"], lang)
+        if "region" in scope
+        else names.category(scope["category"], lang)
+        if "category" in scope
+        else names.supplier(scope["supplier"], lang)
+    )
+    word = METRIC_WORDS[metric][1 if lang == "zh" else 0]
+    when = PERIOD_WORDS.get(period, (period, period))[1 if lang == "zh" else 0]
+    if mine is None or all_ is None:
+        return Composed(
+            pick(
+                lang,
+                f"There is no {word} figure for {label} or the network for {when}.",
+                f"{when}{label}或全网没有可计算的{word}数据。",
+            )
+        )
+    if metric == "forecast_bias":
+        worse = abs(mine) > abs(all_)
+        better = pick(lang, "closer to zero than", "比全网更接近零")
+    else:
+        worse = mine < all_ if metric in GOOD_WHEN_HIGH else mine > all_
+        better = pick(lang, "ahead of", "好于全网")
+    verdict = (
+        pick(lang, "on a par with", "与全网持平")
+        if mine == all_
+        else pick(lang, "behind", "落后于全网")
+        if worse
+        else better
+    )
+    lead = pick(
+        lang,
+        f"{label}'s {word} for {when} is {_kpi_value(metric, mine)}, {verdict} the network's "
+        f"{_kpi_value(metric, all_)}.",
+        f"{when}{label}的{word}为 {_kpi_value(metric, mine)}，全网为 {_kpi_value(metric, all_)}，"
+        f"{verdict}。",
+    )
+    return Composed(lead)
+
+
+NETWORK_RATES = ("fill_rate", "turnover", "health_index", "on_time_rate", "forecast_bias")
+
+
 def compare(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if plan.filters.get("against") == "network":
+        against = _against_network(run, plan, names, lang)
+        if against is not None:
+            return against
     measure = _in_unit(MEASURE_OF.get(plan.metric or "", "stock_value"), plan.unit)
     if plan.suppliers and len(plan.suppliers) >= 2:
         entities, by = list(plan.suppliers), "supplier"
@@ -1101,8 +1174,74 @@ def _line_words(x: dict, names: Names, lang: str) -> str:
     )
 
 
+def _short_elsewhere(run: _Run, sku: str, source: str, names: Names, lang: str) -> str:
+    """Where else a product is projected to run out (what stock moved out of ``source`` could
+    cover), or that nowhere is."""
+    e = run("list_exceptions", rule="stockout", sku=sku, top=5)
+    rows = [x for x in (e.data["rows"] if e is not None else []) if x["location"] != source]
+    if not rows:
+        return pick(
+            lang,
+            f"No other place is projected to run out of {names.product(sku, lang)}.",
+            f"没有别的仓预计会断货{names.product(sku, lang)}。",
+        )
+    x = rows[0]
+    return pick(
+        lang,
+        f"{names.location(x['location'], lang)} is projected to run out of it on {x['due_date']}.",
+        f"{names.location(x['location'], lang)}预计 {x['due_date']} 断货。",
+    )
+
+
+def _between(run: _Run, plan: Plan, names: Names, lang: str) -> Composed | None:
+    """The transfers the plan suggests between two places, either way ("can the overstocked
+    one ship some across to the other?" after comparing them)."""
+    a, b = plan.locations[:2]
+    sku = plan.products[0] if plan.products else None
+    rows: list[dict] = []
+    total = 0
+    for src, dst in ((a, b), (b, a)):
+        r = run("suggested_transfers", sku=sku, from_location=src, to_location=dst, top=10)
+        if r is None:
+            return _failed(run, lang)
+        rows += r.data["rows"]
+        total += r.data["total"]
+    if not rows:
+        return Composed(
+            pick(
+                lang,
+                f"The plan suggests no transfer between {names.location(a, lang)} and "
+                f"{names.location(b, lang)} now.",
+                f"计划目前没有{names.location(a, lang)}与{names.location(b, lang)}之间的调拨建议。",
+            )
+        )
+    run.about(rows[0])
+    run.listed(rows)
+    lead = pick(
+        lang,
+        f"The plan suggests moving {_line_words(rows[0], names, lang)}.",
+        f"计划建议{_line_words(rows[0], names, lang)}。",
+    )
+    tbl = None
+    if total > 1:
+        tbl = c.table(
+            [pick(lang, "transfer", "调拨")], [[_line_words(x, names, lang)] for x in rows], total
+        )
+    return Composed(lead, (), tbl)
+
+
 def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     sku = plan.products[0] if plan.products else None
+    places = list(dict.fromkeys(plan.locations))
+    if len(places) == 2 and not (plan.source or plan.destination):
+        return _between(run, plan, names, lang)
+    if len(places) == 2 and bool(plan.source) != bool(plan.destination):
+        # one end said, two places in the conversation: the other is the other end
+        other = next(p for p in places if p != (plan.source or plan.destination))
+        if plan.source:
+            plan = replace(plan, destination=other)
+        else:
+            plan = replace(plan, source=other)
     dest = plan.destination or (plan.locations[0] if plan.locations and not plan.source else None)
     r = run(
         "suggested_transfers",
@@ -1110,6 +1249,7 @@ def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed
         to_location=dest,
         from_location=plan.source,
         category=plan.category if not sku else None,
+        region=plan.region if not (sku or dest or plan.source) else None,
         top=10,
     )
     if r is None:
@@ -1140,6 +1280,8 @@ def transfer_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed
         sites = [o for o in (sources.data if sources else []) if o.get("kind") in SITE_KINDS]
         if sources is not None:  # every source was looked at: none has a lane, or any spare
             why = (_no_source_words(names, lang, dest, sku if sites else None),)
+        elif sku and plan.source and not dest:  # "push some of it to where it's short"
+            why = (_short_elsewhere(run, sku, plan.source, names, lang),)
         return Composed(
             pick(
                 lang,
@@ -1208,17 +1350,30 @@ BASIS_ZH = {"as asked": "按您给出的数量", "the plan's quantity": "计划�
 
 
 TOGETHER = re.compile(
-    r"(?i)加起来|一共|总共|合计|\baltogether\b|\bin total\b|\ball of (?:them|these)\b|\bcombined\b"
+    r"(?i)加起来|一共|总共|合计|\baltogether\b|\bin total\b|\ball of (?:them|these|those)\b|\bcombined\b|"
+    r"\b(?:those|these|the) (?:moves|transfers)\b|\ball[- ]in\b|\btotal (?:cost|freight)\b|总运费|总成本|这些调拨|那些调拨"
 )
 
 
 def _listed_cost(run: _Run, plan: Plan, names: Names, lang: str) -> Composed | None:
     """What the transfers the turn before listed cost together ("这些加起来运费一共多少"):
     the same list asked again, its proposals' card totals summed by the tool."""
-    ends = {(x.get("source"), x.get("destination")) for x in plan.rows if x.get("action_id")}
-    if len(ends) < 2:
+    if len(plan.rows) < 2:
         return None
-    r = run("suggested_transfers", top=min(max(len(plan.rows), 1), 50))
+    # the list as it was asked: its own filters, not what its answer's first row filled in
+    filled = set(plan.from_answer)
+    sku = plan.products[0] if plan.products and "products" not in filled else None
+    dest = plan.destination if "destination" not in filled else None
+    source = plan.source if "source" not in filled else None
+    r = run(
+        "suggested_transfers",
+        sku=sku,
+        to_location=dest,
+        from_location=source,
+        category=plan.category if not sku else None,
+        region=plan.region if not (sku or dest or source) else None,
+        top=min(len(plan.rows), 50),
+    )
     if r is None or not (r.data.get("costed") or r.data.get("planned")):
         return None
     d = r.data
@@ -1443,7 +1598,184 @@ def _why_zh(x: dict, names: Names) -> tuple[str, list[str]]:
     return lead, support
 
 
+def _why_not_moved(run: _Run, plan: Plan, names: Names, lang: str) -> Composed | None:
+    """Why the plan leaves excess or dead stock where it is ("为什么这些货没被安排transfer
+    out？"): which of the lines listed it moves, where another place runs short of them, and
+    the rule it follows."""
+    kind = {"dead_value": "dead", "excess_value": "excess"}.get(plan.metric or "", "both")
+    args: dict = {"kind": kind, "top": 10}
+    if plan.locations:
+        args["location"] = plan.locations[0]
+    elif plan.region:
+        args["region"] = plan.region
+    if plan.category:
+        args["category"] = plan.category
+    r = run("excess_dead", **args)
+    if r is None or not r.data["rows"]:
+        return None
+    listed = {(x["sku"], x["location"]) for x in r.data["rows"]}
+    moves, wanted = [], []
+    for loc in list(dict.fromkeys(x["location"] for x in r.data["rows"]))[:5]:
+        t = run("suggested_transfers", from_location=loc, top=50)
+        if t is None:
+            return _failed(run, lang)
+        moves += [x for x in t.data["rows"] if (x["sku"], loc) in listed]
+    if not moves:  # where else each product is projected to run out
+        for sku in list(dict.fromkeys(x["sku"] for x in r.data["rows"])):
+            e = run("list_exceptions", rule="stockout", sku=sku, top=3)
+            if e is None:
+                return _failed(run, lang)
+            held = {loc for s_, loc in listed if s_ == sku}
+            wanted += [(x, held) for x in e.data["rows"] if x["location"] not in held]
+    rule = pick(
+        lang,
+        "The plan moves stock out of a place only where another place is projected to run short "
+        "of it and the move costs less than the shortage it prevents; other excess waits for "
+        "demand, or a person decides to mark it down or return it.",
+        "计划只在别的仓预计缺货、且调拨成本低于缺货损失时才把货调出；其余积压等待需求消化，"
+        "或由人决定降价清理或退货。",
+    )
+    if moves:
+        run.listed(moves)
+        first = moves[0]
+        lead = pick(
+            lang,
+            f"The plan does move some of them: {_line_words(first, names, lang)}.",
+            f"计划确有调出其中一部分：{_line_words(first, names, lang)}。",
+        )
+        tbl = c.table(
+            [pick(lang, "transfer", "调拨")], [[_line_words(x, names, lang)] for x in moves]
+        )
+        return Composed(lead, (rule,), tbl)
+    if wanted:
+        o, held = wanted[0]
+        where = "、".join(names.location(h, lang) for h in sorted(held))
+        lead = pick(
+            lang,
+            f"The plan moves none of them yet, though {names.location(o['location'], lang)} is "
+            f"projected to run out of {names.product(o['sku'], lang)} on {o['due_date']} while "
+            f"{where.replace('、', ', ')} holds it idle: check the lane and lead time between them.",
+            f"计划目前没有调出这些货，但{names.location(o['location'], lang)}预计 {o['due_date']} "
+            f"断货{names.product(o['sku'], lang)}，而{where}有闲置库存：请检查两地之间的线路和时效。",
+        )
+        return Composed(lead, (rule,))
+    lead = pick(
+        lang,
+        "The plan moves none of them because no other place is projected to run out of them.",
+        "计划没有调出这些货，因为没有别的仓预计会断货这些产品。",
+    )
+    return Composed(lead, (rule,))
+
+
+GOING_SHORT = re.compile(
+    r"(?i)\bshort\b|run(?:s|ning)? out|stock(?:s|ing)? out|out of stock|断货|缺货|断了|怎么会断|会断"
+)
+
+
+def _why_short(run: _Run, sku: str, loc: str, names: Names, lang: str) -> Composed | None:
+    """Why a product runs out at a place the plan sends nothing to: when it runs out, and
+    when the next order the plan suggests for it arrives (after that day, or none yet)."""
+    e = run("simulate_what_if", sku=sku, location=loc)  # the projection as things stand now
+    if e is None or not e.data or not e.data[0].get("stockout_date"):
+        return None
+    x = {"due_date": e.data[0]["stockout_date"]}
+    o = run("suggested_orders", sku=sku, location=loc, top=5)
+    orders = sorted(
+        (
+            y
+            for y in (o.data["rows"] if o is not None else [])
+            if (y.get("status") or "planned") in ("planned", "proposed", "approved")
+        ),
+        key=lambda y: str(y["arrival_date"]),
+    )
+    what, where = names.product(sku, lang), names.location(loc, lang)
+    lead = pick(
+        lang,
+        f"{what} runs out at {where} on {x['due_date']} because its stock there does not last "
+        "until the next delivery.",
+        f"{what}在{where}将于 {x['due_date']} 断货，因为现有库存撑不到下一批到货。",
+    )
+    support = []
+    p = run("get_position", sku=sku, location=loc)
+    if p is not None and p.data:
+        z = p.data[0]
+        support.append(
+            pick(
+                lang,
+                f"It has {num(z['available'])} available and sells "
+                f"{num(z['avg_daily_demand'], _places(z['avg_daily_demand']))} a day; "
+                f"{num(z['in_transit'])} are in transit and {num(z['on_order'])} on order.",
+                f"现有可用 {num(z['available'])} 件，每天销售 "
+                f"{num(z['avg_daily_demand'], _places(z['avg_daily_demand']))} 件；在途 "
+                f"{num(z['in_transit'])} 件，在订 {num(z['on_order'])} 件。",
+            )
+        )
+    if orders:
+        y = orders[0]
+        number = f" #{y['action_id']}" if y.get("action_id") else ""
+        support.append(
+            pick(
+                lang,
+                f"The plan's next order of it, {num(y['quantity'])} from "
+                f"{names.supplier(y['supplier'], lang)}, is placed {y['ship_date']} and arrives "
+                f"{y['arrival_date']} ({y.get('status') or 'planned'}{number}).",
+                f"计划中下一笔采购：向{names.supplier(y['supplier'], lang)}订 {num(y['quantity'])} 件，"
+                f"{y['ship_date']} 下单、{y['arrival_date']} 到货（{y.get('status') or 'planned'}{number}）。",
+            )
+        )
+    else:
+        support.append(
+            pick(
+                lang,
+                f"The plan suggests no order of it into {where} yet.",
+                f"计划目前没有向{where}补这个产品的采购建议。",
+            )
+        )
+    return Composed(lead, tuple(support))
+
+
+def _no_line(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    """Why the plan suggests nothing for a product: it has no line for it; where it stands."""
+    sku = plan.products[0]
+    loc = plan.destination or (plan.locations[0] if plan.locations else None)
+    what = names.product(sku, lang)
+    lead = pick(
+        lang,
+        f"The plan has no order or transfer of {what} now"
+        + (f" into {names.location(loc, lang)}" if loc else "")
+        + ": the plan orders or moves stock only where the projected stock falls short of "
+        "demand or safety stock within its horizon.",
+        f"计划目前没有{('调往' + names.location(loc, lang) + '的') if loc else ''}{what}的采购或调拨："
+        "只有预计库存会在计划期内不足以满足需求或低于安全库存时，计划才会补货或调拨。",
+    )
+    support = []
+    p = run("get_position", sku=sku, location=loc) if loc else None
+    if p is not None and p.data:
+        z = p.data[0]
+        support.append(
+            pick(
+                lang,
+                f"It has {num(z['available'])} available there and sells "
+                f"{num(z['avg_daily_demand'], _places(z['avg_daily_demand']))} a day; "
+                f"{num(z['on_order'])} are on order.",
+                f"该仓现有可用 {num(z['available'])} 件，每天销售 "
+                f"{num(z['avg_daily_demand'], _places(z['avg_daily_demand']))} 件；在订 "
+                f"{num(z['on_order'])} 件。",
+            )
+        )
+    return Composed(lead, tuple(support))
+
+
 def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if (
+        plan.action_id is None
+        and not plan.products
+        and plan.metric in ("dead_value", "excess_value")
+        and (plan.locations or plan.region or plan.category)
+    ):
+        why = _why_not_moved(run, plan, names, lang)
+        if why is not None:
+            return why
     if plan.action_id is not None:
         r = run("plan_why", action_id=plan.action_id)
     else:
@@ -1460,12 +1792,22 @@ def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 sku = max(lines, key=lambda x: x.get("quantity") or 0)["sku"]
         if sku is None:
             return _need(plan, lang, "product")
+        if dest and not src and GOING_SHORT.search(run.question or ""):
+            short = _why_short(run, sku, dest, names, lang)  # "why does it go short?"
+            if short is not None:
+                return short
         r = run("plan_why", sku=sku, from_location=src, to_location=dest)
+        if r is not None and not r.data["rows"] and dest and not src:
+            short = _why_short(run, sku, dest, names, lang)  # "怎么会断的？没有提前补货吗"
+            if short is not None:
+                return short
         if r is not None and not r.data["rows"] and (src or dest):
             r = run("plan_why", sku=sku)  # the lane was read wrong, or the line is an order
     if r is None:
         return _failed(run, lang)
     rows = r.data["rows"]
+    if not rows and plan.products:
+        return _no_line(run, plan, names, lang)
     if not rows:
         return Composed(pick(lang, "The plan has no such line.", "计划中没有这条线。"))
     x = rows[0]
@@ -1488,6 +1830,7 @@ def plan_why(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     sku = plan.products[0] if plan.products else None
+    by_value = plan.unit == "value"  # "the top three by value": the largest at cost first
     if len(plan.products) > 1:  # a name several products share: the orders of each
         found = [run("suggested_orders", sku=x, top=10) for x in plan.products[:5]]
         if any(x is None for x in found):
@@ -1503,12 +1846,15 @@ def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             supplier=plan.supplier if not sku else None,
             location=plan.locations[0] if plan.locations and not sku else None,
             category=plan.category if not sku else None,
-            top=10,
+            top=plan.top_n or 10,
+            sort="value" if by_value else "date",
         )
         if r is None:
             return _failed(run, lang)
         d = r.data
-    rows = sorted(d["rows"], key=lambda x: (x.get("action_id") is None, str(x["ship_date"])))
+    rows = d["rows"]
+    if not by_value:
+        rows = sorted(rows, key=lambda x: (x.get("action_id") is None, str(x["ship_date"])))
     if not rows:
         what = pick(lang, ", ", "、").join(names.product(x, lang) for x in plan.products[:5])
         sup = names.supplier(plan.supplier, lang) if plan.supplier and not what else ""
@@ -1549,12 +1895,13 @@ def order_suggest(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     tbl = None
     if d["total"] > 1:
         tbl = c.table(
-            c.columns(lang, "product", "supplier", "quantity", "order date", "arrives"),
+            c.columns(lang, "product", "supplier", "quantity", "value", "order date", "arrives"),
             [
                 [
                     names.product(y["sku"], lang),
                     names.supplier(y["supplier"], lang),
                     num(y["quantity"]),
+                    num(y["value"], 2) if y.get("value") is not None else "",
                     str(y["ship_date"]),
                     str(y["arrival_date"]),
                 ]
@@ -1736,6 +2083,8 @@ def settlement(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
 
 def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     args: dict = {"top": min(plan.top_n or 10, 50)}
+    if plan.filters.get("open"):  # "what's still open from Baiyun": every open line
+        args["open"] = True
     if plan.supplier:
         args["supplier"] = plan.supplier
     if plan.locations:
@@ -1774,6 +2123,10 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 f"{what}的" if plan.products else "",
             ]
         )
+        if args.get("open"):
+            if not d["total"]:
+                return Composed(f"{owner}没有未到货的入库。")
+            return _open_lines(run, d, names, lang, f"{owner}入库有 {d['total']:,} 条未到货")
         if not d["total"]:
             return Composed(f"{owner}入库没有逾期未到的。" if owner else "没有逾期未到的入库。")
         lead = (
@@ -1792,6 +2145,10 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 else "",
             ]
         )
+        if args.get("open"):
+            if not d["total"]:
+                return Composed(f"Nothing inbound{where} is open.")
+            return _open_lines(run, d, names, lang, f"{d['total']:,} inbound lines{where} are open")
         if not d["total"]:
             return Composed(f"Nothing inbound{where} is late.")
         lead = (
@@ -1808,6 +2165,32 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
                 names.product(x.get("sku"), lang),
                 num(x.get("quantity") or x.get("units")),
                 str(x.get("expected_date") or x.get("due_date") or "-"),
+                num(x.get("days_late")),
+            ]
+            for x in rows
+        ],
+        d["total"],
+    )
+    return Composed(lead, (), tbl)
+
+
+def _open_lines(run: _Run, d: dict, names: Names, lang: str, head: str) -> Composed:
+    """Open inbound lines: how many, units and value, how many late, the soonest due."""
+    lead = head + pick(
+        lang,
+        f": {num(d['units'])} units, {c.money(d['value'])} at cost; {d['late']:,} of them late.",
+        f"：共 {num(d['units'])} 件，按成本计 {c.money(d['value'])}；其中 {d['late']:,} 条已逾期。",
+    )
+    rows = d["rows"]
+    run.listed(rows)
+    tbl = c.table(
+        c.columns(lang, "reference", "product", ("units", "数量"), "due", "days late"),
+        [
+            [
+                str(x.get("reference") or "-"),
+                names.product(x.get("sku"), lang),
+                num(x.get("remaining")),
+                str(x.get("expected_date") or "-"),
                 num(x.get("days_late")),
             ]
             for x in rows
@@ -1977,13 +2360,15 @@ def policy(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     loc = _loc(plan) or names.central
     if loc is None:
         return _need(plan, lang, "location")
+    metric = plan.metric if plan.metric in POLICY_WORDS else "safety_stock"
+    word = POLICY_WORDS[metric][1 if lang == "zh" else 0]
+    if len(plan.products) > 1:
+        return _policies(run, plan, names, lang, loc, metric)
     sku = plan.products[0]
     r = run("explain_policy", sku=sku, location=loc)
     if r is None:
         return _failed(run, lang)
     d = r.data
-    metric = plan.metric if plan.metric in POLICY_WORDS else "safety_stock"
-    word = POLICY_WORDS[metric][1 if lang == "zh" else 0]
     lead = pick(
         lang,
         f"The {word} of {names.product(sku, lang)} at {names.location(loc, lang)} is {num(d[metric])} units.",
@@ -2009,6 +2394,66 @@ def policy(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     return Composed(lead, tuple(support))
 
 
+def _policies(run: _Run, plan: Plan, names: Names, lang: str, loc: str, metric: str) -> Composed:
+    """One policy figure for several products at one place ("这几个 SKU 的 EOQ 分别多少"):
+    a row each, the highest and lowest said first."""
+    found = []
+    for sku in plan.products[:POLICY_ROWS]:
+        r = run("explain_policy", sku=sku, location=loc)
+        if r is not None:
+            found.append((sku, r.data))
+    if not found:
+        return _failed(run, lang)
+    word = POLICY_WORDS[metric][1 if lang == "zh" else 0]
+    place = names.location(loc, lang)
+    if len(found) <= LISTED_IN_LEAD:  # "fresh hand cream" names four products: each said
+        lead = pick(
+            lang,
+            f"The {word} at {place}: "
+            + "; ".join(f"{names.product(sku, lang)}: {num(d[metric])} units" for sku, d in found)
+            + ".",
+            f"{place}的{word}："
+            + "；".join(f"{names.product(sku, lang)} {num(d[metric])} 件" for sku, d in found)
+            + "。",
+        )
+    else:
+        high = max(found, key=lambda x: x[1][metric])
+        low = min(found, key=lambda x: x[1][metric])
+        lead = pick(
+            lang,
+            f"The {word} of {c.plural(len(found), 'product', lang)} at {place}: highest "
+            f"{names.product(high[0], lang)} at {num(high[1][metric])} units, lowest "
+            f"{names.product(low[0], lang)} at {num(low[1][metric])}.",
+            f"{place}的 {len(found)} 个产品的{word}：最高为{names.product(high[0], lang)}，"
+            f"{num(high[1][metric])} 件；最低为{names.product(low[0], lang)}，"
+            f"{num(low[1][metric])} 件。",
+        )
+    shown = [metric] + [
+        k for k in ("safety_stock", "reorder_point", "max_level", "eoq") if k != metric
+    ]
+    tbl = c.table(
+        [pick(lang, "product", "产品")]
+        + [POLICY_WORDS[k][1 if lang == "zh" else 0] for k in shown],
+        [[names.product(sku, lang)] + [num(d[k]) for k in shown] for sku, d in found],
+        len(plan.products),
+    )
+    missed = [sku for sku in plan.products[:POLICY_ROWS] if sku not in dict(found)]
+    support = ()
+    if missed:
+        support = (
+            pick(
+                lang,
+                f"No policy for {', '.join(missed)} there.",
+                f"{'、'.join(missed)} 在该仓没有库存策略。",
+            ),
+        )
+    return Composed(lead, support, tbl)
+
+
+POLICY_ROWS = 10  # products a policy question answers at once
+LISTED_IN_LEAD = 4  # up to this many, each product's figure is said in the first sentence
+
+
 PERIOD_KPIS = ("this_week", "this_month", "last_month", "last_30_days")
 
 
@@ -2024,7 +2469,13 @@ def supplier_performance(run: _Run, plan: Plan, names: Names, lang: str) -> Comp
         return kpi(
             run, replace(plan, metric="on_time_rate", locations=(), region=None), names, lang
         )
-    r = run("supplier_performance", supplier=sup, measure=measure, order=plan.order or "worst")
+    r = run(
+        "supplier_performance",
+        supplier=sup,
+        measure=measure,
+        order=plan.order or "worst",
+        days=plan.filters.get("window_days") or (30 if plan.period == "last_30_days" else None),
+    )
     if r is None:
         return _failed(run, lang)
     d = r.data
@@ -2104,7 +2555,78 @@ STATUS_WORDS = {
 }
 
 
+OPEN_STATUSES = ("proposed", "approved", "posted", "rejected")
+
+
+def _status_of_subject(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    """Where the actions for a product, place or supplier stand ("那个 transfer 批了没" after a
+    plan line): how many wait, were approved, posted or rejected, and which; none when the
+    plan's lines for it have not been proposed."""
+    sku = plan.products[0] if plan.products else None
+    supplier = plan.suppliers[0] if plan.suppliers else None
+    where: dict = {}
+    if plan.source and plan.destination:  # "this transfer": that lane's
+        where = {"from_location": plan.source, "to_location": plan.destination}
+        place = pick(
+            lang,
+            f"from {names.location(plan.source, lang)} to {names.location(plan.destination, lang)}",
+            f"从{names.location(plan.source, lang)}到{names.location(plan.destination, lang)}",
+        )
+    elif _loc(plan) or plan.source:
+        where = {"location": _loc(plan) or plan.source}
+        place = pick(lang, "at ", "在") + names.location(where["location"], lang)
+    else:
+        place = ""
+    found: dict[str, dict] = {}
+    for status in OPEN_STATUSES:
+        r = run("action_status", status=status, sku=sku, supplier=supplier, **where)
+        if r is None:
+            return _failed(run, lang)
+        found[status] = r.data
+    who = " ".join(n for n in (names.product(sku, lang) if sku else "",
+                               names.supplier(supplier, lang) if supplier else "") if n)  # fmt: skip
+    words = [pick(lang, "for ", "") + who if who else "", place]
+    subject = pick(lang, " ", "").join(w for w in words if w) or pick(lang, "it", "该对象")
+    if not any(d["total"] for d in found.values()):
+        return Composed(
+            pick(
+                lang,
+                f"No action {subject} has been proposed, approved, posted or rejected: "
+                "the plan's lines for it are suggestions until a planner proposes them.",
+                f"{subject}没有任何已提议、已批准、已过账或已驳回的行动：计划中的建议要由计划员"
+                "提议后才进入审批。",
+            )
+        )
+    counts = [
+        pick(lang, f"{d['total']:,} {STATUS_WORDS[s][0]}", f"{d['total']:,} 个{STATUS_WORDS[s][1]}")
+        for s, d in found.items()
+        if d["total"]
+    ]
+    lead = pick(
+        lang,
+        f"Actions {subject}: {'; '.join(counts)}.",
+        f"{subject}的行动：{'；'.join(counts)}。",
+    )
+    rows = [
+        [
+            str(x["action_id"]),
+            STATUS_WORDS[s][1 if lang == "zh" else 0].split(",")[0].split("，")[0],
+            c.action_words(x, names, lang),
+        ]
+        for s, d in found.items()
+        for x in d["rows"]
+    ]
+    tbl = c.table(
+        ["#", pick(lang, "status", "状态"), pick(lang, "action", "行动")],
+        rows,
+        sum(d["total"] for d in found.values()),
+    )
+    return Composed(lead, (), tbl)
+
+
 def action_status(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
+    if plan.action_id is None and (plan.products or plan.suppliers or _loc(plan) or plan.source):
+        return _status_of_subject(run, plan, names, lang)
     if plan.action_id is None:
         r = run("action_status", status="proposed", top=10)
         if r is None:
@@ -2198,6 +2720,7 @@ def _outcome_words(x: dict, lang: str) -> str:
 
 DELAY_WORDS = re.compile(
     r"(?i)slip|delay|late|behind|推迟|延迟|延误|晚到|晚|断供|停供|can't deliver|stops? (?:supplying|delivering)|"
+    r"\bgo(?:es)? down\b|\bdown for\b|outage|offline|shut(?:s)? down|停产|停工|停摆|罢工|\bstrike\b|"
     r"lead[- ]?time.{0,20}(?:longer|extend|stretch|grow|goes up|increase|up by)|"
     r"(?:longer|extended) lead[- ]?time|(?:交期|提前期|lead[- ]?time).{0,8}(?:拉长|延长|加长|变长|多|增加|拖)|"
     r"拖(?:一|两|三|\d)|再拖|拖延|(?:还)?不补|没补|不(?:到货|发货|送货|交货)|\bdon'?t (?:deliver|ship|replenish)|"
@@ -2387,7 +2910,7 @@ DEMAND_WORDS = re.compile(
     r"(?i)\bdemand|\bsales\b|\bsell|\bconsumption|\bofftake|\bvolume|需求|销量|销售|卖|走量|动销"
 )
 # a demand change: "jumps 20%", "20% more", "涨三成", "翻倍"; words before or after the figure
-DEMAND_UP = r"jump|spike|surge|grow|climb|rise|rose|increase|up\b|higher|more|boost|\+|暴涨|激增|增长|增加|提高|上涨|涨|多|高"
+DEMAND_UP = r"jump|spike|surge|grow|climb|rise|rose|increase|up\b|higher|more|boost|lift|\+|暴涨|激增|增长|增加|提高|上涨|涨|多|高"
 DEMAND_DOWN = (
     r"drop|fall|fell|decline|down\b|lower|less|shrink|cut|-|下降|下滑|减少|降低|降|跌|少|低"
 )
@@ -2734,7 +3257,11 @@ def what_if(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         if not rows:
             return _need(plan, lang, "location")
         loc = rows[0]["location"]
-    r = run("simulate_what_if", sku=sku, location=loc, units=plan.quantity or 0)
+    units = plan.quantity or 0
+    if units and plan.source and not plan.destination:
+        # "pull 1000 units of X out of Kunshan": that many fewer there
+        loc, units = plan.source, -units
+    r = run("simulate_what_if", sku=sku, location=loc, units=units)
     if r is None or not r.data:
         return _failed(run, lang)
     rows = r.data
@@ -2751,8 +3278,9 @@ def what_if(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         support.append(
             pick(
                 lang,
-                f"With {num(plan.quantity)} more units, it {_outcome_words(rows[1], lang)}.",
-                f"增加 {num(plan.quantity)} 件后：{_outcome_words(rows[1], lang)}。",
+                f"With {num(abs(units))} {'fewer' if units < 0 else 'more'} units, it "
+                f"{_outcome_words(rows[1], lang)}.",
+                f"{'减少' if units < 0 else '增加'} {num(abs(units))} 件后：{_outcome_words(rows[1], lang)}。",
             )
         )
     return Composed(lead, tuple(support))

@@ -639,7 +639,8 @@ def simulate_what_if(ctx: ToolContext, args: WhatIfArgs) -> ToolResult:
         _known_location(store, args.location)
         when = args.arrival_date or _as_of(ctx) + timedelta(days=1)
         changes = [(args.location, [(when, args.units)] if args.units else [])]
-        sku, label = args.sku, f"{args.units:+,} units on {when}"
+        way = "fewer" if args.units < 0 else "more"
+        sku, label = args.sku, f"{abs(args.units):,} {way} units on {when} ({args.units:+,})"
     facts = [f"What if: {label}."] if any(extra for _loc, extra in changes) else []
     rows = []
     for location, extra in changes:
@@ -937,6 +938,7 @@ class TransfersArgs(_Args):
     to_location: str | None = Field(None, pattern=CODE, description="destination")
     from_location: str | None = Field(None, pattern=CODE, description="source")
     category: str | None = Field(None, max_length=80, description="only this category's SKUs")
+    region: str | None = Field(None, max_length=80, description="only those into this region")
     top: int = Field(10, ge=1, le=50)
 
 
@@ -963,6 +965,7 @@ class OrdersArgs(_Args):
     location: str | None = Field(None, pattern=CODE, description="where it is delivered")
     category: str | None = Field(None, max_length=80, description="a product category")
     top: int = Field(10, ge=1, le=50)
+    sort: Literal["date", "value"] = Field("date", description="earliest, or largest at cost")
 
 
 class ConsignedArgs(_Args):
@@ -997,6 +1000,7 @@ class LateArgs(_Args):
     sku: str | None = Field(None, pattern=CODE)
     category: str | None = Field(None, max_length=80)
     kind: Literal["purchase_order", "transfer"] | None = None
+    open: bool = Field(False, description="every open line, late or not, due soonest first")
     top: int = Field(10, ge=1, le=50)
 
 
@@ -1017,6 +1021,9 @@ class SupplierPerfArgs(_Args):
     supplier: str | None = Field(None, pattern=CODE)
     measure: Literal["on_time_rate", "lead_time", "lead_time_spread"] = "on_time_rate"
     order: Literal["best", "worst"] = "worst"
+    days: int | None = Field(
+        None, ge=7, le=730, description="over PO lines ordered in the last this many days"
+    )
 
 
 class ActionStatusArgs(_Args):
@@ -1028,6 +1035,8 @@ class ActionStatusArgs(_Args):
     supplier: str | None = Field(None, pattern=CODE, description="only this supplier's")
     sku: str | None = Field(None, pattern=CODE, description="only this product's")
     location: str | None = Field(None, pattern=CODE, description="from or to this location")
+    from_location: str | None = Field(None, pattern=CODE, description="only those from here")
+    to_location: str | None = Field(None, pattern=CODE, description="only those to here")
     top: int = Field(10, ge=1, le=50)
 
 
@@ -1350,15 +1359,21 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
     live transfer proposals, with dates, quantities and transport cost a unit; and the
     lateral opportunities (one location short while another holds excess)."""
     store = ctx.store
-    category, _ = _checked(
+    category, region = _checked(
         store,
         sku=args.sku,
         locations=(args.to_location, args.from_location),
         category=args.category,
+        region=args.region,
     )
     in_category = (
         insights.products(store).filter(pl.col("category") == category)["sku"].to_list()
         if category
+        else None
+    )
+    into = (
+        insights.locations(store).filter(pl.col("region") == region)["code"].to_list()
+        if region
         else None
     )
     lines, run = _plan_rows(store, "transfer")
@@ -1376,6 +1391,8 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
             frame = frame.filter(pl.col("to_location") == args.to_location)
         if args.from_location:
             frame = frame.filter(pl.col("from_location") == args.from_location)
+        if into is not None:
+            frame = frame.filter(pl.col("to_location").is_in(into))
         return frame
 
     rows = _line_rows(narrow(lines), narrow(others), run)
@@ -1395,6 +1412,8 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
         chances = chances.filter(pl.col("short_location") == args.to_location)
     if args.from_location:
         chances = chances.filter(pl.col("excess_location") == args.from_location)
+    if into is not None:
+        chances = chances.filter(pl.col("short_location").is_in(into))
     scope = " ".join(
         filter(
             None,
@@ -1403,6 +1422,7 @@ def suggested_transfers(ctx: ToolContext, args: TransfersArgs) -> ToolResult:
                 f"in {category}" if category else "",
                 f"from {args.from_location}" if args.from_location else "",
                 f"into {args.to_location}" if args.to_location else "",
+                f"into {region}" if region else "",
             ],
         )
     )
@@ -1679,7 +1699,12 @@ def suggested_orders(ctx: ToolContext, args: OrdersArgs) -> ToolResult:
             "pack_size": t.get("pack_size"),
             "lead_time_days": t.get("lead_time_mean_days"),
             "meets_moq": (r["quantity"] >= t["moq"]) if t.get("moq") else None,
+            "value": (
+                round(r["quantity"] * r["unit_price"], 2) if r["unit_price"] is not None else None
+            ),
         }
+    if args.sort == "value":  # the largest orders at cost first
+        rows.sort(key=lambda r: -(r["value"] or 0))
     shown = rows[: args.top]
     plan_text = f"plan run {run_id} as of {run['as_of']}" if run else "no plan run yet"
     scope = " ".join(
@@ -1693,13 +1718,15 @@ def suggested_orders(ctx: ToolContext, args: OrdersArgs) -> ToolResult:
             ],
         )
     )
-    facts = [f"{len(rows)} suggested orders {scope} ({plan_text}); {len(shown)} shown:"]
+    order = "largest at cost first" if args.sort == "value" else "earliest first"
+    facts = [f"{len(rows)} suggested orders {scope} ({plan_text}); {len(shown)} shown, {order}:"]
     for r in shown:
         number = f"#{r['action_id']} ({r['status']})" if r["action_id"] else r["status"]
         facts.append(
             f"{number}: order {_num(r['quantity'])} {r['sku']} from {r['supplier']} for "
             f"{r['to_location']}, ordered {r['ship_date']}, arriving {r['arrival_date']}"
             + (f", {_num(r['unit_price'], 2)} a unit" if r["unit_price"] is not None else "")
+            + (f", {_num(r['value'], 2)} at cost" if r["value"] is not None else "")
             + (f"; MOQ {_num(r['moq'])}" if r["moq"] else "")
             + (f", packs of {_num(r['pack_size'])}" if r["pack_size"] else "")
             + "."
@@ -1953,7 +1980,7 @@ def late_inbound(ctx: ToolContext, args: LateArgs) -> ToolResult:
         category=args.category,
         region=args.region,
     )
-    late = insights.late_inbound(store, ctx.settings)
+    late = insights.open_inbound(store) if args.open else insights.late_inbound(store, ctx.settings)
     if region:
         into = insights.locations(store).filter(pl.col("region") == region)["code"].to_list()
         late = late.filter(pl.col("to_location").is_in(into))
@@ -1986,10 +2013,17 @@ def late_inbound(ctx: ToolContext, args: LateArgs) -> ToolResult:
         )
     )
     what = {"purchase_order": "PO lines", "transfer": "transfers", None: "inbound lines"}[args.kind]
+    grace = ctx.settings.exceptions.late_grace_days
+    overdue = int((late["days_late"] > grace).sum()) if total else 0
     facts = [
-        f"{total} late {what} {scope}".rstrip()
+        f"{total} {'open' if args.open else 'late'} {what} {scope}".rstrip()
         + f": {_num(units)} units, {_num(value, 2)} at cost"
-        + (f"; the {min(total, args.top)} latest:" if total else ".")
+        + (f", {overdue} of them late" if args.open else "")
+        + (
+            f"; the {min(total, args.top)} {'due soonest' if args.open else 'latest'}:"
+            if total
+            else "."
+        )
     ]
     shown = late.head(args.top)
     for r in shown.iter_rows(named=True):
@@ -2001,6 +2035,7 @@ def late_inbound(ctx: ToolContext, args: LateArgs) -> ToolResult:
     keep = ["kind", "reference", "sku", "name", "from_location", "to_location", "supplier"]
     keep += ["quantity", "remaining", "value", "dispatched_date", "expected_date", "days_late"]
     data = {"total": total, "shown": shown.height, "units": units, "value": value}
+    data |= {"open": args.open, "late": overdue}
     data["rows"] = shown.select(keep).to_dicts()
     return _result("late_inbound", args, facts, _jsonable([data])[0], ["open inbound"])
 
@@ -2114,7 +2149,9 @@ def supplier_performance(ctx: ToolContext, args: SupplierPerfArgs) -> ToolResult
     store = ctx.store
     _checked(store, supplier=args.supplier)
     # the performance window (settings.suppliers.performance_days), every figure per supplier
-    frame, info = insights.measure_by(store, "lead_time", "supplier", settings=ctx.settings)
+    frame, info = insights.measure_by(
+        store, "lead_time", "supplier", settings=ctx.settings, window_days=args.days
+    )
     column = {
         "on_time_rate": "on_time_rate",
         "lead_time": "lead_time_mean_days",
@@ -2156,7 +2193,8 @@ def action_status(ctx: ToolContext, args: ActionStatusArgs) -> ToolResult:
         frame = actions.list_actions(store, statuses=[args.status])
         if args.kind:
             frame = frame.filter(pl.col("kind") == args.kind)
-        _checked(store, sku=args.sku, supplier=args.supplier, locations=(args.location,))
+        ends = (args.location, args.from_location, args.to_location)
+        _checked(store, sku=args.sku, supplier=args.supplier, locations=ends)
         if args.supplier:
             frame = frame.filter(pl.col("supplier") == args.supplier)
         if args.sku:
@@ -2166,11 +2204,16 @@ def action_status(ctx: ToolContext, args: ActionStatusArgs) -> ToolResult:
                 (pl.col("from_location") == args.location)
                 | (pl.col("to_location") == args.location)
             )
+        if args.from_location:
+            frame = frame.filter(pl.col("from_location") == args.from_location)
+        if args.to_location:
+            frame = frame.filter(pl.col("to_location") == args.to_location)
         frame = frame.sort("action_id")
         shown = frame.head(args.top)
         narrowed = ", ".join(
             f"{k} {v}" for k, v in (("kind", args.kind), ("supplier", args.supplier),
-                                    ("sku", args.sku), ("location", args.location)) if v
+                                    ("sku", args.sku), ("location", args.location),
+                                    ("from", args.from_location), ("to", args.to_location)) if v
         )  # fmt: skip
         facts = [
             f"{frame.height} actions {args.status}" + (f" ({narrowed})" if narrowed else "") + ":"
@@ -2181,7 +2224,11 @@ def action_status(ctx: ToolContext, args: ActionStatusArgs) -> ToolResult:
             )
         keep = ["action_id", "kind", "status", "sku", "from_location", "to_location", "supplier"]
         keep += ["quantity", "ship_date", "arrival_date", "proposed_by", "created_at"]
-        data = {"total": frame.height, "shown": shown.height, "rows": shown.select(keep).to_dicts()}
+        rows = [
+            {**{k: r[k] for k in keep}, "describe": actions.describe(r)}
+            for r in shown.iter_rows(named=True)
+        ]
+        data = {"total": frame.height, "shown": shown.height, "rows": rows}
         return _result("action_status", args, facts, _jsonable([data])[0], ["actions"])
     action = actions.get_action(store, args.action_id)
     trail = actions.action_history(store, args.action_id)

@@ -189,7 +189,10 @@ HOMOPHONES = {
     "补获": "补货",
     "到获": "到货",
 }
-HOMOPHONE_RE = re.compile("|".join(HOMOPHONES))
+# "3段货架": a stage number's 段 before 货 is no typo
+HOMOPHONE_RE = re.compile(
+    "|".join(("(?<![0-9一二三四五六七八九十])" if k == "段货" else "") + k for k in HOMOPHONES)
+)
 
 
 def _norm(text: str) -> str:
@@ -489,18 +492,18 @@ WORD = _rx(r"[a-z][a-z'\-]*|[πλρσκ0]")
 CONCEPTS: dict[str, str] = {
     "stock": r"how (much|many)|have we got|\bleft\b|sitting|\bstock\b|inventory|invetory|\binv\b|on[- ]hand|\bqty\b|available|holding|库存|现有|可用|还有多少|还剩|多少货|几箱",
     "cover": r"\bcover\b|\bwos\b|\bwoc\b|\bdoh\b|days? on hand|weeks? of supply|how long (?:will|would|does|can) (?:it|that|the stock|stock|we) last|撑多久|撑几天|能撑|够卖|够用几天|可售天数|能卖几天",
-    "stockout": r"stock[- ]?outs?|run(s|ning)? (out|dry)|hit(s)? zero|\boos\b|out of stock|shortage|\bshort\b|断货|缺货|卖断|断了|缺",
+    "stockout": r"stock[- ]?outs?|stocking out|run(s|ning)? (out|dry)|go(?:ing|es)? out of stock|hit(s)? zero|\boos\b|out of stock|shortage|\bshort\b|断货|缺货|卖断|断了|缺|断(?:哪些|什么|啥|几个)货|会不会断|会断|断不断",
     "future": r"\bnext\b|coming|upcoming|projected|\bwill\b|going to|gonna|about to|未来|下周|即将|预计|within|内",
-    "risk": r"先处理|处理什么|focus on|risks?|exceptions?|alerts?|issues?|problems?|urgent|fires|worr|attention|severe|scariest|风险|异常|预警|问题|紧急|要紧|严重|要命|关注",
+    "risk": r"先处理|处理什么|focus on|risks?|riskiest|危险|exceptions?|alerts?|issues?|problems?|urgent|fires|worr|attention|severe|scariest|风险|异常|预警|问题|紧急|要紧|严重|要命|关注",
     "kpi": r"fill?[- ]?rate|填充率|履约率|\binv\.? value|turnover|\bturns\b|health|on[- ]?time|\botif\b|\bbias\b|inventory value|stock value|满足率|周转|健康|准时|偏差|库存金额|库存总金额|\bkpi",
     "period": r"this (week|month)|last (week|month)|past 0|last 0|本周|这周|本月|这个月|上个?月|上周|近0|最近0",
     "rank": r"排个名|\brank|ranking|\btop\b|bottom|worst|\bbest\b|\bmost\b|highest|lowest|fastest|slowest|排名|排序|排一下|排个序|最|从高到低|从低到高|前0|前[一二三四五六七八九十]",
-    "compare": r"\bvs\b|versus|compar|against|stack up|side by side|\bor\b|对比|比较|相比|比一比|哪个更|谁的|谁高|哪家更",
+    "compare": r"\bvs\b|versus|compar|against|stack up|side[- ]by[- ]side|next to|alongside|\bor\b|对比|比较|相比|比一比|哪个更|谁的|谁高|哪家更",
     "transfer": r"transfer|tranfer|tranfser|trasnfer|transfr|tansfer|\bmov(?:e|ing)|\bpull (?:from|some|stock)|挪|\bship|rebalanc|lateral|spare|调拨|调货|调过去|调去|调到|调给|调|移|发过去|运",
     "suggest": r"suggest|recommend|should|propose|ideas?|would you|建议|应该|合适|该|最好|要不要",
     "cost": r"how much (?:to|would it|will it|does it|for) (?:move|ship|send|transfer|cost)|\bcost|freight|price|expensive|cheap|便宜|划算|省钱|\bbill\b|fee|charge|运费|成本|费用|多少钱|物流费|花|贵",
-    "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事",
-    "plan": r"\bplan\b|planned|optimi[sz]er|proposal|\baction\b|计划|优化器|方案",
+    "why": r"\bwhy\b|reason|explain|how come|rationale|为什么|为啥|原因|理由|依据|怎么来的|解释|怎么回事|怎么会",
+    "plan": r"\bplan\b|planned|optimi[sz]er|proposal|\baction\b|计划|优化器|方案|安排|\barranged?\b|\bscheduled?\b|系统",
     "order": r"\border|\bpos?\b|purchase|\bbuy|reorder|replenish|\braise|\bplace\b|采购|补货|补多少|补单|订多少|订几|要订|下单|下.{0,2}单|订货|购买|买",
     "vmi": r"\bvmi|代管|供应商管理库存|最低水位|低水位|low[- ]water|consign|call-off|call off|min/max|min and max|寄售|叫货|先用后结|上下限",
     "owe": r"\bowe|得付|要付|该付|付他们|付.{0,3}多少钱?|outstanding|payable|balance|\bbill\b|liability|amount due|unpaid|not paid|欠|应付|付给|付人家|货款|账上",
@@ -762,7 +765,8 @@ METRIC_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         "turnover",
-        r"turnover|\bturns\b|周转|turn over|turning (?:its |their |our |the )?(?:inventory|stock)",
+        r"turnover|\bturns\b|周转|turn over|turning (?:its |their |our |the )?(?:inventory|stock)|"
+        r"\bturns? (?:the )?(?:slow|fast)|(?:slow|fast)(?:est)?[- ]turning",
     ),
     (
         "days_of_cover",
@@ -794,10 +798,11 @@ PERIOD_PATTERNS: tuple[tuple[str, str], ...] = (
         "this_month",
         r"this month|本月|这个月|month to date|mtd|当月|month so far|so far this month|\bmonthly\b|月度",
     ),
-    ("last_week", r"last week|上周|上个星期"),
+    ("last_week", r"last week|last wk|上周|上个星期"),
     (
         "this_week",
-        r"this week|this wk|本周|这周|这个星期|本星期|wtd|week so far|so far this week|\bweekly\b|周度",
+        r"this week|this wk|本周|这周|这个星期|本星期|wtd|week so far|so far this week|\bweekly\b|周度|"
+        r"(?<!last )(?<!next )(?<!per )\bwk\b(?!\s*\d)",
     ),
     (
         "current",
@@ -827,6 +832,14 @@ def _metric(text: str) -> str | None:
                 # "how reliable has Jiangnan been on lead times?": the lead time's record
                 if RELIABLE.search(text) and re.search(dict(METRIC_PATTERNS)["lead_time"], text):
                     return "lead_time"
+            if metric in POLICY_METRICS:
+                # "max level too pls. is that just ROP plus something?": the one asked first
+                at = {
+                    m: hit.start()
+                    for m, p in METRIC_PATTERNS
+                    if m in POLICY_METRICS and (hit := re.search(p, text))
+                }
+                return min(at, key=at.get)
             return metric
     return None
 
@@ -875,6 +888,8 @@ HORIZON_PATTERNS = tuple((_rx(p), unit) for p, unit in HORIZON_PATTERNS)
 def _horizon(text: str) -> int | None:
     for pattern, unit in HORIZON_PATTERNS:
         m = re.search(pattern, text)
+        if m and text[: m.start()].endswith("前") and m.group(0).startswith(("一", "1")):
+            continue  # "和前一个月比": the month before, not a span
         if m:
             if m.groups():
                 n = number(m.group(1))
@@ -892,7 +907,8 @@ def _horizon(text: str) -> int | None:
 
 
 TOP_PATTERNS = (
-    rf"(?:top|bottom|first|worst|best|biggest|largest|highest|lowest|smallest|前|排名前)\s*{NUM}",
+    rf"(?:top|bottom|first|worst|best|biggest|largest|highest|lowest|smallest|前|排名前)\s*{NUM}"
+    r"(?!\s*(?:个)?\s*(?:月|周|天|日|年|星期|季度|期))",
     rf"\b{NUM}\s+(?:\w+\s+){{0,3}}?(?:skus?|products?|items?|dcs?|rdcs?|warehouses?|suppliers?|"
     rf"regions?|categories|exceptions?|risks?|things|issues|problems|alerts?|locations?|sites?|"
     rf"places|cities|fires|headaches|lines|pos|orders|transfers)\b",
@@ -905,6 +921,8 @@ TOP_PATTERNS = (
     r"最\S{1,4}的(一)个",
     # "give me 10", "给我来10个": as many as that
     rf"^\W{{0,3}}(?:ok\s+|and\s+)?(?:give me|show me|gimme|list|给我来?|来|要)\s*{NUM}\s*(?:个|条|ones?|please|pls)?[\s,.!?;:，。！？；：、~…]*$",
+    # "make it 10", "改成 8 个": the list before, that long
+    rf"^\W{{0,3}}(?:ok\s+|okay\s+)?(?:make it|make that|改成|换成|变成)\s*{NUM}\s*(?:个|条|rows?|lines?|ones?|please|pls)?[\s,.!?;:，。！？；：、~…]*$",
 )
 TOP_PATTERNS = tuple(_rx(p) for p in TOP_PATTERNS)
 SINGULAR_WHICH = _rx(
@@ -1072,32 +1090,43 @@ FOLLOW_START = _rx(
     r"^(?:ok[.,!]?\s*|okay[.,!]?\s*|fine[.,!]?\s*|so\s+|hmm+[.,]?\s*)?"
     r"(?:and\b|& |also\b|what about\b|how about\b|same\b|only\b|just\b|but\b|then\b|"
     r"now\b|forget (?:the|about)\b|那(?!些|批|个|笔|张|边)|换成|换个|再看|只算|只看|只要|只列|只显示|"
-    r"那么|改看|同样)"
+    r"那么|改看|同样|是不是|是因为|is it because\b|was it because\b|because of\b)"
 )
 # punctuation and space only: with re.ASCII, \W also matches every Chinese character
 PUNCT = r"[\s,.!?;:，。！？；：、~…]*"
 END = PUNCT + "$"
+SMALL = (
+    r"(?:0|[一二两三四五六七八九十]{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|twenty)"
+)
 RESIZE = _rx(
-    rf"^(?:ok[.,]?\s*|[^,，.。?？]{{0,12}}[,，]\s*)?(?:(?:just|only|show|give me)\s+)?(?:the\s+)?(?:top|first|前)\s*(?:0|[一二两三四五六七八九十]{{1,2}})\s*"
-    rf"(?:only|please|pls|个|名|条)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?{END}|"
+    rf"^(?:ok[.,]?\s*|[^,，.。?？]{{0,12}}[,，]\s*)?(?:(?:just|only|show|give me|list)\s+|(?:列|列出|只列|给我)\s*)?(?:the\s+)?(?:top|first|前)\s*{SMALL}\s*"
+    rf"(?:only|please|pls|个|名|条)?\s*(?:(?:by|on) (?:value|units|qty|quantity|cost|amount)|按(?:金额|数量|件数|价值))?\s*"
+    rf"(?:only|please|pls)?\s*(?:就行|就好|就可以|即可|吧|is enough|will do)?{END}|"
     # "give me 10", "给我来10个": the list before, that many rows
     rf"^{PUNCT}(?:ok\s+|and\s+)?(?:give me|show me|gimme|list|给我来?|来|要)\s*"
-    rf"(?:0|[一二两三四五六七八九十]{{1,2}})\s*(?:个|条|ones?|please|pls)?{END}|"
+    rf"{SMALL}\s*(?:个|条|ones?|please|pls)?{END}|"
+    rf"^{PUNCT}(?:ok\s+|okay\s+)?(?:make it|make that|改成|换成|变成)\s*{SMALL}\s*"
+    rf"(?:个|条|rows?|lines?|ones?|please|pls)?{END}|"
     # "最严重的三个是哪些", "the worst 3?": the list before, its first rows
     rf"^{PUNCT}(?:那|and\s+|so\s+)?(?:the\s+)?(?:最严重|最急|最紧急|最大|最差|worst|most severe|most urgent|"
-    r"biggest)\s*的?\s*(?:0|[一二两三四五六七八九十]{1,2})\s*(?:个|条|项|ones?)?\s*"
+    rf"biggest)\s*的?\s*{SMALL}\s*(?:个|条|项|ones?)?\s*"
     rf"(?:是哪些|是什么|有哪些|是哪几个|呢)?{END}"
 )
 PRONOUN = _rx(
-    r"\b(?:it|its|they|them|their|theirs|those|these|that one|this one)\b|他们|她们|它们|它|他家|这家|那家|"
+    r"\b(?:it|its|they|them|their|theirs|theyre|they're|those|these|that one|this one|the other(?: one)?)\b|"
+    r"\bthe \w+(?:est|ed) one\b|\bthat\W*$|他们|她们|它们|它|他家|这家|那家|"
     r"\bmy (?:dc|rdc|warehouse|site|location)\b|这个仓|那个仓|我(?:的|们|这边的?)仓|那边|那里|那儿|"
     r"\b(?:over there|(?:to|into|from|at|in) there|that (?:dc|site|place|warehouse|region))\b|"
-    r"这些|那些|这几(?:个|家|条|样)|那几(?:个|家|条|样)|这俩|这两(?:个|家)"
+    r"这些|那些|这几(?:个|家|条|样)|那几(?:个|家|条|样)|这俩|这两(?:个|家)|"
+    r"(?:这|那)(?:单|张|笔|条|批|趟)(?:调拨|调货|采购|订单|货|po|单子)?"
 )
 # "不要金额，给我看件数", "in units instead": the same list in another unit
 UNIT_SWITCH = _rx(
     r"^\W*(?:不要|别|not|no)\s*(?:看)?(?:金额|value|件数|units?)|"
-    r"^\W*(?:给我|show|in|用|按)\s*(?:看)?(?:件数|数量|units?|金额|value)\s*(?:instead|吧|呢)?[\s,.!?;:，。！？；：、~…]*$"
+    r"^\W*(?:给我|show|in|用|按)\s*(?:看)?(?:件数|数量|units?|金额|value)\s*(?:instead|吧|呢)?[\s,.!?;:，。！？；：、~…]*$|"
+    r"\bin (?:units?|value|rmb) (?:rather than|instead of|not) (?:in )?(?:units?|value|rmb|money)\b|"
+    r"\b(?:restate|redo|show|give|put) (?:that|it|this|them|those)(?: again)? in (?:units?|value|rmb)\b|"
+    r"(?:换成|改成|改为|换算成)(?:件数|金额|数量)"
 )
 FOLLOW_END = _rx(r"(?:呢|呢\?|呢。|呢吗)\s*$|\binstead\?*$")
 ANAPHORA = _rx(
@@ -1109,7 +1138,8 @@ WRITE = _rx(
     r"i want you to|帮我|请|麻烦|给我|直接|you)\W*\s*)*"
     r"(?:approve|reject|decline|delete|remove|cancel|change|update|set|edit|modify|bump|increase|"
     r"decrease|post|send(?! me)|email(?! me)|e-mail|submit|mark|snooze|"
-    r"override|write off|place|raise|create|issue|release|kill|scrap|void)(?![a-z])|^(?:帮我|请|麻烦|给我|直接)*(?:批准|审批通过|驳回|删掉|删除|取消|"
+    r"override|write off|place|raise|create|issue|release|kill|scrap|void|reverse|undo|unpost|"
+    r"roll ?back)(?![a-z])|^(?:帮我|请|麻烦|给我|直接)*(?:批准|审批通过|驳回|删掉|删除|取消|"
     r"修改|改成|改为|改一下|过账|发个|发送|发邮件|提交|确认收货|标记)(?![了的过])"
 )
 WRITE_ANYWHERE = _rx(
@@ -1143,7 +1173,9 @@ VAGUE = _rx(
     r"how's it going|how are things|情况如何|^(?:what'?s |whats |what is )?(?:the )?status[\s,.!?;:，。！？；：、~…]*$|"
     r"^(?:现在)?(?:什么|啥)?(?:状态|进展|进度)(?:如何|怎么样|呢)?[\s,.!?;:，。！？；：、~…]*$|"
     r"^(?:pls |please )?(?:give me |show me |send me |pull |帮我看一下|帮我看下|看一下|看看|给我)?"
-    r"(?:the |a |our )?(?:report|报告|报表|dashboard|overview|summary|汇总)[\s,.!?;:，。！？；：、~…]*$"
+    r"(?:the |a |our )?(?:report|报告|报表|dashboard|overview|summary|汇总)[\s,.!?;:，。！？；：、~…]*$|"
+    r"^\S{1,12}\s*(?:那块|这块|那一块|这一块|方面)\s*(?:帮我|你)?(?:看一下|看下|看看|check一下|查一下)"
+    r"[\s,.!?;:，。！？；：、~…]*$"
 )
 NEEDS_PRODUCT = ("policy",)
 # a first turn of these kinds naming nothing, in a few words, asks of what or where
@@ -1228,8 +1260,9 @@ def _same_topic(intent: str, previous: Plan, masked: str) -> bool:
         previous.products or previous.locations
     ):
         return previous.intent not in MOVE_KINDS + ("order_suggest",)  # "能transfer去哪里消化？"
-    if previous.suppliers and intent in SUPPLIER_KINDS and previous.intent in SUPPLIER_KINDS:
-        return True
+    if previous.suppliers and intent in SUPPLIER_KINDS:
+        # a supplier's question after a supplier's (its on-time rate as a KPI included)
+        return previous.intent in SUPPLIER_KINDS or previous.metric in ("on_time_rate", "lead_time")
     if previous.intent == "forecast" and intent == "kpi":
         # "how biased has our forecast been?" after a product's forecast: that forecast's
         return _metric(masked) in ("forecast_bias", "forecast_error")
@@ -1251,7 +1284,7 @@ def _bare(masked: str) -> str:
     rest = re.sub(r"(?a)[πλρσκ0]|[^\w\u3400-\u9fff]+", " ", rest)
     rest = re.sub(
         r"\b(?:and|in|at|for|the|on|of|vs|versus|over|next|days?|weeks?|months?|units?|value|"
-        r"what|about|how|instead|only|ones|one|same|again|but|out|please|pls|too|it|that|"
+        r"what|about|how|instead|only|ones|one|same|again|but|out|please|pls|too|it|that|total|"
         r"in rmb|rmb|by|just|then|so|ok|okay|fine|is|are|was|a|to date|yet|far)\b",
         " ",
         rest,
@@ -1318,7 +1351,7 @@ POINTER = (
     ),
     _rx(
         r"\bthe (most urgent|most critical|riskiest|most at risk|urgent|worst|best|biggest|largest) "
-        r"(?:one|item|sku|line|dc|rdc|warehouse|site|location|supplier|vendor|category|region)\b"
+        r"(?:[\w-]+ ){0,2}?(?:one|item|sku|line|dc|rdc|warehouse|site|location|supplier|vendor|category|region)\b"
     ),
     # "the worst of those three", "the biggest of them": the list's first row, as it is sorted
     _rx(
@@ -1382,13 +1415,28 @@ def _detail_intent(intent: str, confidence: float, previous: Plan, row: dict, re
     ("when does it run out?"), else the detail of what the list showed."""
     rest = POINTER_WORDS.sub(" ", rest)
     own = _bare(rest)
+    if (
+        row.get("sku")
+        and WHY.search(rest)
+        and (CONCEPT_RE["plan"].search(rest) or CONCEPT_RE["stockout"].search(rest))
+    ):
+        return "plan_why"  # "the third item on that list, why does the plan show it going short?"
     if intent == "stockouts_upcoming" and row.get("sku"):
         return "stockout_item"  # "no 3 on that list, when exactly does it run out": that row's
     # "top risks" in a pointer turn is the pointer's own word ("the top one") unless the turn
     # asks for a list of risks in words of its own ("第一个仓风险最大的5个SKU")
     listed = intent == "top_risks" and _top_n(rest) is not None and len(own) > TINY
+    # a figure named of the row ("最惨的那个仓 这个月 fill rate 多少"): that figure of it
+    if intent == "kpi" and _metric(rest) in KPI_METRICS and intent != previous.intent:
+        return intent
     if own and (intent not in ("ambiguous", "top_risks") or listed) and intent != previous.intent:
-        if confidence >= 0.5 and (intent not in LIST_KINDS or len(own) > TINY):
+        # a short list asked in its own words ("最差的那个仓现在缺哪些货"): that list of the row
+        named = (
+            intent in LISTS
+            and intent != "ranking"
+            and bool(CONCEPT_RE[KIND_CONCEPT[intent]].search(rest))
+        )
+        if confidence >= 0.5 and (intent not in LIST_KINDS or len(own) > TINY or named):
             return intent
     if intent == previous.intent in LINE_KINDS and confidence >= SURE and len(own) > TINY:
         return intent  # "里面最急的那个品建议订多少": the list's question, asked of one row
@@ -1468,6 +1516,20 @@ def _drills_into(previous: Plan, mentions: list, masked: str) -> bool:
     )
 
 
+# whether the one thing the conversation is on runs out ("会不会断", "will it run out?")
+WHETHER_OUT = _rx(
+    r"会不会(?:断|缺)|会断吗|会缺货吗|断不断|缺不缺|\b(?:will|would|does|do) (?:it|that|they|this|we) "
+    r"(?:run out|stock out|go out of stock)|\b(?:is|are) (?:it|that|they) (?:going to|gonna) run out|"
+    r"它\S{0,6}(?:断货|缺货|断)|(?:哪天|什么时候|啥时候|几号)(?:会)?(?:断|缺)|"
+    r"\bwhen (?:will|does|do|would) (?:it|that|this) (?:run out|stock out|go out)"
+)
+TOP_END = _rx(r"\btop\b|前\s*(?:0|[一二三四五六七八九十])")
+BOTTOM_END = _rx(r"\bbottom\b|倒数|后\s*(?:0|[一二三四五六七八九十])")
+SHARE = _rx(
+    r"占了?多少|占比|占几成|占多大|占百分之几|what share|how much of (?:it|that|this|those|the total)|"
+    r"what (?:part|portion|percentage) of"
+)
+SHARE_KINDS = ("excess_dead", "stockouts_upcoming", "late_inbound", "stock_level", "top_risks")
 DRILL = _rx(r"具体|详细|明细|\bspecifically\b|\bexactly\b|\bin detail\b|那家|那个")
 
 
@@ -1484,8 +1546,11 @@ def _ranked_detail(previous: Plan) -> str:
     return "stock_level"
 
 
-def _pointed(plan: Plan, row: dict, rest: str, named: tuple[str, ...] = ()) -> Plan:
-    """The plan about the row pointed at: its product, places, supplier and action."""
+def _pointed(
+    plan: Plan, row: dict, rest: str, named: tuple[str, ...] = (), spare: bool = False
+) -> Plan:
+    """The plan about the row pointed at: its product, places, supplier and action (a row of
+    excess stock, ``spare``, is where a move asked of it starts)."""
     changes: dict = {"top_n": None, "group_by": None}
     if (
         plan.intent in LIST_KINDS and _top_n(rest) is not None
@@ -1500,6 +1565,14 @@ def _pointed(plan: Plan, row: dict, rest: str, named: tuple[str, ...] = ()) -> P
             "source": None,
             "destination": None,
         }
+    elif (
+        places
+        and spare
+        and plan.intent in ("transfer_suggest", "transfer_cost")
+        and not row.get("source")
+    ):
+        # "top one - can we push some of it to where it's short": from where it sits
+        changes |= {"locations": tuple(places), "source": places[0], "destination": None}
     elif places:
         # "第一个为啥从那边调，不直接从昆山发？": the row's ends, and the place set against them
         others = tuple(p for p in named if p not in places) if plan.intent == "plan_why" else ()
@@ -1588,12 +1661,14 @@ def understand(
         follow_up = True
         # what the turn asks besides pointing: read without the pointer's own words ("最急的")
         rest = re.sub(r"(?a)\d+(?:[.,]\d+)*", "0", pointed[2]).strip()
-        if _bare(rest):
+        if _bare(rest) or _metric(rest) not in (None, "on_hand"):  # "这个月 fill rate 多少"
             own = nb.posterior(rest)
             top = int(np.argmax(own))
             ranked_rest = tuple(nb.classes[i] for i in np.argsort(-own))
             asked = _refine(nb.classes[top], rest, pointed[2], mentions, vmi_site, ranked_rest)
-            if asked not in LIST_KINDS:  # a list asked of a row is read with the row's place
+            named = asked in LISTS and asked not in ("ranking", "top_risks")
+            named = named and bool(CONCEPT_RE[KIND_CONCEPT[asked]].search(rest))
+            if asked not in LIST_KINDS or named:  # a list asked of a row: of the row's place
                 intent = asked
                 confidence = float(own[top]) if asked == nb.classes[top] else RULED
         intent = _detail_intent(intent, confidence, previous, pointed[1], pointed[2])
@@ -1691,7 +1766,12 @@ def understand(
             and (subjects or _period(slot_text)[0] is not None)
             and len(_bare(CORRECTION.sub(" ", masked))) <= TINY
         )
-        strong = strong or place_topic or corrected
+        # "顺便看下next week会不会断" after a product's stock: whether it runs out
+        whether = bool(WHETHER_OUT.search(masked)) and bool(previous.products) and not subjects
+        strong = strong or whether
+        # "家居清洁 这个 category 占了多少" after the excess: that figure's share of one part
+        share = bool(SHARE.search(masked)) and previous.intent in SHARE_KINDS
+        strong = strong or place_topic or corrected or share
         weak = ends or anaphora or tiny
         # a weak sign alone does not turn a question the classifier is sure of, and that
         # names what its kind needs, into the previous turn's
@@ -1825,12 +1905,71 @@ def understand(
         # "北京仓和昆山仓比一下" after the health index: that figure, compared or ranked
         plan = replace(plan, metric=previous.metric)
     if pointed is not None:
-        plan = _pointed(plan, pointed[1], pointed[2], locations)
+        spare = previous is not None and (
+            previous.intent == "excess_dead" or pointed[1].get("rule") in ("excess", "dead_stock")
+        )
+        plan = _pointed(plan, pointed[1], pointed[2], locations, spare)
+    if (
+        follow_up
+        and previous is not None
+        and pointed is None
+        and not products
+        and plan.intent in PER_PRODUCT
+        and PLURAL.search(slot_text)
+    ):
+        # "这几个 SKU 的 EOQ 分别多少" after a list of orders: the products the list showed
+        shown = previous.rows[: previous.top_n or PLURAL_ROWS]
+        skus = tuple(dict.fromkeys(r["sku"] for r in shown if r.get("sku")))
+        if skus:
+            plan = replace(plan, products=skus[:PLURAL_ROWS])
     if follow_up and previous is not None:  # "and the third one?" after "the second one"
         plan = replace(plan, rows=previous.rows)
     plan = _finish(plan, slot_text, mentions)
+    if (
+        follow_up
+        and previous is not None
+        and plan.intent == previous.intent == "ranking"
+        and previous.order
+        and _order(slot_text, plan.metric) is None
+    ):
+        # "top 5 instead" after the bottom five: the other end
+        ends = (bool(TOP_END.search(slot_text)), bool(BOTTOM_END.search(slot_text)))
+        before = (bool(TOP_END.search(previous.text)), bool(BOTTOM_END.search(previous.text)))
+        flip = {"best": "worst", "worst": "best"}[previous.order]
+        if (
+            ends == (True, False)
+            and before == (False, True)
+            or ends == (False, True)
+            and before == (True, False)
+        ):
+            plan = replace(plan, order=flip)
+    if plan.intent == "stockouts_upcoming" and _caused_by_late_before(previous, masked):
+        plan = replace(plan, filters={**plan.filters, "cause": "late_inbound"})
     log.debug("understood %r as %s (%.2f) %s", masked, plan.intent, plan.confidence, plan.lang)
     return plan
+
+
+PER_PRODUCT = ("policy", "stock_level", "forecast")  # kinds answered product by product
+PLURAL_ROWS = 10  # the products of the first ten rows at most
+
+
+# a second question joined to the first: "…还有多少库存？顺便看下下周会不会断", "fill rate this
+# month? also what's the turnover"
+JOINED = _rx(
+    r"(?:(?<=[?？。!！;；,，])|(?<=[\u3400-\u9fff]))\s*(?=顺便|另外|还有就是|再顺便)|"
+    r"[?？。!！;；,，]\s*(?:and\s+)?(?=(?:also|btw|by the way|plus|oh and)\b)"
+)
+PART = 4  # characters a part of a joined question holds at least
+
+
+def compound(text: str) -> list[str]:
+    """The question, or its two questions when a second is joined to the first by a word
+    that adds one ("顺便", "另外", "also", "btw") after words of its own."""
+    for m in JOINED.finditer(text):
+        first, second = text[: m.start()].strip(), text[m.end() :].strip()
+        if len(re.sub(r"[\W_]", "", first)) >= PART and len(second) >= PART + 2:
+            return [first, second]
+    return [text]
 
 
 def _list_again(plan: Plan, previous: Plan, mentions: list[Mention]) -> Plan:
@@ -1950,17 +2089,18 @@ REQUEST = (
 WRITE_VERB = (
     r"(?:(?<![a-z])(?:approve|reject|post|send(?! me\b)|email(?! me\b)|delete|remove|cancel|change|update|set|lower|raise|"
     r"increase|decrease|reduce|bump|book|arrange|place|create|issue|release|submit|mark|snooze|kill|"
-    r"scrap|void|"
+    r"scrap|void|reverse|undo|unpost|roll ?back|"
     r"override|confirm|push|forward)(?![a-z])|批准|批了|批掉|审批通过|驳回|过账|过一?下账|过个账|发出去|发到|发给|发送|删|"
     r"调成|调整成|调整为|撤回|撤销|冲销|回滚|新建|创建|批一下|批下|审批一下|通过一下|建一?(?:个|张|笔)|开一?(?:个|张|笔)\S{0,4}单|发一?(?:个|封|条)|"
-    r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|转发|"
+    r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|标成|标为|设为|设成|转发|"
     r"把\S{1,12}?(?:建|开|批|发|提交|改|删|取消|下|过账)(?:了|掉|好|出去))"
 )
 WRITE_REQUEST = _rx(rf"{REQUEST}.{{0,40}}?{WRITE_VERB}|{WRITE_VERB}.{{0,20}}(?:吧|for me\b)")
 # advice or a scenario asked, not an order: "要不要下单", "should we raise a PO", "会怎样"
 ADVICE = _rx(
     r"要不要|该不该|需不需要|是否|要的话|(?<!这个)(?<!那个)(?<!这条)(?<!那条)(?<!这些)(?<!那些)建议|多少|几|哪些|哪个|\bshould\b|\bhow (?:much|many)\b|"
-    r"\bwhat\b|\bwhich\b|\bwhether\b|\bif\b|会怎样|会不会|what happens|\bwould it\b|"
+    r"\bwhat\b|\bwhich\b|\bwhether\b|\bif\b|\bwhere\b|\bwhen\b|会怎样|会不会|what happens|\bwould it\b|"
+    r"哪里|哪儿|哪边|什么时候|"
     r"\bshow\b|\btell\b|\blist\b|看看|看一下|看下|查"
 )
 
@@ -2020,8 +2160,8 @@ def _follow_intent(
         return "order_suggest", max(confidence, RULED)  # "and if we order instead, how much"
     if (
         STATUS_WORDS.search(masked)
-        and previous.action_id
-        and previous.intent in LINE_KINDS
+        and (previous.action_id or previous.products or previous.source)
+        and previous.intent in LINE_KINDS + ("what_if",)
         and not WRITE_ANYWHERE.search(masked)
         and not WHY.search(masked)
     ):
@@ -2038,14 +2178,30 @@ def _follow_intent(
         return "late_inbound", max(confidence, RULED)  # "其中哪些是因为供应商到货晚造成的？"
     if SAME_FOR.search(masked) and previous.intent in ("compare", "ranking", "kpi"):
         return previous.intent, max(confidence, RULED)  # "same for stockouts": that figure
-    if REGROUP.search(masked) and previous.intent == "kpi":
-        return "ranking", max(confidence, RULED)  # "by category, lowest 3": the KPI per group
+    if (REGROUP.search(masked) or RESIZE.search(masked)) and previous.intent == "kpi":
+        # "by category, lowest 3", "哪几个仓拖后腿了，列前三个": the KPI per group
+        return "ranking", max(confidence, RULED)
+    if (
+        previous.products
+        and WHETHER_OUT.search(masked)
+        and not LIST_WORDS.search(masked)
+        and not WHAT_IF.search(masked)
+    ):
+        return "stockout_item", max(confidence, RULED)  # "会不会断": whether that one runs out
+    if _list_of_its_own(intent, confidence, previous.intent, masked):
+        return intent, confidence  # "top 3 risks in that region rn" after a ranking
     if RESIZE.search(masked) or FILTER_BACK.search(masked) or REGROUP.search(masked):
         # "算了太多了，前三个就行", "any of them carrying X?", "by region": the same answer,
         # resized, narrowed or grouped another way
         return previous.intent, max(confidence, RULED)
     if previous.intent == "plan_why" and OTHER_OPTIONS.search(masked):
         return previous.intent, max(confidence, RULED)  # "那其他方案呢？各贵多少": its options
+    if (
+        WHY.search(masked)
+        and previous.intent == "stockout_item"
+        and (CONCEPT_RE["order"].search(masked) or CONCEPT_RE["plan"].search(masked))
+    ):
+        return "plan_why", max(confidence, RULED)  # "怎么会断的？系统没有提前补货吗"
     if WHY.search(masked) and previous.intent in LINE_KINDS and previous.intent != "plan_why":
         return "plan_why", max(confidence, RULED)  # why the plan suggests what was shown
     if intent == "plan_why" and previous.intent in ("transfer_suggest", "order_suggest"):
@@ -2085,6 +2241,8 @@ def _follow_intent(
         return intent, confidence
     if intent == "stockouts_upcoming" and _caused_by_late(masked):
         return intent, max(confidence, RULED)  # the stock-outs the late lines before leave
+    if _caused_by_late_before(previous, masked):
+        return "stockouts_upcoming", max(confidence, RULED)  # "anything stocking out bc of it?"
     if intent in ("decline_write", "out_of_scope") and confidence > 0.9:
         return intent, confidence
     if _switches(intent, confidence, previous.intent, masked):
@@ -2143,6 +2301,18 @@ def _switches(intent: str, confidence: float, before: str, masked: str) -> bool:
     return True
 
 
+def _list_of_its_own(intent: str, confidence: float, before: str, masked: str) -> bool:
+    """A follow-up that surely asks for another list, naming what it lists ("top 3 risks in
+    that region", "下周那个区还会断哪些货"), and not what the list before was of: that list,
+    however it is sized or grouped."""
+    if intent == before or intent not in LISTS or intent == "ranking" or confidence < SURE:
+        return False
+    if not CONCEPT_RE[KIND_CONCEPT[intent]].search(masked):
+        return False
+    concept = KIND_CONCEPT.get(before) if before != "ranking" else None
+    return not (concept and CONCEPT_RE[concept].search(masked))
+
+
 def _specific(text: str) -> bool:
     """Whether a turn names a figure (beyond plain stock)."""
     metric = _metric(text)
@@ -2154,14 +2324,19 @@ STRONG_OFFTOPIC = _rx(
     r"scrape|爬虫|代码|\bnews\b|新闻|stock market|股价|大盘|exchange rate|汇率|movies?\b|电影|"
     r"hotel|restaurant|hotpot|vacation|年假|salary|工资|payslip|\bnba\b|football|高铁|机票|"
     r"draft (?:an? |the )?e-?mail|write (?:an? |the )?e-?mail|写.{0,4}(?:email|邮件)|邮件草稿|e-?mail 草稿|"
-    r"\bget(?:s)? paid\b|薪资|薪水|馆子|好吃的|饭店|餐厅|share price|stock price|market cap|市值|股票价格|年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b|book一|吃什么|"
+    r"\bget(?:s)? paid\b|薪资|薪水|馆子|好吃的|饭店|餐厅|share price|stock price|market cap|市值|股票价格|年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b(?! ?(?:write|provision|adjust|journal|entry|reserve|credit|debit))|book一|吃什么|"
     r"\brain\b|raining|\bsnow|下雨|下雪|暴雨|大雨|气温|刮风|台风|linkedin|social media|朋友圈|公众号|微博|"
     r"\b(?:a|an) (?:post|tweet|poem|speech)\b|a股|港股|美股|股市|基金|彩票|lottery|"
     r"bitcoin|crypto|比特币|nasdaq|s&p|dow jones|diesel|fuel pric|oil pric|油价|柴油|\bwms vendor|"
     r"\b(?:wms|tms|erp) (?:system|software|vendor)|software vendor|系统选型|\bpoem|\bpoetry|写诗|一首诗|\bsong\b|\bpassword|密码|"
     r"\blog ?in\b|登录不了|登不上|\bvpn\b|\bprinter|打印机|\bwifi\b|"
     r"leave balance|annual leave|sick leave|\bjob (?:ad|advert|posting|description|opening)|招聘|\brecruit|"
-    r"\bhiring\b|简历|\bresume\b|\binterview|面试|社保|公积金|报销|expense claim|reimburse"
+    r"\bhiring\b|简历|\bresume\b|\binterview|面试|社保|公积金|报销|expense claim|reimburse|"
+    r"手机号|电话号码|联系方式|家庭住址|住址|home address|phone number|mobile number|"
+    r"credit (?:rating|score|check|report)|信用评级|信用等级|征信|"
+    r"(?:draft|renew|write|prepare|sign)\w* (?:up )?(?:the |a |an |our )?contracts?\b|contract renewal|"
+    r"(?:起草|续签|拟|写|签)\S{0,4}合同|合同续签|\bppt\b|powerpoint|slide deck|幻灯片|闲鱼|淘宝|拼多多|ebay|amazon|"
+    r"\bsell (?:them|it|those|these) (?:on|online|via)\b|挂到.{0,6}(?:卖|上)"
 )
 CHITCHAT = _rx(
     r"^(?:hi|hello|hey|thanks|thank you|你好|谢谢|who are you|你是谁|what are you)[\s,.!?;:，。！？；：、~…]*$"
@@ -2172,7 +2347,7 @@ WHAT_IF = _rx(
     r"what[- ]if|\bsuppose(?!d)|scenario|simulat|hypothetic|如果|假如|假设|要是|模拟|会怎样|会怎么样|"
     r"what would (?:happen|break)|what happens (?:to|if)|翻倍|doubles\b|减半|"
     r"\bif\b.{0,40}\b(?:doubled|tripled|halved|went up|goes up|rose|rises|jumps?|jumped|spikes?|dropped|"
-    r"drops?|fell|falls)\b|"
+    r"drops?|fell|falls|lifts?|lifted|boosts?|boosted|increases?|increased|grows?|grew|cuts?)\b|"
     r"(?:运费|成本|费用|cost|freight|rate)\S{0,8}(?:变成|变为|涨到|涨了|上涨|x\s*0|0(?:\.0)?\s*倍)|"
     r"(?:再加|多加|加上|追加|补上)\s*0\s*(?:件|个|箱)?.{0,12}(?:撑|够|卖|多久|几天)|"
     r"\badd(?:ed)? 0 (?:more )?units?\b.{0,30}\b(?:last|cover|enough|hold)"
@@ -2183,12 +2358,16 @@ WHAT_IF_WEAK = _rx(
 )
 STATUS_WORDS = _rx(
     r"rejected|approved|posted|shipped|被拒绝|驳回了|审批|批了|批准了|过账|发货了|发出了|发了吗|到了吗|收到了|"
-    r"哪一步|什么状态|啥状态|进度|\bstatus\b|what stage|which stage"
+    r"哪一步|什么状态|啥状态|进度|\bstatus\b|what stage|which stage|"
+    r"\b(?:an? |any )?(?:action|proposal)s? (?:raised|created|open|proposed|already)|already (?:an? )?(?:action|proposal)|"
+    r"(?:已经|有没有)(?:有|提|建|发起)了?(?:行动|提议|审批)"
 )
 KPI_METRICS = ("fill_rate", "turnover", "inventory_value", "health_index", "on_time_rate")
 KPI_METRICS += ("forecast_bias", "forecast_error")
 POLICY_TERMS = _rx(r"最高库存|最低库存|最大库存|库存上限|库存下限")
-WHY = _rx(r"\bwhy\b|reason|justif|rationale|为什么|为啥|理由|原因|依据|算出来|怎么来的")
+WHY = _rx(
+    r"\bwhy\b|reason|justif|rationale|how come|为什么|为啥|理由|原因|依据|算出来|怎么来的|怎么会"
+)
 RANK_WORDS = r"\brank|排名|排序|排一下|排个序|排个名"  # asking for a ranking in so many words
 SUPERLATIVE = _rx(
     RANK_WORDS + r"|\btop\s*\d|\bbottom\b|\bworst\b|\bbest\b|\bmost\b|\bleast\b|"
@@ -2207,7 +2386,8 @@ LIST_WORDS = _rx(
     r"什么货|哪些|\bwhich\b|\bwhat (?:items|skus|products)|\banything\b|\bany\b|清单|\blist\b"
 )
 COMPARE_WORDS = _rx(
-    r"\bvs\b|versus|compar|against|stack up|side by side|\bor\b|哪个|哪家|谁|对比|比较|相比|比一比|"
+    r"\bvs\b|versus|compar|against|stack up|side[- ]by[- ]side|next to|alongside|\bor\b|哪个|哪家|谁|对比|比较|相比|比一比|"
+    r"放一起|放在一起|并排|"
     r"\bbetter\b|\bmore\b|更|差多少|哪边|哪里多|哪个多"
 )
 ABOVE_MAX = _rx(
@@ -2218,7 +2398,8 @@ NETWORK_WIDE = _rx(r"whole network|network[- ]wide|across the network|全网|整
 PER_SUPPLIER = _rx(r"各|each|\bby supplier|per supplier|\ball\b|都|列|\bcompare\b|对比")
 POLICY_METRICS = ("eoq", "reorder_point", "safety_stock", "max_level")
 COMPARE_EXPLICIT = _rx(
-    r"\bvs\b|versus|compar|against|stack up|side by side|对比|比较|相比|比一比|\bor\b|哪个|谁|哪边"
+    r"\bvs\b|versus|compar|against|stack up|side[- ]by[- ]side|next to|alongside|对比|比较|相比|比一比|\bor\b|哪个|谁|哪边|"
+    r"放一起|放在一起|并排"
 )
 LATE_LOOKALIKES = (
     "stock_level",
@@ -2245,7 +2426,7 @@ LATE = _rx(
 # deliveries leave
 CAUSE = _rx(
     r"导致|造成|引起|害得|影响到|因为|由于|\bcaus|\blead(?:s|ing)? to\b|\bresult(?:s|ing)? in\b|"
-    r"\bdue to\b|\bbecause\b|\bdown to\b|\bknock[- ]on\b"
+    r"\bdue to\b|\bbecause\b|\bdown to\b|\bknock[- ]on\b|\bbc\b|\bb/c\b|\bcuz\b|\bcoz\b|\bthanks to\b"
 )
 
 
@@ -2253,6 +2434,16 @@ ORDER_INSTEAD = _rx(
     r"(?:\bif we|要是|如果|假如)\s*(?:\w+\s+)?(?:order|buy|reorder|place (?:an|a) (?:order|po)|下单|订货|采购|补货)"
     r".{0,30}(?:how (?:much|many)|\bfrom who|which supplier|多少|哪家|找谁)"
 )
+
+
+def _caused_by_late_before(previous: Plan | None, masked: str) -> bool:
+    """A turn after late inbound asking the stock-outs it causes ("anything stocking out there
+    bc of it?")."""
+    return (
+        previous is not None
+        and previous.intent == "late_inbound"
+        and bool(CONCEPT_RE["stockout"].search(masked) and CAUSE.search(masked))
+    )
 
 
 def _caused_by_late(masked: str) -> bool:
@@ -2264,15 +2455,17 @@ def _caused_by_late(masked: str) -> bool:
 TRANSFER_ASK = _rx(
     r"\b(?:should|shall|can|could|do) (?:we|i) (?:move|transfer|shift|rebalance|pull)\b|"
     r"\bpush (?:them |it |those |these |the \w+ )?(?:to|into|over to) (?:other|another|the) |"
+    r"\b(?:push|send|ship|move) (?:some|part|a bit|a few)(?: of)?(?: it| them| that| those)? (?:to|into|over)\b|"
     r"(?:要不要|该不该|能不能|可不可以|是否|可以|能否)\s*(?:把.{0,16}?)?(?:调|挪|移)|"
     r"(?:transfer|\bmoves?\b|rebalanc|调拨|调去|调到|调给|调过去|从哪个仓调|调).{0,30}"
     r"(?:哪|where|\bwhich\b|recommend|suggest|ideas|\bhelp|需要|should|吗|合适|最好|最快)|"
     r"(?:recommend|suggest|propose)\w* (?:a )?(?:transfers?|moves?)|where could it go|come from|调去哪|"
     r"\bmove (?:some|stock|units|it|them)\b.{0,20}\bover\b|\bwho (?:should|could|can) (?:ship|send|supply)|"
-    r"\b(?:from |is there )?(?:another|other|a different) (?:dc|rdc|warehouse|site|location)s?\b.{0,40}"
+    r"\b(?:from |is there )?(?:another|other|a different|an?(?:y|other)? (?:nearby|neighbou?ring|closer)|the (?:nearest|closest)|nearby) "
+    r"(?:dc|rdc|warehouse|site|location)s?\b.{0,40}"
     r"\b(?:spare|pull|send|ship|move|transfer|cover)|(?:别的|其他|其它|另外的?)\s*(?:仓|dc|rdc|地方|λ).{0,8}(?:调|挪|发|支援|消化)|(?:调|挪|发)到(?:别的|其他|其它)|"
     r"挪到|挪去|\bfrom another (?:dc|rdc|warehouse|site)|从哪(?:里|个|边|家)?\s*\S{0,6}?\s*(?:调|发|补|支援)|"
-    r"\bwhere (?:could|can|should|would|do) (?:we|i) (?:send|move|ship|put|push|transfer)\b|"
+    r"\bwhere (?:could|can|should|would|do) (?:we|i|you) (?:send|move|ship|put|push|transfer)\b|"
     r"(?:调|发|运)(?:到|去|往)哪|往哪(?:调|发|运)|调哪去|\b(?:has|have|got|with|can) (?:any |some )?spare\b.{0,20}"
     r"\b(?:send|ship|move|give|lend|transfer)|哪个仓.{0,6}(?:有多|富余|多的|多出).{0,8}(?:调|发|支援)|谁(?:来)?(?:发|调|补)|从哪(?:里|个仓|边)?(?:调|发|补)|哪个仓(?:能|可以)?(?:调|发|支援)"
 )
@@ -2282,7 +2475,9 @@ ORDER_ASK = _rx(
     r"\bhow (?:much|many)\b.{0,25}\b(?:order|buy|reorder|replenish)\b|"
     r"\bquantity\b.{0,25}\border\b|\bshould (?:i|we) order\b|"
     r"(?:要下|该下|需要下|下哪些|要订|该订|需要订|订啥|订什么|订哪些|买什么|要买|该买|补哪些|补什么|"
-    r"要不要订|要不要下单|要不要补|需不需要订|需不需要补)"
+    r"要不要订|要不要下单|要不要补|需不需要订|需不需要补)|"
+    r"要不要.{0,20}(?:补|订|下)(?:一|个)?单|\bwhat (?:qty|quantity|amount) (?:would|should|do) (?:you|we) "
+    r"(?:suggest|recommend|order)"
 )
 ORDER_LOOKALIKES = ("ambiguous", "policy", "stock_level", "stockouts_upcoming", "late_inbound")
 VMI_LOOKALIKES = ("policy", "stock_level", "order_suggest", "late_inbound", "kpi", "ambiguous")
@@ -2526,7 +2721,8 @@ def _compared_with_before(previous: Plan, plan: Plan, mentions: list[Mention], m
 
 ONE_PRODUCT_KINDS = ("stockout_item", "policy", "forecast", "stock_level", "what_if")
 PLURAL = _rx(
-    r"这几(?:个|家|条|样)|那几(?:个|家|条|样)|这些|那些|\b(?:these|those|them|they|all of them)\b"
+    r"这几(?:个|家|条|样|款)|那几(?:个|家|条|样|款)|这些|那些|它们|其中|"
+    r"\b(?:these|those|them|they|all of them|each of|any of (?:that|this|it))\b"
 )
 
 
@@ -2572,6 +2768,11 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
     if plan.intent == previous.intent == "vmi" and "levels" in previous.filters:
         # "白云日化那家具体是哪些品" after the lines below their min: that supplier's of them
         changes["filters"] = {**plan.filters, "levels": previous.filters["levels"]}
+    if plan.intent == previous.intent == "supplier_performance" and (
+        "window_days" in previous.filters
+    ):
+        # "lead time平均几天？" after their on-time rate over the last three months: that span
+        changes["filters"] = {"window_days": previous.filters["window_days"], **plan.filters}
     if plan.intent == "what_if" and previous.intent == "what_if":
         # "and if it's two weeks instead?": the same scenario, changed where the turn says
         scenario = previous.filters.get("scenario") or previous.text
@@ -2595,7 +2796,7 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
     for name in names:
         if getattr(plan, name) is None:
             changes[name] = getattr(previous, name)
-    if plan.period is None:
+    if plan.period is None and not (plan.horizon_days and plan.intent in BACKWARD):
         changes["period"] = previous.period
     elif (
         plan.compare
@@ -2664,11 +2865,46 @@ FILTERED = (
 )
 
 
+AGAINST_NETWORK = _rx(
+    r"(?:against|\bvs\.?|versus|compared? (?:to|with)|relative to|stack up|measure up|跟|和|与|比|对比|相比)"
+    r".{0,30}(?:network|whole|overall|company|average|\bavg\b|全网|整体|全国|平均|大盘)|"
+    r"(?:全网|整体|全国|平均)\s*(?:水平|均值)?.{0,8}(?:比|相比|对比|高|低)"
+)
+# what is ordered or shipped and not yet received, late or not
+OPEN_LINES = _rx(
+    r"\bopen (?:pos?|purchase orders?|orders|lines|inbound)\b|\bnot (?:yet )?(?:been )?delivered\b|"
+    r"\bundelivered\b|\boutstanding (?:pos?|orders|deliveries|lines)\b|\bstill (?:to come|to arrive)\b|"
+    r"还没送|没送到|未送达|未交(?:货)?|没交(?:货)?|未到货|还没到货|已下单没|下了单还没"
+)
+BACKWARD = ("kpi", "supplier_performance")  # a span of days these name looks back
+LOOKBACK = _rx(
+    r"最近|过去|近\s*[0-9一二两三四五六七八九十半]|\blast\b|\bpast\b|\bprevious\b|trailing|rolling"
+)
+
+
 def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
     """Intent-dependent slots: order, defaults, filters."""
     changes: dict = {}
     intent = plan.intent
     metric = plan.metric
+    window = _horizon(slot_text) if LOOKBACK.search(slot_text) else None
+    if intent == "kpi" and plan.suppliers and metric in ("on_time_rate", "lead_time"):
+        # "他们最近三个月的准时交货率", "whats the real number, last 30 days": the supplier's
+        # record (over a KPI's period, the answer is that KPI's)
+        if window or plan.period is not None:
+            intent = changes["intent"] = "supplier_performance"
+    subjects = len(plan.locations) + len(plan.regions) + len(plan.categories)
+    own = [m for m in mentions if m.kind in ("location", "region", "category", "supplier")]
+    if (
+        intent in ("compare", "ranking", "kpi")
+        and AGAINST_NETWORK.search(slot_text)
+        and (len(own) == 1 or subjects == 1 or (subjects == 0 and len(plan.suppliers) == 1))
+    ):
+        # "How does East China stack up against the network average?": one against the whole
+        intent = changes["intent"] = "compare"
+        changes["filters"] = {**plan.filters, "against": "network"}
+    if intent == "supplier_performance" and window and plan.period is None:
+        changes["filters"] = {**plan.filters, "window_days": window}
     if intent == "supplier_performance" and metric not in ("on_time_rate", "lead_time"):
         metric = "on_time_rate"
     if intent == "kpi" and plan.period is None:
@@ -2717,6 +2953,17 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
             filters["product"] = plan.products[0]
         if intent == "stockouts_upcoming" and _caused_by_late(slot_text):
             filters["cause"] = "late_inbound"
+        changes["filters"] = filters
+    if (
+        intent in ("late_inbound", "supplier_owed", "order_suggest", "stock_level")
+        and OPEN_LINES.search(slot_text)
+        and not LATE.search(OPEN_LINES.sub(" ", slot_text))
+    ):
+        # "what do they still owe us? open POs not delivered yet": every open line
+        intent = changes["intent"] = "late_inbound"
+        filters = {**changes.get("filters", plan.filters), "open": True}
+        if plan.supplier:
+            filters["supplier"] = plan.supplier
         changes["filters"] = filters
     if intent == "vmi":
         levels = next((name for name, pattern in LEVELS if pattern.search(slot_text)), None)

@@ -608,6 +608,12 @@ def late_inbound(store: Store, settings: Settings | None = None) -> pl.DataFrame
     )
 
 
+def open_inbound(store: Store) -> pl.DataFrame:
+    """Every open inbound line (:func:`control_tower.position.inbound`), due soonest first:
+    what is ordered or shipped and not yet received, late or not."""
+    return position.inbound(store).sort("expected_date", "value", descending=[False, True])
+
+
 # -- rankings ---------------------------------------------------------------------------------
 GROUPS = ("location", "region", "category", "supplier", "product")
 
@@ -716,6 +722,7 @@ def measure_by(
     scope: Scope | None = None,
     within_days: int | None = None,
     period_name: str = "current",
+    window_days: int | None = None,
     settings: Settings | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """One value of ``measure`` per member of the grouping ``by`` (key, value, and the
@@ -996,12 +1003,11 @@ def measure_by(
             perf = on_time(store, when.current, settings)
             info["period"] = when.as_dict()
         else:
+            window = window_days or settings.suppliers.performance_days
             perf = suppliers.supplier_performance(
-                store,
-                days=settings.suppliers.performance_days,
-                grace_days=settings.suppliers.on_time_grace_days,
+                store, days=window, grace_days=settings.suppliers.on_time_grace_days
             )
-            info["window_days"] = settings.suppliers.performance_days
+            info["window_days"] = window
         if scope.supplier:
             perf = perf.filter(pl.col("supplier") == scope.supplier)
         column = {

@@ -72,6 +72,9 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
         | texts["dev8"]
         | texts["dev9"]
         | texts["dev10"]
+        | texts["dev11"]
+        | texts["dev12"]
+        | texts["dev13"]
     )
     assert not trained & (texts["test"] | texts["holdout"])
     assert not texts["holdout"] & (texts["dev"] | texts["dev2"] | texts["test"])
@@ -90,6 +93,11 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     fifth = fourth | texts["dev8"] | texts["dev9"]
     assert not texts["dev10"] & fifth
     assert not texts["holdout5"] & (fifth | texts["dev10"])
+    sixth = fifth | texts["dev10"] | texts["holdout5"]
+    assert not texts["dev11"] & sixth
+    assert not texts["dev12"] & (sixth | texts["dev11"])
+    assert not texts["dev13"] & (sixth | texts["dev11"] | texts["dev12"])
+    assert not texts["holdout6"] & (sixth | texts["dev11"] | texts["dev12"] | texts["dev13"])
     for questions in realised.values():
         langs = Counter(r.question.lang for r in questions)
         assert (langs["zh"] + langs["mixed"]) / len(questions) >= 0.35
@@ -112,7 +120,8 @@ def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
     with pytest.raises(
         corpus.CorpusError,
         match="parts train, train_more, train3, train4, dev, dev2, dev3, dev4, dev5, dev6, dev7, "
-        "dev8, dev9, dev10, test, holdout, holdout2, holdout3, holdout4, holdout5",
+        "dev8, dev9, dev10, dev11, dev12, dev13, test, holdout, holdout2, holdout3, holdout4, "
+        "holdout5, holdout6",
     ):
         corpus.load("validation")
     (tmp_path / "dev.toml").write_text(
