@@ -342,20 +342,30 @@ def _with_subject(plan: understand.Plan, subject: dict, rows: tuple = ()) -> und
 
 def session_plan(store: Store, session: str | None) -> understand.Plan | None:
     """The plan of the session's last turn (what a follow-up builds on), or None."""
+    plans = session_plans(store, session, 1)
+    return plans[0] if plans else None
+
+
+HISTORY = 8  # turns of a conversation a follow-up may reach back to
+
+
+def session_plans(store: Store, session: str | None, n: int = HISTORY) -> list[understand.Plan]:
+    """The plans of the session's last ``n`` turns, newest first (those an older version
+    wrote, and cannot be read, left out)."""
     if not session:
-        return None
-    row = store.rows(
+        return []
+    rows = store.rows(
         "SELECT plan FROM agent_runs WHERE session = ? AND plan IS NOT NULL "
-        "ORDER BY run_id DESC LIMIT 1",
-        [session],
+        "ORDER BY run_id DESC LIMIT ?",
+        [session, n],
     )
-    if not row:
-        return None
-    try:
-        return plan_from_json(row[0][0])
-    except (ValueError, TypeError) as exc:  # a plan written by an older version
-        log.info("session %s: previous plan not read (%s)", session, exc)
-        return None
+    plans = []
+    for (text,) in rows:
+        try:
+            plans.append(plan_from_json(text))
+        except (ValueError, TypeError) as exc:  # a plan written by an older version
+            log.info("session %s: a plan not read (%s)", session, exc)
+    return plans
 
 
 SESSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
@@ -397,9 +407,11 @@ def ask(
     text = _clean_question(question)
     parts = understand.compound(text)
     configured = settings.agent.provider != "local" or settings.agent.reasoning == "tools"
+    earlier: tuple[understand.Plan, ...] = ()
+    if previous is None:
+        history = session_plans(store, session)
+        previous, earlier = (history[0], tuple(history[1:])) if history else (None, ())
     if len(parts) == 2 and not (use_model and configured):
-        if previous is None:
-            previous = session_plan(store, session)
         kw = {"settings": settings, "actor": actor, "backend": backend, "use_model": use_model}
         first = ask(store, parts[0], log_run=False, previous=previous, **kw)
         if first.plan is not None and first.plan.intent not in SINGLE and not _asks(first):
@@ -415,7 +427,9 @@ def ask(
                 if log_run:
                     both.run_id = _log(store, both, actor)
                 return both
-    return _ask_one(store, text, settings, actor, backend, use_model, log_run, session, previous)
+    return _ask_one(
+        store, text, settings, actor, backend, use_model, log_run, session, previous, earlier
+    )
 
 
 def _asks(answer: Answer) -> bool:
@@ -453,6 +467,7 @@ def _ask_one(
     log_run: bool,
     session: str | None,
     previous: understand.Plan | None,
+    earlier: tuple[understand.Plan, ...] = (),
 ) -> Answer:
     started = time.perf_counter()
     ctx = ToolContext(store, settings, actor)
@@ -469,9 +484,7 @@ def _ask_one(
     reasoning = backend.reasoning if backend is not None else "composed"
     model_label = backend.label if backend is not None else "none"
     reader = _reader(store)
-    if previous is None:
-        previous = session_plan(store, session)
-    plan = understand.understand(text, reader.catalogue, previous)
+    plan = understand.understand(text, reader.catalogue, previous, earlier=earlier)
     model_text = None
     rejected = None
     context = plan

@@ -2357,7 +2357,12 @@ POLICY_WORDS = {
 def policy(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     if not plan.products:
         return _need(plan, lang, "product")
-    loc = _loc(plan) or names.central
+    # the place asked about (not one an earlier answer's line happened to end at), else the
+    # region's first place, else the central DC
+    asked = plan.locations[0] if plan.locations else None
+    if "destination" not in plan.from_answer:
+        asked = plan.destination or asked
+    loc = asked or next(iter(_region_locations(names, plan.region)), None) or names.central
     if loc is None:
         return _need(plan, lang, "location")
     metric = plan.metric if plan.metric in POLICY_WORDS else "safety_stock"

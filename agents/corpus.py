@@ -37,11 +37,11 @@ CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "agent_eval"
 # holdout4 (held out for a round after holdout3's), written blind in the fourth round; dev8
 # and dev9 (follow-up heavy, tuned on after their first score), written blind in the fifth;
 # dev10 (the same) and holdout5 (held out for a round after holdout4's), written blind in the
-# fifth round too; dev11 to dev13 (tuned on after their first score) and holdout6 (held out
+# fifth round too; dev11 to dev14 (tuned on after their first score) and holdout6 (held out
 # for a round after holdout5's), written blind in the sixth
 PARTS = ("train", "train_more", "train3", "train4", "dev", "dev2", "dev3", "dev4", "dev5", "dev6",
-         "dev7", "dev8", "dev9", "dev10", "dev11", "dev12", "dev13", "test", "holdout", "holdout2", "holdout3",
-         "holdout4", "holdout5", "holdout6")  # fmt: skip
+         "dev7", "dev8", "dev9", "dev10", "dev11", "dev12", "dev13", "dev14", "test", "holdout", "holdout2",
+         "holdout3", "holdout4", "holdout5", "holdout6")  # fmt: skip
 TRAINING = ("train", "train_more", "train3", "train4")  # what the intent classifier learns from
 PLACEHOLDER = re.compile(r"\{([a-z_0-9]+)\}")
 # placeholder -> the role key whose entity fills it

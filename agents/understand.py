@@ -492,7 +492,7 @@ WORD = _rx(r"[a-z][a-z'\-]*|[πλρσκ0]")
 CONCEPTS: dict[str, str] = {
     "stock": r"how (much|many)|have we got|\bleft\b|sitting|\bstock\b|inventory|invetory|\binv\b|on[- ]hand|\bqty\b|available|holding|库存|现有|可用|还有多少|还剩|多少货|几箱",
     "cover": r"\bcover\b|\bwos\b|\bwoc\b|\bdoh\b|days? on hand|weeks? of supply|how long (?:will|would|does|can) (?:it|that|the stock|stock|we) last|撑多久|撑几天|能撑|够卖|够用几天|可售天数|能卖几天",
-    "stockout": r"stock[- ]?outs?|stocking out|run(s|ning)? (out|dry)|go(?:ing|es)? out of stock|hit(s)? zero|\boos\b|out of stock|shortage|\bshort\b|断货|缺货|卖断|断了|缺|断(?:哪些|什么|啥|几个)货|会不会断|会断|断不断",
+    "stockout": r"stock[- ]?outs?|stocking out|run(s|ning)? (out|dry)|go(?:ing|es)? out of stock|hit(s)? zero|\boos\b|out of stock|shortage|\bshort\b|断货|缺货|卖断|断了|缺|断(?:哪些|什么|啥|几个)货|会不会断|会断|断不断|怎么断|咋断|怎么缺|咋缺",
     "future": r"\bnext\b|coming|upcoming|projected|\bwill\b|going to|gonna|about to|未来|下周|即将|预计|within|内",
     "risk": r"先处理|处理什么|focus on|risks?|riskiest|危险|exceptions?|alerts?|issues?|problems?|urgent|fires|worr|attention|severe|scariest|风险|异常|预警|问题|紧急|要紧|严重|要命|关注",
     "kpi": r"fill?[- ]?rate|填充率|履约率|\binv\.? value|turnover|\bturns\b|health|on[- ]?time|\botif\b|\bbias\b|inventory value|stock value|满足率|周转|健康|准时|偏差|库存金额|库存总金额|\bkpi",
@@ -517,7 +517,7 @@ CONCEPTS: dict[str, str] = {
     "supplier": r"supplier|vendor|供应商|σ",
     "perf": r"on[- ]?time|及时|准不准时|按时到|reliab|lead[- ]?time|scorecard|\botif\b|delivery (dates|performance)|准时|交期|交货|提前期|表现",
     "status": r"status|approved|posted|rejected|pending|waiting for|audit|who approved|received|queue|状态|审批|批了|批的|过账|驳回|待审批|收货|批准|拒绝",
-    "whatif": r"what if|what-if|\bif\b|suppose(?!d)|hypothetical|scenario|simulat|what happens|what would break|impact|如果|假如|假设|要是|模拟|会怎样|影响",
+    "whatif": r"what if|what-if|\bif\b|^\W*(?:ok |so |and )?say (?:the |we |our |demand|sales)|suppose(?!d)|hypothetical|scenario|simulat|what happens|what would break|impact|如果|假如|假设|要是|模拟|会怎样|影响",
     "write": r"^(?:pls |please |just |can you |帮我|请)?(?:approve|reject|delete|change|update|post|send|email|cancel|submit|mark|snooze|bump|批准|驳回|删|修改|改|过账|发|取消|提交|把)",
     "offtopic": r"weather|joke|news|stock market|exchange rate|\brate today|movie|film|restaurant|hotpot|translat|python|script|scrape|football|\bnba\b|vacation|\bhr\b|salary|payslip|hotel|天气|笑话|新闻|股价|汇率|电影|翻译|爬虫|代码|年假|工资|总结|高铁|机票|竞争对手|competitor|\bbook\b|吃什么|大盘|行情",
     "vague": r"how are we doing|anything new|status\?|情况如何|怎么样|咋样|check|有问题吗",
@@ -1147,7 +1147,7 @@ WRITE_ANYWHERE = _rx(
     r"approve (?:all|everything|it|them|action|#|\d)|\bapprove\b.*\bfor me\b|"
     r"\bchange\b.*\bto\s+\d|\bset\b.*\bto\s+\d|\bbump\b|\bdelete\b|\bsnooze\b|确认收货|删掉|删除|"
     r"驳回(?![了的过])|发给(?! ?λ)|批准(?![了的没过])|\bpost (?:action|it|#|\d)|mark .* as|"
-    r"帮我(?:把.{0,16})?(?:过账|取消|删|批掉|批了|通过|驳回|提交|改掉|关掉)|\bpush\b.{0,30}\bthrough\b|"
+    r"帮我(?:把.{0,16})?(?:过账|取消|删|批掉|批了|通过|驳回|提交|改掉|关掉)|(?:直接|帮我)\S{0,4}下\s*(?:po|单|采购单|订单)|\bpush\b.{0,30}\bthrough\b|"
     r"\bcancel (?:the|those|these|that|this|it|them|all|po|pos|order|orders)\b|"
     r"\bsend (?:them|him|her|it|a|an|the)\b.{0,30}\b(?:email|reminder|message|note|chaser)|"
     r"(?:发|写)(?:一?封|个)?(?:催货|提醒)?(?:邮件|消息)给|"
@@ -1613,9 +1613,12 @@ def understand(
     previous: Plan | None = None,
     *,
     classifier: NaiveBayes | None = None,
+    earlier: tuple[Plan, ...] = (),
 ) -> Plan:
     """The plan of one question (and of a follow-up, given the plan of the turn before).
-    ``classifier`` replaces the trained intent model (cross-validation)."""
+    ``earlier``: the conversation's turns before that one, newest first (what "going back to
+    the item from the start" or a product two turns back means). ``classifier`` replaces the
+    trained intent model (cross-validation)."""
     if text is None or not text.strip():
         raise UnderstandError("ask a question")
     if len(text) > MAX_QUESTION:
@@ -1735,6 +1738,12 @@ def understand(
         )
         # after a question asked back, a turn that is not surely a new question answers it
         answers_ask = previous.intent == "ambiguous" and confidence < SURE
+        # "帮我看下沈阳" then "主要想知道接下来三天会不会断货": the place asked about
+        answers_ask = answers_ask or (
+            previous.intent == "ambiguous"
+            and not subjects
+            and bool(previous.locations or previous.products or previous.suppliers)
+        )
         # "如果实际需求比预测高20%，会不会断货？" after a product's forecast: that product's
         answers_ask = answers_ask or (
             scenario
@@ -1924,6 +1933,25 @@ def understand(
             plan = replace(plan, products=skus[:PLURAL_ROWS])
     if follow_up and previous is not None:  # "and the third one?" after "the second one"
         plan = replace(plan, rows=previous.rows)
+    if (
+        follow_up
+        and previous is not None
+        and plan.intent == "policy"
+        and "destination" in previous.from_answer
+        and not any(m.kind == "location" for m in mentions)
+        and plan.destination == previous.destination
+    ):
+        # a policy is a place's: not where the line the answer before led with ended
+        plan = replace(plan, destination=None)
+    if (
+        follow_up
+        and previous is not None
+        and earlier
+        and "product" not in {m.kind for m in mentions}
+    ):
+        plan = _back_to(plan, previous, earlier, masked)
+    if previous is not None and plan.intent in MOVE_KINDS:
+        plan = _from_the_twin(plan, previous, mentions, catalogue)
     plan = _finish(plan, slot_text, mentions)
     if (
         follow_up
@@ -1970,6 +1998,61 @@ def compound(text: str) -> list[str]:
         if len(re.sub(r"[\W_]", "", first)) >= PART and len(second) >= PART + 2:
             return [first, second]
     return [text]
+
+
+# a turn that goes back past the one before: "going back to the promo item from the start",
+# "回到刚才那个", "the one we started with"
+BACK = _rx(
+    r"\bgo(?:ing)? back to\b|\bback to (?:the|that|our)\b|\bfrom (?:the )?(?:start|beginning)\b|"
+    r"\b(?:we )?(?:started|began) with\b|\bearlier\b|\bbefore that\b|\boriginal\b|"
+    r"回到|一开始|最开始|开头|最早那个|之前那个|前面那个|刚开始"
+)
+FIRST_ONE = _rx(r"\bstart|\bbegin|\bstarted|\bbegan|\boriginal|一开始|最开始|开头|最早|刚开始")
+NEEDS_ONE_PRODUCT = ("policy", "stockout_item", "forecast", "what_if", "order_suggest", "plan_why")
+
+
+def _back_to(plan: Plan, previous: Plan, earlier: tuple[Plan, ...], masked: str) -> Plan:
+    """A follow-up about a product the conversation named before the turn before: asked in so
+    many words ("going back to the promo item from the start": the first one named, "回到刚才
+    那个": the latest), or asked of a kind that needs one product when the turn before had
+    none ("is the safety stock on it even sized for a promo?")."""
+    named = [p for p in earlier if p.products and "products" not in p.from_answer]
+    if not named:
+        return plan
+    back = bool(BACK.search(masked))
+    if back:
+        chosen = named[-1] if FIRST_ONE.search(masked) else named[0]
+    elif plan.intent in NEEDS_ONE_PRODUCT and not plan.products and not previous.products:
+        chosen = named[0]
+    else:
+        return plan
+    changes: dict = {"products": chosen.products}
+    if back:  # that turn's places and scope with it
+        changes |= {
+            "locations": chosen.locations,
+            "source": chosen.source,
+            "destination": chosen.destination,
+            "region": chosen.region,
+            "regions": chosen.regions,
+        }
+    return replace(plan, **changes)
+
+
+def _from_the_twin(plan: Plan, previous: Plan, mentions: list[Mention], cat: Catalogue) -> Plan:
+    """ "从昆山调300件过来" in a conversation on the central DC at Kunshan: the city it shares
+    with the VMI store names that store, the move's source, into the central DC."""
+    if cat.vmi is None or not cat.twin_names or plan.source != cat.central:
+        return plan
+    before = previous.destination or (previous.locations[0] if previous.locations else None)
+    named = [m for m in mentions if m.kind == "location"]
+    if before != cat.central or len(named) != 1 or named[0].surface not in cat.twin_names:
+        return plan
+    return replace(
+        plan,
+        source=cat.vmi,
+        destination=cat.central,
+        locations=(cat.vmi, cat.central),
+    )
 
 
 def _list_again(plan: Plan, previous: Plan, mentions: list[Mention]) -> Plan:
@@ -2070,7 +2153,7 @@ def _unit(text: str) -> str | None:
 
 # "你直接帮我批了吧": an order even beside status words ("还没批的话")
 IMPERATIVE = _rx(
-    r"(?:直接|你)\S{0,6}(?:帮我)?(?:批|过账|驳回|删|取消)|(?:批|过账|驳回|删|取消)(?:了|掉)?吧|"
+    r"(?:直接|你)\S{0,6}(?:帮我)?(?:批|过账|驳回|删|取消|下\s*(?:po|单|采购单|订单))|(?:批|过账|驳回|删|取消)(?:了|掉)?吧|"
     r"\b(?:just|go ahead and|please) (?:approve|post|reject|delete|cancel)\b"
 )
 # "要是把那笔调拨取消了，成都会不会断货？": a scenario asked about, not an order
@@ -2092,7 +2175,7 @@ WRITE_VERB = (
     r"scrap|void|reverse|undo|unpost|roll ?back|"
     r"override|confirm|push|forward)(?![a-z])|批准|批了|批掉|审批通过|驳回|过账|过一?下账|过个账|发出去|发到|发给|发送|删|"
     r"调成|调整成|调整为|撤回|撤销|冲销|回滚|新建|创建|批一下|批下|审批一下|通过一下|建一?(?:个|张|笔)|开一?(?:个|张|笔)\S{0,4}单|发一?(?:个|封|条)|"
-    r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|安排|提交|确认收货|标记|标成|标为|设为|设成|转发|"
+    r"取消|修改|改成|改为|改一下|调低|调高|降低|提高|下了|下单|下个单|下\s*(?:po|采购单|订单)|安排|提交|确认收货|标记|标成|标为|设为|设成|转发|"
     r"把\S{1,12}?(?:建|开|批|发|提交|改|删|取消|下|过账)(?:了|掉|好|出去))"
 )
 WRITE_REQUEST = _rx(rf"{REQUEST}.{{0,40}}?{WRITE_VERB}|{WRITE_VERB}.{{0,20}}(?:吧|for me\b)")
@@ -2148,6 +2231,13 @@ def _follow_intent(
         and previous.intent not in ("excess_dead", "ranking", "compare", "kpi")
     ):
         return "excess_dead", max(confidence, RULED)  # "anything sitting there not moving?"
+    if (
+        WHY.search(masked)
+        and (CONCEPT_RE["suggest"].search(masked) or CONCEPT_RE["order"].search(masked))
+        and previous.intent not in ("plan_why", "transfer_cost")
+        and not CONCEPT_RE["cost"].search(masked)
+    ):
+        return "plan_why", max(confidence, RULED)  # "系统为什么还没建议补货"
     if _metric(masked) in POLICY_METRICS and previous.intent != "policy":
         return "policy", max(confidence, RULED)  # "按EOQ算的话一次应该订多少": that figure
     if previous.intent == "kpi" and previous.metric == "forecast_bias" and _metric(masked) is None:
@@ -2207,7 +2297,7 @@ def _follow_intent(
     if intent == "plan_why" and previous.intent in ("transfer_suggest", "order_suggest"):
         return intent, confidence
     if previous.intent == "transfer_cost" and not WHY.search(masked):
-        if quantity or ("λ" in masked and CONCEPT_RE["cost"].search(masked)):
+        if quantity or HALF.search(masked) or ("λ" in masked and CONCEPT_RE["cost"].search(masked)):
             # "what if we moved 800 instead?", "要是改从武汉调过去呢？会不会便宜点"
             return previous.intent, max(confidence, RULED)
     if (
@@ -2323,7 +2413,7 @@ STRONG_OFFTOPIC = _rx(
     r"weather|天气|\bjokes?\b|笑话|translat|翻译|competitor|竞争对手|other compan|python|\bscript\b|"
     r"scrape|爬虫|代码|\bnews\b|新闻|stock market|股价|大盘|exchange rate|汇率|movies?\b|电影|"
     r"hotel|restaurant|hotpot|vacation|年假|salary|工资|payslip|\bnba\b|football|高铁|机票|"
-    r"draft (?:an? |the )?e-?mail|write (?:an? |the )?e-?mail|写.{0,4}(?:email|邮件)|邮件草稿|e-?mail 草稿|"
+    r"draft (?:an? |the )?e-?mail|write (?:an? |the )?e-?mail|写.{0,20}?(?:email|e-mail|邮件)|邮件草稿|e-?mail 草稿|"
     r"\bget(?:s)? paid\b|薪资|薪水|馆子|好吃的|饭店|餐厅|share price|stock price|market cap|市值|股票价格|年终总结|请假条|请.{0,3}假|\bhr\b|performance review|\bbook (?:a|an|me)\b(?! ?(?:write|provision|adjust|journal|entry|reserve|credit|debit))|book一|吃什么|"
     r"\brain\b|raining|\bsnow|下雨|下雪|暴雨|大雨|气温|刮风|台风|linkedin|social media|朋友圈|公众号|微博|"
     r"\b(?:a|an) (?:post|tweet|poem|speech)\b|a股|港股|美股|股市|基金|彩票|lottery|"
@@ -2345,6 +2435,7 @@ TOPICS = ("stockout", "risk", "kpi", "transfer", "cost", "order", "vmi", "owe", 
 TOPICS += ("excess", "forecast", "policy", "perf", "status", "whatif")
 WHAT_IF = _rx(
     r"what[- ]if|\bsuppose(?!d)|scenario|simulat|hypothetic|如果|假如|假设|要是|模拟|会怎样|会怎么样|"
+    r"^\W*(?:ok |so |and )?say (?:the |we |our |demand|sales|it)|"
     r"what would (?:happen|break)|what happens (?:to|if)|翻倍|doubles\b|减半|"
     r"\bif\b.{0,40}\b(?:doubled|tripled|halved|went up|goes up|rose|rises|jumps?|jumped|spikes?|dropped|"
     r"drops?|fell|falls|lifts?|lifted|boosts?|boosted|increases?|increased|grows?|grew|cuts?)\b|"
@@ -2358,7 +2449,7 @@ WHAT_IF_WEAK = _rx(
 )
 STATUS_WORDS = _rx(
     r"rejected|approved|posted|shipped|被拒绝|驳回了|审批|批了|批准了|过账|发货了|发出了|发了吗|到了吗|收到了|"
-    r"哪一步|什么状态|啥状态|进度|\bstatus\b|what stage|which stage|"
+    r"哪一步|什么状态|啥状态|进度|\bstatus\b|what stage|which stage|批下来|执行了没|执行了吗|执行没|"
     r"\b(?:an? |any )?(?:action|proposal)s? (?:raised|created|open|proposed|already)|already (?:an? )?(?:action|proposal)|"
     r"(?:已经|有没有)(?:有|提|建|发起)了?(?:行动|提议|审批)"
 )
@@ -2456,6 +2547,7 @@ TRANSFER_ASK = _rx(
     r"\b(?:should|shall|can|could|do) (?:we|i) (?:move|transfer|shift|rebalance|pull)\b|"
     r"\bpush (?:them |it |those |these |the \w+ )?(?:to|into|over to) (?:other|another|the) |"
     r"\b(?:push|send|ship|move) (?:some|part|a bit|a few)(?: of)?(?: it| them| that| those)? (?:to|into|over)\b|"
+    r"\b(?:could|can|should) (?:any|some|part) of (?:it|them|that|those|this) (?:go|be (?:sent|moved|shipped))\b|"
     r"(?:要不要|该不该|能不能|可不可以|是否|可以|能否)\s*(?:把.{0,16}?)?(?:调|挪|移)|"
     r"(?:transfer|\bmoves?\b|rebalanc|调拨|调去|调到|调给|调过去|从哪个仓调|调).{0,30}"
     r"(?:哪|where|\bwhich\b|recommend|suggest|ideas|\bhelp|需要|should|吗|合适|最好|最快)|"
@@ -2661,7 +2753,11 @@ def _residue(masked: str) -> str:
         " ",
         rest,
     )
-    rest = re.sub(r"列出来|列一下|列出|拉出来|发我|给我|先|家|就行|\bshow me\b|\blist\b", " ", rest)
+    rest = re.sub(
+        r"列出来|列一下|列出|拉出来|发我|给我|帮我|帮忙|麻烦|先|家|就行|\bshow me\b|\blist\b",
+        " ",
+        rest,
+    )
     rest = re.sub(r"[呢那的吗呀啊吧了里看下一个]", "", rest)
     return rest.strip()
 
@@ -2768,6 +2864,8 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
     if plan.intent == previous.intent == "vmi" and "levels" in previous.filters:
         # "白云日化那家具体是哪些品" after the lines below their min: that supplier's of them
         changes["filters"] = {**plan.filters, "levels": previous.filters["levels"]}
+    if plan.quantity is None and previous.quantity and HALF.search(plan.text):
+        changes["quantity"] = previous.quantity // 2  # "and if we only send half that?"
     if plan.intent == previous.intent == "supplier_performance" and (
         "window_days" in previous.filters
     ):
@@ -2808,7 +2906,7 @@ def _merge(previous: Plan, plan: Plan, mentions: list[Mention]) -> Plan:
         # now (its 30 days): the period before (but after a figure as of now, "and vs last
         # week?" asks this week against the week before)
         named = sum(bool(re.search(pattern, plan.text)) for _name, pattern in PERIOD_PATTERNS)
-        if named == 1 and re.search(r"(?a)\bvs\b|versus|比|compared", plan.text):
+        if named == 1 and re.search(r"(?a)\bvs\b|versus|比|compared|\bthan\b", plan.text):
             changes["period"] = previous.period
     if plan.intent == previous.intent == "kpi" and previous.compare and not plan.compare:
         changes["compare"] = True
@@ -2876,6 +2974,10 @@ OPEN_LINES = _rx(
     r"\bundelivered\b|\boutstanding (?:pos?|orders|deliveries|lines)\b|\bstill (?:to come|to arrive)\b|"
     r"还没送|没送到|未送达|未交(?:货)?|没交(?:货)?|未到货|还没到货|已下单没|下了单还没"
 )
+HALF = _rx(r"\bhalf (?:that|of that|of it|the (?:qty|quantity|amount)|as much)\b|一半|减半")
+# money we have not settled with a supplier: what we owe it
+UNSETTLED = _rx(r"not (?:yet )?(?:been )?settled|unsettled|未结算|没结算|没结的|还没结|未结的")
+MONEY = _rx(r"多少钱|how much|金额|amount|\$|rmb|¥|钱")
 BACKWARD = ("kpi", "supplier_performance")  # a span of days these name looks back
 LOOKBACK = _rx(
     r"最近|过去|近\s*[0-9一二两三四五六七八九十半]|\blast\b|\bpast\b|\bprevious\b|trailing|rolling"
@@ -2965,6 +3067,8 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
         if plan.supplier:
             filters["supplier"] = plan.supplier
         changes["filters"] = filters
+    if intent in ("settlement", "vmi") and UNSETTLED.search(slot_text) and MONEY.search(slot_text):
+        intent = changes["intent"] = "supplier_owed"  # "还有多少钱 not settled yet"
     if intent == "vmi":
         levels = next((name for name, pattern in LEVELS if pattern.search(slot_text)), None)
         levels = levels or plan.filters.get("levels")

@@ -248,3 +248,20 @@ def test_why_a_product_runs_out_where_the_plan_sends_nothing(planned):
         c.tool for c in answer.calls
     }
     assert answer.grounded
+
+
+def test_a_turn_goes_back_past_the_turn_before(planned):
+    skus = [s for (s,) in planned.rows("SELECT sku FROM products ORDER BY sku LIMIT 2")]
+    loc = planned.scalar("SELECT code FROM locations WHERE kind = 'regional_dc' ORDER BY code")
+    first = ask(planned, f"forecast for {skus[0]} at {loc} next 2 weeks", session="back")
+    assert first.intent == "forecast" and first.plan.products == (skus[0],)
+    second = ask(planned, f"and how much {skus[1]} do we hold there?", session="back")
+    assert second.plan.products == (skus[1],)
+    back = ask(
+        planned, "going back to the item from the start, what's its safety stock?", session="back"
+    )
+    assert back.intent == "policy" and back.plan.products == (skus[0],)
+    call = next(c for c in back.calls if c.tool == "explain_policy")
+    assert (call.args["sku"], call.args["location"]) == (skus[0], loc)
+    truth = tool(planned, "explain_policy", sku=skus[0], location=loc).data["safety_stock"]
+    assert f"{truth:,.0f}" in back.text.split("\n")[0]

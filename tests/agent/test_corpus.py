@@ -34,7 +34,7 @@ def realised(planned_demo_path, tmp_path_factory):
 def test_both_parts_fill_every_placeholder_from_the_store(realised):
     for part, questions in realised.items():
         least = {"train": 700, "train_more": 230, "train3": 300, "dev": 150, "dev2": 150}
-        least |= {"dev3": 150, "dev5": 150, "dev6": 150, "train4": 380, "test": 100}
+        least |= {"dev3": 150, "dev5": 150, "dev6": 150, "train4": 380, "test": 100, "dev14": 100}
         assert len(questions) >= least.get(part, 120)
         for r in questions:
             assert "{" not in r.text and "}" not in r.text, (r.question.id, r.text)
@@ -75,6 +75,7 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
         | texts["dev11"]
         | texts["dev12"]
         | texts["dev13"]
+        | texts["dev14"]
     )
     assert not trained & (texts["test"] | texts["holdout"])
     assert not texts["holdout"] & (texts["dev"] | texts["dev2"] | texts["test"])
@@ -98,6 +99,8 @@ def test_the_parts_are_separate_and_as_varied_as_the_issue_asks(realised):
     assert not texts["dev12"] & (sixth | texts["dev11"])
     assert not texts["dev13"] & (sixth | texts["dev11"] | texts["dev12"])
     assert not texts["holdout6"] & (sixth | texts["dev11"] | texts["dev12"] | texts["dev13"])
+    sixth |= texts["dev11"] | texts["dev12"] | texts["dev13"] | texts["holdout6"]
+    assert not texts["dev14"] & sixth
     for questions in realised.values():
         langs = Counter(r.question.lang for r in questions)
         assert (langs["zh"] + langs["mixed"]) / len(questions) >= 0.35
@@ -120,8 +123,8 @@ def test_an_unknown_placeholder_or_part_is_refused(tmp_path, monkeypatch):
     with pytest.raises(
         corpus.CorpusError,
         match="parts train, train_more, train3, train4, dev, dev2, dev3, dev4, dev5, dev6, dev7, "
-        "dev8, dev9, dev10, dev11, dev12, dev13, test, holdout, holdout2, holdout3, holdout4, "
-        "holdout5, holdout6",
+        "dev8, dev9, dev10, dev11, dev12, dev13, dev14, test, holdout, holdout2, holdout3, "
+        "holdout4, holdout5, holdout6",
     ):
         corpus.load("validation")
     (tmp_path / "dev.toml").write_text(
