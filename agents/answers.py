@@ -2056,17 +2056,19 @@ def settlement(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             )
         )
     s = statements[0]
-    status = s.get("status", "-")
+    reported = s.get("reported")
     lead = pick(
         lang,
         f"The latest statement for {names.supplier(s.get('supplier', sup), lang)} covers "
-        f"{s.get('period_start')} – {s.get('period_end')}: {status}"
-        + (f", {num(s.get('amount'), 2)}" if s.get("amount") is not None else "")
-        + ".",
+        f"{s.get('period_start')} – {s.get('period_end')}"
+        + (f": {num(s.get('amount'), 2)}" if s.get("amount") is not None else "")
+        + (f" for {num(s.get('quantity'))} units" if s.get("quantity") is not None else "")
+        + "; the supplier has "
+        + ("reported back its figures." if reported else "not reported back yet."),
         f"{names.supplier(s.get('supplier', sup), lang)}最新结算单（{s.get('period_start')} – {s.get('period_end')}）"
-        f"状态：{status}"
-        + (f"，金额 {num(s.get('amount'), 2)}" if s.get("amount") is not None else "")
-        + "。",
+        + (f"金额 {num(s.get('amount'), 2)}" if s.get("amount") is not None else "")
+        + (f"，共 {num(s.get('quantity'))} 件" if s.get("quantity") is not None else "")
+        + ("；供应商已回传对账数据。" if reported else "；供应商尚未回传对账数据。"),
     )
     support = []
     diffs = d.get("differences") or []

@@ -1516,6 +1516,7 @@ def _drills_into(previous: Plan, mentions: list, masked: str) -> bool:
     )
 
 
+WHERE = _rx(r"\banywhere\b|\bwhere\b|\bwhich\b|哪里|哪儿|哪些|哪个仓|哪几个")
 # whether the one thing the conversation is on runs out ("会不会断", "will it run out?")
 WHETHER_OUT = _rx(
     r"会不会(?:断|缺)|会断吗|会缺货吗|断不断|缺不缺|\b(?:will|would|does|do) (?:it|that|they|this|we) "
@@ -1777,6 +1778,7 @@ def understand(
         )
         # "顺便看下next week会不会断" after a product's stock: whether it runs out
         whether = bool(WHETHER_OUT.search(masked)) and bool(previous.products) and not subjects
+        whether = whether and not WHERE.search(masked)
         strong = strong or whether
         # "家居清洁 这个 category 占了多少" after the excess: that figure's share of one part
         share = bool(SHARE.search(masked)) and previous.intent in SHARE_KINDS
@@ -2275,6 +2277,7 @@ def _follow_intent(
         previous.products
         and WHETHER_OUT.search(masked)
         and not LIST_WORDS.search(masked)
+        and not WHERE.search(masked)
         and not WHAT_IF.search(masked)
     ):
         return "stockout_item", max(confidence, RULED)  # "会不会断": whether that one runs out
@@ -3060,6 +3063,7 @@ def _finish(plan: Plan, slot_text: str, mentions: list[Mention]) -> Plan:
         intent in ("late_inbound", "supplier_owed", "order_suggest", "stock_level")
         and OPEN_LINES.search(slot_text)
         and not LATE.search(OPEN_LINES.sub(" ", slot_text))
+        and not (intent == "order_suggest" and ORDER_ASK.search(OPEN_LINES.sub(" ", slot_text)))
     ):
         # "what do they still owe us? open POs not delivered yet": every open line
         intent = changes["intent"] = "late_inbound"
