@@ -702,15 +702,7 @@ def kpi(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         if metric in ("inventory_value", "dead_stock_value", "health_index")
         else "this_month"
     )
-    scope = {}
-    if plan.locations:
-        scope["location"] = plan.locations[0]
-    elif plan.region:
-        scope["region"] = plan.region
-    elif plan.category:
-        scope["category"] = plan.category
-    elif plan.supplier:
-        scope["supplier"] = plan.supplier
+    scope = _kpi_scope(plan)
     if plan.products and metric in PRODUCT_KPIS:  # "how biased has its forecast been?"
         scope["sku"] = plan.products[0]
     r = run("kpi", metric=metric, period=period, **scope)
@@ -1013,19 +1005,26 @@ def ranking(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
     return Composed(lead, (), tbl)
 
 
+def _kpi_scope(plan: Plan) -> dict:
+    """What a KPI is narrowed to: the place, else the region, category or supplier."""
+    if plan.locations:
+        return {"location": plan.locations[0]}
+    if plan.region:
+        return {"region": plan.region}
+    if plan.category:
+        return {"category": plan.category}
+    if plan.supplier:
+        return {"supplier": plan.supplier}
+    return {}
+
+
 def _against_network(run: _Run, plan: Plan, names: Names, lang: str) -> Composed | None:
     """One place, region, category or supplier against the whole network on a KPI ("how does
     East China stack up against the network average?"): both figures over the same period."""
     metric = plan.metric if plan.metric in NETWORK_RATES else "fill_rate"
-    scope = {}
-    if plan.locations:
-        scope["location"] = plan.locations[0]
-    elif plan.region:
-        scope["region"] = plan.region
-    elif plan.category:
-        scope["category"] = plan.category
-    elif plan.supplier and metric == "on_time_rate":
-        scope["supplier"] = plan.supplier
+    scope = _kpi_scope(plan)
+    if "supplier" in scope and metric != "on_time_rate":
+        scope = {}  # a supplier is kept by its on-time rate only
     if not scope:
         return None
     period = plan.period or ("current" if metric == "health_index" else "this_month")
@@ -1603,14 +1602,7 @@ def _why_not_moved(run: _Run, plan: Plan, names: Names, lang: str) -> Composed |
     out？"): which of the lines listed it moves, where another place runs short of them, and
     the rule it follows."""
     kind = {"dead_value": "dead", "excess_value": "excess"}.get(plan.metric or "", "both")
-    args: dict = {"kind": kind, "top": 10}
-    if plan.locations:
-        args["location"] = plan.locations[0]
-    elif plan.region:
-        args["region"] = plan.region
-    if plan.category:
-        args["category"] = plan.category
-    r = run("excess_dead", **args)
+    r = run("excess_dead", kind=kind, top=10, **_stock_scope(plan))
     if r is None or not r.data["rows"]:
         return None
     listed = {(x["sku"], x["location"]) for x in r.data["rows"]}
@@ -2157,23 +2149,7 @@ def late_inbound(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
             f"{d['total']:,} inbound lines{where} are late: {num(d['units'])} units, "
             f"{c.money(d['value'])} at cost."
         )
-    rows = d["rows"]
-    run.listed(rows)
-    tbl = c.table(
-        c.columns(lang, "reference", "product", ("units", "数量"), "due", "days late"),
-        [
-            [
-                str(x.get("reference") or "-"),
-                names.product(x.get("sku"), lang),
-                num(x.get("quantity") or x.get("units")),
-                str(x.get("expected_date") or x.get("due_date") or "-"),
-                num(x.get("days_late")),
-            ]
-            for x in rows
-        ],
-        d["total"],
-    )
-    return Composed(lead, (), tbl)
+    return Composed(lead, (), _inbound_table(run, d, names, lang, "quantity"))
 
 
 def _open_lines(run: _Run, d: dict, names: Names, lang: str, head: str) -> Composed:
@@ -2183,29 +2159,46 @@ def _open_lines(run: _Run, d: dict, names: Names, lang: str, head: str) -> Compo
         f": {num(d['units'])} units, {c.money(d['value'])} at cost; {d['late']:,} of them late.",
         f"：共 {num(d['units'])} 件，按成本计 {c.money(d['value'])}；其中 {d['late']:,} 条已逾期。",
     )
+    return Composed(lead, (), _inbound_table(run, d, names, lang, "remaining"))
+
+
+def _inbound_table(run: _Run, d: dict, names: Names, lang: str, units: str) -> c.Table:
+    """Inbound lines as a table (the rows a follow-up may point at), ``units`` the column of
+    the quantity shown."""
     rows = d["rows"]
     run.listed(rows)
-    tbl = c.table(
+    return c.table(
         c.columns(lang, "reference", "product", ("units", "数量"), "due", "days late"),
         [
             [
                 str(x.get("reference") or "-"),
                 names.product(x.get("sku"), lang),
-                num(x.get("remaining")),
-                str(x.get("expected_date") or "-"),
+                num(x.get(units) or x.get("units")),
+                str(x.get("expected_date") or x.get("due_date") or "-"),
                 num(x.get("days_late")),
             ]
             for x in rows
         ],
         d["total"],
     )
-    return Composed(lead, (), tbl)
 
 
 EXCESS_WORDS = re.compile(r"(?i)excess|overstock|too much|积压|超储|库存过多")
 DEAD_WORDS = re.compile(
     r"(?i)dead|obsolete|slow[- ]mov|ha(?:ve|s)n'?t moved|not moved|no movement|呆滞|滞销|不动销|没动"
 )
+
+
+def _stock_scope(plan: Plan) -> dict:
+    """Where excess and dead stock is looked for: the place (else the region), the category."""
+    scope: dict = {}
+    if plan.locations:
+        scope["location"] = plan.locations[0]
+    elif plan.region:
+        scope["region"] = plan.region
+    if plan.category:
+        scope["category"] = plan.category
+    return scope
 
 
 def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
@@ -2219,13 +2212,7 @@ def excess_dead(run: _Run, plan: Plan, names: Names, lang: str) -> Composed:
         kind = "excess" if excess and not dead else "dead" if dead and not excess else "both"
     measure = plan.unit if plan.unit in ("value", "units") else "value"
     args: dict = {"kind": kind, "measure": measure, "top": min(plan.top_n or 10, 50)}
-    if plan.locations:
-        args["location"] = plan.locations[0]
-    elif plan.region:
-        args["region"] = plan.region
-    if plan.category:
-        args["category"] = plan.category
-    r = run("excess_dead", **args)
+    r = run("excess_dead", **args, **_stock_scope(plan))
     if r is None:
         return _failed(run, lang)
     d = r.data
