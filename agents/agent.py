@@ -88,6 +88,8 @@ class Answer:
     unsupported: tuple[str, ...] = ()  # figures shown that no tool result of the turn holds
     context: understand.Plan | None = field(default=None, repr=False)  # what a follow-up reuses
     table: dict | None = None  # the composed answer's table: columns, rows, total (rows in all)
+    # two questions in one turn: each answer's text and table, in order (the page shows both)
+    parts: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -454,6 +456,7 @@ def _joined(text: str, first: Answer, second: Answer, session: str | None, start
         context=second.context,
         draft=first.draft or second.draft,
         run_id=None,
+        parts=[{"text": a.text, "table": a.table} for a in (first, second)],
     )
 
 

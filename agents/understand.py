@@ -1938,6 +1938,16 @@ def understand(
     if (
         follow_up
         and previous is not None
+        and plan.intent in ("kpi", "ranking")
+        and "products" in previous.from_answer
+        and plan.products == previous.products
+        and not any(m.kind == "product" for m in mentions)
+    ):
+        # "also what is the fill rate this month" after a list: not the list's first product's
+        plan = replace(plan, products=())
+    if (
+        follow_up
+        and previous is not None
         and plan.intent == "policy"
         and "destination" in previous.from_answer
         and not any(m.kind == "location" for m in mentions)

@@ -37,17 +37,20 @@ def _show(store, turn: dict, actor, i: int) -> None:
     with st.chat_message("user"):
         st.markdown(plain(turn["question"]))
     with st.chat_message("assistant"):
-        table = turn.get("table")
-        text = turn["text"].split("\n\n")[0] if table else turn["text"]
-        st.markdown("  \n".join(plain(line) for line in text.splitlines()))
-        if table:  # a table as a table (its cells are data: never rendered as markdown)
-            st.dataframe(
-                pl.DataFrame(table["rows"], schema=table["columns"], orient="row"),
-                hide_index=True,
-                key=f"agent_table_{i}",
-            )
-            if table["total"] > len(table["rows"]):
-                st.caption(f"{len(table['rows']):,} of {table['total']:,} shown")
+        # two questions in one turn come as two parts, each with its own table
+        parts = turn.get("parts") or [{"text": turn["text"], "table": turn.get("table")}]
+        for j, part in enumerate(parts):
+            table = part.get("table")
+            text = part["text"].split("\n\n")[0] if table else part["text"]
+            st.markdown("  \n".join(plain(line) for line in text.splitlines()))
+            if table:  # a table as a table (its cells are data: never rendered as markdown)
+                st.dataframe(
+                    pl.DataFrame(table["rows"], schema=table["columns"], orient="row"),
+                    hide_index=True,
+                    key=f"agent_table_{i}_{j}",
+                )
+                if table["total"] > len(table["rows"]):
+                    st.caption(f"{len(table['rows']):,} of {table['total']:,} shown")
         how = "phrased by the model" if not turn["fallback"] else "composed from the tools"
         model = "" if turn["model"] == "none" else f"{plain(turn['model'])} · "
         st.caption(

@@ -265,3 +265,18 @@ def test_a_turn_goes_back_past_the_turn_before(planned):
     assert (call.args["sku"], call.args["location"]) == (skus[0], loc)
     truth = tool(planned, "explain_policy", sku=skus[0], location=loc).data["safety_stock"]
     assert f"{truth:,.0f}" in back.text.split("\n")[0]
+
+
+def test_a_network_figure_asked_after_a_list_is_the_networks(planned):
+    answer = ask(
+        planned,
+        "which stock-outs are coming up in the next two weeks? also what is the fill rate this month",
+    )
+    assert answer.plan.intent == "stockouts_upcoming" and answer.context.intent == "kpi"
+    call = next(c for c in answer.calls if c.tool == "kpi")
+    assert not call.args.get("sku")  # not the list's first product
+    truth = insights.kpi(planned, "fill_rate", "this_month")["value"]
+    assert f"{truth:.1%}" in answer.text
+    first, second = answer.parts
+    assert answer.text == first["text"].rstrip() + "\n\n" + second["text"]
+    assert "fill rate" in second["text"] and first["table"] is not None

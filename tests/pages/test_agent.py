@@ -138,3 +138,16 @@ def test_a_list_answer_shows_its_table_as_a_table(db):
     ).row(0, named=True)
     first = [str(v) for v in shown.iloc[0].tolist()]
     assert first[0].startswith(top["sku"]) and top["location"] in first[1]
+
+
+def test_two_questions_in_one_turn_show_both_answers_each_with_its_table(db):
+    at = run(page("agent"))
+    at.chat_input[0].set_value(
+        "which stock-outs are coming up in the next two weeks? also what is the fill rate this month"
+    ).run()
+    answer = at.chat_message[1]
+    said = " ".join(m.value for m in answer.markdown).replace("\\", "")
+    assert "stock-out" in said and "fill rate" in said  # both answered, in order
+    assert said.index("stock-out") < said.index("fill rate")
+    assert not any("|---|" in m.value for m in answer.markdown)  # tables shown as tables
+    assert len(answer.dataframe) >= 1
