@@ -342,12 +342,6 @@ def _with_subject(plan: understand.Plan, subject: dict, rows: tuple = ()) -> und
     return replace(plan, **changes) if changes else plan
 
 
-def session_plan(store: Store, session: str | None) -> understand.Plan | None:
-    """The plan of the session's last turn (what a follow-up builds on), or None."""
-    plans = session_plans(store, session, 1)
-    return plans[0] if plans else None
-
-
 HISTORY = 8  # turns of a conversation a follow-up may reach back to
 
 
